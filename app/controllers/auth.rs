@@ -1,0 +1,213 @@
+//! `/api/v1/auth/*`: register, login, refresh, logout and WebSocket tickets.
+
+use chrono::Utc;
+use poem::web::Data;
+use poem_openapi::{payload::Json, ApiResponse, OpenApi};
+
+use super::ApiTags;
+use crate::{
+    app::{
+        models::{
+            auth::{LoginRequest, RefreshRequest, RegisterRequest, TokenPair, WsTicket},
+            fields::TextField,
+            ids::{SessionId, UserId},
+            user::{NewUser, User},
+        },
+        queries::{self, auth::Rotation, users::InsertUserError},
+    },
+    pkg::{
+        middleware::auth::BearerAuth,
+        state::AppState,
+        utils::{errors::AppError, jwt::TokenError, random::secure_token},
+    },
+};
+
+/// The auth routes.
+pub struct AuthApi;
+
+#[derive(ApiResponse)]
+enum Registered {
+    /// The new user.
+    #[oai(status = 201)]
+    Created(Json<User>),
+}
+
+#[derive(ApiResponse)]
+enum LoggedOut {
+    /// The session is revoked.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
+enum TicketIssued {
+    /// A single-use ticket for `GET /ws?ticket=`.
+    #[oai(status = 201)]
+    Created(Json<WsTicket>),
+}
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create an account.
+    #[oai(path = "/register", method = "post")]
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        body: Json<RegisterRequest>,
+    ) -> Result<Registered, AppError> {
+        let request = body.0;
+        let password_hash = state.passwords.hash(request.password.as_str()).await?;
+        let display_name = request
+            .display_name
+            .as_ref()
+            .map_or(request.username.as_str(), |name| name.as_str());
+        let new_user = NewUser {
+            id: UserId::new_random(),
+            username: request.username.as_str(),
+            display_name,
+            password_hash: Some(&password_hash),
+        };
+        let mut conn = state.db.get().await?;
+        let user = queries::users::insert(&mut conn, &new_user)
+            .await
+            .map_err(|err| match err {
+                InsertUserError::UsernameTaken => {
+                    AppError::Conflict("username is already taken".into())
+                }
+                InsertUserError::Database(err) => err.into(),
+            })?;
+        Ok(Registered::Created(Json(user.into())))
+    }
+
+    /// Log in with username and password; opens a new session.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        state: Data<&AppState>,
+        body: Json<LoginRequest>,
+    ) -> Result<Json<TokenPair>, AppError> {
+        let request = body.0;
+        let mut conn = state.db.get().await?;
+        let user = queries::users::find_by_username(&mut conn, &request.username.folded()).await?;
+        let hash = user.as_ref().and_then(|user| user.password_hash.as_deref());
+        // Verify even when the user is unknown, so the answer takes the same time either way.
+        let verified = state
+            .passwords
+            .verify(request.password.as_str(), hash)
+            .await?;
+        let Some(user) = user.filter(|_| verified) else {
+            return Err(AppError::Unauthorized(
+                "invalid username or password".into(),
+            ));
+        };
+
+        let session_id = SessionId::new_random();
+        let expires_at = Utc::now() + state.config.refresh_token_ttl;
+        queries::auth::create_session(&mut conn, session_id, user.id, expires_at).await?;
+        Ok(Json(token_pair(&state, user.into(), session_id, 0)))
+    }
+
+    /// Trade a refresh token for a new pair. Each refresh token works once; presenting an
+    /// already-used one revokes the whole session.
+    #[oai(path = "/refresh", method = "post")]
+    async fn refresh(
+        &self,
+        state: Data<&AppState>,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<TokenPair>, AppError> {
+        let claims = state
+            .tokens
+            .check_refresh(body.0.refresh_token.as_str())
+            .map_err(|err| match err {
+                TokenError::Expired => AppError::Unauthorized("refresh token has expired".into()),
+                TokenError::Invalid | TokenError::WrongKind(_) => {
+                    AppError::Unauthorized("refresh token is invalid".into())
+                }
+            })?;
+        let (user_id, session_id) = (UserId(claims.sub), SessionId(claims.sid));
+
+        let mut conn = state.db.get().await?;
+        let expires_at = Utc::now() + state.config.refresh_token_ttl;
+        let generation = match queries::auth::rotate_refresh(
+            &mut conn, session_id, user_id, claims.gen, expires_at,
+        )
+        .await?
+        {
+            Rotation::Rotated { generation } => generation,
+            Rotation::ReuseDetected => {
+                tracing::warn!(%user_id, %session_id, "refresh token reused; session revoked");
+                return Err(AppError::Unauthorized(
+                    "refresh token was already used; the session has been ended".into(),
+                ));
+            }
+            Rotation::Dead => {
+                return Err(AppError::Unauthorized(
+                    "session has ended; log in again".into(),
+                ))
+            }
+        };
+        let user = queries::users::find_by_id(&mut conn, user_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?;
+        Ok(Json(token_pair(
+            &state,
+            user.into(),
+            session_id,
+            generation,
+        )))
+    }
+
+    /// End this session: its refresh token dies and its access token is refused from now on.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<LoggedOut, AppError> {
+        let mut conn = state.db.get().await?;
+        queries::auth::revoke_session(&mut conn, auth.0.session_id).await?;
+        Ok(LoggedOut::NoContent)
+    }
+
+    /// Get a single-use ticket for opening a WebSocket (browsers cannot set headers on one).
+    #[oai(path = "/ws-ticket", method = "post")]
+    async fn ws_ticket(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<TicketIssued, AppError> {
+        let ticket = secure_token();
+        let ttl = state.config.ws_ticket_ttl.as_secs().max(1);
+        queries::auth::store_ws_ticket(
+            &state.cache,
+            &ticket,
+            auth.0.user_id,
+            auth.0.session_id,
+            ttl,
+        )
+        .await?;
+        Ok(TicketIssued::Created(Json(WsTicket {
+            ticket,
+            expires_in: ttl,
+        })))
+    }
+}
+
+/// Signs an access token and a refresh token of `generation` for the session.
+fn token_pair(state: &AppState, user: User, session_id: SessionId, generation: i64) -> TokenPair {
+    let config = &state.config;
+    TokenPair {
+        access_token: state
+            .tokens
+            .access_token(user.id.0, session_id.0, config.access_token_ttl),
+        refresh_token: state.tokens.refresh_token(
+            user.id.0,
+            session_id.0,
+            generation,
+            config.refresh_token_ttl,
+        ),
+        token_type: "Bearer".into(),
+        expires_in: config.access_token_ttl.as_secs(),
+        user,
+    }
+}

@@ -1,0 +1,59 @@
+//! `/healthz` (the process runs) and `/readyz` (Postgres and Redis answer), for load balancers
+//! and orchestrators.
+
+use poem::web::Data;
+use poem_openapi::{payload::Json, ApiResponse, OpenApi};
+
+use super::ApiTags;
+use crate::{
+    app::models::health::HealthStatus,
+    pkg::{state::AppState, utils::errors::ErrorBody},
+    platform::database,
+};
+
+/// The probe routes.
+pub struct HealthApi;
+
+#[derive(ApiResponse)]
+enum Readiness {
+    /// Postgres and Redis both answer.
+    #[oai(status = 200)]
+    Ready(Json<HealthStatus>),
+    /// At least one dependency does not answer; the message names it.
+    #[oai(status = 503)]
+    NotReady(Json<ErrorBody>),
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// 200 while the process runs.
+    #[oai(path = "/healthz", method = "get")]
+    async fn healthz(&self) -> Json<HealthStatus> {
+        Json(HealthStatus {
+            status: "ok".into(),
+        })
+    }
+
+    /// 200 when Postgres and Redis answer, else 503 naming what failed.
+    #[oai(path = "/readyz", method = "get")]
+    async fn readyz(&self, state: Data<&AppState>) -> Readiness {
+        let (postgres, redis) = tokio::join!(database::ping(&state.db), state.cache.ping());
+        let mut failures = Vec::new();
+        if let Err(err) = postgres {
+            failures.push(format!("postgres: {err:#}"));
+        }
+        if let Err(err) = redis {
+            failures.push(format!("redis: {err}"));
+        }
+        if failures.is_empty() {
+            return Readiness::Ready(Json(HealthStatus {
+                status: "ready".into(),
+            }));
+        }
+        tracing::warn!(?failures, "not ready");
+        Readiness::NotReady(Json(ErrorBody {
+            code: "unavailable".into(),
+            message: format!("not ready: {}", failures.join("; ")),
+        }))
+    }
+}

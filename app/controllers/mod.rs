@@ -1,0 +1,20 @@
+//! Thin handlers: parse the request, check who is asking, call queries, map the result.
+//! One file per area; the routes that mount them are listed in `pkg/routes`.
+
+pub mod auth;
+pub mod health;
+pub mod users;
+pub mod ws;
+
+use poem_openapi::Tags;
+
+/// The groups the OpenAPI document (and Swagger UI) lists routes under.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Accounts, sessions and WebSocket tickets.
+    Auth,
+    /// Finding people.
+    Users,
+    /// Liveness and readiness probes.
+    Health,
+}

@@ -1,0 +1,59 @@
+//! `/api/v1/users*`: who am I, and finding other users by username prefix.
+
+use poem::web::Data;
+use poem_openapi::{param::Query, payload::Json, OpenApi};
+
+use super::ApiTags;
+use crate::{
+    app::{
+        models::user::{is_username_char, User},
+        queries,
+    },
+    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+};
+
+/// Results returned when `limit` is not given.
+const DEFAULT_SEARCH_LIMIT: u32 = 20;
+
+/// The user routes.
+pub struct UsersApi;
+
+#[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// The caller's own profile.
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<User>, AppError> {
+        let mut conn = state.db.get().await?;
+        let user = queries::users::find_by_id(&mut conn, auth.0.user_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?;
+        Ok(Json(user.into()))
+    }
+
+    /// Users whose username starts with `q` (ignoring case), alphabetically.
+    #[oai(path = "/", method = "get")]
+    async fn search(
+        &self,
+        state: Data<&AppState>,
+        _auth: BearerAuth,
+        /// A username prefix; empty or absent lists everyone.
+        #[oai(validator(max_length = 32))]
+        q: Query<Option<String>>,
+        /// 1–100, default 20.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<Vec<User>>, AppError> {
+        let prefix = q.0.unwrap_or_default().to_ascii_lowercase();
+        if !prefix.chars().all(is_username_char) {
+            return Err(AppError::BadRequest(
+                "q may contain only letters a-z, digits 0-9, '_' and '.'".into(),
+            ));
+        }
+        // '_' is a LIKE wildcard; it must match only itself.
+        let pattern = prefix.replace('_', "\\_");
+        let limit = limit.0.unwrap_or(DEFAULT_SEARCH_LIMIT);
+        let mut conn = state.db.get().await?;
+        let users = queries::users::search_by_prefix(&mut conn, &pattern, i64::from(limit)).await?;
+        Ok(Json(users.into_iter().map(User::from).collect()))
+    }
+}

@@ -1,0 +1,125 @@
+//! Request and response types of the auth routes.
+
+use poem_openapi::{registry::MetaSchema, Object};
+
+use super::{
+    fields::{text_field_openapi, TextField},
+    user::{DisplayName, User, Username},
+};
+
+/// A password: 8–72 bytes (72 is the most bcrypt reads). Never printed, never sent back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_BYTES: usize = 8;
+    pub const MAX_BYTES: usize = 72;
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl TextField for Password {
+    const FIELD: &'static str = "password";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.min_length = Some(Self::MIN_BYTES);
+        schema.max_length = Some(Self::MAX_BYTES);
+        schema.format = Some("password");
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        if !(Self::MIN_BYTES..=Self::MAX_BYTES).contains(&raw.len()) {
+            return Err(format!(
+                "must be {}–{} bytes long",
+                Self::MIN_BYTES,
+                Self::MAX_BYTES
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(Password);
+
+/// A refresh token as sent by the client; its signature is checked later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// Far above any token we issue; keeps junk from being parsed at length.
+    pub const MAX_BYTES: usize = 2048;
+}
+
+impl TextField for RefreshToken {
+    const FIELD: &'static str = "refresh_token";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.min_length = Some(1);
+        schema.max_length = Some(Self::MAX_BYTES);
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        if raw.is_empty() || raw.len() > Self::MAX_BYTES {
+            return Err(format!("must be 1–{} bytes long", Self::MAX_BYTES));
+        }
+        Ok(Self(raw))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(RefreshToken);
+
+/// Body of `POST /auth/register`.
+#[derive(Debug, Object)]
+pub struct RegisterRequest {
+    pub username: Username,
+    #[oai(write_only)]
+    pub password: Password,
+    /// Shown to other users; defaults to the username.
+    pub display_name: Option<DisplayName>,
+}
+
+/// Body of `POST /auth/login`.
+#[derive(Debug, Object)]
+pub struct LoginRequest {
+    pub username: Username,
+    #[oai(write_only)]
+    pub password: Password,
+}
+
+/// Body of `POST /auth/refresh`.
+#[derive(Debug, Object)]
+pub struct RefreshRequest {
+    pub refresh_token: RefreshToken,
+}
+
+/// What login and refresh return.
+#[derive(Debug, Object)]
+pub struct TokenPair {
+    /// Short-lived; send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Single use: each refresh returns a new one, and reusing an old one ends the session.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until `access_token` expires.
+    pub expires_in: u64,
+    pub user: User,
+}
+
+/// A single-use ticket for opening a WebSocket: `GET /ws?ticket=<ticket>`.
+#[derive(Debug, Object)]
+pub struct WsTicket {
+    pub ticket: String,
+    /// Seconds until the ticket expires.
+    pub expires_in: u64,
+}

@@ -1,0 +1,8 @@
+//! The types the API speaks and stores: request and response bodies, rows, ids and validated
+//! inputs. One file per area, named as in `controllers` and `queries`.
+
+pub mod auth;
+pub mod fields;
+pub mod health;
+pub mod ids;
+pub mod user;

@@ -1,0 +1,172 @@
+//! Users: the public `User` shape, the stored row, and the validated username and display name.
+
+use chrono::{DateTime, Utc};
+use diesel::{Insertable, Queryable, Selectable};
+use poem_openapi::{registry::MetaSchema, Object};
+
+use super::{
+    fields::{text_field_openapi, TextField},
+    ids::UserId,
+};
+use crate::platform::database::schema::users;
+
+/// A user as every client sees them.
+#[derive(Debug, Clone, Object)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A row of `chat.users`, including the secret parts that never leave the server.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct UserRecord {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl From<UserRecord> for User {
+    fn from(record: UserRecord) -> Self {
+        Self {
+            id: record.id,
+            username: record.username,
+            display_name: record.display_name,
+            created_at: record.created_at,
+        }
+    }
+}
+
+/// A user about to be stored.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: UserId,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: Option<&'a str>,
+}
+
+/// 3–32 characters of `a-z 0-9 _ .`. Letters may be typed in either case: the case is kept for
+/// display, and uniqueness and login ignore it (`Alice` and `alice` are the same user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 32;
+
+    /// The form used to compare usernames.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// True for the characters a username may contain (either case; see [`Username`]).
+pub fn is_username_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '.'
+}
+
+impl TextField for Username {
+    const FIELD: &'static str = "username";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.min_length = Some(Self::MIN_CHARS);
+        schema.max_length = Some(Self::MAX_CHARS);
+        schema.pattern = Some("^[A-Za-z0-9_.]{3,32}$".into());
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        let length = raw.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&length) {
+            return Err(format!(
+                "must be {}–{} characters long",
+                Self::MIN_CHARS,
+                Self::MAX_CHARS
+            ));
+        }
+        if !raw.chars().all(is_username_char) {
+            return Err("may contain only letters a-z, digits 0-9, '_' and '.'".into());
+        }
+        Ok(Self(raw))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(Username);
+
+/// 1–64 characters, not only whitespace; surrounding whitespace is trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 64;
+}
+
+impl TextField for DisplayName {
+    const FIELD: &'static str = "display_name";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.min_length = Some(1);
+        schema.max_length = Some(Self::MAX_CHARS);
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(DisplayName);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_contract() {
+        for good in ["abc", "alice_1", "a.b", "Alice", &"x".repeat(32)] {
+            assert!(Username::parse(good.to_owned()).is_ok(), "{good}");
+        }
+        for bad in ["ab", "al ice", "alice!", "élan", &"x".repeat(33), ""] {
+            assert!(Username::parse(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usernames_compare_without_case() {
+        let upper = Username::parse("Alice".into()).unwrap();
+        assert_eq!(upper.folded(), "alice");
+        assert_eq!(upper.as_str(), "Alice");
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse("  Al  ".into()).unwrap().as_str(), "Al");
+        assert!(DisplayName::parse("   ".into()).is_err());
+        assert!(DisplayName::parse("x".repeat(65)).is_err());
+        assert!(DisplayName::parse("a\u{7}b".into()).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Storage of the auth area: login sessions in `chat.sessions` (SQL) and WebSocket tickets in
+//! Redis (short-lived, single use, shared by every instance).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use redis::AsyncCommands;
+
+use crate::{
+    app::models::ids::{SessionId, UserId},
+    platform::{cache::Cache, database::schema::sessions},
+};
+
+/// Opens a session at refresh generation 0.
+pub async fn create_session(
+    conn: &mut AsyncPgConnection,
+    id: SessionId,
+    user_id: UserId,
+    expires_at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(id),
+            sessions::user_id.eq(user_id),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// True while the session exists for this user, is not revoked and has not expired.
+pub async fn session_is_live(
+    conn: &mut AsyncPgConnection,
+    id: SessionId,
+    user_id: UserId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        sessions::table
+            .find(id)
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(diesel::dsl::now)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Outcome of presenting a refresh token of some generation.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was the newest: the session moved to this generation.
+    Rotated { generation: i64 },
+    /// The token was an older one, so it was stolen or replayed: the session is now revoked.
+    ReuseDetected,
+    /// The session is unknown, revoked or expired.
+    Dead,
+}
+
+/// Moves the session from `presented_generation` to the next one, atomically: of two concurrent
+/// refreshes with the same token, one rotates and the other is treated as reuse.
+pub async fn rotate_refresh(
+    conn: &mut AsyncPgConnection,
+    id: SessionId,
+    user_id: UserId,
+    presented_generation: i64,
+    new_expires_at: DateTime<Utc>,
+) -> QueryResult<Rotation> {
+    let live = sessions::table
+        .find(id)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(diesel::dsl::now));
+
+    let rotated: Option<i64> =
+        diesel::update(live.filter(sessions::refresh_generation.eq(presented_generation)))
+            .set((
+                sessions::refresh_generation.eq(sessions::refresh_generation + 1),
+                sessions::expires_at.eq(new_expires_at),
+            ))
+            .returning(sessions::refresh_generation)
+            .get_result(conn)
+            .await
+            .optional()?;
+    if let Some(generation) = rotated {
+        return Ok(Rotation::Rotated { generation });
+    }
+
+    let revoked =
+        diesel::update(live.filter(sessions::refresh_generation.gt(presented_generation)))
+            .set(sessions::revoked_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await?;
+    Ok(if revoked > 0 {
+        Rotation::ReuseDetected
+    } else {
+        Rotation::Dead
+    })
+}
+
+/// Revokes a session; its tokens are refused from now on. Revoking twice is harmless.
+pub async fn revoke_session(conn: &mut AsyncPgConnection, id: SessionId) -> QueryResult<()> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The Redis key of a WebSocket ticket.
+fn ticket_key(cache: &Cache, ticket: &str) -> String {
+    cache.key(&format!("ws_ticket:{ticket}"))
+}
+
+/// Stores a ticket for `ttl_secs`, naming the user and session it opens a socket for.
+pub async fn store_ws_ticket(
+    cache: &Cache,
+    ticket: &str,
+    user_id: UserId,
+    session_id: SessionId,
+    ttl_secs: u64,
+) -> redis::RedisResult<()> {
+    let mut conn = cache.connection().await?;
+    conn.set_ex(
+        ticket_key(cache, ticket),
+        format!("{user_id} {session_id}"),
+        ttl_secs,
+    )
+    .await
+}
+
+/// Takes a ticket out of Redis (GETDEL: of two instances racing, only one gets it).
+pub async fn take_ws_ticket(
+    cache: &Cache,
+    ticket: &str,
+) -> redis::RedisResult<Option<(UserId, SessionId)>> {
+    let mut conn = cache.connection().await?;
+    let owner: Option<String> = conn.get_del(ticket_key(cache, ticket)).await?;
+    Ok(owner.and_then(|owner| {
+        let (user, session) = owner.split_once(' ')?;
+        Some((UserId(user.parse().ok()?), SessionId(session.parse().ok()?)))
+    }))
+}

@@ -1,0 +1,5 @@
+//! All storage access, one file per area: the SQL (diesel) and the Redis keys of that area.
+//! Queries take a connection and typed values and return rows; they know nothing of HTTP.
+
+pub mod auth;
+pub mod users;

@@ -1,0 +1,83 @@
+//! SQL for `chat.users`.
+
+use diesel::{prelude::*, result::DatabaseErrorKind};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::{
+    app::models::{
+        ids::UserId,
+        user::{NewUser, UserRecord},
+    },
+    platform::database::schema::users,
+};
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Why a user could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Stores a new user; a username that differs from an existing one only in case is taken.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    user: &NewUser<'_>,
+) -> Result<UserRecord, InsertUserError> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .returning(UserRecord::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|err| match err {
+            diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                InsertUserError::UsernameTaken
+            }
+            other => InsertUserError::Database(other),
+        })
+}
+
+/// Finds a user by username, ignoring case. `folded_username` must already be lower-case.
+pub async fn find_by_username(
+    conn: &mut AsyncPgConnection,
+    folded_username: &str,
+) -> QueryResult<Option<UserRecord>> {
+    users::table
+        .filter(lower(users::username).eq(folded_username))
+        .select(UserRecord::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Finds a user by id.
+pub async fn find_by_id(
+    conn: &mut AsyncPgConnection,
+    id: UserId,
+) -> QueryResult<Option<UserRecord>> {
+    users::table
+        .find(id)
+        .select(UserRecord::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Users whose username starts with `folded_prefix` (lower-case, LIKE-escaped by the caller),
+/// alphabetically.
+pub async fn search_by_prefix(
+    conn: &mut AsyncPgConnection,
+    folded_prefix: &str,
+    limit: i64,
+) -> QueryResult<Vec<UserRecord>> {
+    users::table
+        .filter(lower(users::username).like(format!("{folded_prefix}%")))
+        .order(lower(users::username))
+        .limit(limit)
+        .select(UserRecord::as_select())
+        .load(conn)
+        .await
+}

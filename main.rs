@@ -1,0 +1,94 @@
+//! The `simplechat` binary: `serve` (the default), `migrate`, `openapi`.
+
+use clap::{Parser, Subcommand};
+use simplechat::{
+    pkg::{config::Config, routes, server::BoundServer},
+    platform::database,
+};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "simplechat", version, about = "A real-time chat backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (creates the database and applies migrations first).
+    Serve,
+    /// Create the database if missing and apply pending migrations, then exit.
+    Migrate,
+    /// Print the OpenAPI document as JSON.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", routes::openapi().spec());
+        return;
+    }
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            std::process::exit(2);
+        }
+    };
+
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => migrate(&config).await,
+        Command::Serve => serve(config).await,
+        Command::Openapi => unreachable!("handled above"),
+    };
+    if let Err(err) = outcome {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    database::ensure_database_exists(&config.database_url).await?;
+    database::run_migrations(&config.database_url).await?;
+    tracing::info!("database is up to date");
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = BoundServer::bind(config).await?;
+    server.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `docker stop` and orchestrators send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,209 @@
+//! Typed configuration, read once at start-up and passed down inside `AppState`.
+//!
+//! Values come from the process environment, then from an optional `.env` file (the real environment
+//! wins). Every key, its default and its meaning is listed in `.env.example` and the README.
+//! A bad value stops start-up with one line that names the key.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+/// The fixed secret used when `APP_ENV=dev` and no `JWT_SECRET` is given. Never valid elsewhere.
+const DEV_JWT_SECRET: &str = "simplechat-dev-secret-do-not-use-in-production";
+/// HS256 keys shorter than this are guessable; refuse them outside dev.
+const MIN_JWT_SECRET_LEN: usize = 32;
+
+/// Where the process runs; decides how forgiving the configuration is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// A developer's machine: a fixed JWT secret is allowed (with a warning).
+    Dev,
+    /// Automated tests.
+    Test,
+    /// Anything real.
+    Prod,
+}
+
+/// All settings of one server process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub listen_addr: SocketAddr,
+    pub database_url: String,
+    pub database_pool_size: usize,
+    pub redis_url: String,
+    /// Prepended to every Redis key and channel, so several deployments (or tests) share one Redis.
+    pub redis_prefix: String,
+    pub jwt_secret: String,
+    /// True when `jwt_secret` is the built-in dev secret; start-up logs a warning then.
+    pub jwt_secret_is_dev_default: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub ws_ticket_ttl: Duration,
+    pub heartbeat_interval: Duration,
+    pub bcrypt_cost: u32,
+    /// Sonyflake machine id; when absent one is leased from Redis.
+    pub machine_id: Option<u16>,
+}
+
+/// A configuration key whose value is missing or cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` (which never overrides real variables).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth saying so.
+        if let Err(err) = dotenvy::dotenv() {
+            if !err.not_found() {
+                return Err(ConfigError {
+                    key: ".env",
+                    reason: err.to_string(),
+                });
+            }
+        }
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Builds the configuration from explicit values, as tests do.
+    pub fn from_map(values: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| values.get(key).cloned())
+    }
+
+    /// Builds the configuration from any key → value source.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &'static str| lookup(key).filter(|value| !value.trim().is_empty());
+        let or = |key: &'static str, default: &str| get(key).unwrap_or_else(|| default.to_owned());
+
+        let app_env = match or("APP_ENV", "dev").as_str() {
+            "dev" => AppEnv::Dev,
+            "test" => AppEnv::Test,
+            "prod" | "production" => AppEnv::Prod,
+            other => {
+                return Err(invalid(
+                    "APP_ENV",
+                    format!("expected dev, test or prod, got {other:?}"),
+                ))
+            }
+        };
+
+        let (jwt_secret, jwt_secret_is_dev_default) = match get("JWT_SECRET") {
+            Some(secret) if app_env != AppEnv::Dev && secret.len() < MIN_JWT_SECRET_LEN => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_LEN} bytes"),
+                ))
+            }
+            Some(secret) => (secret, false),
+            None if app_env == AppEnv::Dev => (DEV_JWT_SECRET.to_owned(), true),
+            None => return Err(invalid("JWT_SECRET", "required unless APP_ENV=dev")),
+        };
+
+        Ok(Self {
+            app_env,
+            listen_addr: parse("LISTEN_ADDR", &or("LISTEN_ADDR", "127.0.0.1:8080"))?,
+            database_url: or(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/simplechat",
+            ),
+            database_pool_size: parse("DATABASE_POOL_SIZE", &or("DATABASE_POOL_SIZE", "16"))?,
+            redis_url: or("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_prefix: or("REDIS_PREFIX", "simplechat:"),
+            jwt_secret,
+            jwt_secret_is_dev_default,
+            access_token_ttl: duration("ACCESS_TOKEN_TTL", &or("ACCESS_TOKEN_TTL", "15m"))?,
+            refresh_token_ttl: duration("REFRESH_TOKEN_TTL", &or("REFRESH_TOKEN_TTL", "30d"))?,
+            ws_ticket_ttl: duration("WS_TICKET_TTL", &or("WS_TICKET_TTL", "60s"))?,
+            heartbeat_interval: duration("HEARTBEAT_INTERVAL", &or("HEARTBEAT_INTERVAL", "25s"))?,
+            bcrypt_cost: bcrypt_cost(&or("BCRYPT_COST", "12"))?,
+            machine_id: get("MACHINE_ID")
+                .map(|value| parse("MACHINE_ID", &value))
+                .transpose()?,
+        })
+    }
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|err| invalid(key, format!("{value:?}: {err}")))
+}
+
+/// Durations are written the human way: `90s`, `15m`, `30d`, `250ms`.
+fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let parsed = humantime::parse_duration(value.trim())
+        .map_err(|err| invalid(key, format!("{value:?}: {err} (write e.g. 90s, 15m, 30d)")))?;
+    if parsed.is_zero() {
+        return Err(invalid(key, "must be longer than zero"));
+    }
+    Ok(parsed)
+}
+
+fn bcrypt_cost(value: &str) -> Result<u32, ConfigError> {
+    let cost: u32 = parse("BCRYPT_COST", value)?;
+    // bcrypt itself accepts 4..=31; anything above 16 takes seconds per login.
+    if !(4..=16).contains(&cost) {
+        return Err(invalid("BCRYPT_COST", "must be between 4 and 16"));
+    }
+    Ok(cost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn dev_defaults_need_no_settings() {
+        let config = config(&[]).expect("defaults are valid");
+        assert_eq!(config.app_env, AppEnv::Dev);
+        assert!(config.jwt_secret_is_dev_default);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(config.ws_ticket_ttl, Duration::from_secs(60));
+        assert_eq!(config.redis_prefix, "simplechat:");
+    }
+
+    #[test]
+    fn prod_refuses_to_start_without_a_jwt_secret() {
+        let err = config(&[("APP_ENV", "prod")]).unwrap_err();
+        assert_eq!(err.key, "JWT_SECRET");
+    }
+
+    #[test]
+    fn prod_refuses_a_short_jwt_secret() {
+        let err = config(&[("APP_ENV", "prod"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.key, "JWT_SECRET");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = config(&[("ACCESS_TOKEN_TTL", "soon")]).unwrap_err();
+        assert_eq!(err.key, "ACCESS_TOKEN_TTL");
+        let err = config(&[("LISTEN_ADDR", "nowhere")]).unwrap_err();
+        assert_eq!(err.key, "LISTEN_ADDR");
+        let err = config(&[("BCRYPT_COST", "40")]).unwrap_err();
+        assert_eq!(err.key, "BCRYPT_COST");
+        let err = config(&[("MACHINE_ID", "70000")]).unwrap_err();
+        assert_eq!(err.key, "MACHINE_ID");
+    }
+}

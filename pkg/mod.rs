@@ -1,0 +1,8 @@
+//! The plumbing around the domain: configuration, middleware, routes, utilities and the server.
+
+pub mod config;
+pub mod middleware;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod utils;

@@ -1,0 +1,68 @@
+//! Start-up and shutdown of one server process, shared by `main` and the integration tests.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    Server,
+};
+
+use crate::{
+    pkg::{config::Config, routes, state::AppState},
+    platform::{cache::Cache, database},
+};
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Creates the database if needed, applies migrations and builds the shared state.
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    database::ensure_database_exists(&config.database_url).await?;
+    database::run_migrations(&config.database_url).await?;
+    let db = database::pool(&config.database_url, config.database_pool_size)?;
+    let cache = Cache::new(&config.redis_url, &config.redis_prefix).context("REDIS_URL")?;
+    Ok(AppState::new(config, db, cache))
+}
+
+/// A server whose socket is bound, ready to serve.
+pub struct BoundServer {
+    acceptor: TcpAcceptor,
+    state: AppState,
+}
+
+impl BoundServer {
+    /// Prepares the state and binds `LISTEN_ADDR` (port 0 picks a free port).
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let listen_addr = config.listen_addr;
+        if config.jwt_secret_is_dev_default {
+            tracing::warn!("JWT_SECRET is not set: using the built-in dev secret (APP_ENV=dev)");
+        }
+        let state = prepare(config).await?;
+        let acceptor = TcpListener::bind(listen_addr)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {listen_addr}"))?;
+        Ok(Self { acceptor, state })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|addr| addr.as_socket_addr().copied())
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        tracing::info!(addr = ?self.local_addr(), "listening");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                routes::app(self.state),
+                shutdown,
+                Some(GRACEFUL_SHUTDOWN_TIMEOUT),
+            )
+            .await
+    }
+}

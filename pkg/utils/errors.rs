@@ -1,0 +1,176 @@
+//! The one error type every handler returns, and its mapping to HTTP: a status plus the JSON body
+//! `{"code": "<snake_case>", "message": "<human text>"}` that the wire contract promises.
+
+use poem::{http::StatusCode, Body, Response};
+use poem_openapi::{
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+    ApiResponse, Object,
+};
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable, e.g. `bad_request`, `unauthorized`, `not_found`.
+    pub code: String,
+    /// Human-readable; validation errors name the offending field.
+    pub message: String,
+}
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault of ours; the cause is logged, never shown to the client.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    /// The `code` field of the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::TooLarge(_) => "too_large",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body sent to the client.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
+    }
+
+    /// Shorthand for an internal error from anything displayable.
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+/// Builds an error response in the contract's shape; also used for poem's own rejections.
+pub fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(Body::from_json(body).unwrap_or_else(|_| Body::empty()))
+}
+
+impl poem::error::ResponseError for AppError {
+    fn status(&self) -> StatusCode {
+        AppError::status(self)
+    }
+
+    fn as_response(&self) -> Response {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let mut response = error_response(self.status(), &self.body());
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert("retry-after", (*retry_after_secs).into());
+        }
+        response
+    }
+}
+
+/// Declares, in the OpenAPI document, the error responses a route may give.
+impl ApiResponse for AppError {
+    fn meta() -> MetaResponses {
+        let documented = [
+            (400, "Invalid input; the message names the field"),
+            (401, "Missing, invalid or revoked credentials"),
+            (403, "Authenticated, but not allowed"),
+            (404, "No such resource (or not visible to you)"),
+            (409, "Conflicts with existing state"),
+            (429, "Too many requests; see Retry-After"),
+            (500, "A fault of the server"),
+            (503, "A dependency is unavailable"),
+        ];
+        MetaResponses {
+            responses: documented
+                .into_iter()
+                .map(|(status, description)| MetaResponse {
+                    description,
+                    status: Some(status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                    headers: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}
+
+// Storage failures are ours to log, not the client's to read.
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<crate::platform::database::PoolError> for AppError {
+    fn from(err: crate::platform::database::PoolError) -> Self {
+        tracing::warn!(error = %err, "no Postgres connection");
+        Self::Unavailable("the database is unavailable".into())
+    }
+}
+
+impl From<redis::RedisError> for AppError {
+    fn from(err: redis::RedisError) -> Self {
+        tracing::warn!(error = %err, "Redis command failed");
+        Self::Unavailable("the cache is unavailable".into())
+    }
+}

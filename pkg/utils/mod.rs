@@ -1,0 +1,6 @@
+//! Small helpers shared by every layer: the error type, tokens, passwords.
+
+pub mod errors;
+pub mod jwt;
+pub mod password;
+pub mod random;

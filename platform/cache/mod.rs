@@ -1,0 +1,81 @@
+//! The Redis side: one multiplexed, self-reconnecting connection for commands, and fresh
+//! connections for pub/sub. Every key and channel name goes through [`Cache::key`], which adds
+//! `REDIS_PREFIX`, so deployments and tests can share one Redis without seeing each other.
+//!
+//! The command connection is opened on first use rather than at start-up: a server whose Redis is
+//! down still starts, answers `/healthz`, and reports the outage on `/readyz`.
+
+use std::{sync::Arc, time::Duration};
+
+use redis::{
+    aio::{ConnectionManager, ConnectionManagerConfig, PubSub},
+    Client, RedisError, RedisResult,
+};
+use tokio::sync::OnceCell;
+
+/// Bounds every Redis round trip, so an unreachable Redis fails a request instead of hanging it.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A handle to Redis, cheap to clone.
+#[derive(Clone)]
+pub struct Cache {
+    client: Client,
+    prefix: Arc<str>,
+    commands: Arc<OnceCell<ConnectionManager>>,
+}
+
+impl Cache {
+    /// Checks the URL; connects later, on first use.
+    pub fn new(redis_url: &str, prefix: &str) -> RedisResult<Self> {
+        Ok(Self {
+            client: Client::open(redis_url)?,
+            prefix: prefix.into(),
+            commands: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// The full name of a key or channel: `REDIS_PREFIX` followed by `name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    /// The shared command connection. It reconnects by itself after Redis comes back.
+    pub async fn connection(&self) -> RedisResult<ConnectionManager> {
+        let manager = self
+            .commands
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(REDIS_TIMEOUT)
+                    .set_response_timeout(REDIS_TIMEOUT)
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+
+    /// A dedicated pub/sub connection (subscriptions cannot share the command connection).
+    pub async fn pubsub(&self) -> RedisResult<PubSub> {
+        tokio::time::timeout(REDIS_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| timed_out())?
+    }
+
+    /// Answers whether Redis serves commands.
+    pub async fn ping(&self) -> RedisResult<()> {
+        let mut conn = self.connection().await?;
+        let reply: String =
+            tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async(&mut conn))
+                .await
+                .map_err(|_| timed_out())??;
+        debug_assert_eq!(reply, "PONG");
+        Ok(())
+    }
+}
+
+fn timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "Redis did not answer in time",
+    ))
+}

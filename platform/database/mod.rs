@@ -1,0 +1,127 @@
+//! The Postgres side: a pool of async diesel connections, the embedded migrations, and the step
+//! that creates the database itself when it does not exist yet.
+
+mod migrate;
+pub mod schema;
+
+pub use migrate::{run_migrations, MIGRATIONS};
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::{sql_query, QueryableByName};
+use diesel_async::{
+    pooled_connection::{deadpool, AsyncDieselConnectionManager},
+    AsyncConnection, AsyncPgConnection, RunQueryDsl,
+};
+
+/// How long a request waits for a free pooled connection before it fails with 503.
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of Postgres connections, cheap to clone.
+pub type DbPool = deadpool::Pool<AsyncPgConnection>;
+/// One connection borrowed from the pool.
+pub type DbConn = deadpool::Object<AsyncPgConnection>;
+/// Why a connection could not be borrowed.
+pub type PoolError = deadpool::PoolError;
+
+/// Builds the pool. Connections are opened lazily, on first use.
+pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    deadpool::Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+        .create_timeout(Some(POOL_WAIT_TIMEOUT))
+        .runtime(::deadpool::Runtime::Tokio1)
+        .build()
+        .context("building the Postgres pool")
+}
+
+/// Answers whether Postgres serves queries through this pool.
+pub async fn ping(pool: &DbPool) -> anyhow::Result<()> {
+    let mut conn = pool.get().await.context("no Postgres connection")?;
+    sql_query("SELECT 1")
+        .execute(&mut conn)
+        .await
+        .context("Postgres did not answer")?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    exists: bool,
+}
+
+/// Creates the database named in `database_url` when it is missing, by way of the `postgres`
+/// maintenance database on the same server.
+pub async fn ensure_database_exists(database_url: &str) -> anyhow::Result<()> {
+    let (maintenance_url, name) = split_database_name(database_url)?;
+    let mut conn = AsyncPgConnection::establish(&maintenance_url)
+        .await
+        .with_context(|| format!("connecting to Postgres at {}", redact(&maintenance_url)))?;
+
+    if database_exists(&mut conn, &name).await? {
+        return Ok(());
+    }
+    let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    if let Err(err) = sql_query(create).execute(&mut conn).await {
+        // Another instance may have created it between our check and our CREATE.
+        if !database_exists(&mut conn, &name).await? {
+            return Err(err).with_context(|| format!("creating database {name}"));
+        }
+    }
+    tracing::info!(database = %name, "created database");
+    Ok(())
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> anyhow::Result<bool> {
+    let row: Exists =
+        sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(conn)
+            .await
+            .context("looking up the database")?;
+    Ok(row.exists)
+}
+
+/// Splits `postgres://…/name?opts` into the URL of the `postgres` database and `name`.
+fn split_database_name(database_url: &str) -> anyhow::Result<(String, String)> {
+    let mut url = url::Url::parse(database_url).context("DATABASE_URL is not a URL")?;
+    let name = url.path().trim_start_matches('/').to_owned();
+    anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
+    url.set_path("/postgres");
+    Ok((url.to_string(), name))
+}
+
+/// Hides the password of a connection URL before it is logged.
+pub fn redact(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => database_url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_name_is_split_from_the_url() {
+        let (maintenance, name) =
+            split_database_name("postgres://u:p@db:5433/chat_1?sslmode=disable").unwrap();
+        assert_eq!(name, "chat_1");
+        assert_eq!(
+            maintenance,
+            "postgres://u:p@db:5433/postgres?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_logged() {
+        assert_eq!(redact("postgres://u:secret@db/x"), "postgres://u:***@db/x");
+    }
+}

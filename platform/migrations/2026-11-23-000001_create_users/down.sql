@@ -1,0 +1,3 @@
+DROP TABLE chat.sessions;
+DROP TABLE chat.users;
+DROP SCHEMA chat;

@@ -1,0 +1,4 @@
+//! Connections to the services simplechat depends on. Nothing here knows the chat domain.
+
+pub mod cache;
+pub mod database;
