@@ -38,6 +38,8 @@ pub struct RefreshClaims {
     pub sid: Uuid,
     pub typ: TokenKind,
     /// The session's `refresh_generation` when this token was issued; only the newest is valid.
+    /// Defaulted when absent so that an access token decodes far enough to be refused by `typ`.
+    #[serde(default)]
     pub gen: i64,
     pub iat: i64,
     pub exp: i64,

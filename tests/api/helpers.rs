@@ -1,0 +1,450 @@
+//! The test harness: every test gets its own database and Redis key prefix and a real server on a
+//! random port, and talks to it over HTTP and WebSocket as a client would.
+//!
+//! Postgres and Redis come from, in order: `TEST_DATABASE_URL` / `TEST_REDIS_URL`; containers
+//! started by testcontainers when a Docker engine answers; the local services on their standard
+//! ports.
+
+use std::{collections::HashMap, time::Duration};
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use simplechat::pkg::{config::Config, server::BoundServer};
+use tokio::sync::{oneshot, OnceCell};
+use tokio_tungstenite::{tungstenite, MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+/// The JWT secret every test server signs with, so tests can forge tokens of their own.
+pub const TEST_JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+/// A password that satisfies the rules.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Where the test Postgres and Redis are.
+struct Backends {
+    /// A URL of the server's maintenance database; test databases are created beside it.
+    postgres_url: String,
+    redis_url: String,
+}
+
+static BACKENDS: OnceCell<Backends> = OnceCell::const_new();
+
+async fn backends() -> &'static Backends {
+    BACKENDS
+        .get_or_init(|| async {
+            let local_redis = || {
+                std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+            };
+            if let Ok(postgres_url) = std::env::var("TEST_DATABASE_URL") {
+                return Backends {
+                    postgres_url,
+                    redis_url: local_redis(),
+                };
+            }
+            if docker_engine_answers() {
+                return containers::start().await;
+            }
+            Backends {
+                postgres_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
+                redis_url: local_redis(),
+            }
+        })
+        .await
+}
+
+fn docker_engine_answers() -> bool {
+    if std::env::var_os("DOCKER_HOST").is_some() {
+        return true;
+    }
+    std::os::unix::net::UnixStream::connect("/var/run/docker.sock").is_ok()
+}
+
+mod containers {
+    use testcontainers::{runners::AsyncRunner, ContainerAsync};
+    use testcontainers_modules::{postgres::Postgres, redis::Redis};
+    use tokio::sync::OnceCell;
+
+    /// Kept for the whole test run: dropping a container stops it.
+    static RUNNING: OnceCell<(ContainerAsync<Postgres>, ContainerAsync<Redis>)> =
+        OnceCell::const_new();
+
+    pub(super) async fn start() -> super::Backends {
+        let (postgres, redis) = RUNNING
+            .get_or_init(|| async {
+                let postgres = Postgres::default()
+                    .start()
+                    .await
+                    .expect("starting a Postgres container");
+                let redis = Redis::default()
+                    .start()
+                    .await
+                    .expect("starting a Redis container");
+                (postgres, redis)
+            })
+            .await;
+        let pg_port = postgres
+            .get_host_port_ipv4(5432)
+            .await
+            .expect("Postgres port");
+        let redis_port = redis.get_host_port_ipv4(6379).await.expect("Redis port");
+        super::Backends {
+            postgres_url: format!("postgres://postgres:postgres@127.0.0.1:{pg_port}/postgres"),
+            redis_url: format!("redis://127.0.0.1:{redis_port}"),
+        }
+    }
+}
+
+/// One running server with its own database and Redis prefix; both are removed on drop.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub http: reqwest::Client,
+    pub redis_url: String,
+    pub redis_prefix: String,
+    /// Held only to be dropped (removing the database) when the test ends.
+    _database: TestDatabase,
+    stop_server: Option<oneshot::Sender<()>>,
+}
+
+/// Starts a server with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after `customise` has adjusted its settings (keys as in `.env.example`).
+pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let backends = backends().await;
+    let database = TestDatabase::new(&backends.postgres_url);
+    let redis_prefix = format!("test:{}:", Uuid::new_v4().simple());
+
+    let mut settings: HashMap<String, String> = [
+        ("APP_ENV", "test"),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("BCRYPT_COST", "4"),
+        ("DATABASE_POOL_SIZE", "4"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect();
+    settings.insert("DATABASE_URL".into(), database.url.clone());
+    settings.insert("REDIS_URL".into(), backends.redis_url.clone());
+    settings.insert("REDIS_PREFIX".into(), redis_prefix.clone());
+    customise(&mut settings);
+    let redis_url = settings["REDIS_URL"].clone();
+
+    let config = Config::from_map(&settings).expect("test configuration is valid");
+    let server = BoundServer::bind(config).await.expect("the server starts");
+    let address = format!("http://{}", server.local_addr().expect("a TCP address"));
+    let (stop_server, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        redis_url,
+        redis_prefix,
+        _database: database,
+        stop_server: Some(stop_server),
+    }
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the contract's error shape and returns the message.
+    pub fn error(&self, status: StatusCode, code: &str) -> String {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        self.body["message"]
+            .as_str()
+            .expect("an error message")
+            .to_owned()
+    }
+}
+
+/// A registered, logged-in user.
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    /// Sends a request with an optional JSON body and Bearer token.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        Self::read(response).await
+    }
+
+    /// Reads a response; an empty body reads as `null`.
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a readable body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn register(&self, username: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/register",
+            None,
+            json!({ "username": username, "password": PASSWORD }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// Registers a user with a fresh name and logs them in.
+    pub async fn new_user(&self) -> TestUser {
+        let username = unique_username();
+        let registered = self.register(&username).await;
+        assert_eq!(
+            registered.status,
+            StatusCode::CREATED,
+            "{}",
+            registered.body
+        );
+        let login = self.login(&username, PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        TestUser {
+            id: registered.body["id"].as_str().expect("an id").to_owned(),
+            username,
+            access_token: login.body["access_token"].as_str().expect("a token").into(),
+            refresh_token: login.body["refresh_token"]
+                .as_str()
+                .expect("a token")
+                .into(),
+        }
+    }
+
+    /// Asks for a WebSocket ticket.
+    pub async fn ws_ticket(&self, access_token: &str) -> String {
+        let reply = self
+            .post("/api/v1/auth/ws-ticket", Some(access_token), json!({}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["ticket"].as_str().expect("a ticket").to_owned()
+    }
+
+    /// Opens `/ws?ticket=`; an HTTP refusal before the upgrade comes back as `Err(status)`.
+    pub async fn connect_ws(&self, ticket: &str) -> Result<WsClient, u16> {
+        let url = format!(
+            "{}/ws?ticket={ticket}",
+            self.address.replacen("http", "ws", 1)
+        );
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((stream, _)) => Ok(WsClient { stream }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(err) => panic!("WebSocket connect failed: {err}"),
+        }
+    }
+
+    /// A Redis connection for looking at what the server stored.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url.as_str())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        let (redis_url, prefix) = (self.redis_url.clone(), self.redis_prefix.clone());
+        // Drop runs inside the test's runtime, where blocking is not allowed: clean up on a thread.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(delete_keys(&redis_url, &prefix));
+        })
+        .join()
+        .ok();
+    }
+}
+
+async fn delete_keys(redis_url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+    }
+}
+
+/// A database of its own for one test; the server creates and migrates it, drop removes it.
+struct TestDatabase {
+    url: String,
+    name: String,
+    maintenance_url: String,
+}
+
+impl TestDatabase {
+    fn new(maintenance_url: &str) -> Self {
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        let mut url = url::Url::parse(maintenance_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Self {
+            url: url.to_string(),
+            name,
+            maintenance_url: maintenance_url.to_owned(),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.maintenance_url.clone(), self.name.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&url).await {
+                    // FORCE ends the stopped server's pooled connections.
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// A username no other test uses.
+pub fn unique_username() -> String {
+    format!("u_{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// One WebSocket connection, reading and writing JSON frames.
+pub struct WsClient {
+    stream: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+/// How long a test waits for a frame that must come.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl WsClient {
+    pub async fn send_json(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tungstenite::Message::Text(frame.to_string()))
+            .await
+            .expect("the frame is sent");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tungstenite::Message::Text(text.to_owned()))
+            .await
+            .expect("the frame is sent");
+    }
+
+    /// The next text frame as JSON; fails the test if none comes in time.
+    pub async fn next_json(&mut self) -> Value {
+        use futures_util::StreamExt;
+        loop {
+            let message = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("the connection is open")
+                .expect("a valid frame");
+            if let tungstenite::Message::Text(text) = message {
+                return serde_json::from_str(&text).expect("frames are JSON");
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection; returns the close code, if any.
+    pub async fn closed(&mut self) -> Option<u16> {
+        use futures_util::StreamExt;
+        loop {
+            match tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
+                .await
+                .expect("the connection closes in time")
+            {
+                None | Some(Err(_)) => return None,
+                Some(Ok(tungstenite::Message::Close(frame))) => {
+                    return frame.map(|frame| u16::from(frame.code))
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}

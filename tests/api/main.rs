@@ -1,0 +1,10 @@
+//! Integration tests: the real server, real Postgres and Redis, one database and Redis prefix per
+//! test, so they run in parallel. One binary (modules below) keeps linking cheap.
+
+mod auth;
+mod errors;
+mod health;
+mod helpers;
+mod tokens;
+mod users;
+mod ws_ticket;

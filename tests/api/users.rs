@@ -1,0 +1,86 @@
+//! `GET /users/me` and the username search.
+
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn me_returns_the_callers_profile() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let reply = app.get("/api/v1/users/me", Some(&user.access_token)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["username"], user.username.as_str());
+}
+
+#[tokio::test]
+async fn search_finds_users_by_prefix_ignoring_case() {
+    let app = spawn_app().await;
+    let me = app.new_user().await;
+    for name in ["Zed_one", "zed_two", "zebra", "zzz"] {
+        assert_eq!(app.register(name).await.status, StatusCode::CREATED);
+    }
+
+    let reply = app.get("/api/v1/users?q=ZED", Some(&me.access_token)).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let names: Vec<&str> = reply
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Zed_one", "zed_two"]);
+}
+
+#[tokio::test]
+async fn search_treats_underscore_literally() {
+    let app = spawn_app().await;
+    let me = app.new_user().await;
+    app.register("ab_x").await;
+    app.register("abcx").await;
+
+    let reply = app.get("/api/v1/users?q=ab_", Some(&me.access_token)).await;
+
+    let names: Vec<&str> = reply
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ab_x"]);
+}
+
+#[tokio::test]
+async fn search_honours_limit_and_rejects_bad_parameters() {
+    let app = spawn_app().await;
+    let me = app.new_user().await;
+    for name in ["lim_a", "lim_b", "lim_c"] {
+        app.register(name).await;
+    }
+    let token = Some(me.access_token.as_str());
+
+    let reply = app.get("/api/v1/users?q=lim_&limit=2", token).await;
+    assert_eq!(reply.body.as_array().unwrap().len(), 2);
+
+    let message = app
+        .get("/api/v1/users?limit=0", token)
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(message.contains("limit"), "{message}");
+    let message = app
+        .get("/api/v1/users?q=a%25", token)
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(message.contains('q'), "{message}");
+}
+
+#[tokio::test]
+async fn search_needs_authentication() {
+    let app = spawn_app().await;
+    app.get("/api/v1/users?q=a", None)
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
