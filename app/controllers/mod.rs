@@ -2,6 +2,8 @@
 //! One file per area; the routes that mount them are listed in `pkg/routes`.
 
 pub mod auth;
+pub mod contacts;
+pub mod groups;
 pub mod health;
 pub mod users;
 pub mod ws;
@@ -15,6 +17,10 @@ pub enum ApiTags {
     Auth,
     /// Finding people.
     Users,
+    /// A user's contact list.
+    Contacts,
+    /// Group chats and their members.
+    Groups,
     /// Liveness and readiness probes.
     Health,
 }

@@ -19,6 +19,22 @@ pub trait TextField: Sized {
     fn as_str(&self) -> &str;
 }
 
+/// The rule shared by free-text names (display names, group names): surrounding whitespace is
+/// trimmed, and what remains is 1..=`max_chars` characters with no control characters.
+pub fn trimmed_text(raw: &str, max_chars: usize) -> Result<String, String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters long"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
 /// Implements poem-openapi's `Type`, `ParseFromJSON` and `ToJSON` for a [`TextField`].
 macro_rules! text_field_openapi {
     ($ty:ty) => {

@@ -2,7 +2,9 @@
 //! inputs. One file per area, named as in `controllers` and `queries`.
 
 pub mod auth;
+pub mod contact;
 pub mod fields;
+pub mod group;
 pub mod health;
 pub mod ids;
 pub mod user;

@@ -5,7 +5,7 @@ use diesel::{Insertable, Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object};
 
 use super::{
-    fields::{text_field_openapi, TextField},
+    fields::{text_field_openapi, trimmed_text, TextField},
     ids::UserId,
 };
 use crate::platform::database::schema::users;
@@ -119,20 +119,7 @@ impl TextField for DisplayName {
     }
 
     fn parse(raw: String) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "must be at most {} characters long",
-                Self::MAX_CHARS
-            ));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
-        }
-        Ok(Self(trimmed.to_owned()))
+        trimmed_text(&raw, Self::MAX_CHARS).map(Self)
     }
 
     fn as_str(&self) -> &str {

@@ -2,4 +2,6 @@
 //! Queries take a connection and typed values and return rows; they know nothing of HTTP.
 
 pub mod auth;
+pub mod contacts;
+pub mod groups;
 pub mod users;

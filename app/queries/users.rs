@@ -11,7 +11,10 @@ use crate::{
     platform::database::schema::users,
 };
 
-diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+diesel::define_sql_function! {
+    /// SQL `lower()`: usernames and group names compare and sort without case.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
 
 /// Why a user could not be inserted.
 #[derive(Debug, thiserror::Error)]

@@ -40,6 +40,8 @@ pub struct Config {
     pub ws_ticket_ttl: Duration,
     pub heartbeat_interval: Duration,
     pub bcrypt_cost: u32,
+    /// Most members a group may have.
+    pub group_max_members: i32,
     /// Sonyflake machine id; when absent one is leased from Redis.
     pub machine_id: Option<u16>,
 }
@@ -118,6 +120,7 @@ impl Config {
             ws_ticket_ttl: duration("WS_TICKET_TTL", &or("WS_TICKET_TTL", "60s"))?,
             heartbeat_interval: duration("HEARTBEAT_INTERVAL", &or("HEARTBEAT_INTERVAL", "25s"))?,
             bcrypt_cost: bcrypt_cost(&or("BCRYPT_COST", "12"))?,
+            group_max_members: at_least_two("GROUP_MAX_MEMBERS", &or("GROUP_MAX_MEMBERS", "500"))?,
             machine_id: get("MACHINE_ID")
                 .map(|value| parse("MACHINE_ID", &value))
                 .transpose()?,
@@ -150,6 +153,15 @@ fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
         return Err(invalid(key, "must be longer than zero"));
     }
     Ok(parsed)
+}
+
+/// A group needs room for its creator and one more.
+fn at_least_two(key: &'static str, value: &str) -> Result<i32, ConfigError> {
+    let count: i32 = parse(key, value)?;
+    if count < 2 {
+        return Err(invalid(key, "must be at least 2"));
+    }
+    Ok(count)
 }
 
 fn bcrypt_cost(value: &str) -> Result<u32, ConfigError> {

@@ -5,7 +5,7 @@
 //! `poem::Error`s and are mapped here by status, keeping their message.
 
 use poem::{http::StatusCode, Response};
-use poem_openapi::error::ParseRequestPayloadError;
+use poem_openapi::error::{ParseParamError, ParseRequestPayloadError};
 
 use crate::pkg::utils::errors::{error_response, AppError, ErrorBody};
 
@@ -37,6 +37,18 @@ pub async fn to_contract_shape(err: poem::Error) -> Response {
         "a Bearer access token is required".to_owned()
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         readable_parse_reason(&payload.reason)
+    } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        let reason = readable_parse_reason(&param.reason);
+        // Path parameters are named `param0`… internally; our id types name themselves instead.
+        let internal_name = param
+            .name
+            .strip_prefix("param")
+            .is_some_and(|n| n.parse::<u32>().is_ok());
+        if internal_name {
+            reason
+        } else {
+            format!("{}: {reason}", param.name)
+        }
     } else {
         err.to_string()
     };

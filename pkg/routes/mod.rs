@@ -4,7 +4,10 @@ use poem::{get, Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
 use crate::{
-    app::controllers::{auth::AuthApi, health::HealthApi, users::UsersApi, ws},
+    app::controllers::{
+        auth::AuthApi, contacts::ContactsApi, groups::GroupsApi, health::HealthApi,
+        users::UsersApi, ws,
+    },
     pkg::{
         middleware::{errors::to_contract_shape, limits::limit_body_size, request_id::request_id},
         state::AppState,
@@ -12,12 +15,12 @@ use crate::{
 };
 
 /// Every documented REST route; each API carries its own path prefix (`/api/v1/...`).
-pub type Apis = (HealthApi, AuthApi, UsersApi);
+pub type Apis = (HealthApi, AuthApi, UsersApi, ContactsApi, GroupsApi);
 
 /// The OpenAPI service: the routes plus their generated document.
 pub fn openapi() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, AuthApi, UsersApi),
+        (HealthApi, AuthApi, UsersApi, ContactsApi, GroupsApi),
         "simplechat",
         env!("CARGO_PKG_VERSION"),
     )

@@ -224,6 +224,14 @@ impl TestApp {
         self.request(Method::POST, path, token, Some(body)).await
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
     pub async fn register(&self, username: &str) -> Reply {
         self.post(
             "/api/v1/auth/register",
@@ -272,6 +280,37 @@ impl TestApp {
                 .expect("a token")
                 .into(),
         }
+    }
+
+    /// `owner` adds `other` to their contacts.
+    pub async fn add_contact(&self, owner: &TestUser, other: &TestUser) {
+        let reply = self
+            .post(
+                "/api/v1/contacts",
+                Some(&owner.access_token),
+                json!({ "username": other.username }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    /// `creator` creates a group with `members` (who must be their contacts); returns its id.
+    pub async fn create_group(
+        &self,
+        creator: &TestUser,
+        members: &[&TestUser],
+        public: bool,
+    ) -> String {
+        let member_ids: Vec<&str> = members.iter().map(|user| user.id.as_str()).collect();
+        let reply = self
+            .post(
+                "/api/v1/groups",
+                Some(&creator.access_token),
+                json!({ "name": "test group", "member_ids": member_ids, "public": public }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["id"].as_str().expect("a group id").to_owned()
     }
 
     /// Asks for a WebSocket ticket.

@@ -2,7 +2,9 @@
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
 mod auth;
+mod contacts;
 mod errors;
+mod groups;
 mod health;
 mod helpers;
 mod tokens;

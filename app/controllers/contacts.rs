@@ -1,0 +1,105 @@
+//! `/api/v1/contacts*`: a user's contact list.
+//!
+//! `online` is false and `last_seen_at` is the stored value until live presence exists.
+
+use poem::web::Data;
+use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
+
+use super::ApiTags;
+use crate::{
+    app::{
+        models::{
+            contact::{AddContactRequest, Contact, ContactRecord},
+            ids::UserId,
+            user::UserRecord,
+        },
+        queries::{self, contacts::AddContactError},
+    },
+    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+};
+
+/// The contact routes.
+pub struct ContactsApi;
+
+#[derive(ApiResponse)]
+enum ContactAdded {
+    /// The new contact.
+    #[oai(status = 201)]
+    Created(Json<Contact>),
+}
+
+#[derive(ApiResponse)]
+enum ContactRemoved {
+    /// The contact is no longer in the list.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[OpenApi(prefix_path = "/api/v1/contacts", tag = "ApiTags::Contacts")]
+impl ContactsApi {
+    /// My contacts, alphabetically.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<Contact>>, AppError> {
+        let mut conn = state.db.get().await?;
+        let contacts = queries::contacts::list(&mut conn, auth.0.user_id).await?;
+        Ok(Json(contacts.into_iter().map(to_contact).collect()))
+    }
+
+    /// Add a user to my contacts by username.
+    #[oai(path = "/", method = "post")]
+    async fn add(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<AddContactRequest>,
+    ) -> Result<ContactAdded, AppError> {
+        let mut conn = state.db.get().await?;
+        let user = queries::users::find_by_username(&mut conn, &body.0.username.folded())
+            .await?
+            .ok_or_else(|| AppError::NotFound("no user has that username".into()))?;
+        if user.id == auth.0.user_id {
+            return Err(AppError::BadRequest(
+                "username: you cannot add yourself as a contact".into(),
+            ));
+        }
+        let record = queries::contacts::add(&mut conn, auth.0.user_id, user.id)
+            .await
+            .map_err(|err| match err {
+                AddContactError::AlreadyContact => {
+                    AppError::Conflict("that user is already one of your contacts".into())
+                }
+                AddContactError::Database(err) => err.into(),
+            })?;
+        Ok(ContactAdded::Created(Json(to_contact((record, user)))))
+    }
+
+    /// Remove a user from my contacts.
+    #[oai(path = "/:user_id", method = "delete")]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        user_id: Path<UserId>,
+    ) -> Result<ContactRemoved, AppError> {
+        let mut conn = state.db.get().await?;
+        if !queries::contacts::remove(&mut conn, auth.0.user_id, user_id.0).await? {
+            return Err(AppError::NotFound(
+                "that user is not one of your contacts".into(),
+            ));
+        }
+        Ok(ContactRemoved::NoContent)
+    }
+}
+
+fn to_contact((record, user): (ContactRecord, UserRecord)) -> Contact {
+    Contact {
+        online: false,
+        last_seen_at: user.last_seen_at,
+        added_at: record.added_at,
+        user: user.into(),
+    }
+}

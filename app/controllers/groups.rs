@@ -1,0 +1,298 @@
+//! `/api/v1/groups*`: group chats and their members.
+//!
+//! A group the caller is not in answers 404 on every route (join of a public group aside), the same
+//! as a group that does not exist, so ids cannot be probed. Admin-only actions by a plain member
+//! answer 403.
+
+use std::collections::BTreeSet;
+
+use poem::web::Data;
+use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
+
+use super::ApiTags;
+use crate::{
+    app::{
+        models::{
+            fields::TextField,
+            group::{
+                AddMemberRequest, CreateGroupRequest, Group, Member, RenameGroupRequest, Role,
+            },
+            ids::{GroupId, UserId},
+        },
+        queries::{
+            self,
+            groups::{AddOutcome, NewGroup, RemoveOutcome},
+        },
+    },
+    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    platform::database::DbConn,
+};
+
+/// The group routes.
+pub struct GroupsApi;
+
+#[derive(ApiResponse)]
+enum GroupCreated {
+    /// The new group, with its members.
+    #[oai(status = 201)]
+    Created(Json<Group>),
+}
+
+#[derive(ApiResponse)]
+enum MemberAdded {
+    /// The new member.
+    #[oai(status = 201)]
+    Created(Json<Member>),
+}
+
+#[derive(ApiResponse)]
+enum MemberRemoved {
+    /// The user is no longer a member.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+fn no_such_group() -> AppError {
+    AppError::NotFound("no such group".into())
+}
+
+#[OpenApi(prefix_path = "/api/v1/groups", tag = "ApiTags::Groups")]
+impl GroupsApi {
+    /// Create a group; I become its admin. Initial members must be my contacts.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<CreateGroupRequest>,
+    ) -> Result<GroupCreated, AppError> {
+        let request = body.0;
+        let creator = auth.0.user_id;
+        let members: Vec<UserId> = request
+            .member_ids
+            .iter()
+            .copied()
+            .filter(|&id| id != creator)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let max_members = state.config.group_max_members;
+        if members.len() + 1 > max_members as usize {
+            return Err(AppError::Conflict(format!(
+                "a group may have at most {max_members} members"
+            )));
+        }
+        let mut conn = state.db.get().await?;
+        require_contacts(&mut conn, creator, &members).await?;
+
+        let id = GroupId::new_random();
+        queries::groups::create(
+            &mut conn,
+            &NewGroup {
+                id,
+                name: request.name.as_str(),
+                public: request.public,
+                creator,
+                members: &members,
+            },
+        )
+        .await?;
+        Ok(GroupCreated::Created(Json(
+            group_with_members(&mut conn, id).await?,
+        )))
+    }
+
+    /// The groups I am in.
+    #[oai(path = "/", method = "get")]
+    async fn mine(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<Group>>, AppError> {
+        let mut conn = state.db.get().await?;
+        let groups = queries::groups::list_for_member(&mut conn, auth.0.user_id).await?;
+        Ok(Json(
+            groups.into_iter().map(|group| group.into_group()).collect(),
+        ))
+    }
+
+    /// Public groups I can join (those I am not in yet), `general` among them.
+    #[oai(path = "/public", method = "get")]
+    async fn joinable(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<Group>>, AppError> {
+        let mut conn = state.db.get().await?;
+        let groups = queries::groups::list_joinable(&mut conn, auth.0.user_id).await?;
+        Ok(Json(
+            groups.into_iter().map(|group| group.into_group()).collect(),
+        ))
+    }
+
+    /// A group I am in, with its members and their roles.
+    #[oai(path = "/:group_id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+    ) -> Result<Json<Group>, AppError> {
+        let mut conn = state.db.get().await?;
+        role_in(&mut conn, group_id.0, auth.0.user_id).await?;
+        Ok(Json(group_with_members(&mut conn, group_id.0).await?))
+    }
+
+    /// Rename a group (admins only).
+    #[oai(path = "/:group_id", method = "patch")]
+    async fn rename(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+        body: Json<RenameGroupRequest>,
+    ) -> Result<Json<Group>, AppError> {
+        let mut conn = state.db.get().await?;
+        require_admin(&mut conn, group_id.0, auth.0.user_id).await?;
+        let group = queries::groups::rename(&mut conn, group_id.0, body.0.name.as_str()).await?;
+        Ok(Json(group.into_group()))
+    }
+
+    /// Add one of my contacts to a group (admins only).
+    #[oai(path = "/:group_id/members", method = "post")]
+    async fn add_member(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+        body: Json<AddMemberRequest>,
+    ) -> Result<MemberAdded, AppError> {
+        let (admin, new_member) = (auth.0.user_id, body.0.user_id);
+        let mut conn = state.db.get().await?;
+        require_admin(&mut conn, group_id.0, admin).await?;
+        require_contacts(&mut conn, admin, &[new_member]).await?;
+        let member = add(&state, &mut conn, group_id.0, new_member, Role::Member).await?;
+        Ok(MemberAdded::Created(Json(member)))
+    }
+
+    /// Remove a member (admins), or leave (anyone, naming themselves).
+    #[oai(path = "/:group_id/members/:user_id", method = "delete")]
+    async fn remove_member(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+        user_id: Path<UserId>,
+    ) -> Result<MemberRemoved, AppError> {
+        let (group_id, caller, target) = (group_id.0, auth.0.user_id, user_id.0);
+        let mut conn = state.db.get().await?;
+        let caller_role = role_in(&mut conn, group_id, caller).await?;
+        if target != caller && caller_role != Role::Admin {
+            return Err(AppError::Forbidden(
+                "only an admin can remove other members".into(),
+            ));
+        }
+        match queries::groups::remove_member(&mut conn, group_id, target).await? {
+            RemoveOutcome::Removed { .. } => Ok(MemberRemoved::NoContent),
+            RemoveOutcome::NotAMember => Err(AppError::NotFound(
+                "that user is not a member of this group".into(),
+            )),
+        }
+    }
+
+    /// Join a public group.
+    #[oai(path = "/:group_id/join", method = "post")]
+    async fn join(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+    ) -> Result<MemberAdded, AppError> {
+        let mut conn = state.db.get().await?;
+        match queries::groups::find(&mut conn, group_id.0).await? {
+            Some(group) if group.public => {}
+            // A private group is as invisible as a missing one.
+            _ => return Err(no_such_group()),
+        }
+        let member = add(&state, &mut conn, group_id.0, auth.0.user_id, Role::Member).await?;
+        Ok(MemberAdded::Created(Json(member)))
+    }
+}
+
+/// The caller's role; 404 when they are not a member (or the group does not exist).
+async fn role_in(conn: &mut DbConn, group_id: GroupId, user_id: UserId) -> Result<Role, AppError> {
+    queries::groups::role_of(conn, group_id, user_id)
+        .await?
+        .ok_or_else(no_such_group)
+}
+
+/// 404 for outsiders, 403 for plain members.
+async fn require_admin(
+    conn: &mut DbConn,
+    group_id: GroupId,
+    user_id: UserId,
+) -> Result<(), AppError> {
+    match role_in(conn, group_id, user_id).await? {
+        Role::Admin => Ok(()),
+        Role::Member => Err(AppError::Forbidden("only a group admin can do that".into())),
+    }
+}
+
+/// 403 unless every one of `users` is in `owner`'s contacts.
+async fn require_contacts(
+    conn: &mut DbConn,
+    owner: UserId,
+    users: &[UserId],
+) -> Result<(), AppError> {
+    let contacts = queries::contacts::contacts_among(conn, owner, users).await?;
+    match users.iter().find(|user| !contacts.contains(user)) {
+        Some(stranger) => Err(AppError::Forbidden(format!(
+            "user {stranger} is not one of your contacts; only contacts can be added"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Adds a member and returns them, mapping the cap and duplicates to 409.
+async fn add(
+    state: &AppState,
+    conn: &mut DbConn,
+    group_id: GroupId,
+    user_id: UserId,
+    role: Role,
+) -> Result<Member, AppError> {
+    let max_members = state.config.group_max_members;
+    let record =
+        match queries::groups::add_member(conn, group_id, user_id, role, max_members).await? {
+            AddOutcome::Added(record) => record,
+            AddOutcome::AlreadyMember => {
+                return Err(AppError::Conflict("already a member of this group".into()))
+            }
+            AddOutcome::Full => {
+                return Err(AppError::Conflict(format!(
+                    "the group is full: a group may have at most {max_members} members"
+                )))
+            }
+            AddOutcome::NoSuchGroup => return Err(no_such_group()),
+        };
+    let user = queries::users::find_by_id(conn, user_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+    Ok(record.into_member(user.into()))
+}
+
+/// The group with its member list.
+async fn group_with_members(conn: &mut DbConn, group_id: GroupId) -> Result<Group, AppError> {
+    let group = queries::groups::find(conn, group_id)
+        .await?
+        .ok_or_else(no_such_group)?;
+    let members = queries::groups::members(conn, group_id)
+        .await?
+        .into_iter()
+        .map(|(member, user)| member.into_member(user.into()))
+        .collect();
+    Ok(Group {
+        members: Some(members),
+        ..group.into_group()
+    })
+}
