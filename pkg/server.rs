@@ -8,21 +8,48 @@ use poem::{
     Server,
 };
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
-    pkg::{config::Config, routes, state::AppState},
-    platform::{cache::Cache, database},
+    pkg::{
+        config::Config,
+        routes,
+        state::{AppState, Services},
+        utils::message_ids::MessageIds,
+    },
+    platform::{
+        cache::{broker::Broker, lease, Cache},
+        database,
+    },
 };
 
 /// How long in-flight requests may take to finish once shutdown starts.
 const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Creates the database if needed, applies migrations and builds the shared state.
-pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+/// Creates the database if needed, applies migrations, takes a machine id and builds the shared
+/// state. Background tasks stop when `shutdown` is cancelled.
+pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
     let db = database::pool(&config.database_url, config.database_pool_size)?;
     let cache = Cache::new(&config.redis_url, &config.redis_prefix).context("REDIS_URL")?;
-    Ok(AppState::new(config, db, cache))
+    let broker =
+        Broker::new(cache.clone(), &config.redis_url, shutdown.clone()).context("REDIS_URL")?;
+    let machine_id = match config.machine_id {
+        Some(id) => id,
+        None => lease::lease_number(&cache, "machine_id", shutdown.clone())
+            .await
+            .context("leasing a machine id from Redis (or set MACHINE_ID)")?
+            .context("every machine id is leased by another instance")?,
+    };
+    tracing::info!(machine_id, "message ids ready");
+    let services = Services {
+        db,
+        cache,
+        broker,
+        message_ids: MessageIds::new(machine_id)?,
+    };
+    Ok(AppState::new(config, services, shutdown))
 }
 
 /// A server whose socket is bound, ready to serve.
@@ -38,7 +65,7 @@ impl BoundServer {
         if config.jwt_secret_is_dev_default {
             tracing::warn!("JWT_SECRET is not set: using the built-in dev secret (APP_ENV=dev)");
         }
-        let state = prepare(config).await?;
+        let state = prepare(config, CancellationToken::new()).await?;
         let acceptor = TcpListener::bind(listen_addr)
             .into_acceptor()
             .await
@@ -54,15 +81,21 @@ impl BoundServer {
             .find_map(|addr| addr.as_socket_addr().copied())
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// and closes WebSockets with 1001.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         tracing::info!(addr = ?self.local_addr(), "listening");
-        Server::new_with_acceptor(self.acceptor)
+        let stopping = self.state.shutdown.clone();
+        let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 routes::app(self.state),
-                shutdown,
+                async move {
+                    shutdown.await;
+                    stopping.cancel();
+                },
                 Some(GRACEFUL_SHUTDOWN_TIMEOUT),
             )
-            .await
+            .await;
+        result
     }
 }

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
     pkg::{
         config::Config,
-        utils::{jwt::TokenKeys, password::PasswordHasher},
+        utils::{jwt::TokenKeys, message_ids::MessageIds, password::PasswordHasher},
     },
-    platform::{cache::Cache, database::DbPool},
+    platform::{cache::broker::Broker, cache::Cache, database::DbPool},
 };
 
 /// Shared state of one server process.
@@ -17,19 +19,35 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: DbPool,
     pub cache: Cache,
+    /// Live events between instances.
+    pub broker: Broker,
+    pub message_ids: Arc<MessageIds>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
+    /// Cancelled when the server starts shutting down; WebSockets close with 1001 then.
+    pub shutdown: CancellationToken,
+}
+
+/// The outside services, connected.
+pub struct Services {
+    pub db: DbPool,
+    pub cache: Cache,
+    pub broker: Broker,
+    pub message_ids: MessageIds,
 }
 
 impl AppState {
-    /// Builds the state; connects to nothing yet (pools connect on first use).
-    pub fn new(config: Config, db: DbPool, cache: Cache) -> Self {
+    /// Builds the state around connected services.
+    pub fn new(config: Config, services: Services, shutdown: CancellationToken) -> Self {
         Self {
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             passwords: Arc::new(PasswordHasher::new(config.bcrypt_cost)),
             config: Arc::new(config),
-            db,
-            cache,
+            db: services.db,
+            cache: services.cache,
+            broker: services.broker,
+            message_ids: Arc::new(services.message_ids),
+            shutdown,
         }
     }
 }

@@ -10,10 +10,12 @@ use crate::{
         models::{
             auth::{LoginRequest, RefreshRequest, RegisterRequest, TokenPair, WsTicket},
             fields::TextField,
+            frames::server,
             ids::{SessionId, UserId},
             user::{NewUser, User},
         },
         queries::{self, auth::Rotation, users::InsertUserError},
+        services::events,
     },
     pkg::{
         middleware::auth::BearerAuth,
@@ -166,6 +168,15 @@ impl AuthApi {
     ) -> Result<LoggedOut, AppError> {
         let mut conn = state.db.get().await?;
         queries::auth::revoke_session(&mut conn, auth.0.session_id).await?;
+        drop(conn);
+        // Open WebSockets of this session, on any instance, are told and closed.
+        events::to_session(
+            &state,
+            auth.0.user_id,
+            auth.0.session_id,
+            server::SESSION_REVOKED,
+        )
+        .await;
         Ok(LoggedOut::NoContent)
     }
 

@@ -12,6 +12,7 @@ use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 use super::ApiTags;
 use crate::{
     app::{
+        models::frames::server::{self, GroupEvent},
         models::{
             fields::TextField,
             group::{
@@ -23,6 +24,7 @@ use crate::{
             self,
             groups::{AddOutcome, NewGroup, RemoveOutcome},
         },
+        services::events,
     },
     pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
     platform::database::DbConn,
@@ -155,6 +157,10 @@ impl GroupsApi {
         let mut conn = state.db.get().await?;
         require_admin(&mut conn, group_id.0, auth.0.user_id).await?;
         let group = queries::groups::rename(&mut conn, group_id.0, body.0.name.as_str()).await?;
+        let members = queries::groups::member_ids(&mut conn, group_id.0).await?;
+        drop(conn);
+        let frame = server::group_event(group.id, GroupEvent::Renamed, None, Some(&group.name));
+        events::to_users(&state, members, &frame).await;
         Ok(Json(group.into_group()))
     }
 
@@ -192,12 +198,20 @@ impl GroupsApi {
                 "only an admin can remove other members".into(),
             ));
         }
-        match queries::groups::remove_member(&mut conn, group_id, target).await? {
-            RemoveOutcome::Removed { .. } => Ok(MemberRemoved::NoContent),
-            RemoveOutcome::NotAMember => Err(AppError::NotFound(
+        if let RemoveOutcome::NotAMember =
+            queries::groups::remove_member(&mut conn, group_id, target).await?
+        {
+            return Err(AppError::NotFound(
                 "that user is not a member of this group".into(),
-            )),
+            ));
         }
+        // From here on the removed user gets no more of the group's messages: fan-out reads
+        // the member list after every message is stored. They and the rest hear of the removal.
+        let remaining = queries::groups::member_ids(&mut conn, group_id).await?;
+        drop(conn);
+        let frame = server::group_event(group_id, GroupEvent::MemberRemoved, Some(target), None);
+        events::to_users(&state, remaining.into_iter().chain([target]), &frame).await;
+        Ok(MemberRemoved::NoContent)
     }
 
     /// Join a public group.
@@ -278,6 +292,9 @@ async fn add(
     let user = queries::users::find_by_id(conn, user_id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+    let members = queries::groups::member_ids(conn, group_id).await?;
+    let frame = server::group_event(group_id, GroupEvent::MemberAdded, Some(user_id), None);
+    events::to_users(state, members, &frame).await;
     Ok(record.into_member(user.into()))
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod contacts;
 pub mod groups;
 pub mod health;
+pub mod messages;
 pub mod users;
 pub mod ws;
 
@@ -21,6 +22,8 @@ pub enum ApiTags {
     Contacts,
     /// Group chats and their members.
     Groups,
+    /// History, sending over REST, and the conversation list.
+    Messages,
     /// Liveness and readiness probes.
     Health,
 }

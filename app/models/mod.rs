@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod contact;
 pub mod fields;
+pub mod frames;
 pub mod group;
 pub mod health;
 pub mod ids;
+pub mod message;
 pub mod user;

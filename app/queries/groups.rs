@@ -153,6 +153,7 @@ pub async fn create(conn: &mut AsyncPgConnection, new: &NewGroup<'_>) -> QueryRe
                 .values(rows)
                 .execute(conn)
                 .await?;
+            super::messages::create_group_conversation(conn, new.id).await?;
             Ok(group)
         }
         .scope_boxed()

@@ -4,4 +4,5 @@
 pub mod auth;
 pub mod contacts;
 pub mod groups;
+pub mod messages;
 pub mod users;

@@ -42,6 +42,10 @@ pub struct Config {
     pub bcrypt_cost: u32,
     /// Most members a group may have.
     pub group_max_members: i32,
+    /// Frames waiting to be written to one WebSocket; a client that lets it fill is disconnected.
+    pub ws_outbound_queue: usize,
+    /// `send` frames one connection may make per second (bursts of twice that are allowed).
+    pub ws_send_rate: u32,
     /// Sonyflake machine id; when absent one is leased from Redis.
     pub machine_id: Option<u16>,
 }
@@ -121,6 +125,8 @@ impl Config {
             heartbeat_interval: duration("HEARTBEAT_INTERVAL", &or("HEARTBEAT_INTERVAL", "25s"))?,
             bcrypt_cost: bcrypt_cost(&or("BCRYPT_COST", "12"))?,
             group_max_members: at_least_two("GROUP_MAX_MEMBERS", &or("GROUP_MAX_MEMBERS", "500"))?,
+            ws_outbound_queue: positive("WS_OUTBOUND_QUEUE", &or("WS_OUTBOUND_QUEUE", "256"))?,
+            ws_send_rate: positive("WS_SEND_RATE", &or("WS_SEND_RATE", "20"))?,
             machine_id: get("MACHINE_ID")
                 .map(|value| parse("MACHINE_ID", &value))
                 .transpose()?,
@@ -153,6 +159,20 @@ fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
         return Err(invalid(key, "must be longer than zero"));
     }
     Ok(parsed)
+}
+
+fn positive<T: std::str::FromStr + Default + PartialOrd>(
+    key: &'static str,
+    value: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let number: T = parse(key, value)?;
+    if number <= T::default() {
+        return Err(invalid(key, "must be greater than zero"));
+    }
+    Ok(number)
 }
 
 /// A group needs room for its creator and one more.

@@ -6,7 +6,7 @@ use poem_openapi::OpenApiService;
 use crate::{
     app::controllers::{
         auth::AuthApi, contacts::ContactsApi, groups::GroupsApi, health::HealthApi,
-        users::UsersApi, ws,
+        messages::MessagesApi, users::UsersApi, ws,
     },
     pkg::{
         middleware::{errors::to_contract_shape, limits::limit_body_size, request_id::request_id},
@@ -15,12 +15,26 @@ use crate::{
 };
 
 /// Every documented REST route; each API carries its own path prefix (`/api/v1/...`).
-pub type Apis = (HealthApi, AuthApi, UsersApi, ContactsApi, GroupsApi);
+pub type Apis = (
+    HealthApi,
+    AuthApi,
+    UsersApi,
+    ContactsApi,
+    GroupsApi,
+    MessagesApi,
+);
 
 /// The OpenAPI service: the routes plus their generated document.
 pub fn openapi() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, AuthApi, UsersApi, ContactsApi, GroupsApi),
+        (
+            HealthApi,
+            AuthApi,
+            UsersApi,
+            ContactsApi,
+            GroupsApi,
+            MessagesApi,
+        ),
         "simplechat",
         env!("CARGO_PKG_VERSION"),
     )

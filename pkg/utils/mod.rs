@@ -2,5 +2,6 @@
 
 pub mod errors;
 pub mod jwt;
+pub mod message_ids;
 pub mod password;
 pub mod random;

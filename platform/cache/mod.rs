@@ -1,14 +1,18 @@
-//! The Redis side: one multiplexed, self-reconnecting connection for commands, and fresh
-//! connections for pub/sub. Every key and channel name goes through [`Cache::key`], which adds
-//! `REDIS_PREFIX`, so deployments and tests can share one Redis without seeing each other.
+//! The Redis side: one multiplexed, self-reconnecting connection for commands ([`Cache`]), the
+//! pub/sub broker between instances ([`broker`]) and leased numbers ([`lease`]). Every key and
+//! channel name goes through [`Cache::key`], which adds `REDIS_PREFIX`, so deployments and tests
+//! can share one Redis without seeing each other.
 //!
 //! The command connection is opened on first use rather than at start-up: a server whose Redis is
 //! down still starts, answers `/healthz`, and reports the outage on `/readyz`.
 
+pub mod broker;
+pub mod lease;
+
 use std::{sync::Arc, time::Duration};
 
 use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig, PubSub},
+    aio::{ConnectionManager, ConnectionManagerConfig},
     Client, RedisError, RedisResult,
 };
 use tokio::sync::OnceCell;
@@ -52,13 +56,6 @@ impl Cache {
             })
             .await?;
         Ok(manager.clone())
-    }
-
-    /// A dedicated pub/sub connection (subscriptions cannot share the command connection).
-    pub async fn pubsub(&self) -> RedisResult<PubSub> {
-        tokio::time::timeout(REDIS_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| timed_out())?
     }
 
     /// Answers whether Redis serves commands.

@@ -23,7 +23,6 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions);
 
 diesel::table! {
     chat.contacts (owner_id, contact_id) {
@@ -55,4 +54,49 @@ diesel::table! {
 
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, contacts, groups, group_members);
+
+diesel::table! {
+    chat.conversations (id) {
+        id -> Int8,
+        user_low -> Nullable<Uuid>,
+        user_high -> Nullable<Uuid>,
+        group_id -> Nullable<Uuid>,
+        last_seq -> Int8,
+    }
+}
+
+diesel::table! {
+    chat.messages (id) {
+        id -> Int8,
+        conversation_id -> Int8,
+        seq -> Int8,
+        sender_id -> Uuid,
+        content -> Text,
+        client_msg_id -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat.read_markers (conversation_id, user_id) {
+        conversation_id -> Int8,
+        user_id -> Uuid,
+        read_seq -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(read_markers -> conversations (conversation_id));
+diesel::joinable!(conversations -> groups (group_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    contacts,
+    groups,
+    group_members,
+    conversations,
+    messages,
+    read_markers,
+);

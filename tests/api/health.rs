@@ -25,6 +25,8 @@ async fn readyz_is_503_naming_redis_when_redis_is_unreachable() {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
     let app = spawn_app_with(|settings| {
         settings.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
+        // Without Redis no machine id can be leased; give one.
+        settings.insert("MACHINE_ID".into(), "1".into());
     })
     .await;
 

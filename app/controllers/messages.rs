@@ -1,0 +1,189 @@
+//! Message history and sending over REST, and the conversation list. Sending here walks the same
+//! code path as the WebSocket `send` frame (`services::messaging`).
+
+use poem::web::Data;
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, OpenApi,
+};
+
+use super::ApiTags;
+use crate::{
+    app::{
+        models::{
+            frames::Target,
+            ids::{GroupId, UserId},
+            message::{Conversation, MessageId, Page, SendMessageRequest},
+        },
+        queries,
+        services::messaging,
+    },
+    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+};
+
+/// The message routes.
+pub struct MessagesApi;
+
+#[derive(ApiResponse)]
+enum MessageSent {
+    /// The stored message (the original one when `client_msg_id` was used before).
+    #[oai(status = 201)]
+    Created(Json<crate::app::models::message::Message>),
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Messages")]
+impl MessagesApi {
+    /// All my private messages, newest first, paged by message id.
+    #[oai(path = "/messages/private", method = "get")]
+    async fn all_private(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// Only messages older than this id.
+        before: Query<Option<MessageId>>,
+        /// 1–200, default 50.
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<Page>, AppError> {
+        let me = auth.0.user_id;
+        let limit = messaging::page_size(limit.0)?;
+        let mut conn = state.db.get().await?;
+        let (rows, has_more) =
+            queries::messages::private_page(&mut conn, me, before.0.map(|id| id.0), limit).await?;
+        let items = rows
+            .into_iter()
+            .map(|(record, conversation)| record.into_message(conversation.seen_by(me)))
+            .collect();
+        Ok(Json(Page { items, has_more }))
+    }
+
+    /// My conversation with one user, ascending by seq (see docs/api-notes.md for paging).
+    #[oai(path = "/messages/private/:user_id", method = "get")]
+    async fn private_history(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        user_id: Path<UserId>,
+        /// Only messages before this seq (scrolling back).
+        before_seq: Query<Option<i64>>,
+        /// Only messages after this seq (catching up).
+        after_seq: Query<Option<i64>>,
+        /// 1–200, default 50.
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<Page>, AppError> {
+        history(
+            &state,
+            auth.0.user_id,
+            Target::User(user_id.0),
+            before_seq.0,
+            after_seq.0,
+            limit.0,
+        )
+        .await
+    }
+
+    /// Send a private message. Allowed when either of us has the other as a contact.
+    #[oai(path = "/messages/private/:user_id", method = "post")]
+    async fn send_private(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        user_id: Path<UserId>,
+        body: Json<SendMessageRequest>,
+    ) -> Result<MessageSent, AppError> {
+        send(&state, auth.0.user_id, Target::User(user_id.0), body.0).await
+    }
+
+    /// A group's messages, ascending by seq (members only).
+    #[oai(path = "/groups/:group_id/messages", method = "get")]
+    async fn group_history(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+        /// Only messages before this seq (scrolling back).
+        before_seq: Query<Option<i64>>,
+        /// Only messages after this seq (catching up).
+        after_seq: Query<Option<i64>>,
+        /// 1–200, default 50.
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<Page>, AppError> {
+        history(
+            &state,
+            auth.0.user_id,
+            Target::Group(group_id.0),
+            before_seq.0,
+            after_seq.0,
+            limit.0,
+        )
+        .await
+    }
+
+    /// Send a message to a group (members only).
+    #[oai(path = "/groups/:group_id/messages", method = "post")]
+    async fn send_group(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        group_id: Path<GroupId>,
+        body: Json<SendMessageRequest>,
+    ) -> Result<MessageSent, AppError> {
+        send(&state, auth.0.user_id, Target::Group(group_id.0), body.0).await
+    }
+
+    /// Every conversation I am in, most recently active first, with read state.
+    #[oai(path = "/conversations", method = "get")]
+    async fn conversations(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Result<Json<Vec<Conversation>>, AppError> {
+        let me = auth.0.user_id;
+        let mut conn = state.db.get().await?;
+        let summaries = queries::messages::summaries(&mut conn, me).await?;
+        Ok(Json(
+            summaries
+                .into_iter()
+                .map(|summary| {
+                    let conv = summary.conversation.seen_by(me);
+                    let last_seq = summary.conversation.last_seq;
+                    let read_seq = summary.read_seq.min(last_seq);
+                    Conversation {
+                        last_message: summary
+                            .last_message
+                            .map(|record| record.into_message(conv.clone())),
+                        conversation: conv,
+                        last_seq,
+                        read_seq,
+                        unread: last_seq - read_seq,
+                    }
+                })
+                .collect(),
+        ))
+    }
+}
+
+async fn history(
+    state: &AppState,
+    reader: UserId,
+    target: Target,
+    before_seq: Option<i64>,
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+) -> Result<Json<Page>, AppError> {
+    let limit = messaging::page_size(limit)?;
+    let (items, has_more) =
+        messaging::history(state, reader, target, before_seq, after_seq, limit).await?;
+    Ok(Json(Page { items, has_more }))
+}
+
+async fn send(
+    state: &AppState,
+    sender: UserId,
+    target: Target,
+    body: SendMessageRequest,
+) -> Result<MessageSent, AppError> {
+    let message =
+        messaging::send(state, sender, target, &body.content, &body.client_msg_id).await?;
+    Ok(MessageSent::Created(Json(message)))
+}

@@ -1,0 +1,198 @@
+//! One WebSocket connection: this task reads and answers frames; a writer task owns the socket's
+//! sending half. Both meet at a bounded queue, which also receives the user's live events from
+//! the broker. A client that lets the queue fill is disconnected with 4008 (it recovers with
+//! `sync`), so it never makes the server buffer without bound or slows anyone else down.
+
+use std::{
+    sync::{
+        atomic::{AtomicU16, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use futures_util::{
+    stream::{SplitSink, SplitStream},
+    SinkExt, StreamExt,
+};
+use poem::web::websocket::{Message, WebSocketStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::{self, Session};
+use crate::{
+    app::{
+        models::{frames::server, user::User},
+        services::events::user_channel,
+    },
+    pkg::{middleware::auth::Caller, state::AppState},
+    platform::cache::broker::Subscriber,
+};
+
+/// Close codes beyond the standard ones.
+pub mod close_code {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Redis (live events) is unavailable.
+    pub const UNAVAILABLE: u16 = 1011;
+    /// Nothing was received for two heartbeat intervals.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
+    /// The session was logged out.
+    pub const SESSION_REVOKED: u16 = 4001;
+    /// The client read too slowly; reconnect and `sync`.
+    pub const TOO_SLOW: u16 = 4008;
+}
+
+/// How long the last frames and the close frame may take to go out.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Serves one connection until the client leaves, falls silent, reads too slowly, is logged out,
+/// or the server shuts down.
+pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user: User) {
+    let (sink, mut stream) = socket.split();
+    let (queue, outbound) = mpsc::channel::<Arc<str>>(state.config.ws_outbound_queue);
+    let stop = state.shutdown.child_token();
+    let code = Arc::new(AtomicU16::new(close_code::NORMAL));
+    let writer = tokio::spawn(write(sink, outbound, stop.clone(), code.clone()));
+
+    let overflow = CancellationToken::new();
+    let subscriber = Subscriber {
+        queue: queue.clone(),
+        tag: caller.session_id.to_string(),
+        overflow: overflow.clone(),
+    };
+    let subscription = match state
+        .broker
+        .subscribe(&user_channel(user.id), subscriber)
+        .await
+    {
+        Ok(subscription) => subscription,
+        Err(err) => {
+            tracing::warn!(error = %err, "no live events for this connection; closing it");
+            code.store(close_code::UNAVAILABLE, Ordering::Relaxed);
+            stop.cancel();
+            let _ = writer.await;
+            return;
+        }
+    };
+
+    let heartbeat = state.config.heartbeat_interval;
+    let ready = server::ready(caller.session_id, &user, heartbeat.as_millis() as u64);
+    let mut session = Session::new(&state, caller);
+    let mut closing = queue
+        .try_send(ready.into())
+        .err()
+        .map(|_| close_code::TOO_SLOW);
+
+    while closing.is_none() {
+        let next = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            _ = overflow.cancelled() => {
+                closing = Some(close_code::TOO_SLOW);
+                break;
+            }
+            next = tokio::time::timeout(heartbeat * 2, read_frame(&mut stream)) => next,
+        };
+        let Ok(frame) = next else {
+            closing = Some(close_code::HEARTBEAT_TIMEOUT);
+            break;
+        };
+        let reply = match frame {
+            None => break,
+            // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
+            Some(Incoming::Text(text)) => dispatch::handle(&state, &mut session, &text).await,
+            Some(Incoming::Binary) => Some(dispatch::binary_refused()),
+        };
+        if let Some(reply) = reply {
+            if queue.try_send(reply.into()).is_err() {
+                closing = Some(close_code::TOO_SLOW);
+            }
+        }
+    }
+
+    let final_code = closing.unwrap_or(if state.shutdown.is_cancelled() {
+        close_code::GOING_AWAY
+    } else {
+        code.load(Ordering::Relaxed)
+    });
+    code.store(final_code, Ordering::Relaxed);
+    stop.cancel();
+    drop(queue);
+    let _ = writer.await;
+    subscription.close().await;
+}
+
+/// A data frame from the client.
+enum Incoming {
+    Text(String),
+    /// The protocol is JSON text; binary frames are answered with an error.
+    Binary,
+}
+
+/// The next data frame, skipping pings and pongs (which still count as activity); `None` when
+/// the client closed or the connection broke.
+async fn read_frame(stream: &mut SplitStream<WebSocketStream>) -> Option<Incoming> {
+    loop {
+        match stream.next().await? {
+            Ok(Message::Text(text)) => return Some(Incoming::Text(text)),
+            Ok(Message::Binary(_)) => return Some(Incoming::Binary),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Writes queued frames until stopped, then flushes what is queued (unless the client is the
+/// reason we stopped) and sends the close frame.
+async fn write(
+    mut sink: SplitSink<WebSocketStream, Message>,
+    mut outbound: mpsc::Receiver<Arc<str>>,
+    stop: CancellationToken,
+    code: Arc<AtomicU16>,
+) {
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            frame = outbound.recv() => frame,
+        };
+        let Some(frame) = frame else { break };
+        let sent = tokio::select! {
+            sent = sink.send(Message::Text(frame.to_string())) => sent.is_ok(),
+            _ = stop.cancelled() => false,
+        };
+        if !sent {
+            break;
+        }
+        if &*frame == server::SESSION_REVOKED {
+            code.store(close_code::SESSION_REVOKED, Ordering::Relaxed);
+            stop.cancel();
+            break;
+        }
+    }
+
+    let final_code = code.load(Ordering::Relaxed);
+    let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+        if final_code != close_code::TOO_SLOW {
+            while let Ok(frame) = outbound.try_recv() {
+                if sink.send(Message::Text(frame.to_string())).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let reason = match final_code {
+            close_code::GOING_AWAY => "server shutting down",
+            close_code::HEARTBEAT_TIMEOUT => "heartbeat timeout",
+            close_code::SESSION_REVOKED => "session revoked",
+            close_code::TOO_SLOW => "client too slow; reconnect and sync",
+            close_code::UNAVAILABLE => "live events unavailable",
+            _ => "",
+        };
+        let _ = sink.send(Message::close_with(final_code, reason)).await;
+        let _ = sink.close().await;
+    })
+    .await;
+}

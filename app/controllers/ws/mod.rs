@@ -1,0 +1,95 @@
+//! `GET /ws`: authenticates *before* the upgrade (a single-use ticket, or a Bearer access token),
+//! then hands the socket to a per-connection task ([`connection`]) that answers frames
+//! ([`dispatch`]) and forwards live events from the broker.
+
+mod connection;
+mod dispatch;
+
+use poem::{
+    handler,
+    http::header,
+    web::{
+        websocket::{WebSocket, WebSocketConfig},
+        Data, Query,
+    },
+    IntoResponse, Request,
+};
+use serde::Deserialize;
+
+use crate::{
+    app::{
+        models::{frames::MAX_FRAME_BYTES, user::User},
+        queries,
+    },
+    pkg::{
+        middleware::auth::{authenticate, Caller},
+        state::AppState,
+        utils::errors::AppError,
+    },
+};
+
+/// The query string of the upgrade request.
+#[derive(Debug, Deserialize)]
+pub struct UpgradeParams {
+    ticket: Option<String>,
+}
+
+/// The upgrade handler.
+#[handler]
+pub async fn upgrade(
+    req: &Request,
+    Query(params): Query<UpgradeParams>,
+    Data(state): Data<&AppState>,
+    ws: WebSocket,
+) -> Result<impl IntoResponse, AppError> {
+    let caller = match (params.ticket, bearer_token(req)) {
+        (Some(ticket), _) => redeem_ticket(state, &ticket).await?,
+        (None, Some(token)) => authenticate(state, token).await?,
+        (None, None) => {
+            return Err(AppError::Unauthorized(
+                "a ticket (?ticket=) or a Bearer token is required".into(),
+            ))
+        }
+    };
+    let mut conn = state.db.get().await?;
+    let user: User = queries::users::find_by_id(&mut conn, caller.user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?
+        .into();
+    drop(conn);
+
+    // Frames a little over our own limit still reach us whole, so the client gets an `error`
+    // frame (and keeps its connection) instead of a protocol-level close.
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(MAX_FRAME_BYTES * 4);
+    config.max_frame_size = Some(MAX_FRAME_BYTES * 4);
+    let state = state.clone();
+    Ok(ws
+        .config(config)
+        .on_upgrade(move |socket| connection::run(socket, state, caller, user)))
+}
+
+fn bearer_token(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Consumes a ticket; a used, expired or unknown one is refused, as is one whose session ended.
+async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Caller, AppError> {
+    let (user_id, session_id) = queries::auth::take_ws_ticket(&state.cache, ticket)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("ticket is invalid, used or expired".into()))?;
+    let mut conn = state.db.get().await?;
+    if !queries::auth::session_is_live(&mut conn, session_id, user_id).await? {
+        return Err(AppError::Unauthorized(
+            "session has ended; log in again".into(),
+        ));
+    }
+    Ok(Caller {
+        user_id,
+        session_id,
+    })
+}

@@ -1,0 +1,246 @@
+//! WebSocket frames: what clients send (parsed with serde, checked with the same validated types
+//! as REST bodies) and the server frames (built once as text, then fanned out as is).
+
+use chrono::{DateTime, Utc};
+use poem_openapi::types::ToJSON;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    fields::TextField,
+    ids::{GroupId, SessionId, UserId},
+    message::{ClientMsgId, Conv, Message, MessageContent},
+    user::User,
+};
+
+/// Longest `id` a client request may carry.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+/// Text frames above this size are refused (with an `error` frame; the socket stays open).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Most user ids one `presence` request may ask about.
+pub const MAX_PRESENCE_IDS: usize = 500;
+
+/// A frame from the client, after its `type` was read.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Send {
+        to: Address,
+        content: String,
+        client_msg_id: String,
+    },
+    Sync {
+        conversation: Address,
+        #[serde(default)]
+        after_seq: i64,
+        limit: Option<i64>,
+    },
+    Typing {
+        to: Address,
+    },
+    Read {
+        conversation: Address,
+        seq: i64,
+    },
+    Presence {
+        user_ids: Vec<UserId>,
+    },
+    Ping,
+}
+
+/// `{user_id}` or `{group_id}`: whom a frame is about.
+#[derive(Debug, Deserialize)]
+pub struct Address {
+    pub user_id: Option<UserId>,
+    pub group_id: Option<GroupId>,
+}
+
+/// A conversation named by a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    User(UserId),
+    Group(GroupId),
+}
+
+impl Address {
+    /// Exactly one of the two ids must be given; `field` names the address in the error.
+    pub fn target(&self, field: &str) -> Result<Target, String> {
+        match (self.user_id, self.group_id) {
+            (Some(user_id), None) => Ok(Target::User(user_id)),
+            (None, Some(group_id)) => Ok(Target::Group(group_id)),
+            _ => Err(format!(
+                "{field} must have exactly one of user_id or group_id"
+            )),
+        }
+    }
+}
+
+/// The validated parts of a `send` frame.
+pub struct SendInput {
+    pub target: Target,
+    pub content: MessageContent,
+    pub client_msg_id: ClientMsgId,
+}
+
+impl SendInput {
+    pub fn parse(to: &Address, content: String, client_msg_id: String) -> Result<Self, String> {
+        Ok(Self {
+            target: to.target("to")?,
+            content: MessageContent::parse(content)
+                .map_err(|reason| format!("{} {reason}", MessageContent::FIELD))?,
+            client_msg_id: ClientMsgId::parse(client_msg_id)
+                .map_err(|reason| format!("{} {reason}", ClientMsgId::FIELD))?,
+        })
+    }
+}
+
+/// Reads the request `id` of a frame: absent, or a string of at most 64 characters.
+pub fn request_id(frame: &Value) -> Result<Option<String>, String> {
+    match frame.get("id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) if id.chars().count() <= MAX_REQUEST_ID_CHARS => {
+            Ok(Some(id.clone()))
+        }
+        Some(_) => Err(format!(
+            "id must be a string of at most {MAX_REQUEST_ID_CHARS} characters"
+        )),
+    }
+}
+
+/// Server → client frames, serialised once.
+pub mod server {
+    use super::*;
+
+    fn text(mut frame: Value, id: Option<&str>) -> String {
+        if let (Some(id), Some(object)) = (id, frame.as_object_mut()) {
+            object.insert("id".into(), Value::String(id.to_owned()));
+        }
+        frame.to_string()
+    }
+
+    /// The first frame of every connection.
+    pub fn ready(session_id: SessionId, user: &User, heartbeat_interval_ms: u64) -> String {
+        text(
+            json!({
+                "type": "ready",
+                "session_id": session_id.to_json(),
+                "user": user.to_json(),
+                "heartbeat_interval_ms": heartbeat_interval_ms,
+            }),
+            None,
+        )
+    }
+
+    pub fn error(id: Option<&str>, code: &str, message: &str) -> String {
+        text(
+            json!({ "type": "error", "error": { "code": code, "message": message } }),
+            id,
+        )
+    }
+
+    pub fn pong(id: Option<&str>) -> String {
+        text(json!({ "type": "pong" }), id)
+    }
+
+    pub fn ack(id: Option<&str>, message: &Message) -> String {
+        text(
+            json!({
+                "type": "ack",
+                "client_msg_id": message.client_msg_id,
+                "message": message.to_json(),
+            }),
+            id,
+        )
+    }
+
+    pub fn messages(
+        id: Option<&str>,
+        conversation: &Conv,
+        items: &[Message],
+        has_more: bool,
+    ) -> String {
+        text(
+            json!({
+                "type": "messages",
+                "conversation": conversation.to_json(),
+                "messages": items.to_json(),
+                "has_more": has_more,
+            }),
+            id,
+        )
+    }
+
+    /// A new message in one of the reader's conversations.
+    pub fn message(message: &Message) -> String {
+        text(
+            json!({ "type": "message", "message": message.to_json() }),
+            None,
+        )
+    }
+
+    pub fn typing(from: UserId, conversation: &Conv) -> String {
+        text(
+            json!({ "type": "typing", "from": from.to_json(), "conversation": conversation.to_json() }),
+            None,
+        )
+    }
+
+    pub fn read(user_id: UserId, conversation: &Conv, seq: i64) -> String {
+        text(
+            json!({
+                "type": "read",
+                "user_id": user_id.to_json(),
+                "conversation": conversation.to_json(),
+                "seq": seq,
+            }),
+            None,
+        )
+    }
+
+    /// What happened to a group.
+    #[derive(Debug, Clone, Copy)]
+    pub enum GroupEvent {
+        Created,
+        MemberAdded,
+        MemberRemoved,
+        Renamed,
+    }
+
+    pub fn group_event(
+        group_id: GroupId,
+        event: GroupEvent,
+        user_id: Option<UserId>,
+        name: Option<&str>,
+    ) -> String {
+        let event = match event {
+            GroupEvent::Created => "created",
+            GroupEvent::MemberAdded => "member_added",
+            GroupEvent::MemberRemoved => "member_removed",
+            GroupEvent::Renamed => "renamed",
+        };
+        let mut frame =
+            json!({ "type": "group_event", "group_id": group_id.to_json(), "event": event });
+        if let Some(user_id) = user_id {
+            frame["user_id"] = user_id.to_json().unwrap_or_default();
+        }
+        if let Some(name) = name {
+            frame["name"] = Value::String(name.to_owned());
+        }
+        text(frame, None)
+    }
+
+    pub fn presence(user_id: UserId, online: bool, last_seen_at: Option<DateTime<Utc>>) -> String {
+        text(
+            json!({
+                "type": "presence",
+                "user_id": user_id.to_json(),
+                "online": online,
+                "last_seen_at": last_seen_at.to_json(),
+            }),
+            None,
+        )
+    }
+
+    /// Sent to the connections of a session that was logged out, just before they are closed.
+    pub const SESSION_REVOKED: &str = r#"{"type":"session_revoked"}"#;
+}

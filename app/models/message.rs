@@ -1,0 +1,280 @@
+//! Messages and conversations: what is stored, what clients see, and the validated inputs.
+
+use chrono::{DateTime, Utc};
+use diesel::{Queryable, Selectable};
+use poem_openapi::{registry::MetaSchema, Object, Union};
+
+use super::{
+    fields::{text_field_openapi, TextField},
+    ids::{GroupId, UserId},
+};
+use crate::platform::database::schema::{conversations, messages};
+
+/// A message id: a sonyflake number, sent as a string because it exceeds JavaScript's 2^53.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub i64);
+
+impl MessageId {
+    fn parse(raw: &str) -> poem_openapi::types::ParseResult<Self> {
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Self)
+            .ok_or_else(|| {
+                poem_openapi::types::ParseError::custom(
+                    "message id must be a positive integer in a string",
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl poem_openapi::types::Type for MessageId {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "MessageId".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        let mut schema = MetaSchema::new("string");
+        schema.pattern = Some("^[0-9]+$".into());
+        schema.description = Some("A sonyflake id as a decimal string.");
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl poem_openapi::types::ParseFromJSON for MessageId {
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        match value {
+            Some(serde_json::Value::String(raw)) => Self::parse(&raw),
+            _ => Err(poem_openapi::types::ParseError::custom(
+                "message id must be a string of digits",
+            )),
+        }
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for MessageId {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        Self::parse(value)
+    }
+}
+
+impl poem_openapi::types::ToJSON for MessageId {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::String(self.0.to_string()))
+    }
+}
+
+/// The other party of a private conversation, seen from the reader.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct PrivateConv {
+    pub user_id: UserId,
+}
+
+/// A group conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct GroupConv {
+    pub group_id: GroupId,
+}
+
+/// Which conversation a message belongs to: `{kind: "private", user_id}` or
+/// `{kind: "group", group_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Union)]
+#[oai(discriminator_name = "kind")]
+pub enum Conv {
+    #[oai(mapping = "private")]
+    Private(PrivateConv),
+    #[oai(mapping = "group")]
+    Group(GroupConv),
+}
+
+impl Conv {
+    pub fn private(user_id: UserId) -> Self {
+        Conv::Private(PrivateConv { user_id })
+    }
+
+    pub fn group(group_id: GroupId) -> Self {
+        Conv::Group(GroupConv { group_id })
+    }
+}
+
+/// A stored message as a reader sees it.
+#[derive(Debug, Clone, Object)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation: Conv,
+    /// 1, 2, 3, … within the conversation, with no gaps; defines the order.
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub content: String,
+    pub client_msg_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A row of `chat.messages`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+pub struct MessageRecord {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub content: String,
+    pub client_msg_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl MessageRecord {
+    /// The message as seen by a reader, given the conversation from that reader's side.
+    pub fn into_message(self, conversation: Conv) -> Message {
+        Message {
+            id: MessageId(self.id),
+            conversation,
+            seq: self.seq,
+            sender_id: self.sender_id,
+            content: self.content,
+            client_msg_id: Some(self.client_msg_id),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A row of `chat.conversations`: a private pair (`user_low` < `user_high`) or a group.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = conversations, check_for_backend(diesel::pg::Pg))]
+pub struct ConversationRecord {
+    pub id: i64,
+    pub user_low: Option<UserId>,
+    pub user_high: Option<UserId>,
+    pub group_id: Option<GroupId>,
+    pub last_seq: i64,
+}
+
+impl ConversationRecord {
+    /// The conversation as `reader` sees it.
+    pub fn seen_by(&self, reader: UserId) -> Conv {
+        match (self.group_id, self.user_low, self.user_high) {
+            (Some(group_id), _, _) => Conv::group(group_id),
+            (None, Some(low), Some(high)) => Conv::private(if low == reader { high } else { low }),
+            // The table's CHECK constraint rules this out.
+            _ => Conv::private(reader),
+        }
+    }
+}
+
+/// A page of history.
+#[derive(Debug, Object)]
+pub struct Page {
+    pub items: Vec<Message>,
+    /// More messages exist in the direction of paging.
+    pub has_more: bool,
+}
+
+/// One entry of `GET /conversations`.
+#[derive(Debug, Object)]
+pub struct Conversation {
+    pub conversation: Conv,
+    /// The newest message's `seq` (0 when empty).
+    pub last_seq: i64,
+    /// The highest `seq` I have read (my own messages count as read).
+    pub read_seq: i64,
+    /// `last_seq - read_seq`.
+    pub unread: i64,
+    pub last_message: Option<Message>,
+}
+
+/// 1–4096 characters, not only whitespace. Kept exactly as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageContent(String);
+
+impl MessageContent {
+    pub const MAX_CHARS: usize = 4096;
+}
+
+impl TextField for MessageContent {
+    const FIELD: &'static str = "content";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.min_length = Some(1);
+        schema.max_length = Some(Self::MAX_CHARS);
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Err("must not be empty or only whitespace".into());
+        }
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(MessageContent);
+
+/// Chosen by the client, 1–64 characters, reused on every retry of one message: the same sender
+/// and `client_msg_id` always yield the original message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientMsgId(String);
+
+impl ClientMsgId {
+    pub const MAX_CHARS: usize = 64;
+
+    /// An id for messages the server writes itself (the chatbot's replies).
+    pub fn server_chosen(id: String) -> Self {
+        Self(id)
+    }
+}
+
+impl TextField for ClientMsgId {
+    const FIELD: &'static str = "client_msg_id";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.min_length = Some(1);
+        schema.max_length = Some(Self::MAX_CHARS);
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be 1–{} characters long", Self::MAX_CHARS));
+        }
+        Ok(Self(raw))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(ClientMsgId);
+
+/// Body of the REST send routes.
+#[derive(Debug, Object)]
+pub struct SendMessageRequest {
+    pub content: MessageContent,
+    pub client_msg_id: ClientMsgId,
+}

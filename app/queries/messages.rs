@@ -1,0 +1,360 @@
+//! SQL for `chat.conversations`, `chat.messages` and `chat.read_markers`.
+
+use diesel::{prelude::*, upsert::excluded};
+use diesel_async::{
+    scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
+};
+
+use crate::{
+    app::models::{
+        ids::{GroupId, UserId},
+        message::{ConversationRecord, MessageRecord},
+    },
+    platform::database::schema::{conversations, group_members, messages, read_markers},
+};
+
+diesel::define_sql_function! {
+    /// SQL `greatest()`: read markers only move forward.
+    fn greatest(a: diesel::sql_types::BigInt, b: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+
+/// Which conversation: a private pair or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationKey {
+    /// Stored with the smaller id first; build it with [`ConversationKey::pair`].
+    Pair(UserId, UserId),
+    Group(GroupId),
+}
+
+impl ConversationKey {
+    /// The private conversation of two users, whichever way round they are named.
+    pub fn pair(a: UserId, b: UserId) -> Self {
+        if a < b {
+            Self::Pair(a, b)
+        } else {
+            Self::Pair(b, a)
+        }
+    }
+}
+
+/// A message about to be stored.
+pub struct NewMessage<'a> {
+    pub id: i64,
+    pub sender_id: UserId,
+    pub content: &'a str,
+    pub client_msg_id: &'a str,
+}
+
+/// Outcome of [`store`].
+#[derive(Debug)]
+pub enum Stored {
+    /// Stored now, with the next seq.
+    New(MessageRecord, ConversationRecord),
+    /// The sender already stored a message with this `client_msg_id` (a retry that raced).
+    Duplicate,
+    /// The group no longer exists.
+    NoConversation,
+}
+
+/// Why the store transaction was rolled back.
+enum Abort {
+    Duplicate,
+    NoConversation,
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(err: diesel::result::Error) -> Self {
+        Abort::Database(err)
+    }
+}
+
+/// Stores a message with the conversation's next seq, in one transaction.
+///
+/// Taking the seq locks the conversation's row until commit, so concurrent senders (on any
+/// instance) queue up and seqs have no gaps. A retry that races the original is caught by the
+/// `(sender_id, client_msg_id)` constraint and rolled back, seq included. The sender's read
+/// marker moves to the new message: one's own messages are read.
+pub async fn store(
+    conn: &mut AsyncPgConnection,
+    key: ConversationKey,
+    new: &NewMessage<'_>,
+) -> QueryResult<Stored> {
+    let outcome = conn
+        .transaction::<_, Abort, _>(|conn| {
+            async move {
+                let conversation = next_seq(conn, key).await?.ok_or(Abort::NoConversation)?;
+                let message = diesel::insert_into(messages::table)
+                    .values((
+                        messages::id.eq(new.id),
+                        messages::conversation_id.eq(conversation.id),
+                        messages::seq.eq(conversation.last_seq),
+                        messages::sender_id.eq(new.sender_id),
+                        messages::content.eq(new.content),
+                        messages::client_msg_id.eq(new.client_msg_id),
+                    ))
+                    .on_conflict((messages::sender_id, messages::client_msg_id))
+                    .do_nothing()
+                    .returning(MessageRecord::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?
+                    .ok_or(Abort::Duplicate)?;
+                advance_read_marker(conn, conversation.id, new.sender_id, message.seq).await?;
+                Ok(Stored::New(message, conversation))
+            }
+            .scope_boxed()
+        })
+        .await;
+    match outcome {
+        Ok(stored) => Ok(stored),
+        Err(Abort::Duplicate) => Ok(Stored::Duplicate),
+        Err(Abort::NoConversation) => Ok(Stored::NoConversation),
+        Err(Abort::Database(err)) => Err(err),
+    }
+}
+
+/// Increments and returns the conversation's `last_seq`, creating a private conversation on its
+/// first message. `None` for a group without a conversation (deleted).
+async fn next_seq(
+    conn: &mut AsyncPgConnection,
+    key: ConversationKey,
+) -> QueryResult<Option<ConversationRecord>> {
+    match key {
+        ConversationKey::Pair(low, high) => diesel::insert_into(conversations::table)
+            .values((
+                conversations::user_low.eq(low),
+                conversations::user_high.eq(high),
+                conversations::last_seq.eq(1),
+            ))
+            .on_conflict((conversations::user_low, conversations::user_high))
+            .do_update()
+            .set(conversations::last_seq.eq(conversations::last_seq + 1))
+            .returning(ConversationRecord::as_returning())
+            .get_result(conn)
+            .await
+            .map(Some),
+        ConversationKey::Group(group_id) => {
+            diesel::update(conversations::table.filter(conversations::group_id.eq(group_id)))
+                .set(conversations::last_seq.eq(conversations::last_seq + 1))
+                .returning(ConversationRecord::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+        }
+    }
+}
+
+/// Creates a group's (empty) conversation; called when the group is created.
+pub async fn create_group_conversation(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+) -> QueryResult<()> {
+    diesel::insert_into(conversations::table)
+        .values(conversations::group_id.eq(group_id))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The message a sender stored under `client_msg_id`, with its conversation.
+pub async fn find_by_client_msg_id(
+    conn: &mut AsyncPgConnection,
+    sender_id: UserId,
+    client_msg_id: &str,
+) -> QueryResult<Option<(MessageRecord, ConversationRecord)>> {
+    messages::table
+        .inner_join(conversations::table)
+        .filter(messages::sender_id.eq(sender_id))
+        .filter(messages::client_msg_id.eq(client_msg_id))
+        .select((MessageRecord::as_select(), ConversationRecord::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The conversation for a key, if any message (or the group) made it exist.
+pub async fn find_conversation(
+    conn: &mut AsyncPgConnection,
+    key: ConversationKey,
+) -> QueryResult<Option<ConversationRecord>> {
+    let query = conversations::table.select(ConversationRecord::as_select());
+    match key {
+        ConversationKey::Pair(low, high) => {
+            query
+                .filter(conversations::user_low.eq(low))
+                .filter(conversations::user_high.eq(high))
+                .first(conn)
+                .await
+        }
+        ConversationKey::Group(group_id) => {
+            query
+                .filter(conversations::group_id.eq(group_id))
+                .first(conn)
+                .await
+        }
+    }
+    .optional()
+}
+
+/// A window of a conversation's history, always in ascending `seq`.
+///
+/// With `after_seq`, the first `limit` messages after it (catching up); otherwise the last `limit`
+/// messages before `before_seq` (scrolling back). `has_more` says whether the window could move
+/// further in that direction.
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    conversation_id: i64,
+    before_seq: Option<i64>,
+    after_seq: Option<i64>,
+    limit: i64,
+) -> QueryResult<(Vec<MessageRecord>, bool)> {
+    let mut query = messages::table
+        .filter(messages::conversation_id.eq(conversation_id))
+        .select(MessageRecord::as_select())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(before) = before_seq {
+        query = query.filter(messages::seq.lt(before));
+    }
+    let (mut rows, catching_up) = match after_seq {
+        Some(after) => (
+            query
+                .filter(messages::seq.gt(after))
+                .order(messages::seq.asc())
+                .load(conn)
+                .await?,
+            true,
+        ),
+        None => (query.order(messages::seq.desc()).load(conn).await?, false),
+    };
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if !catching_up {
+        rows.reverse();
+    }
+    Ok((rows, has_more))
+}
+
+/// All private messages of a user, newest first, before message id `before`.
+pub async fn private_page(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<(Vec<(MessageRecord, ConversationRecord)>, bool)> {
+    let mut query = messages::table
+        .inner_join(conversations::table)
+        .filter(
+            conversations::user_low
+                .eq(user_id)
+                .or(conversations::user_high.eq(user_id)),
+        )
+        .select((MessageRecord::as_select(), ConversationRecord::as_select()))
+        .order(messages::id.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(messages::id.lt(before));
+    }
+    let mut rows = query.load(conn).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}
+
+/// A conversation of the user's, with their read marker and its newest message.
+pub struct ConversationSummary {
+    pub conversation: ConversationRecord,
+    pub read_seq: i64,
+    pub last_message: Option<MessageRecord>,
+}
+
+/// Every conversation the user is in (private ones with at least one message, and every group
+/// they are a member of), most recently active first.
+pub async fn summaries(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+) -> QueryResult<Vec<ConversationSummary>> {
+    let my_groups = group_members::table
+        .filter(group_members::user_id.eq(user_id))
+        .select(group_members::group_id);
+    let conversations: Vec<ConversationRecord> = conversations::table
+        .filter(
+            conversations::user_low
+                .eq(user_id)
+                .or(conversations::user_high.eq(user_id))
+                .or(conversations::group_id.eq_any(my_groups.nullable())),
+        )
+        .select(ConversationRecord::as_select())
+        .load(conn)
+        .await?;
+    let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
+
+    let read: Vec<(i64, i64)> = read_markers::table
+        .filter(read_markers::user_id.eq(user_id))
+        .filter(read_markers::conversation_id.eq_any(&ids))
+        .select((read_markers::conversation_id, read_markers::read_seq))
+        .load(conn)
+        .await?;
+    let last_messages: Vec<MessageRecord> = messages::table
+        .inner_join(conversations::table)
+        .filter(messages::conversation_id.eq_any(&ids))
+        .filter(messages::seq.eq(conversations::last_seq))
+        .select(MessageRecord::as_select())
+        .load(conn)
+        .await?;
+
+    let mut summaries: Vec<ConversationSummary> = conversations
+        .into_iter()
+        .map(|conversation| ConversationSummary {
+            read_seq: read
+                .iter()
+                .find(|(id, _)| *id == conversation.id)
+                .map_or(0, |(_, seq)| *seq),
+            last_message: last_messages
+                .iter()
+                .find(|message| message.conversation_id == conversation.id)
+                .cloned(),
+            conversation,
+        })
+        .collect();
+    // Newest activity first; sonyflake ids grow with time.
+    summaries.sort_by_key(|summary| {
+        std::cmp::Reverse(
+            summary
+                .last_message
+                .as_ref()
+                .map_or(0, |message| message.id),
+        )
+    });
+    Ok(summaries)
+}
+
+/// Moves a read marker forward to `seq` (never back); returns the marker after the move.
+pub async fn advance_read_marker(
+    conn: &mut AsyncPgConnection,
+    conversation_id: i64,
+    user_id: UserId,
+    seq: i64,
+) -> QueryResult<i64> {
+    diesel::insert_into(read_markers::table)
+        .values((
+            read_markers::conversation_id.eq(conversation_id),
+            read_markers::user_id.eq(user_id),
+            read_markers::read_seq.eq(seq),
+        ))
+        .on_conflict((read_markers::conversation_id, read_markers::user_id))
+        .do_update()
+        .set((
+            read_markers::read_seq.eq(greatest(
+                read_markers::read_seq,
+                excluded(read_markers::read_seq),
+            )),
+            read_markers::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(read_markers::read_seq)
+        .get_result(conn)
+        .await
+}

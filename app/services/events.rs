@@ -1,0 +1,66 @@
+//! Live events to users, through the Redis broker.
+//!
+//! Every user has one channel, `user:<id>`. An instance subscribes to it while that user has a
+//! connection there, so it receives only its own users' traffic. Publishing to N users is N
+//! PUBLISHes in one pipelined round trip. A frame addressed to one session (`session_revoked`)
+//! carries that session's id as the envelope tag.
+
+use crate::{
+    app::models::ids::{SessionId, UserId},
+    pkg::state::AppState,
+    platform::cache::broker::Envelope,
+};
+
+/// The broker channel of a user.
+pub fn user_channel(user_id: UserId) -> String {
+    format!("user:{user_id}")
+}
+
+/// Sends a frame to every connection of each user, on any instance. Failures are logged, not
+/// returned: live pushes are best effort, and everything that matters is stored and can be synced.
+pub async fn to_users(state: &AppState, users: impl IntoIterator<Item = UserId>, frame: &str) {
+    let payload = Envelope {
+        tag: None,
+        body: frame,
+    }
+    .encode();
+    let payloads: Vec<(String, String)> = users
+        .into_iter()
+        .map(|user| (user_channel(user), payload.clone()))
+        .collect();
+    if let Err(err) = state.broker.publish_all(&payloads).await {
+        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+    }
+}
+
+/// Sends different frames to different users in one round trip.
+pub async fn to_each(state: &AppState, frames: impl IntoIterator<Item = (UserId, String)>) {
+    let payloads: Vec<(String, String)> = frames
+        .into_iter()
+        .map(|(user, frame)| {
+            (
+                user_channel(user),
+                Envelope {
+                    tag: None,
+                    body: &frame,
+                }
+                .encode(),
+            )
+        })
+        .collect();
+    if let Err(err) = state.broker.publish_all(&payloads).await {
+        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+    }
+}
+
+/// Sends a frame to the connections of one session of a user.
+pub async fn to_session(state: &AppState, user: UserId, session: SessionId, frame: &str) {
+    let tag = session.to_string();
+    let envelope = Envelope {
+        tag: Some(&tag),
+        body: frame,
+    };
+    if let Err(err) = state.broker.publish(&user_channel(user), &envelope).await {
+        tracing::warn!(error = %err, "session push failed");
+    }
+}

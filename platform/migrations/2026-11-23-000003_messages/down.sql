@@ -1,0 +1,3 @@
+DROP TABLE chat.read_markers;
+DROP TABLE chat.messages;
+DROP TABLE chat.conversations;
