@@ -99,9 +99,12 @@ impl GroupsApi {
             },
         )
         .await?;
-        Ok(GroupCreated::Created(Json(
-            group_with_members(&mut conn, id).await?,
-        )))
+        let group = group_with_members(&mut conn, id).await?;
+        drop(conn);
+        let everyone = std::iter::once(creator).chain(members);
+        let frame = server::group_event(id, GroupEvent::Created, None, Some(&group.name));
+        events::to_users(&state, everyone, &frame).await;
+        Ok(GroupCreated::Created(Json(group)))
     }
 
     /// The groups I am in.

@@ -20,32 +20,79 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Most user ids one `presence` request may ask about.
 pub const MAX_PRESENCE_IDS: usize = 500;
 
-/// A frame from the client, after its `type` was read.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// A frame from the client.
+#[derive(Debug)]
 pub enum ClientFrame {
-    Send {
-        to: Address,
-        content: String,
-        client_msg_id: String,
-    },
-    Sync {
-        conversation: Address,
-        #[serde(default)]
-        after_seq: i64,
-        limit: Option<i64>,
-    },
-    Typing {
-        to: Address,
-    },
-    Read {
-        conversation: Address,
-        seq: i64,
-    },
-    Presence {
-        user_ids: Vec<UserId>,
-    },
+    Send(SendFrame),
+    Sync(SyncFrame),
+    Typing(TypingFrame),
+    Read(ReadFrame),
+    Presence(PresenceFrame),
     Ping,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendFrame {
+    pub to: Address,
+    pub content: String,
+    pub client_msg_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SyncFrame {
+    pub conversation: Address,
+    #[serde(default)]
+    pub after_seq: i64,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TypingFrame {
+    pub to: Address,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReadFrame {
+    pub conversation: Address,
+    pub seq: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PresenceFrame {
+    pub user_ids: Vec<UserId>,
+}
+
+impl ClientFrame {
+    /// Reads a frame by its `type`; errors name the offending field (`to.user_id: …`).
+    pub fn parse(value: Value) -> Result<Self, String> {
+        let kind = match value.get("type") {
+            Some(Value::String(kind)) => kind.clone(),
+            Some(_) => return Err("type must be a string".into()),
+            None => return Err("type is required".into()),
+        };
+        match kind.as_str() {
+            "send" => fields(value).map(Self::Send),
+            "sync" => fields(value).map(Self::Sync),
+            "typing" => fields(value).map(Self::Typing),
+            "read" => fields(value).map(Self::Read),
+            "presence" => fields(value).map(Self::Presence),
+            "ping" => Ok(Self::Ping),
+            other => Err(format!("unknown frame type {other:?}")),
+        }
+    }
+}
+
+/// Deserialises a frame's fields, prefixing errors with the path of the field at fault.
+fn fields<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let reason = err.into_inner().to_string();
+        if path == "." {
+            reason
+        } else {
+            format!("{path}: {reason}")
+        }
+    })
 }
 
 /// `{user_id}` or `{group_id}`: whom a frame is about.

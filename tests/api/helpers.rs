@@ -5,7 +5,7 @@
 //! started by testcontainers when a Docker engine answers; the local services on their standard
 //! ports.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Method, StatusCode};
@@ -101,8 +101,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub redis_url: String,
     pub redis_prefix: String,
-    /// Held only to be dropped (removing the database) when the test ends.
-    _database: TestDatabase,
+    /// Shared by sibling instances; the database is removed when the last one is dropped.
+    database: Arc<TestDatabase>,
+    settings: HashMap<String, String>,
     stop_server: Option<oneshot::Sender<()>>,
 }
 
@@ -131,8 +132,11 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     settings.insert("REDIS_URL".into(), backends.redis_url.clone());
     settings.insert("REDIS_PREFIX".into(), redis_prefix.clone());
     customise(&mut settings);
-    let redis_url = settings["REDIS_URL"].clone();
+    start_instance(settings, Arc::new(database)).await
+}
 
+/// Starts one server process-in-a-task with the given settings.
+async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDatabase>) -> TestApp {
     let config = Config::from_map(&settings).expect("test configuration is valid");
     let server = BoundServer::bind(config).await.expect("the server starts");
     let address = format!("http://{}", server.local_addr().expect("a TCP address"));
@@ -144,9 +148,10 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     TestApp {
         address,
         http: reqwest::Client::new(),
-        redis_url,
-        redis_prefix,
-        _database: database,
+        redis_url: settings["REDIS_URL"].clone(),
+        redis_prefix: settings["REDIS_PREFIX"].clone(),
+        database,
+        settings,
         stop_server: Some(stop_server),
     }
 }
@@ -179,6 +184,18 @@ pub struct TestUser {
 }
 
 impl TestApp {
+    /// A second server instance on the same database and Redis prefix, as behind a load balancer.
+    pub async fn spawn_sibling(&self) -> TestApp {
+        start_instance(self.settings.clone(), self.database.clone()).await
+    }
+
+    /// Starts this instance's graceful shutdown (as SIGTERM does).
+    pub fn shut_down(&mut self) {
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Sends a request with an optional JSON body and Bearer token.
     pub async fn request(
         &self,
@@ -335,6 +352,61 @@ impl TestApp {
         }
     }
 
+    /// Opens a WebSocket for `user` and reads its `ready` frame.
+    pub async fn connect(&self, user: &TestUser) -> WsClient {
+        let ticket = self.ws_ticket(&user.access_token).await;
+        let mut socket = self
+            .connect_ws(&ticket)
+            .await
+            .expect("the ticket is accepted");
+        let ready = socket.next_json().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        socket
+    }
+
+    /// Like [`TestApp::connect`], with a tiny receive buffer: a client that reads slowly.
+    pub async fn connect_slow_reader(&self, user: &TestUser) -> WsClient {
+        let ticket = self.ws_ticket(&user.access_token).await;
+        let addr: std::net::SocketAddr =
+            self.address.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr).await.unwrap();
+        let url = format!("ws://{addr}/ws?ticket={ticket}");
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("the upgrade succeeds");
+        let mut socket = WsClient { stream };
+        assert_eq!(socket.next_json().await["type"], "ready");
+        socket
+    }
+
+    /// Sends a message over REST and returns the stored message.
+    pub async fn send_private(&self, from: &TestUser, to: &TestUser, content: &str) -> Value {
+        let reply = self
+            .post(
+                &format!("/api/v1/messages/private/{}", to.id),
+                Some(&from.access_token),
+                json!({ "content": content, "client_msg_id": Uuid::new_v4().to_string() }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// Sends a group message over REST and returns the stored message.
+    pub async fn send_group(&self, from: &TestUser, group_id: &str, content: &str) -> Value {
+        let reply = self
+            .post(
+                &format!("/api/v1/groups/{group_id}/messages"),
+                Some(&from.access_token),
+                json!({ "content": content, "client_msg_id": Uuid::new_v4().to_string() }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
     /// A Redis connection for looking at what the server stored.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.redis_url.as_str())
@@ -347,8 +419,10 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop_server.take() {
-            let _ = stop.send(());
+        self.shut_down();
+        if Arc::strong_count(&self.database) > 1 {
+            // A sibling still runs on the same database and prefix; it cleans up.
+            return;
         }
         let (redis_url, prefix) = (self.redis_url.clone(), self.redis_prefix.clone());
         // Drop runs inside the test's runtime, where blocking is not allowed: clean up on a thread.
@@ -468,6 +542,38 @@ impl WsClient {
                 return serde_json::from_str(&text).expect("frames are JSON");
             }
         }
+    }
+
+    /// The next frame of the given type, skipping others (e.g. pushes that race a reply).
+    pub async fn next_of_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Sends a frame and returns the reply carrying the same `id` (skipping pushes).
+    pub async fn request(&mut self, mut frame: Value) -> Value {
+        let id = Uuid::new_v4().to_string();
+        frame["id"] = Value::String(id.clone());
+        self.send_json(frame).await;
+        loop {
+            let reply = self.next_json().await;
+            if reply["id"] == id.as_str() {
+                return reply;
+            }
+        }
+    }
+
+    /// Sends raw bytes as a binary frame.
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tungstenite::Message::Binary(bytes))
+            .await
+            .expect("the frame is sent");
     }
 
     /// Waits for the server to close the connection; returns the close code, if any.

@@ -7,6 +7,7 @@ mod errors;
 mod groups;
 mod health;
 mod helpers;
+mod messaging;
 mod tokens;
 mod users;
 mod ws_ticket;

@@ -45,8 +45,9 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
 }
 
-/// How long the last frames and the close frame may take to go out.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the last frames and the close frame may take to go out. A client that read too slowly
+/// gets this long to drain its socket and see the 4008 close.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves one connection until the client leaves, falls silent, reads too slowly, is logged out,
 /// or the server shuts down.

@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use crate::{
     app::{
-        models::frames::{request_id, server, ClientFrame, SendInput, MAX_FRAME_BYTES},
+        models::frames::{
+            request_id, server, ClientFrame, ReadFrame, SendFrame, SendInput, SyncFrame,
+            TypingFrame, MAX_FRAME_BYTES,
+        },
         services::messaging,
     },
     pkg::{middleware::auth::Caller, state::AppState, utils::errors::AppError},
@@ -63,9 +66,9 @@ pub async fn handle(state: &AppState, session: &mut Session, text: &str) -> Opti
         Err(message) => return Some(server::error(None, "bad_request", &message)),
     };
     let id = id.as_deref();
-    let frame = match serde_json::from_value::<ClientFrame>(value) {
+    let frame = match ClientFrame::parse(value) {
         Ok(frame) => frame,
-        Err(err) => return Some(server::error(id, "bad_request", &err.to_string())),
+        Err(message) => return Some(server::error(id, "bad_request", &message)),
     };
     match answer(state, session, id, frame).await {
         Ok(reply) => reply,
@@ -87,11 +90,11 @@ async fn answer(
     let me = session.caller.user_id;
     match frame {
         ClientFrame::Ping => Ok(Some(server::pong(id))),
-        ClientFrame::Send {
+        ClientFrame::Send(SendFrame {
             to,
             content,
             client_msg_id,
-        } => {
+        }) => {
             if let Err(not_until) = session.sends.check() {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
@@ -113,11 +116,11 @@ async fn answer(
             .await?;
             Ok(Some(server::ack(id, &message)))
         }
-        ClientFrame::Sync {
+        ClientFrame::Sync(SyncFrame {
             conversation,
             after_seq,
             limit,
-        } => {
+        }) => {
             let target = conversation
                 .target("conversation")
                 .map_err(AppError::BadRequest)?;
@@ -131,21 +134,21 @@ async fn answer(
                 has_more,
             )))
         }
-        ClientFrame::Read { conversation, seq } => {
+        ClientFrame::Read(ReadFrame { conversation, seq }) => {
             let target = conversation
                 .target("conversation")
                 .map_err(AppError::BadRequest)?;
             messaging::mark_read(state, me, target, seq).await?;
             Ok(None)
         }
-        ClientFrame::Typing { to } => {
+        ClientFrame::Typing(TypingFrame { to }) => {
             let target = to.target("to").map_err(AppError::BadRequest)?;
             if session.typing.check().is_ok() {
                 messaging::typing(state, me, target).await?;
             }
             Ok(None)
         }
-        ClientFrame::Presence { .. } => Err(AppError::Unavailable(
+        ClientFrame::Presence(_) => Err(AppError::Unavailable(
             "presence is not served by this server yet".into(),
         )),
     }
