@@ -11,6 +11,7 @@ use poem::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    app::services::presence::Presence,
     pkg::{
         config::Config,
         routes,
@@ -45,11 +46,14 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     tracing::info!(machine_id, "message ids ready");
     let services = Services {
         db,
+        presence: Presence::new(cache.clone(), config.heartbeat_interval),
         cache,
         broker,
         message_ids: MessageIds::new(machine_id)?,
     };
-    Ok(AppState::new(config, services, shutdown))
+    let state = AppState::new(config, services, shutdown.clone());
+    Presence::spawn_background(state.clone(), shutdown);
+    Ok(state)
 }
 
 /// A server whose socket is bound, ready to serve.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    app::services::presence::Presence,
     pkg::{
         config::Config,
         utils::{jwt::TokenKeys, message_ids::MessageIds, password::PasswordHasher},
@@ -22,6 +23,8 @@ pub struct AppState {
     /// Live events between instances.
     pub broker: Broker,
     pub message_ids: Arc<MessageIds>,
+    /// Who is online, across instances.
+    pub presence: Arc<Presence>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
     /// Cancelled when the server starts shutting down; WebSockets close with 1001 then.
@@ -34,6 +37,7 @@ pub struct Services {
     pub cache: Cache,
     pub broker: Broker,
     pub message_ids: MessageIds,
+    pub presence: Presence,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
             cache: services.cache,
             broker: services.broker,
             message_ids: Arc::new(services.message_ids),
+            presence: Arc::new(services.presence),
             shutdown,
         }
     }

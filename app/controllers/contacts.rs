@@ -1,6 +1,7 @@
 //! `/api/v1/contacts*`: a user's contact list.
 //!
-//! `online` is false and `last_seen_at` is the stored value until live presence exists.
+//! `online` and `last_seen_at` come from the presence registry: a contact is online while any of
+//! their connections is open, on any instance.
 
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
@@ -14,6 +15,7 @@ use crate::{
             user::UserRecord,
         },
         queries::{self, contacts::AddContactError},
+        services::presence::{Presence, PresenceState},
     },
     pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
 };
@@ -46,7 +48,23 @@ impl ContactsApi {
     ) -> Result<Json<Vec<Contact>>, AppError> {
         let mut conn = state.db.get().await?;
         let contacts = queries::contacts::list(&mut conn, auth.0.user_id).await?;
-        Ok(Json(contacts.into_iter().map(to_contact).collect()))
+        drop(conn);
+        let users: Vec<UserId> = contacts
+            .iter()
+            .map(|(record, _)| record.contact_id)
+            .collect();
+        let last_seen = contacts
+            .iter()
+            .filter_map(|(_, user)| user.last_seen_at.map(|seen| (user.id, seen)))
+            .collect();
+        let states = Presence::states(&state, users, last_seen).await?;
+        Ok(Json(
+            contacts
+                .into_iter()
+                .zip(states)
+                .map(|(contact, presence)| to_contact(contact, &presence))
+                .collect(),
+        ))
     }
 
     /// Add a user to my contacts by username.
@@ -74,7 +92,17 @@ impl ContactsApi {
                 }
                 AddContactError::Database(err) => err.into(),
             })?;
-        Ok(ContactAdded::Created(Json(to_contact((record, user)))))
+        drop(conn);
+        let last_seen = user
+            .last_seen_at
+            .map(|seen| (user.id, seen))
+            .into_iter()
+            .collect();
+        let presence = Presence::states(&state, vec![user.id], last_seen).await?;
+        Ok(ContactAdded::Created(Json(to_contact(
+            (record, user),
+            &presence[0],
+        ))))
     }
 
     /// Remove a user from my contacts.
@@ -95,10 +123,10 @@ impl ContactsApi {
     }
 }
 
-fn to_contact((record, user): (ContactRecord, UserRecord)) -> Contact {
+fn to_contact((record, user): (ContactRecord, UserRecord), presence: &PresenceState) -> Contact {
     Contact {
-        online: false,
-        last_seen_at: user.last_seen_at,
+        online: presence.online,
+        last_seen_at: presence.last_seen_at,
         added_at: record.added_at,
         user: user.into(),
     }

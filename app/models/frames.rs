@@ -288,6 +288,24 @@ pub mod server {
         )
     }
 
+    /// The answer to a `presence` request.
+    pub fn presence_state(
+        id: Option<&str>,
+        users: &[(UserId, bool, Option<DateTime<Utc>>)],
+    ) -> String {
+        let users: Vec<Value> = users
+            .iter()
+            .map(|(user_id, online, last_seen_at)| {
+                json!({
+                    "user_id": user_id.to_json(),
+                    "online": online,
+                    "last_seen_at": last_seen_at.to_json(),
+                })
+            })
+            .collect();
+        text(json!({ "type": "presence_state", "users": users }), id)
+    }
+
     /// Sent to the connections of a session that was logged out, just before they are closed.
     pub const SESSION_REVOKED: &str = r#"{"type":"session_revoked"}"#;
 }

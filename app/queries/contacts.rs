@@ -96,3 +96,12 @@ pub async fn either_has_the_other(
     .get_result(conn)
     .await
 }
+
+/// Everyone who has `user_id` in their contact list: those who see that user's presence.
+pub async fn owners_of(conn: &mut AsyncPgConnection, user_id: UserId) -> QueryResult<Vec<UserId>> {
+    contacts::table
+        .filter(contacts::contact_id.eq(user_id))
+        .select(contacts::owner_id)
+        .load(conn)
+        .await
+}

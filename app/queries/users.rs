@@ -84,3 +84,32 @@ pub async fn search_by_prefix(
         .load(conn)
         .await
 }
+
+/// Stores when the user was last connected.
+pub async fn set_last_seen(
+    conn: &mut AsyncPgConnection,
+    id: UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::last_seen_at.eq(at))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The stored last-seen times of those users who have one.
+pub async fn last_seen(
+    conn: &mut AsyncPgConnection,
+    ids: &[UserId],
+) -> QueryResult<std::collections::HashMap<UserId, chrono::DateTime<chrono::Utc>>> {
+    let rows: Vec<(UserId, Option<chrono::DateTime<chrono::Utc>>)> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::last_seen_at))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, seen)| seen.map(|seen| (id, seen)))
+        .collect())
+}

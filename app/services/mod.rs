@@ -1,5 +1,6 @@
 //! Logic shared by the REST and WebSocket controllers, so both walk the same code path: sending a
-//! message (authorise, store, fan out) and publishing live events to users.
+//! message (authorise, store, fan out), publishing live events to users, and presence.
 
 pub mod events;
 pub mod messaging;
+pub mod presence;

@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod lease;
+pub mod liveness;
 
 use std::{sync::Arc, time::Duration};
 

@@ -23,7 +23,7 @@ use super::dispatch::{self, Session};
 use crate::{
     app::{
         models::{frames::server, user::User},
-        services::events::user_channel,
+        services::{events::user_channel, presence::Presence},
     },
     pkg::{middleware::auth::Caller, state::AppState},
     platform::cache::broker::Subscriber,
@@ -79,6 +79,14 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         }
     };
 
+    let presence = match Presence::connected(&state, user.id).await {
+        Ok(lease) => Some(lease),
+        Err(err) => {
+            tracing::warn!(error = %err, "presence registration failed");
+            None
+        }
+    };
+
     let heartbeat = state.config.heartbeat_interval;
     let ready = server::ready(caller.session_id, &user, heartbeat.as_millis() as u64);
     let mut session = Session::new(&state, caller);
@@ -124,6 +132,9 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
     drop(queue);
     let _ = writer.await;
     subscription.close().await;
+    if let Some(lease) = presence {
+        Presence::disconnected(&state, lease).await;
+    }
 }
 
 /// A data frame from the client.

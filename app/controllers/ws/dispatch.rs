@@ -9,10 +9,10 @@ use serde_json::Value;
 use crate::{
     app::{
         models::frames::{
-            request_id, server, ClientFrame, ReadFrame, SendFrame, SendInput, SyncFrame,
-            TypingFrame, MAX_FRAME_BYTES,
+            request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendFrame, SendInput,
+            SyncFrame, TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
         },
-        services::messaging,
+        services::{messaging, presence::Presence},
     },
     pkg::{middleware::auth::Caller, state::AppState, utils::errors::AppError},
 };
@@ -148,8 +148,18 @@ async fn answer(
             }
             Ok(None)
         }
-        ClientFrame::Presence(_) => Err(AppError::Unavailable(
-            "presence is not served by this server yet".into(),
-        )),
+        ClientFrame::Presence(PresenceFrame { user_ids }) => {
+            if user_ids.len() > MAX_PRESENCE_IDS {
+                return Err(AppError::BadRequest(format!(
+                    "user_ids may name at most {MAX_PRESENCE_IDS} users"
+                )));
+            }
+            let states = Presence::of_contacts(state, me, &user_ids).await?;
+            let users: Vec<_> = states
+                .into_iter()
+                .map(|state| (state.user_id, state.online, state.last_seen_at))
+                .collect();
+            Ok(Some(server::presence_state(id, &users)))
+        }
     }
 }

@@ -1,0 +1,237 @@
+//! Presence: a user is online while at least one of their connections is open, on any instance.
+//!
+//! Connections are leases in Redis (`platform/cache/liveness.rs`). This instance renews the leases
+//! of its own connections every half heartbeat interval; a lease lives 1.5 intervals; every
+//! instance sweeps expired leases every quarter interval. So if an instance dies without cleaning
+//! up, its users are shown offline within 2 × the heartbeat interval, by a surviving instance.
+//! Only real transitions are announced: contacts get one `presence` push when a user comes online
+//! and one when they go offline (with `last_seen_at`, also stored in Postgres).
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    app::{
+        models::{frames::server, ids::UserId},
+        queries,
+        services::events,
+    },
+    pkg::{state::AppState, utils::errors::AppError},
+    platform::cache::{liveness::Liveness, Cache},
+};
+
+/// What a user's contacts may know of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceState {
+    pub user_id: UserId,
+    pub online: bool,
+    /// When they were last connected; absent while online or if never.
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+/// The presence registry of one instance.
+pub struct Presence {
+    liveness: Liveness,
+    heartbeat: Duration,
+    /// This instance's open connections: lease id → user.
+    local: Mutex<HashMap<String, UserId>>,
+}
+
+/// One connection's presence lease; hand it back to [`Presence::disconnected`].
+pub struct ConnectionLease {
+    user_id: UserId,
+    lease: String,
+}
+
+impl Presence {
+    pub fn new(cache: Cache, heartbeat: Duration) -> Self {
+        Self {
+            liveness: Liveness::new(cache, "presence", heartbeat * 3 / 2),
+            heartbeat,
+            local: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserId>> {
+        self.local
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a new connection; announces the user online if it is their first.
+    pub async fn connected(state: &AppState, user_id: UserId) -> Result<ConnectionLease, AppError> {
+        let presence = &state.presence;
+        let lease = Uuid::new_v4().simple().to_string();
+        presence.local().insert(lease.clone(), user_id);
+        if presence
+            .liveness
+            .touch(&user_id.to_string(), &lease)
+            .await?
+        {
+            announce(state, user_id, true, None).await;
+        }
+        Ok(ConnectionLease { user_id, lease })
+    }
+
+    /// Unregisters a connection; announces the user offline if it was their last.
+    pub async fn disconnected(state: &AppState, lease: ConnectionLease) {
+        let presence = &state.presence;
+        presence.local().remove(&lease.lease);
+        match presence
+            .liveness
+            .release(&lease.user_id.to_string(), &lease.lease)
+            .await
+        {
+            Ok(true) => went_offline(state, lease.user_id).await,
+            Ok(false) => {}
+            // The lease expires by itself and a sweep announces the user offline.
+            Err(err) => tracing::warn!(error = %err, "presence release failed"),
+        }
+    }
+
+    /// Online state and last-seen time of those of `user_ids` that `viewer` has as contacts;
+    /// the others are left out.
+    pub async fn of_contacts(
+        state: &AppState,
+        viewer: UserId,
+        user_ids: &[UserId],
+    ) -> Result<Vec<PresenceState>, AppError> {
+        let mut conn = state.db.get().await?;
+        let contacts = queries::contacts::contacts_among(&mut conn, viewer, user_ids).await?;
+        let last_seen = queries::users::last_seen(&mut conn, &contacts).await?;
+        drop(conn);
+        Self::states(state, contacts, last_seen).await
+    }
+
+    /// Combines live leases with stored last-seen times.
+    pub async fn states(
+        state: &AppState,
+        users: Vec<UserId>,
+        last_seen: HashMap<UserId, DateTime<Utc>>,
+    ) -> Result<Vec<PresenceState>, AppError> {
+        let owners: Vec<String> = users.iter().map(ToString::to_string).collect();
+        let live = state.presence.liveness.live(&owners).await?;
+        Ok(users
+            .into_iter()
+            .zip(live)
+            .map(|(user_id, online)| PresenceState {
+                user_id,
+                online,
+                last_seen_at: if online {
+                    None
+                } else {
+                    last_seen.get(&user_id).copied()
+                },
+            })
+            .collect())
+    }
+
+    /// Renews this instance's leases and sweeps expired ones, until `shutdown`.
+    pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
+        let heartbeat = state.presence.heartbeat;
+        let renewing = state.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(heartbeat / 2);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => renew(&renewing).await,
+                    _ = stop.cancelled() => break,
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(heartbeat / 4);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => sweep(&state).await,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        });
+    }
+}
+
+async fn renew(state: &AppState) {
+    let leases: Vec<(String, UserId)> = state
+        .presence
+        .local()
+        .iter()
+        .map(|(lease, user)| (lease.clone(), *user))
+        .collect();
+    for (lease, user_id) in leases {
+        match state
+            .presence
+            .liveness
+            .touch(&user_id.to_string(), &lease)
+            .await
+        {
+            // The lease had been swept (this instance stalled): the user is back.
+            Ok(true) => announce(state, user_id, true, None).await,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "presence renewal failed");
+                return;
+            }
+        }
+    }
+}
+
+async fn sweep(state: &AppState) {
+    match state.presence.liveness.sweep().await {
+        Ok(owners) => {
+            for owner in owners {
+                if let Ok(user_id) = owner.parse() {
+                    went_offline(state, UserId(user_id)).await;
+                }
+            }
+        }
+        Err(err) => tracing::debug!(error = %err, "presence sweep failed"),
+    }
+}
+
+/// Stores `last_seen_at` and tells the user's contacts.
+async fn went_offline(state: &AppState, user_id: UserId) {
+    let now = Utc::now();
+    match state.db.get().await {
+        Ok(mut conn) => {
+            if let Err(err) = queries::users::set_last_seen(&mut conn, user_id, now).await {
+                tracing::warn!(error = %err, "storing last_seen_at failed");
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "storing last_seen_at failed"),
+    }
+    announce(state, user_id, false, Some(now)).await;
+}
+
+/// Pushes a presence change to everyone who has the user as a contact.
+async fn announce(
+    state: &AppState,
+    user_id: UserId,
+    online: bool,
+    last_seen_at: Option<DateTime<Utc>>,
+) {
+    let watchers = match state.db.get().await {
+        Ok(mut conn) => queries::contacts::owners_of(&mut conn, user_id).await,
+        Err(err) => {
+            tracing::warn!(error = %err, "presence announcement skipped");
+            return;
+        }
+    };
+    match watchers {
+        Ok(watchers) => {
+            let frame = server::presence(user_id, online, last_seen_at);
+            events::to_users(state, watchers, &frame).await;
+        }
+        Err(err) => tracing::warn!(error = %err, "presence announcement skipped"),
+    }
+}
+
+impl std::fmt::Debug for ConnectionLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConnectionLease({})", self.user_id)
+    }
+}

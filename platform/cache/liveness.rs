@@ -1,0 +1,156 @@
+//! Which owners (users) hold at least one live lease (connection), across every instance, in a
+//! way that survives an instance dying without cleaning up.
+//!
+//! Each connection is a lease with an expiry, kept in two sorted sets scored by expiry time: one
+//! per owner, and one for everyone (so any instance can find expired leases). Instances renew
+//! their connections' leases periodically; a dead instance stops renewing, and the sweep, which
+//! every instance runs, removes its leases once they expire.
+//!
+//! Transitions are decided inside Redis scripts against a per-owner `online` flag, so they are
+//! exact: an owner goes online once when its first live lease appears and offline once when its
+//! last one goes, whichever instance sees it, and two sweepers never report the same lease.
+
+use std::time::Duration;
+
+use redis::{RedisResult, Script};
+
+use super::Cache;
+
+/// Renews (or creates) a lease; returns 1 when the owner thereby came online.
+/// KEYS: owner set, all-leases set, online flag. ARGV: lease, owner/lease, expiry ms.
+const TOUCH: &str = r"
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+if redis.call('SET', KEYS[3], '1', 'NX') then return 1 end
+return 0";
+
+/// Ends a lease; returns 1 when the owner thereby went offline.
+/// KEYS: owner set, all-leases set, online flag. ARGV: lease, owner/lease, now ms.
+const RELEASE: &str = r"
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf') == 0 then
+  return redis.call('DEL', KEYS[3])
+end
+return 0";
+
+/// Removes up to ARGV[2] leases expired by ARGV[1]; returns the owners that went offline.
+/// KEYS: all-leases set. ARGV: now ms, batch size, key prefix of owner sets, key prefix of flags.
+const SWEEP: &str = r"
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local offline = {}
+for _, entry in ipairs(expired) do
+  if redis.call('ZREM', KEYS[1], entry) == 1 then
+    local slash = string.find(entry, '/', 1, true)
+    local owner = string.sub(entry, 1, slash - 1)
+    local lease = string.sub(entry, slash + 1)
+    local owner_set = ARGV[3] .. owner
+    redis.call('ZREM', owner_set, lease)
+    if redis.call('ZCOUNT', owner_set, '(' .. ARGV[1], '+inf') == 0 then
+      if redis.call('DEL', ARGV[4] .. owner) == 1 then
+        table.insert(offline, owner)
+      end
+    end
+  end
+end
+return offline";
+
+/// Expired leases one sweep handles at most; the next sweep takes the rest.
+const SWEEP_BATCH: usize = 500;
+
+/// Leases of one family (e.g. `presence`), under the cache's prefix.
+#[derive(Clone)]
+pub struct Liveness {
+    cache: Cache,
+    family: &'static str,
+    lease_ttl: Duration,
+}
+
+impl Liveness {
+    /// Leases last `lease_ttl` unless renewed.
+    pub fn new(cache: Cache, family: &'static str, lease_ttl: Duration) -> Self {
+        Self {
+            cache,
+            family,
+            lease_ttl,
+        }
+    }
+
+    fn owner_set(&self, owner: &str) -> String {
+        self.cache.key(&format!("{}:owner:{owner}", self.family))
+    }
+
+    fn online_flag(&self, owner: &str) -> String {
+        self.cache.key(&format!("{}:online:{owner}", self.family))
+    }
+
+    fn all_leases(&self) -> String {
+        self.cache.key(&format!("{}:leases", self.family))
+    }
+
+    /// Takes or renews a lease; true when the owner came online by it.
+    pub async fn touch(&self, owner: &str, lease: &str) -> RedisResult<bool> {
+        let mut conn = self.cache.connection().await?;
+        let came_online: i64 = Script::new(TOUCH)
+            .key(self.owner_set(owner))
+            .key(self.all_leases())
+            .key(self.online_flag(owner))
+            .arg(lease)
+            .arg(format!("{owner}/{lease}"))
+            .arg(now_ms() + self.lease_ttl.as_millis() as i64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(came_online == 1)
+    }
+
+    /// Ends a lease; true when the owner went offline by it.
+    pub async fn release(&self, owner: &str, lease: &str) -> RedisResult<bool> {
+        let mut conn = self.cache.connection().await?;
+        let went_offline: i64 = Script::new(RELEASE)
+            .key(self.owner_set(owner))
+            .key(self.all_leases())
+            .key(self.online_flag(owner))
+            .arg(lease)
+            .arg(format!("{owner}/{lease}"))
+            .arg(now_ms())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(went_offline == 1)
+    }
+
+    /// Removes expired leases; returns the owners that went offline (each reported once, by
+    /// whichever instance's sweep removed their last lease).
+    pub async fn sweep(&self) -> RedisResult<Vec<String>> {
+        let mut conn = self.cache.connection().await?;
+        Script::new(SWEEP)
+            .key(self.all_leases())
+            .arg(now_ms())
+            .arg(SWEEP_BATCH)
+            .arg(self.cache.key(&format!("{}:owner:", self.family)))
+            .arg(self.cache.key(&format!("{}:online:", self.family)))
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    /// Whether each owner holds an unexpired lease now.
+    pub async fn live(&self, owners: &[String]) -> RedisResult<Vec<bool>> {
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for owner in owners {
+            pipe.cmd("ZCOUNT")
+                .arg(self.owner_set(owner))
+                .arg(format!("({now}"))
+                .arg("+inf");
+        }
+        let mut conn = self.cache.connection().await?;
+        let counts: Vec<i64> = pipe.query_async(&mut conn).await?;
+        Ok(counts.into_iter().map(|count| count > 0).collect())
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
