@@ -9,7 +9,7 @@
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -195,7 +195,8 @@ async fn sweep(state: &AppState) {
 
 /// Stores `last_seen_at` and tells the user's contacts.
 async fn went_offline(state: &AppState, user_id: UserId) {
-    let now = Utc::now();
+    // Postgres keeps microseconds; push exactly what a later read will return.
+    let now = Utc::now().trunc_subsecs(6);
     match state.db.get().await {
         Ok(mut conn) => {
             if let Err(err) = queries::users::set_last_seen(&mut conn, user_id, now).await {

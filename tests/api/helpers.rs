@@ -105,6 +105,7 @@ pub struct TestApp {
     database: Arc<TestDatabase>,
     settings: HashMap<String, String>,
     stop_server: Option<oneshot::Sender<()>>,
+    kill_server: Option<oneshot::Sender<()>>,
 }
 
 /// Starts a server with the default test settings.
@@ -135,24 +136,52 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     start_instance(settings, Arc::new(database)).await
 }
 
-/// Starts one server process-in-a-task with the given settings.
+/// Starts one server on a thread and runtime of its own, like a separate process: stopping it
+/// gracefully or killing it (see [`TestApp::kill`]) affects nothing else.
 async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDatabase>) -> TestApp {
     let config = Config::from_map(&settings).expect("test configuration is valid");
-    let server = BoundServer::bind(config).await.expect("the server starts");
-    let address = format!("http://{}", server.local_addr().expect("a TCP address"));
+    let (started, bound) = oneshot::channel();
     let (stop_server, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run_until(async {
-        let _ = stopped.await;
-    }));
+    let (kill_server, killed) = oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let server = match BoundServer::bind(config).await {
+                Ok(server) => server,
+                Err(err) => {
+                    let _ = started.send(Err(err));
+                    return;
+                }
+            };
+            let _ = started.send(Ok(server.local_addr()));
+            tokio::select! {
+                _ = server.run_until(async { let _ = stopped.await; }) => {}
+                // Killed: return at once, dropping the server mid-flight.
+                Ok(()) = killed => {}
+            }
+        });
+        // Whatever is still running is dropped without being polled again: no cleanup runs.
+        runtime.shutdown_background();
+    });
+    let addr = bound
+        .await
+        .expect("the server thread reports")
+        .expect("the server starts")
+        .expect("a TCP address");
 
     TestApp {
-        address,
+        address: format!("http://{addr}"),
         http: reqwest::Client::new(),
         redis_url: settings["REDIS_URL"].clone(),
         redis_prefix: settings["REDIS_PREFIX"].clone(),
         database,
         settings,
         stop_server: Some(stop_server),
+        kill_server: Some(kill_server),
     }
 }
 
@@ -187,6 +216,14 @@ impl TestApp {
     /// A second server instance on the same database and Redis prefix, as behind a load balancer.
     pub async fn spawn_sibling(&self) -> TestApp {
         start_instance(self.settings.clone(), self.database.clone()).await
+    }
+
+    /// Ends this instance at once, without any cleanup (as `kill -9` does).
+    pub fn kill(&mut self) {
+        self.stop_server.take();
+        if let Some(kill) = self.kill_server.take() {
+            let _ = kill.send(());
+        }
     }
 
     /// Starts this instance's graceful shutdown (as SIGTERM does).
@@ -574,6 +611,13 @@ impl WsClient {
             .send(tungstenite::Message::Binary(bytes))
             .await
             .expect("the frame is sent");
+    }
+
+    /// Closes the connection from the client side, as a client going away does.
+    pub async fn close(&mut self) {
+        let _ = self.stream.close(None).await;
+        // Read until the server's answer, so the server has seen the close when this returns.
+        let _ = self.closed().await;
     }
 
     /// Waits for the server to close the connection; returns the close code, if any.

@@ -8,6 +8,7 @@ mod groups;
 mod health;
 mod helpers;
 mod messaging;
+mod presence;
 mod tokens;
 mod users;
 mod ws_ticket;

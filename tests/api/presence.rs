@@ -1,0 +1,138 @@
+//! Presence: online while any connection is open on any instance, one push per real transition,
+//! offline within two heartbeats when an instance dies, and nothing revealed to strangers.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// Short enough that dead instances are noticed quickly in tests.
+const HEARTBEAT_MS: u64 = 300;
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|settings| {
+        settings.insert("HEARTBEAT_INTERVAL".into(), format!("{HEARTBEAT_MS}ms"));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn two_devices_make_one_online_and_one_offline_push() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    app.add_contact(&bob, &alice).await; // Bob watches Alice.
+    let mut bob_socket = app.connect(&bob).await;
+
+    let mut phone = app.connect(&alice).await;
+    let online = bob_socket.next_json().await;
+    let mut laptop = app.connect(&alice).await;
+    phone.close().await;
+    laptop.close().await;
+    let offline = bob_socket.next_json().await;
+
+    assert_eq!(online["type"], "presence", "{online}");
+    assert_eq!(
+        (online["user_id"].as_str(), online["online"].as_bool()),
+        (Some(alice.id.as_str()), Some(true))
+    );
+    // Had the laptop's arrival or the phone's departure been announced, it would come here.
+    assert_eq!(offline["type"], "presence", "{offline}");
+    assert_eq!(offline["online"], false, "{offline}");
+    assert!(offline["last_seen_at"].is_string(), "{offline}");
+}
+
+#[tokio::test]
+async fn a_contact_on_another_instance_sees_both_transitions() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    app.add_contact(&bob, &alice).await;
+    let mut bob_there = other.connect(&bob).await;
+
+    let mut alice_here = app.connect(&alice).await;
+    assert_eq!(bob_there.next_of_type("presence").await["online"], true);
+    alice_here.close().await;
+    assert_eq!(bob_there.next_of_type("presence").await["online"], false);
+}
+
+#[tokio::test]
+async fn users_of_a_killed_instance_go_offline_within_two_heartbeats() {
+    let mut app = spawn_app().await;
+    let survivor = app.spawn_sibling().await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    app.add_contact(&bob, &alice).await;
+    let mut bob_socket = survivor.connect(&bob).await;
+    let _alice_socket = app.connect(&alice).await;
+    assert_eq!(bob_socket.next_of_type("presence").await["online"], true);
+
+    let killed_at = Instant::now();
+    app.kill();
+    let offline = bob_socket.next_of_type("presence").await;
+    let noticed_after = killed_at.elapsed();
+
+    assert_eq!(offline["online"], false, "{offline}");
+    // The bound is 2 × heartbeat; the slack covers a loaded test machine.
+    assert!(
+        noticed_after < Duration::from_millis(2 * HEARTBEAT_MS) + Duration::from_secs(1),
+        "noticed after {noticed_after:?}"
+    );
+    let contacts = survivor
+        .get("/api/v1/contacts", Some(&bob.access_token))
+        .await;
+    let entry = &contacts.body[0];
+    assert_eq!(entry["user"]["id"], alice.id.as_str());
+    assert_eq!(entry["online"], false);
+    assert_eq!(entry["last_seen_at"], offline["last_seen_at"]);
+}
+
+#[tokio::test]
+async fn contacts_and_presence_requests_report_live_state_of_contacts_only() {
+    let app = spawn_app().await;
+    let (alice, bob, stranger) = (
+        app.new_user().await,
+        app.new_user().await,
+        app.new_user().await,
+    );
+    app.add_contact(&bob, &alice).await;
+    let _alice_socket = app.connect(&alice).await;
+    let _stranger_socket = app.connect(&stranger).await;
+    let mut bob_socket = app.connect(&bob).await;
+
+    let reply = bob_socket
+        .request(json!({ "type": "presence", "user_ids": [alice.id, stranger.id] }))
+        .await;
+    let contacts = app.get("/api/v1/contacts", Some(&bob.access_token)).await;
+
+    assert_eq!(reply["type"], "presence_state", "{reply}");
+    assert_eq!(
+        reply["users"],
+        json!([{ "user_id": alice.id, "online": true, "last_seen_at": null }]),
+        "the stranger's presence must not be revealed"
+    );
+    assert_eq!(contacts.body[0]["online"], true);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_with_4000() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let mut socket = app.connect(&alice).await;
+    assert_eq!(socket.closed().await, Some(4000));
+}
+
+#[tokio::test]
+async fn pings_keep_a_connection_open() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let mut socket = app.connect(&alice).await;
+    let started = Instant::now();
+    // Pinging well inside the interval for longer than two intervals keeps it alive.
+    while started.elapsed() < Duration::from_millis(3 * HEARTBEAT_MS) {
+        assert_eq!(
+            socket.request(json!({ "type": "ping" })).await["type"],
+            "pong"
+        );
+        tokio::time::sleep(Duration::from_millis(HEARTBEAT_MS / 3)).await;
+    }
+}
