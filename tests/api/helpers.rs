@@ -106,6 +106,8 @@ pub struct TestApp {
     settings: HashMap<String, String>,
     stop_server: Option<oneshot::Sender<()>>,
     kill_server: Option<oneshot::Sender<()>>,
+    /// Receives once the server thread has ended.
+    server_finished: std::sync::mpsc::Receiver<()>,
 }
 
 /// Starts a server with the default test settings.
@@ -143,6 +145,7 @@ async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDat
     let (started, bound) = oneshot::channel();
     let (stop_server, stopped) = oneshot::channel::<()>();
     let (kill_server, killed) = oneshot::channel::<()>();
+    let (finished, server_finished) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -166,6 +169,7 @@ async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDat
         });
         // Whatever is still running is dropped without being polled again: no cleanup runs.
         runtime.shutdown_background();
+        let _ = finished.send(());
     });
     let addr = bound
         .await
@@ -182,6 +186,7 @@ async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDat
         settings,
         stop_server: Some(stop_server),
         kill_server: Some(kill_server),
+        server_finished,
     }
 }
 
@@ -454,9 +459,14 @@ impl TestApp {
     }
 }
 
+/// How long a dropped test server may take to shut down before its data is removed anyway.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shut_down();
+        // Let it finish its own cleanup first, so none of its writes land after ours.
+        let _ = self.server_finished.recv_timeout(SHUTDOWN_WAIT);
         if Arc::strong_count(&self.database) > 1 {
             // A sibling still runs on the same database and prefix; it cleans up.
             return;
