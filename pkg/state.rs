@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    app::services::presence::Presence,
+    app::services::{chatbot::Chatbot, presence::Presence},
     pkg::{
         config::Config,
         utils::{jwt::TokenKeys, message_ids::MessageIds, password::PasswordHasher},
@@ -25,6 +25,7 @@ pub struct AppState {
     pub message_ids: Arc<MessageIds>,
     /// Who is online, across instances.
     pub presence: Arc<Presence>,
+    pub chatbot: Arc<Chatbot>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
     /// Cancelled when the server starts shutting down; WebSockets close with 1001 then.
@@ -44,6 +45,7 @@ impl AppState {
     /// Builds the state around connected services.
     pub fn new(config: Config, services: Services, shutdown: CancellationToken) -> Self {
         Self {
+            chatbot: Arc::new(Chatbot::new(&config.chatbot)),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             passwords: Arc::new(PasswordHasher::new(config.bcrypt_cost)),
             config: Arc::new(config),

@@ -138,6 +138,7 @@ impl AuthApi {
             Rotation::Rotated { generation } => generation,
             Rotation::ReuseDetected => {
                 tracing::warn!(%user_id, %session_id, "refresh token reused; session revoked");
+                events::to_session(&state, user_id, session_id, server::SESSION_REVOKED).await;
                 return Err(AppError::Unauthorized(
                     "refresh token was already used; the session has been ended".into(),
                 ));

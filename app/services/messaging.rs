@@ -1,9 +1,11 @@
 //! Sending and reading messages: the one code path behind `POST /messages/...`, the `send`,
 //! `sync`, `read` and `typing` frames.
 //!
-//! Sending is: authorise → store (the seq is taken in the same transaction) → answer → fan out.
+//! Sending is: authorise → store (the seq is taken in the same transaction) → fan out → answer.
 //! Nobody hears of a message before it is committed; a failed fan-out loses no message, because
-//! readers see the seq jump and `sync`.
+//! readers see the seq jump and `sync`. (Fan-out is one pipelined round trip to Redis, bounded by
+//! its timeout, so it delays the answer only a little, and it lets the sender's answer imply that
+//! the push is on its way.)
 
 use crate::{
     app::{
@@ -19,7 +21,7 @@ use crate::{
             self,
             messages::{ConversationKey, NewMessage, Stored},
         },
-        services::events,
+        services::{chatbot, events},
     },
     pkg::{state::AppState, utils::errors::AppError},
     platform::database::DbConn,
@@ -43,23 +45,43 @@ pub async fn send(
     client_msg_id: &ClientMsgId,
 ) -> Result<Message, AppError> {
     let mut conn = state.db.get().await?;
-    if let Some(original) = original_of(&mut conn, sender, client_msg_id).await? {
+    if let Some(original) = original_of(&mut conn, sender, client_msg_id.as_str()).await? {
         return Ok(original);
     }
     let key = may_write(&mut conn, sender, target).await?;
+    drop(conn);
+    let (message, record, conversation) =
+        store_and_deliver(state, sender, key, content.as_str(), client_msg_id.as_str()).await?;
+    if let (Some(record), Some(conversation)) = (record, conversation) {
+        chatbot::consider(state, &record, &conversation);
+    }
+    Ok(message)
+}
+
+/// Stores a message whose sender was already authorised, and pushes it to every reader. Returns
+/// the message as the sender sees it, and the stored row when it was stored now (not a retry).
+pub async fn store_and_deliver(
+    state: &AppState,
+    sender: UserId,
+    key: ConversationKey,
+    content: &str,
+    client_msg_id: &str,
+) -> Result<(Message, Option<MessageRecord>, Option<ConversationRecord>), AppError> {
+    let mut conn = state.db.get().await?;
     let new = NewMessage {
         id: state.message_ids.next()?,
         sender_id: sender,
-        content: content.as_str(),
-        client_msg_id: client_msg_id.as_str(),
+        content,
+        client_msg_id,
     };
     let (record, conversation) = match queries::messages::store(&mut conn, key, &new).await? {
         Stored::New(record, conversation) => (record, conversation),
         // The same message was stored by a retry that won the race (maybe on another instance).
         Stored::Duplicate => {
-            return original_of(&mut conn, sender, client_msg_id)
+            let original = original_of(&mut conn, sender, client_msg_id)
                 .await?
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("duplicate message vanished")))
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("duplicate message vanished")))?;
+            return Ok((original, None, None));
         }
         Stored::NoConversation => return Err(no_such_group()),
     };
@@ -68,7 +90,7 @@ pub async fn send(
 
     let message = record.clone().into_message(conversation.seen_by(sender));
     fan_out(state, &record, &conversation, readers).await;
-    Ok(message)
+    Ok((message, Some(record), Some(conversation)))
 }
 
 /// Pushes a stored message to every reader, each seeing the conversation from their side.
@@ -107,7 +129,11 @@ async fn readers_of(
             conversation.user_high,
         ) {
             (Some(group_id), _, _) => queries::groups::member_ids(conn, group_id).await?,
-            (None, Some(low), Some(high)) => vec![low, high],
+            // The chatbot has no connections to push to.
+            (None, Some(low), Some(high)) => [low, high]
+                .into_iter()
+                .filter(|user| *user != chatbot::CHATBOT_ID)
+                .collect(),
             _ => Vec::new(),
         },
     )
@@ -117,16 +143,15 @@ async fn readers_of(
 async fn original_of(
     conn: &mut DbConn,
     sender: UserId,
-    client_msg_id: &ClientMsgId,
+    client_msg_id: &str,
 ) -> Result<Option<Message>, AppError> {
-    let found =
-        queries::messages::find_by_client_msg_id(conn, sender, client_msg_id.as_str()).await?;
+    let found = queries::messages::find_by_client_msg_id(conn, sender, client_msg_id).await?;
     Ok(found.map(|(record, conversation)| record.into_message(conversation.seen_by(sender))))
 }
 
 /// Checks that `user` may write to (message, or signal typing in) the conversation.
 ///
-/// Private: either party has the other as a contact. Group: `user` is a member; a group one is
+/// Private: either party has the other as a contact, or the other is the chatbot. Group: `user` is a member; a group one is
 /// not in is reported exactly as a missing one.
 pub async fn may_write(
     conn: &mut DbConn,
@@ -143,7 +168,9 @@ pub async fn may_write(
             if queries::users::find_by_id(conn, other).await?.is_none() {
                 return Err(AppError::NotFound("no such user".into()));
             }
-            if !queries::contacts::either_has_the_other(conn, user, other).await? {
+            if other != chatbot::CHATBOT_ID
+                && !queries::contacts::either_has_the_other(conn, user, other).await?
+            {
                 return Err(AppError::Forbidden(
                     "you can message a user only when one of you has the other as a contact".into(),
                 ));

@@ -1,6 +1,7 @@
 //! Logic shared by the REST and WebSocket controllers, so both walk the same code path: sending a
 //! message (authorise, store, fan out), publishing live events to users, and presence.
 
+pub mod chatbot;
 pub mod events;
 pub mod messaging;
 pub mod presence;

@@ -22,6 +22,42 @@ pub enum AppEnv {
     Prod,
 }
 
+/// Which service writes the chatbot's replies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatbotProvider {
+    /// No provider: askers get `chatbot_unavailable`.
+    None,
+    /// EdenAI's text generation API.
+    EdenAi {
+        base_url: String,
+        api_key: String,
+        /// EdenAI's own provider list, e.g. `openai`.
+        providers: String,
+    },
+    /// Any OpenAI-compatible chat-completions endpoint.
+    OpenAi {
+        base_url: String,
+        api_key: Option<String>,
+        model: String,
+    },
+}
+
+/// Chatbot settings.
+#[derive(Debug, Clone)]
+pub struct ChatbotConfig {
+    pub provider: ChatbotProvider,
+    /// Longest wait for one provider answer.
+    pub timeout: Duration,
+    pub max_tokens: u32,
+    pub temperature: f32,
+    /// Provider calls in flight at once, per instance; more are refused, not queued.
+    pub max_concurrency: usize,
+    /// Questions one user may ask per minute.
+    pub rate_per_minute: u32,
+    /// Recent messages of the conversation sent along as context.
+    pub context_messages: i64,
+}
+
 /// All settings of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,6 +84,7 @@ pub struct Config {
     pub ws_send_rate: u32,
     /// Sonyflake machine id; when absent one is leased from Redis.
     pub machine_id: Option<u16>,
+    pub chatbot: ChatbotConfig,
 }
 
 /// A configuration key whose value is missing or cannot be used.
@@ -130,8 +167,54 @@ impl Config {
             machine_id: get("MACHINE_ID")
                 .map(|value| parse("MACHINE_ID", &value))
                 .transpose()?,
+            chatbot: chatbot(&get, &or)?,
         })
     }
+}
+
+fn chatbot(
+    get: &impl Fn(&'static str) -> Option<String>,
+    or: &impl Fn(&'static str, &str) -> String,
+) -> Result<ChatbotConfig, ConfigError> {
+    let provider = match or("CHATBOT_PROVIDER", "none").as_str() {
+        "none" => ChatbotProvider::None,
+        "edenai" => ChatbotProvider::EdenAi {
+            base_url: or("EDENAI_URL", "https://api.edenai.run"),
+            api_key: get("EDENAI_API_KEY").ok_or_else(|| {
+                invalid("EDENAI_API_KEY", "required when CHATBOT_PROVIDER=edenai")
+            })?,
+            providers: or("EDENAI_PROVIDERS", "openai"),
+        },
+        "openai" => ChatbotProvider::OpenAi {
+            base_url: or("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            api_key: get("OPENAI_API_KEY"),
+            model: or("OPENAI_MODEL", "gpt-4o-mini"),
+        },
+        other => {
+            return Err(invalid(
+                "CHATBOT_PROVIDER",
+                format!("expected none, edenai or openai, got {other:?}"),
+            ))
+        }
+    };
+    Ok(ChatbotConfig {
+        provider,
+        timeout: duration("CHATBOT_TIMEOUT", &or("CHATBOT_TIMEOUT", "20s"))?,
+        max_tokens: positive("CHATBOT_MAX_TOKENS", &or("CHATBOT_MAX_TOKENS", "512"))?,
+        temperature: parse("CHATBOT_TEMPERATURE", &or("CHATBOT_TEMPERATURE", "0.7"))?,
+        max_concurrency: positive(
+            "CHATBOT_MAX_CONCURRENCY",
+            &or("CHATBOT_MAX_CONCURRENCY", "8"),
+        )?,
+        rate_per_minute: positive(
+            "CHATBOT_RATE_PER_MINUTE",
+            &or("CHATBOT_RATE_PER_MINUTE", "10"),
+        )?,
+        context_messages: positive(
+            "CHATBOT_CONTEXT_MESSAGES",
+            &or("CHATBOT_CONTEXT_MESSAGES", "20"),
+        )?,
+    })
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -237,5 +320,9 @@ mod tests {
         assert_eq!(err.key, "BCRYPT_COST");
         let err = config(&[("MACHINE_ID", "70000")]).unwrap_err();
         assert_eq!(err.key, "MACHINE_ID");
+        let err = config(&[("CHATBOT_PROVIDER", "edenai")]).unwrap_err();
+        assert_eq!(err.key, "EDENAI_API_KEY");
+        let err = config(&[("CHATBOT_PROVIDER", "magic")]).unwrap_err();
+        assert_eq!(err.key, "CHATBOT_PROVIDER");
     }
 }

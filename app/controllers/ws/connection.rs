@@ -56,7 +56,12 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
     let (queue, outbound) = mpsc::channel::<Arc<str>>(state.config.ws_outbound_queue);
     let stop = state.shutdown.child_token();
     let code = Arc::new(AtomicU16::new(close_code::NORMAL));
-    let writer = tokio::spawn(write(sink, outbound, stop.clone(), code.clone()));
+    let heartbeat = state.config.heartbeat_interval;
+
+    // `ready` goes first into the queue, and the writer starts only once the subscription is
+    // live: the client's first frame is `ready`, and every push after it reaches the client.
+    let ready = server::ready(caller.session_id, &user, heartbeat.as_millis() as u64);
+    let _ = queue.try_send(ready.into());
 
     let overflow = CancellationToken::new();
     let subscriber = Subscriber {
@@ -74,10 +79,17 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
             tracing::warn!(error = %err, "no live events for this connection; closing it");
             code.store(close_code::UNAVAILABLE, Ordering::Relaxed);
             stop.cancel();
-            let _ = writer.await;
+            write(sink, outbound, stop, code, state.shutdown.clone()).await;
             return;
         }
     };
+    let writer = tokio::spawn(write(
+        sink,
+        outbound,
+        stop.clone(),
+        code.clone(),
+        state.shutdown.clone(),
+    ));
 
     let presence = match Presence::connected(&state, user.id).await {
         Ok(lease) => Some(lease),
@@ -87,13 +99,8 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         }
     };
 
-    let heartbeat = state.config.heartbeat_interval;
-    let ready = server::ready(caller.session_id, &user, heartbeat.as_millis() as u64);
     let mut session = Session::new(&state, caller);
-    let mut closing = queue
-        .try_send(ready.into())
-        .err()
-        .map(|_| close_code::TOO_SLOW);
+    let mut closing = None;
 
     while closing.is_none() {
         let next = tokio::select! {
@@ -111,6 +118,7 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         };
         let reply = match frame {
             None => break,
+            Some(Incoming::Activity) => continue,
             // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
             Some(Incoming::Text(text)) => dispatch::handle(&state, &mut session, &text).await,
             Some(Incoming::Binary) => Some(dispatch::binary_refused()),
@@ -137,23 +145,22 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
     }
 }
 
-/// A data frame from the client.
+/// What the client sent.
 enum Incoming {
     Text(String),
     /// The protocol is JSON text; binary frames are answered with an error.
     Binary,
+    /// A WebSocket ping or pong: nothing to answer (the library pongs), but the client is alive.
+    Activity,
 }
 
-/// The next data frame, skipping pings and pongs (which still count as activity); `None` when
-/// the client closed or the connection broke.
+/// The next frame; `None` when the client closed or the connection broke.
 async fn read_frame(stream: &mut SplitStream<WebSocketStream>) -> Option<Incoming> {
-    loop {
-        match stream.next().await? {
-            Ok(Message::Text(text)) => return Some(Incoming::Text(text)),
-            Ok(Message::Binary(_)) => return Some(Incoming::Binary),
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
+    match stream.next().await? {
+        Ok(Message::Text(text)) => Some(Incoming::Text(text)),
+        Ok(Message::Binary(_)) => Some(Incoming::Binary),
+        Ok(Message::Close(_)) | Err(_) => None,
+        Ok(_) => Some(Incoming::Activity),
     }
 }
 
@@ -164,6 +171,7 @@ async fn write(
     mut outbound: mpsc::Receiver<Arc<str>>,
     stop: CancellationToken,
     code: Arc<AtomicU16>,
+    server_shutdown: CancellationToken,
 ) {
     loop {
         let frame = tokio::select! {
@@ -186,7 +194,11 @@ async fn write(
         }
     }
 
-    let final_code = code.load(Ordering::Relaxed);
+    let mut final_code = code.load(Ordering::Relaxed);
+    // The reader may not have recorded why yet when the server itself is stopping.
+    if final_code == close_code::NORMAL && server_shutdown.is_cancelled() {
+        final_code = close_code::GOING_AWAY;
+    }
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
         if final_code != close_code::TOO_SLOW {
             while let Ok(frame) = outbound.try_recv() {
