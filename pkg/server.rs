@@ -44,6 +44,8 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
             .context("every machine id is leased by another instance")?,
     };
     tracing::info!(machine_id, "message ids ready");
+    // Install the metrics recorder before anything records.
+    crate::pkg::utils::metrics::handle();
     let services = Services {
         db,
         presence: Presence::new(cache.clone(), config.heartbeat_interval),

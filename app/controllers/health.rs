@@ -1,13 +1,19 @@
-//! `/healthz` (the process runs) and `/readyz` (Postgres and Redis answer), for load balancers
-//! and orchestrators.
+//! `/healthz` (the process runs), `/readyz` (Postgres and Redis answer) and `/metrics`
+//! (Prometheus), for load balancers, orchestrators and monitoring.
 
 use poem::web::Data;
-use poem_openapi::{payload::Json, ApiResponse, OpenApi};
+use poem_openapi::{
+    payload::{Json, PlainText},
+    ApiResponse, OpenApi,
+};
 
 use super::ApiTags;
 use crate::{
     app::models::health::HealthStatus,
-    pkg::{state::AppState, utils::errors::ErrorBody},
+    pkg::{
+        state::AppState,
+        utils::{errors::ErrorBody, metrics},
+    },
     platform::database,
 };
 
@@ -32,6 +38,12 @@ impl HealthApi {
         Json(HealthStatus {
             status: "ok".into(),
         })
+    }
+
+    /// Prometheus metrics of this instance.
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(metrics::render())
     }
 
     /// 200 when Postgres and Redis answer, else 503 naming what failed.

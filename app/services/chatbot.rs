@@ -26,6 +26,7 @@ use crate::{
     pkg::{
         config::{ChatbotConfig, ChatbotProvider},
         state::AppState,
+        utils::metrics as names,
     },
     platform::chatbot::{ChatProvider, EdenAi, Generation, OpenAiCompatible, Speaker, Turn},
 };
@@ -177,9 +178,11 @@ async fn answer(
             .await;
         }
     };
+    metrics::counter!(names::CHATBOT_CALLS).increment(1);
     let reply = match provider.reply(&turns).await {
         Ok(reply) => reply,
         Err(err) => {
+            metrics::counter!(names::CHATBOT_FAILURES).increment(1);
             tracing::warn!(error = %err, "chatbot provider failed");
             return tell_asker(
                 state,

@@ -23,7 +23,10 @@ use crate::{
         },
         services::{chatbot, events},
     },
-    pkg::{state::AppState, utils::errors::AppError},
+    pkg::{
+        state::AppState,
+        utils::{errors::AppError, metrics as names},
+    },
     platform::database::DbConn,
 };
 
@@ -44,6 +47,7 @@ pub async fn send(
     content: &MessageContent,
     client_msg_id: &ClientMsgId,
 ) -> Result<Message, AppError> {
+    let started = std::time::Instant::now();
     let mut conn = state.db.get().await?;
     if let Some(original) = original_of(&mut conn, sender, client_msg_id.as_str()).await? {
         return Ok(original);
@@ -55,6 +59,7 @@ pub async fn send(
     if let (Some(record), Some(conversation)) = (record, conversation) {
         chatbot::consider(state, &record, &conversation);
     }
+    metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     Ok(message)
 }
 
@@ -85,6 +90,7 @@ pub async fn store_and_deliver(
         }
         Stored::NoConversation => return Err(no_such_group()),
     };
+    metrics::counter!(names::MESSAGES_STORED).increment(1);
     let readers = readers_of(&mut conn, &conversation).await?;
     drop(conn);
 

@@ -19,7 +19,10 @@ use crate::{
         queries,
         services::events,
     },
-    pkg::{state::AppState, utils::errors::AppError},
+    pkg::{
+        state::AppState,
+        utils::{errors::AppError, metrics as names},
+    },
     platform::cache::{liveness::Liveness, Cache},
 };
 
@@ -162,6 +165,8 @@ async fn renew(state: &AppState) {
         .iter()
         .map(|(lease, user)| (lease.clone(), *user))
         .collect();
+    let users: std::collections::HashSet<UserId> = leases.iter().map(|(_, user)| *user).collect();
+    metrics::gauge!(names::ONLINE_USERS).set(users.len() as f64);
     for (lease, user_id) in leases {
         match state
             .presence

@@ -3,5 +3,6 @@
 pub mod errors;
 pub mod jwt;
 pub mod message_ids;
+pub mod metrics;
 pub mod password;
 pub mod random;

@@ -35,6 +35,10 @@ use super::Cache;
 const TAG_SEPARATOR: char = '\n';
 /// Addresses every subscriber of a channel.
 const EVERYONE: &str = "*";
+/// Metric names (see `pkg/utils/metrics.rs`, which lists them all).
+const PUBLISHED_METRIC: &str = "simplechat_pubsub_published_total";
+const RECEIVED_METRIC: &str = "simplechat_pubsub_received_total";
+const DELIVERED_METRIC: &str = "simplechat_pushes_delivered_total";
 /// Bounds every Redis round trip of the subscriber connection.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -130,7 +134,9 @@ impl Broker {
                 .ignore();
         }
         let mut conn = self.inner.cache.connection().await?;
-        pipe.query_async::<()>(&mut conn).await
+        pipe.query_async::<()>(&mut conn).await?;
+        metrics::counter!(PUBLISHED_METRIC).increment(payloads.len() as u64);
+        Ok(())
     }
 
     /// Registers a local subscriber on a channel (a name without the Redis prefix).
@@ -245,6 +251,7 @@ impl Broker {
         let Some((tag, body)) = payload.split_once(TAG_SEPARATOR) else {
             return;
         };
+        metrics::counter!(RECEIVED_METRIC).increment(1);
         let body: Arc<str> = Arc::from(body);
         let channels = self.lock_channels();
         let Some(subscribers) = channels.get(channel) else {
@@ -254,10 +261,11 @@ impl Broker {
             if tag != EVERYONE && tag != subscriber.tag {
                 continue;
             }
-            if let Err(mpsc::error::TrySendError::Full(_)) = subscriber.queue.try_send(body.clone())
-            {
+            match subscriber.queue.try_send(body.clone()) {
+                Ok(()) => metrics::counter!(DELIVERED_METRIC).increment(1),
                 // Its owner sees the token, disconnects the client and closes the subscription.
-                subscriber.overflow.cancel();
+                Err(mpsc::error::TrySendError::Full(_)) => subscriber.overflow.cancel(),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }

@@ -36,3 +36,30 @@ async fn readyz_is_503_naming_redis_when_redis_is_unreachable() {
     assert!(message.contains("redis"), "{message}");
     assert!(!message.contains("postgres"), "{message}");
 }
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text_format() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    app.add_contact(&alice, &bob).await;
+    let _socket = app.connect(&bob).await;
+    app.send_private(&alice, &bob, "counted").await;
+
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for name in [
+        "simplechat_ws_connections",
+        "simplechat_messages_stored_total",
+        "simplechat_send_ack_seconds_bucket",
+        "simplechat_pubsub_published_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}

@@ -25,7 +25,7 @@ use crate::{
         models::{frames::server, user::User},
         services::{events::user_channel, presence::Presence},
     },
-    pkg::{middleware::auth::Caller, state::AppState},
+    pkg::{middleware::auth::Caller, state::AppState, utils::metrics as names},
     platform::cache::broker::Subscriber,
 };
 
@@ -101,6 +101,7 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
 
     let mut session = Session::new(&state, caller);
     let mut closing = None;
+    metrics::gauge!(names::WS_CONNECTIONS).increment(1.0);
 
     while closing.is_none() {
         let next = tokio::select! {
@@ -136,6 +137,10 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         code.load(Ordering::Relaxed)
     });
     code.store(final_code, Ordering::Relaxed);
+    if final_code == close_code::TOO_SLOW {
+        metrics::counter!(names::SLOW_CLIENTS_DROPPED).increment(1);
+    }
+    metrics::gauge!(names::WS_CONNECTIONS).decrement(1.0);
     stop.cancel();
     drop(queue);
     let _ = writer.await;

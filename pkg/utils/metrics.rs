@@ -1,0 +1,55 @@
+//! Prometheus metrics: every metric name in one place, and the process-wide recorder that
+//! `GET /metrics` renders.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Open WebSocket connections on this instance (gauge).
+pub const WS_CONNECTIONS: &str = "simplechat_ws_connections";
+/// Users with at least one connection on this instance (gauge).
+pub const ONLINE_USERS: &str = "simplechat_online_users";
+/// Messages stored (counter).
+pub const MESSAGES_STORED: &str = "simplechat_messages_stored_total";
+/// Frames handed from the broker to local connections (counter).
+pub const PUSHES_DELIVERED: &str = "simplechat_pushes_delivered_total";
+/// Connections dropped for reading too slowly (counter).
+pub const SLOW_CLIENTS_DROPPED: &str = "simplechat_slow_clients_dropped_total";
+/// Time from receiving a send to answering it, storage and fan-out included (histogram).
+pub const SEND_ACK_SECONDS: &str = "simplechat_send_ack_seconds";
+/// Payloads published to Redis (counter).
+pub const PUBSUB_PUBLISHED: &str = "simplechat_pubsub_published_total";
+/// Payloads received from Redis (counter).
+pub const PUBSUB_RECEIVED: &str = "simplechat_pubsub_received_total";
+/// Questions sent to the chatbot's provider (counter).
+pub const CHATBOT_CALLS: &str = "simplechat_chatbot_calls_total";
+/// Questions the chatbot could not answer (counter).
+pub const CHATBOT_FAILURES: &str = "simplechat_chatbot_failures_total";
+
+/// Send→ack latencies of interest: 0.5 ms to 2.5 s.
+const SEND_ACK_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The recorder's handle, installing the recorder on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(SEND_ACK_SECONDS.into()), SEND_ACK_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; ours then renders nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The current metrics in Prometheus' text format.
+pub fn render() -> String {
+    let handle = handle();
+    handle.run_upkeep();
+    handle.render()
+}
