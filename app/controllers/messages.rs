@@ -82,7 +82,8 @@ impl MessagesApi {
         .await
     }
 
-    /// Send a private message. Allowed when either of us has the other as a contact.
+    /// Send a private message. Allowed when either of us has the other as a contact, or to the
+    /// chatbot.
     #[oai(path = "/messages/private/:user_id", method = "post")]
     async fn send_private(
         &self,

@@ -42,7 +42,8 @@ pub struct Chatbot {
     permits: Arc<Semaphore>,
     askers: DefaultKeyedRateLimiter<UserId>,
     context_messages: i64,
-    /// Answers being written; waited for (briefly) at shutdown.
+    /// Answers being written. Each stops when the server shuts down (the question stays stored
+    /// and unanswered; the asker may ask again).
     pub tasks: TaskTracker,
 }
 
@@ -137,15 +138,6 @@ async fn answer(
         Destination::Private { asker } | Destination::Group { asker, .. } => asker,
     };
     let bot = &state.chatbot;
-    if bot.askers.check_key(&asker).is_err() {
-        return tell_asker(
-            state,
-            asker,
-            "rate_limited",
-            "too many questions for the chatbot; wait a minute",
-        )
-        .await;
-    }
     let Some(provider) = bot.provider.clone() else {
         return tell_asker(
             state,
@@ -155,6 +147,15 @@ async fn answer(
         )
         .await;
     };
+    if bot.askers.check_key(&asker).is_err() {
+        return tell_asker(
+            state,
+            asker,
+            "rate_limited",
+            "too many questions for the chatbot; wait a minute",
+        )
+        .await;
+    }
     let Ok(_permit) = bot.permits.clone().try_acquire_owned() else {
         return tell_asker(
             state,

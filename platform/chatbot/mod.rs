@@ -63,20 +63,23 @@ pub struct Generation {
     pub temperature: f32,
 }
 
-/// Runs one request with the generation timeout and maps the outcome.
+/// Runs one request, sending and reading the answer within `timeout` in all.
 async fn post_json(
     request: reqwest::RequestBuilder,
     timeout: Duration,
 ) -> Result<serde_json::Value, ProviderError> {
-    let response = tokio::time::timeout(timeout, request.send())
-        .await
-        .map_err(|_| ProviderError::Timeout(timeout))??;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ProviderError::Status(status.as_u16()));
-    }
-    tokio::time::timeout(timeout, response.json::<serde_json::Value>())
+    let exchange = async {
+        let response = request.send().await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ProviderError::Status(status.as_u16()));
+        }
+        response
+            .json::<serde_json::Value>()
+            .await
+            .map_err(|err| ProviderError::Malformed(err.to_string()))
+    };
+    tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| ProviderError::Timeout(timeout))?
-        .map_err(|err| ProviderError::Malformed(err.to_string()))
 }

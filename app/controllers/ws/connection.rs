@@ -205,7 +205,8 @@ async fn write(
         final_code = close_code::GOING_AWAY;
     }
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
-        if final_code != close_code::TOO_SLOW {
+        // A slow client cannot take more; a client we could not subscribe gets no `ready`.
+        if final_code != close_code::TOO_SLOW && final_code != close_code::UNAVAILABLE {
             while let Ok(frame) = outbound.try_recv() {
                 if sink.send(Message::Text(frame.to_string())).await.is_err() {
                     return;
