@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test migrate openapi fmt lint services test-services
+.PHONY: run test migrate openapi fmt lint services test-services bench bench-smoke
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -22,6 +22,14 @@ migrate: services
 openapi:
 	cargo run --quiet --bin simplechat -- openapi > docs/openapi.json
 
+## Measure throughput, latency and correctness under load; writes docs/BENCHMARKS.md.
+bench:
+	docker/bench.sh
+
+## A few seconds of every bench scenario with tiny sizes (CI runs this).
+bench-smoke:
+	BENCH_MODE=smoke docker/bench.sh
+
 fmt:
 	cargo fmt --all
 
@@ -34,3 +42,22 @@ services:
 
 test-services:
 	@DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) docker/dev-services.sh
+
+# Two instances behind nginx in Docker (docs/deployment.md). JWT_SECRET comes from the environment,
+# else from docker/.env, which compose.up writes with a random secret the first time.
+COMPOSE = docker compose -f docker/docker-compose.yml
+
+## Build the image; start Postgres, Redis, two instances and nginx on http://localhost:8080.
+compose.up:
+	@if [ -z "$$JWT_SECRET" ] && ! grep -qs '^JWT_SECRET=..*' docker/.env; then \
+	  umask 077; \
+	  echo "JWT_SECRET=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >> docker/.env; \
+	  echo "compose.up: wrote a random JWT_SECRET to docker/.env (kept for the next runs)"; \
+	fi
+	$(COMPOSE) up --detach --build --wait
+	@echo "simplechat runs behind nginx on http://localhost:$${SIMPLECHAT_PORT:-8080} (Swagger UI at /swagger)"
+
+## Stop and remove the containers; the Postgres volume stays (add -v by hand to drop it).
+# down needs no secret, but compose checks every ${...} of the file, so it gets a stand-in.
+compose.down:
+	JWT_SECRET=$${JWT_SECRET:-unused-by-down} $(COMPOSE) down

@@ -2,7 +2,12 @@
 
 use clap::{Parser, Subcommand};
 use simplechat::{
-    pkg::{config::Config, routes, server::BoundServer},
+    pkg::{
+        bench::{self, BenchArgs},
+        config::Config,
+        routes,
+        server::BoundServer,
+    },
     platform::database,
 };
 use tracing_subscriber::EnvFilter;
@@ -22,14 +27,27 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Load running servers and report throughput, latency and correctness.
+    Bench(BenchArgs),
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
-        println!("{}", routes::openapi().spec());
-        return;
+    match cli.command {
+        Some(Command::Openapi) => {
+            println!("{}", routes::openapi().spec());
+            return;
+        }
+        // The load generator is a client: it needs no server configuration.
+        Some(Command::Bench(args)) => {
+            if let Err(err) = bench::run(args).await {
+                eprintln!("error: {err:#}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        _ => {}
     }
 
     tracing_subscriber::fmt()
@@ -49,7 +67,7 @@ async fn main() {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => migrate(&config).await,
         Command::Serve => serve(config).await,
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::Bench(_) => unreachable!("handled above"),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err:#}");

@@ -1,5 +1,6 @@
 //! The plumbing around the domain: configuration, middleware, routes, utilities and the server.
 
+pub mod bench;
 pub mod config;
 pub mod middleware;
 pub mod routes;

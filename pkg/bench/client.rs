@@ -1,0 +1,197 @@
+//! The load generator's client: the real protocol, as an app speaks it — register, log in, take
+//! a ticket, open a WebSocket — with every received frame handed to a callback.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::{bail, Context};
+use futures_util::{stream::SplitSink, SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::{net::TcpStream, sync::Mutex, task::JoinHandle};
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+/// Password of every bench user.
+const PASSWORD: &str = "bench password 1";
+
+/// A logged-in bench user.
+#[derive(Debug, Clone)]
+pub struct BenchUser {
+    pub id: String,
+    pub username: String,
+    pub access_token: String,
+}
+
+/// REST access to one server.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    pub base_url: String,
+}
+
+impl Api {
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// Registers and logs in a new user named `username`.
+    pub async fn new_user(&self, username: &str) -> anyhow::Result<BenchUser> {
+        let user = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({ "username": username, "password": PASSWORD }),
+            )
+            .await?;
+        let login = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({ "username": username, "password": PASSWORD }),
+            )
+            .await?;
+        Ok(BenchUser {
+            id: user["id"].as_str().unwrap_or_default().to_owned(),
+            username: username.to_owned(),
+            access_token: login["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
+    /// `owner` adds `other` as a contact.
+    pub async fn add_contact(&self, owner: &BenchUser, other: &BenchUser) -> anyhow::Result<()> {
+        self.post(
+            "/api/v1/contacts",
+            Some(&owner.access_token),
+            json!({ "username": other.username }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Creates a group of `creator` and `members` (the creator's contacts); returns its id.
+    pub async fn create_group(
+        &self,
+        creator: &BenchUser,
+        members: &[BenchUser],
+    ) -> anyhow::Result<String> {
+        let ids: Vec<&str> = members.iter().map(|member| member.id.as_str()).collect();
+        let group = self
+            .post(
+                "/api/v1/groups",
+                Some(&creator.access_token),
+                json!({ "name": "bench", "member_ids": ids }),
+            )
+            .await?;
+        Ok(group["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn ticket(&self, user: &BenchUser) -> anyhow::Result<String> {
+        let reply = self
+            .post(
+                "/api/v1/auth/ws-ticket",
+                Some(&user.access_token),
+                json!({}),
+            )
+            .await?;
+        Ok(reply["ticket"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// Called with every frame a socket receives.
+pub type OnFrame = Arc<dyn Fn(&Value) + Send + Sync>;
+
+/// An open WebSocket: frames go out through `send`; frames in go to the callback.
+pub struct Socket {
+    sink: Arc<Mutex<SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>>>,
+    reader: JoinHandle<()>,
+    pub heartbeat_interval: Duration,
+}
+
+impl Socket {
+    /// Connects `user` from `source` (a loopback address, so many sockets do not exhaust one
+    /// address's ephemeral ports) and waits for `ready`.
+    pub async fn connect(
+        api: &Api,
+        user: &BenchUser,
+        source: Option<std::net::IpAddr>,
+        on_frame: OnFrame,
+    ) -> anyhow::Result<Self> {
+        let ticket = api.ticket(user).await?;
+        let server: SocketAddr = api
+            .base_url
+            .trim_start_matches("http://")
+            .parse()
+            .context("bench targets http://<ip>:<port>")?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(source) = source {
+            socket.bind(SocketAddr::new(source, 0))?;
+        }
+        let tcp = socket.connect(server).await?;
+        let url = format!("ws://{server}/ws?ticket={ticket}");
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await?;
+        let (sink, mut stream) = stream.split();
+
+        let ready = match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text)?,
+            other => bail!("no ready frame: {other:?}"),
+        };
+        let heartbeat_interval =
+            Duration::from_millis(ready["heartbeat_interval_ms"].as_u64().unwrap_or(25_000));
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Text(text) = message {
+                    if let Ok(frame) = serde_json::from_str::<Value>(&text) {
+                        on_frame(&frame);
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            sink: Arc::new(Mutex::new(sink)),
+            reader,
+            heartbeat_interval,
+        })
+    }
+
+    pub async fn send(&self, frame: &Value) -> anyhow::Result<()> {
+        self.sink
+            .lock()
+            .await
+            .send(Message::Text(frame.to_string()))
+            .await?;
+        Ok(())
+    }
+
+    /// Closes the connection and stops reading.
+    pub async fn close(self) {
+        let _ = self.sink.lock().await.close().await;
+        self.reader.abort();
+    }
+}

@@ -1,0 +1,208 @@
+//! `simplechat bench`: a load generator that speaks the real protocol (register, login, ticket,
+//! WebSocket) against running servers, measures throughput and latency, and checks correctness
+//! (no loss, no duplicate, `seq` in order) while it does. `make bench` starts the servers and
+//! writes `docs/BENCHMARKS.md`; see `docker/bench.sh`.
+//!
+//! Targets loopback servers only; every scenario is bounded in count and time.
+
+mod client;
+mod scenarios;
+mod stats;
+
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+
+use client::Api;
+use scenarios::Report;
+
+/// The scenarios `simplechat bench` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    Idle,
+    Private,
+    Group,
+    Cross,
+    Reconnect,
+}
+
+/// Options of `simplechat bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The server to load (http://<loopback ip>:<port>).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// A second instance, for `cross` (receivers connect there).
+    #[arg(long)]
+    pub url2: Option<String>,
+    /// Scenarios to run, in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "private,group"
+    )]
+    pub scenarios: Vec<Scenario>,
+    /// Sender/receiver pairs for `private` and `cross`.
+    #[arg(long, default_value_t = 10)]
+    pub pairs: usize,
+    /// Messages per second in all (0: as fast as acks come back).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+    /// How long each messaging scenario sends.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Groups for `group`.
+    #[arg(long, default_value_t = 4)]
+    pub groups: usize,
+    /// Members per group.
+    #[arg(long, default_value_t = 10)]
+    pub group_size: usize,
+    /// Connections for `idle`.
+    #[arg(long, default_value_t = 200)]
+    pub idle: usize,
+    /// How long `idle` holds its connections.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub idle_hold: Duration,
+    /// The server's process id, so `idle` can read its memory and CPU from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Clients for `reconnect`.
+    #[arg(long, default_value_t = 20)]
+    pub reconnect: usize,
+    /// Messages each `reconnect` client missed.
+    #[arg(long, default_value_t = 10)]
+    pub missed: usize,
+    /// This box's Redis PUBLISH rate (from redis-benchmark), to report our rates against.
+    #[arg(long)]
+    pub redis_publish_rate: Option<f64>,
+    /// This box's single-row Postgres INSERT rate (from pgbench), to report our rates against.
+    #[arg(long)]
+    pub postgres_insert_rate: Option<f64>,
+}
+
+/// Runs the chosen scenarios, prints a Markdown table and a closing `bench: N passed, M failed`
+/// line; fails when any scenario saw a correctness problem.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    for url in std::iter::once(&args.url).chain(args.url2.as_ref()) {
+        let host = url.trim_start_matches("http://");
+        if !host.starts_with("127.") && !host.starts_with("localhost") && !host.starts_with("[::1]")
+        {
+            bail!("bench targets loopback servers only, not {url}");
+        }
+    }
+    let api = Api::new(&args.url);
+    let mut reports = Vec::new();
+    for scenario in &args.scenarios {
+        eprintln!("bench: running {scenario:?}");
+        let report = match scenario {
+            Scenario::Private => {
+                scenarios::private(&api, None, args.pairs, args.rate, args.duration).await?
+            }
+            Scenario::Cross => {
+                let Some(url2) = &args.url2 else {
+                    bail!("cross needs --url2");
+                };
+                let far = Api::new(url2);
+                scenarios::private(&api, Some(&far), args.pairs, args.rate, args.duration).await?
+            }
+            Scenario::Group => {
+                scenarios::group(&api, args.groups, args.group_size, args.rate, args.duration)
+                    .await?
+            }
+            Scenario::Idle => {
+                scenarios::idle(&api, args.idle, args.idle_hold, args.server_pid).await?
+            }
+            Scenario::Reconnect => scenarios::reconnect(&api, args.reconnect, args.missed).await?,
+        };
+        reports.push(report);
+    }
+    println!("{}", markdown(&reports));
+    println!("{}", ratios(&reports, &args));
+    let failed = reports.iter().filter(|report| !report.correct()).count();
+    println!("bench: {} passed, {failed} failed", reports.len() - failed);
+    if failed > 0 {
+        bail!("{failed} scenario(s) lost, duplicated or reordered messages");
+    }
+    Ok(())
+}
+
+/// The results as a Markdown table, one row per scenario.
+fn markdown(reports: &[Report]) -> String {
+    let mut out = String::from(
+        "| scenario | settings | sent/s | acked/s | delivered/s | send→ack ms p50/p90/p99/max | send→deliver ms p50/p90/p99/max | lost | dup | reordered | errors | other |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in reports {
+        let per_second = |count: u64| {
+            if r.seconds > 0.0 {
+                format!("{:.0}", count as f64 / r.seconds)
+            } else {
+                "–".into()
+            }
+        };
+        let latency = |ms: [f64; 4]| {
+            if ms[3] == 0.0 {
+                "–".into()
+            } else {
+                format!("{:.1} / {:.1} / {:.1} / {:.1}", ms[0], ms[1], ms[2], ms[3])
+            }
+        };
+        let other: Vec<String> = r.extra.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.scenario,
+            r.settings,
+            per_second(r.sent),
+            per_second(r.acked),
+            per_second(r.delivered),
+            latency(r.ack_ms),
+            latency(r.deliver_ms),
+            r.lost(),
+            r.violations.duplicates,
+            r.violations.reordered + r.violations.gaps,
+            r.errors,
+            other.join("; "),
+        ));
+    }
+    out
+}
+
+/// Our rates as fractions of what this box's Redis and Postgres do on their own.
+fn ratios(reports: &[Report], args: &BenchArgs) -> String {
+    let mut out = String::new();
+    let rate = |name: &str, pick: fn(&Report) -> u64| {
+        reports
+            .iter()
+            .find(|report| report.scenario == name && report.seconds > 0.0)
+            .map(|report| pick(report) as f64 / report.seconds)
+    };
+    if let Some(insert_rate) = args.postgres_insert_rate {
+        out.push_str(&format!(
+            "- Postgres alone: {insert_rate:.0} single-row INSERTs/s (pgbench).\n"
+        ));
+        for name in ["private", "cross", "group"] {
+            if let Some(stored) = rate(name, |report| report.acked) {
+                out.push_str(&format!(
+                    "- `{name}`: {stored:.0} persisted messages/s = {:.2} × Postgres' INSERT rate.\n",
+                    stored / insert_rate
+                ));
+            }
+        }
+    }
+    if let Some(publish_rate) = args.redis_publish_rate {
+        out.push_str(&format!(
+            "- Redis alone: {publish_rate:.0} PUBLISH/s (redis-benchmark).\n"
+        ));
+        for name in ["private", "cross", "group"] {
+            if let Some(delivered) = rate(name, |report| report.delivered) {
+                out.push_str(&format!(
+                    "- `{name}`: {delivered:.0} deliveries/s = {:.2} × Redis' PUBLISH rate.\n",
+                    delivered / publish_rate
+                ));
+            }
+        }
+    }
+    out
+}
