@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test migrate openapi fmt lint services test-services bench bench-smoke
+.PHONY: run test migrate openapi fmt lint services test-services bench bench-smoke compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
