@@ -51,6 +51,8 @@ async fn main() {
     }
 
     tracing_subscriber::fmt()
+        // Colours only for a person at a terminal, not for log files and collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )

@@ -37,7 +37,16 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     let broker =
         Broker::new(cache.clone(), &config.redis_url, shutdown.clone()).context("REDIS_URL")?;
     let machine_id = match config.machine_id {
-        Some(id) => id,
+        // A hand-set id is registered too, so that no leasing instance takes it; an id in use
+        // elsewhere stops start-up. Without Redis it is trusted as given.
+        Some(id) => match lease::claim_number(&cache, "machine_id", id, shutdown.clone()).await {
+            Ok(true) => id,
+            Ok(false) => anyhow::bail!("MACHINE_ID {id} is in use by another running instance"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not register MACHINE_ID in Redis");
+                id
+            }
+        },
         None => lease::lease_number(&cache, "machine_id", shutdown.clone())
             .await
             .context("leasing a machine id from Redis (or set MACHINE_ID)")?
@@ -71,11 +80,12 @@ impl BoundServer {
         if config.jwt_secret_is_dev_default {
             tracing::warn!("JWT_SECRET is not set: using the built-in dev secret (APP_ENV=dev)");
         }
-        let state = prepare(config, CancellationToken::new()).await?;
+        // Bind first: a port in use should be reported before any other work is done.
         let acceptor = TcpListener::bind(listen_addr)
             .into_acceptor()
             .await
             .with_context(|| format!("binding {listen_addr}"))?;
+        let state = prepare(config, CancellationToken::new()).await?;
         Ok(Self { acceptor, state })
     }
 

@@ -35,26 +35,21 @@ pub fn trimmed_text(raw: &str, max_chars: usize) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-/// Implements poem-openapi's `Type`, `ParseFromJSON` and `ToJSON` for a [`TextField`].
-macro_rules! text_field_openapi {
-    ($ty:ty) => {
+/// Implements poem-openapi's `Type` for a type that travels as one JSON string, given the type's
+/// name in error messages and its schema. Shared by the text fields, ids and message ids.
+macro_rules! string_type {
+    ($ty:ty, $name:expr, $schema:expr) => {
         impl poem_openapi::types::Type for $ty {
             const IS_REQUIRED: bool = true;
             type RawValueType = Self;
             type RawElementValueType = Self;
 
             fn name() -> std::borrow::Cow<'static, str> {
-                format!(
-                    "string({})",
-                    <$ty as $crate::app::models::fields::TextField>::FIELD
-                )
-                .into()
+                $name.into()
             }
 
             fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-                let mut schema = poem_openapi::registry::MetaSchema::new("string");
-                <$ty as $crate::app::models::fields::TextField>::describe(&mut schema);
-                poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new($schema))
             }
 
             fn as_raw_value(&self) -> Option<&Self::RawValueType> {
@@ -67,6 +62,26 @@ macro_rules! text_field_openapi {
                 Box::new(self.as_raw_value().into_iter())
             }
         }
+    };
+}
+
+pub(crate) use string_type;
+
+/// Implements poem-openapi's `Type`, `ParseFromJSON` and `ToJSON` for a [`TextField`].
+macro_rules! text_field_openapi {
+    ($ty:ty) => {
+        $crate::app::models::fields::string_type!(
+            $ty,
+            format!(
+                "string({})",
+                <$ty as $crate::app::models::fields::TextField>::FIELD
+            ),
+            {
+                let mut schema = poem_openapi::registry::MetaSchema::new("string");
+                <$ty as $crate::app::models::fields::TextField>::describe(&mut schema);
+                schema
+            }
+        );
 
         impl poem_openapi::types::ParseFromJSON for $ty {
             fn parse_from_json(

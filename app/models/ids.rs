@@ -38,31 +38,11 @@ macro_rules! uuid_id {
             }
         }
 
-        impl poem_openapi::types::Type for $ty {
-            const IS_REQUIRED: bool = true;
-            type RawValueType = Self;
-            type RawElementValueType = Self;
-
-            fn name() -> std::borrow::Cow<'static, str> {
-                stringify!($ty).into()
-            }
-
-            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-                poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
-                    poem_openapi::registry::MetaSchema::new_with_format("string", "uuid"),
-                ))
-            }
-
-            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-                Some(self)
-            }
-
-            fn raw_element_iter<'a>(
-                &'a self,
-            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-                Box::new(self.as_raw_value().into_iter())
-            }
-        }
+        $crate::app::models::fields::string_type!(
+            $ty,
+            stringify!($ty),
+            poem_openapi::registry::MetaSchema::new_with_format("string", "uuid")
+        );
 
         impl poem_openapi::types::ParseFromJSON for $ty {
             fn parse_from_json(

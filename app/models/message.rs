@@ -5,7 +5,7 @@ use diesel::{Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object, Union};
 
 use super::{
-    fields::{text_field_openapi, TextField},
+    fields::{string_type, text_field_openapi, TextField},
     ids::{GroupId, UserId},
 };
 use crate::platform::database::schema::{conversations, messages};
@@ -34,32 +34,12 @@ impl std::fmt::Display for MessageId {
     }
 }
 
-impl poem_openapi::types::Type for MessageId {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> std::borrow::Cow<'static, str> {
-        "MessageId".into()
-    }
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        let mut schema = MetaSchema::new("string");
-        schema.pattern = Some("^[0-9]+$".into());
-        schema.description = Some("A sonyflake id as a decimal string.");
-        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(schema))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+string_type!(MessageId, "MessageId", {
+    let mut schema = MetaSchema::new("string");
+    schema.pattern = Some("^[0-9]+$".into());
+    schema.description = Some("A sonyflake id as a decimal string.");
+    schema
+});
 
 impl poem_openapi::types::ParseFromJSON for MessageId {
     fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {

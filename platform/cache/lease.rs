@@ -29,28 +29,41 @@ pub async fn lease_number(
     name: &str,
     shutdown: CancellationToken,
 ) -> RedisResult<Option<u16>> {
-    let holder = uuid::Uuid::new_v4().to_string();
-    let mut conn = cache.connection().await?;
     // Start at a random number: instances starting together rarely collide.
     let start = rand::random::<u16>() as u32;
     for offset in 0..=MAX_NUMBER {
         let number = ((start + offset) % (MAX_NUMBER + 1)) as u16;
-        let key = cache.key(&format!("lease:{name}:{number}"));
-        let taken: bool = redis::cmd("SET")
-            .arg(&key)
-            .arg(&holder)
-            .arg("NX")
-            .arg("PX")
-            .arg(LEASE_TTL.as_millis() as u64)
-            .query_async::<Option<String>>(&mut conn)
-            .await?
-            .is_some();
-        if taken {
-            tokio::spawn(keep_alive(cache.clone(), key, holder, shutdown));
+        if claim_number(cache, name, number, shutdown.clone()).await? {
             return Ok(Some(number));
         }
     }
     Ok(None)
+}
+
+/// Takes one given number of the family and keeps it until `shutdown`; false when another live
+/// instance holds it.
+pub async fn claim_number(
+    cache: &Cache,
+    name: &str,
+    number: u16,
+    shutdown: CancellationToken,
+) -> RedisResult<bool> {
+    let holder = uuid::Uuid::new_v4().to_string();
+    let key = cache.key(&format!("lease:{name}:{number}"));
+    let mut conn = cache.connection().await?;
+    let taken = redis::cmd("SET")
+        .arg(&key)
+        .arg(&holder)
+        .arg("NX")
+        .arg("PX")
+        .arg(LEASE_TTL.as_millis() as u64)
+        .query_async::<Option<String>>(&mut conn)
+        .await?
+        .is_some();
+    if taken {
+        tokio::spawn(keep_alive(cache.clone(), key, holder, shutdown));
+    }
+    Ok(taken)
 }
 
 async fn keep_alive(cache: Cache, key: String, holder: String, shutdown: CancellationToken) {

@@ -63,3 +63,19 @@ async fn metrics_are_served_in_prometheus_text_format() {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn two_instances_lease_different_machine_ids() {
+    let app = spawn_app().await;
+    let sibling = app.spawn_sibling().await;
+
+    let mut redis = sibling.redis().await;
+    let leases: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}lease:machine_id:*", app.redis_prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    assert_eq!(leases.len(), 2, "{leases:?}");
+    assert_ne!(leases[0], leases[1]);
+}
