@@ -123,7 +123,12 @@ async fn a_silent_connection_is_closed_with_4000() {
 
 #[tokio::test]
 async fn pings_keep_a_connection_open() {
-    let app = spawn_app().await;
+    // A longer interval than the other tests: the pings must land well inside it even on a
+    // loaded machine.
+    let app = spawn_app_with(|settings| {
+        settings.insert("HEARTBEAT_INTERVAL".into(), "1s".into());
+    })
+    .await;
     let alice = app.new_user().await;
     let mut socket = app.connect(&alice).await;
     let started = Instant::now();

@@ -45,9 +45,11 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
 }
 
-/// How long the last frames and the close frame may take to go out. A client that read too slowly
-/// gets this long to drain its socket and see the 4008 close.
+/// How long the last frames and the close frame may take to go out.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client that read too slowly gets to drain its socket and see the 4008 close; the
+/// connection holds nothing but that socket meanwhile.
+const SLOW_CLIENT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one connection until the client leaves, falls silent, reads too slowly, is logged out,
 /// or the server shuts down.
@@ -204,7 +206,12 @@ async fn write(
     if final_code == close_code::NORMAL && server_shutdown.is_cancelled() {
         final_code = close_code::GOING_AWAY;
     }
-    let _ = tokio::time::timeout(FLUSH_TIMEOUT, async {
+    let timeout = if final_code == close_code::TOO_SLOW {
+        SLOW_CLIENT_CLOSE_TIMEOUT
+    } else {
+        FLUSH_TIMEOUT
+    };
+    let _ = tokio::time::timeout(timeout, async {
         // A slow client cannot take more; a client we could not subscribe gets no `ready`.
         if final_code != close_code::TOO_SLOW && final_code != close_code::UNAVAILABLE {
             while let Ok(frame) = outbound.try_recv() {
