@@ -558,6 +558,8 @@ pub struct WsClient {
 
 /// How long a test waits for a frame that must come.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a waiting client pings (well inside the shortest heartbeat the tests use).
+const KEEPALIVE: Duration = Duration::from_millis(50);
 
 impl WsClient {
     pub async fn send_json(&mut self, frame: Value) {
@@ -576,13 +578,24 @@ impl WsClient {
             .expect("the frame is sent");
     }
 
-    /// The next text frame as JSON; fails the test if none comes in time.
+    /// The next text frame as JSON; fails the test if none comes in time. While it waits it
+    /// sends WebSocket pings, as a live client does, so short test heartbeats never close it.
     pub async fn next_json(&mut self) -> Value {
-        use futures_util::StreamExt;
+        use futures_util::{SinkExt, StreamExt};
+        let deadline = tokio::time::Instant::now() + FRAME_TIMEOUT;
         loop {
-            let message = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
-                .await
-                .expect("a frame arrives in time")
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a frame arrives in time"
+            );
+            let Ok(message) = tokio::time::timeout(KEEPALIVE, self.stream.next()).await else {
+                let _ = self
+                    .stream
+                    .send(tungstenite::Message::Ping(Vec::new()))
+                    .await;
+                continue;
+            };
+            let message = message
                 .expect("the connection is open")
                 .expect("a valid frame");
             if let tungstenite::Message::Text(text) = message {
