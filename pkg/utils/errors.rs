@@ -4,17 +4,27 @@
 use poem::{http::StatusCode, Body, Response};
 use poem_openapi::{
     registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
-    types::Type,
+    types::{Example, Type},
     ApiResponse, Object,
 };
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
+#[oai(example)]
 pub struct ErrorBody {
     /// Machine-readable, e.g. `bad_request`, `unauthorized`, `not_found`.
     pub code: String,
     /// Human-readable; validation errors name the offending field.
     pub message: String,
+}
+
+impl Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            code: "bad_request".into(),
+            message: "username must be 3–32 characters long".into(),
+        }
+    }
 }
 
 /// Everything that can go wrong while serving a request.

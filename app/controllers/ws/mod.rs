@@ -28,6 +28,9 @@ use crate::{
     },
 };
 
+/// Initial read buffer per connection; it grows for larger frames.
+const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The query string of the upgrade request.
 #[derive(Debug, Deserialize)]
 pub struct UpgradeParams {
@@ -63,6 +66,11 @@ pub async fn upgrade(
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_FRAME_BYTES * 4);
     config.max_frame_size = Some(MAX_FRAME_BYTES * 4);
+    // The library's 128 KiB default read buffer, allocated up front per connection, would make
+    // idle connections cost far more memory than anything else about them.
+    config.read_buffer_size = WS_READ_BUFFER_BYTES;
+    // Every frame is flushed right away anyway; no point gathering 128 KiB first.
+    config.write_buffer_size = 0;
     let state = state.clone();
     Ok(ws
         .config(config)
