@@ -12,14 +12,7 @@ set -euo pipefail
 # shellcheck source=.ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-passed=0
-failed=0
-report() {
-  # An abort outside the two checks (a server that does not start, say) counts as a failure.
-  if [ "$1" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
-  echo "e2e-nginx: $passed passed, $failed failed"
-}
-ci_report=report
+ci_counting e2e-nginx
 
 ci_require_services
 bin=$(ci_bin)

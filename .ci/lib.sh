@@ -23,6 +23,19 @@ ci_redis_prefixes=()
 # The name of a function printing the script's summary line; called last, with the exit status.
 ci_report=
 
+# Counts a script's checks in `passed` and `failed` and prints `<name>: N passed, M failed` last,
+# whichever way the script ends; an abort outside the checks counts as one failure.
+ci_counting() {
+  ci_check_name=$1
+  passed=0
+  failed=0
+  ci_report=ci_counted_report
+}
+ci_counted_report() {
+  if [ "$1" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+  echo "$ci_check_name: $passed passed, $failed failed"
+}
+
 ci_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 ci_die() { ci_log "FAILED: $*"; exit 1; }
 ci_elapsed() { echo "$(($(date +%s) - ci_started))s"; }

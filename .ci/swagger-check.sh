@@ -12,13 +12,7 @@ set -euo pipefail
 # shellcheck source=.ci/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-passed=0
-failed=0
-report() {
-  if [ "$1" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
-  echo "swagger: $passed passed, $failed failed"
-}
-ci_report=report
+ci_counting swagger
 
 ci_require_services
 bin=$(ci_bin)

@@ -98,10 +98,15 @@ impl ContactsApi {
             .map(|seen| (user.id, seen))
             .into_iter()
             .collect();
-        let presence = Presence::states(&state, vec![user.id], last_seen).await?;
+        let presence = Presence::states(&state, vec![user.id], last_seen)
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("no presence for the new contact"))
+            })?;
         Ok(ContactAdded::Created(Json(to_contact(
             (record, user),
-            &presence[0],
+            &presence,
         ))))
     }
 
