@@ -225,7 +225,7 @@ impl TestApp {
 
     /// Ends this instance at once, without any cleanup (as `kill -9` does).
     pub fn kill(&mut self) {
-        self.stop_server.take();
+        // `stop_server` stays: dropping it would start a graceful shutdown first.
         if let Some(kill) = self.kill_server.take() {
             let _ = kill.send(());
         }
