@@ -79,3 +79,20 @@ async fn two_instances_lease_different_machine_ids() {
     assert_eq!(leases.len(), 2, "{leases:?}");
     assert_ne!(leases[0], leases[1]);
 }
+
+#[tokio::test]
+async fn a_hand_set_machine_id_in_use_stops_a_second_instance() {
+    let app = spawn_app_with(|settings| {
+        settings.insert("MACHINE_ID".into(), "7".into());
+    })
+    .await;
+    let config = simplechat::pkg::config::Config::from_map(&app.settings()).unwrap();
+
+    let second = simplechat::pkg::server::BoundServer::bind(config).await;
+
+    let err = second.err().expect("the second instance must not start");
+    assert!(
+        format!("{err:#}").contains("MACHINE_ID 7 is in use"),
+        "{err:#}"
+    );
+}

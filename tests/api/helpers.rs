@@ -223,6 +223,11 @@ impl TestApp {
         start_instance(self.settings.clone(), self.database.clone()).await
     }
 
+    /// The settings this instance was started with (keys as in `.env.example`).
+    pub fn settings(&self) -> HashMap<String, String> {
+        self.settings.clone()
+    }
+
     /// Ends this instance at once, without any cleanup (as `kill -9` does).
     pub fn kill(&mut self) {
         // `stop_server` stays: dropping it would start a graceful shutdown first.
