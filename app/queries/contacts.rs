@@ -79,18 +79,22 @@ pub async fn contacts_among(
         .await
 }
 
-/// True when `a` has `b` as a contact or `b` has `a`: the rule for who may message whom.
-pub async fn either_has_the_other(
+/// Whether user `b` exists, and whether `a` has `b` as a contact or `b` has `a` (the rule for who
+/// may message whom), in one query.
+pub async fn exists_and_related(
     conn: &mut AsyncPgConnection,
     a: UserId,
     b: UserId,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        contacts::table.filter(
-            contacts::owner_id
-                .eq(a)
-                .and(contacts::contact_id.eq(b))
-                .or(contacts::owner_id.eq(b).and(contacts::contact_id.eq(a))),
+) -> QueryResult<(bool, bool)> {
+    diesel::select((
+        diesel::dsl::exists(users::table.find(b)),
+        diesel::dsl::exists(
+            contacts::table.filter(
+                contacts::owner_id
+                    .eq(a)
+                    .and(contacts::contact_id.eq(b))
+                    .or(contacts::owner_id.eq(b).and(contacts::contact_id.eq(a))),
+            ),
         ),
     ))
     .get_result(conn)

@@ -201,9 +201,11 @@ async fn answer(
         Destination::Group { group_id, .. } => ConversationKey::Group(group_id),
     };
     let reply_id = format!("reply:{}", question.id);
-    if let Err(err) =
-        messaging::store_and_deliver(state, CHATBOT_ID, key, &content, &reply_id).await
-    {
+    let stored = async {
+        let conn = state.db.get().await?;
+        messaging::store_and_deliver(state, conn, CHATBOT_ID, key, &content, &reply_id).await
+    };
+    if let Err(err) = stored.await {
         tracing::warn!(error = %err, "storing the chatbot's answer failed");
         tell_asker(
             state,

@@ -53,9 +53,15 @@ pub async fn send(
         return Ok(original);
     }
     let key = may_write(&mut conn, sender, target).await?;
-    drop(conn);
-    let (message, record, conversation) =
-        store_and_deliver(state, sender, key, content.as_str(), client_msg_id.as_str()).await?;
+    let (message, record, conversation) = store_and_deliver(
+        state,
+        conn,
+        sender,
+        key,
+        content.as_str(),
+        client_msg_id.as_str(),
+    )
+    .await?;
     if let (Some(record), Some(conversation)) = (record, conversation) {
         chatbot::consider(state, &record, &conversation);
     }
@@ -65,14 +71,15 @@ pub async fn send(
 
 /// Stores a message whose sender was already authorised, and pushes it to every reader. Returns
 /// the message as the sender sees it, and the stored row when it was stored now (not a retry).
+/// Takes the pooled connection the caller used, and gives it back before the fan-out.
 pub async fn store_and_deliver(
     state: &AppState,
+    mut conn: DbConn,
     sender: UserId,
     key: ConversationKey,
     content: &str,
     client_msg_id: &str,
 ) -> Result<(Message, Option<MessageRecord>, Option<ConversationRecord>), AppError> {
-    let mut conn = state.db.get().await?;
     let new = NewMessage {
         id: state.message_ids.next()?,
         sender_id: sender,
@@ -171,12 +178,13 @@ pub async fn may_write(
                     "to: you cannot message yourself".into(),
                 ));
             }
-            if queries::users::find_by_id(conn, other).await?.is_none() {
+            // One round trip for both questions: this runs for every private message.
+            let (exists, contacts) =
+                queries::contacts::exists_and_related(conn, user, other).await?;
+            if !exists {
                 return Err(AppError::NotFound("no such user".into()));
             }
-            if other != chatbot::CHATBOT_ID
-                && !queries::contacts::either_has_the_other(conn, user, other).await?
-            {
+            if other != chatbot::CHATBOT_ID && !contacts {
                 return Err(AppError::Forbidden(
                     "you can message a user only when one of you has the other as a contact".into(),
                 ));
