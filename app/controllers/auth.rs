@@ -25,6 +25,7 @@ use crate::{
 };
 
 /// The auth routes.
+#[derive(Default)]
 pub struct AuthApi;
 
 #[derive(ApiResponse)]

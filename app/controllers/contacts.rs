@@ -21,6 +21,7 @@ use crate::{
 };
 
 /// The contact routes.
+#[derive(Default)]
 pub struct ContactsApi;
 
 #[derive(ApiResponse)]

@@ -31,6 +31,7 @@ use crate::{
 };
 
 /// The group routes.
+#[derive(Default)]
 pub struct GroupsApi;
 
 #[derive(ApiResponse)]

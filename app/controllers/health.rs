@@ -18,6 +18,7 @@ use crate::{
 };
 
 /// The probe routes.
+#[derive(Default)]
 pub struct HealthApi;
 
 #[derive(ApiResponse)]

@@ -23,6 +23,7 @@ use crate::{
 };
 
 /// The message routes.
+#[derive(Default)]
 pub struct MessagesApi;
 
 #[derive(ApiResponse)]

@@ -16,6 +16,7 @@ use crate::{
 const DEFAULT_SEARCH_LIMIT: u32 = 20;
 
 /// The user routes.
+#[derive(Default)]
 pub struct UsersApi;
 
 #[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]

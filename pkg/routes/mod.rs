@@ -26,19 +26,7 @@ pub type Apis = (
 
 /// The OpenAPI service: the routes plus their generated document.
 pub fn openapi() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (
-            HealthApi,
-            AuthApi,
-            UsersApi,
-            ContactsApi,
-            GroupsApi,
-            MessagesApi,
-        ),
-        "simplechat",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
+    OpenApiService::new(Apis::default(), "simplechat", env!("CARGO_PKG_VERSION")).description(
         "A real-time chat backend. REST for accounts, contacts, groups and history; \
              WebSocket (`GET /ws`, see docs/websocket.md) for live messages.",
     )

@@ -28,6 +28,16 @@ async fn with_openai(server: &MockServer, extra: &[(&str, &str)]) -> TestApp {
     .await
 }
 
+async fn with_edenai(server: &MockServer) -> TestApp {
+    let uri = server.uri();
+    spawn_app_with(move |settings| {
+        settings.insert("CHATBOT_PROVIDER".into(), "edenai".into());
+        settings.insert("EDENAI_URL".into(), uri);
+        settings.insert("EDENAI_API_KEY".into(), "eden-key".into());
+    })
+    .await
+}
+
 fn openai_answer(text: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "id": "cmpl-1",
@@ -135,13 +145,7 @@ async fn a_mention_in_a_group_gets_one_answer_for_every_member_through_edenai() 
         .expect(1)
         .mount(&provider)
         .await;
-    let uri = provider.uri();
-    let app = spawn_app_with(move |settings| {
-        settings.insert("CHATBOT_PROVIDER".into(), "edenai".into());
-        settings.insert("EDENAI_URL".into(), uri);
-        settings.insert("EDENAI_API_KEY".into(), "eden-key".into());
-    })
-    .await;
+    let app = with_edenai(&provider).await;
     let (alice, bob) = (app.new_user().await, app.new_user().await);
     app.add_contact(&alice, &bob).await;
     let group_id = app.create_group(&alice, &[&bob], false).await;
@@ -239,13 +243,7 @@ async fn an_edenai_answer_without_generated_text_is_refused() {
         )
         .mount(&provider)
         .await;
-    let uri = provider.uri();
-    let app = spawn_app_with(move |settings| {
-        settings.insert("CHATBOT_PROVIDER".into(), "edenai".into());
-        settings.insert("EDENAI_URL".into(), uri);
-        settings.insert("EDENAI_API_KEY".into(), "eden-key".into());
-    })
-    .await;
+    let app = with_edenai(&provider).await;
     assert_unavailable(&app).await;
 }
 

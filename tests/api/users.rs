@@ -2,7 +2,19 @@
 
 use reqwest::StatusCode;
 
+use serde_json::Value;
+
 use crate::helpers::spawn_app;
+
+/// The usernames of a listing, in order.
+fn usernames(users: &Value) -> Vec<&str> {
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["username"].as_str().unwrap())
+        .collect()
+}
 
 #[tokio::test]
 async fn me_returns_the_callers_profile() {
@@ -24,13 +36,7 @@ async fn search_finds_users_by_prefix_ignoring_case() {
     let reply = app.get("/api/v1/users?q=ZED", Some(&me.access_token)).await;
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let names: Vec<&str> = reply
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["username"].as_str().unwrap())
-        .collect();
+    let names = usernames(&reply.body);
     assert_eq!(names, ["Zed_one", "zed_two"]);
 }
 
@@ -43,13 +49,7 @@ async fn search_treats_underscore_literally() {
 
     let reply = app.get("/api/v1/users?q=ab_", Some(&me.access_token)).await;
 
-    let names: Vec<&str> = reply
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|user| user["username"].as_str().unwrap())
-        .collect();
+    let names = usernames(&reply.body);
     assert_eq!(names, ["ab_x"]);
 }
 
