@@ -1,6 +1,6 @@
 //! Start-up and shutdown of one server process, shared by `main` and the integration tests.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use poem::{
@@ -11,7 +11,7 @@ use poem::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    app::services::presence::Presence,
+    app::services::{message_writer::MessageWriter, presence::Presence},
     pkg::{
         config::Config,
         routes,
@@ -55,12 +55,17 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     tracing::info!(machine_id, "message ids ready");
     // Install the metrics recorder before anything records.
     crate::pkg::utils::metrics::handle();
+    let writer = MessageWriter::spawn(
+        db.clone(),
+        Arc::new(MessageIds::new(machine_id)?),
+        config.message_writers,
+    );
     let services = Services {
         db,
+        writer,
         presence: Presence::new(cache.clone(), config.heartbeat_interval),
         cache,
         broker,
-        message_ids: MessageIds::new(machine_id)?,
     };
     let state = AppState::new(config, services, shutdown.clone());
     Presence::spawn_background(state.clone(), shutdown);

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    app::services::{chatbot::Chatbot, presence::Presence},
+    app::services::{chatbot::Chatbot, message_writer::MessageWriter, presence::Presence},
     pkg::{
         config::Config,
-        utils::{jwt::TokenKeys, message_ids::MessageIds, password::PasswordHasher},
+        utils::{jwt::TokenKeys, password::PasswordHasher},
     },
     platform::{cache::broker::Broker, cache::Cache, database::DbPool},
 };
@@ -22,7 +22,8 @@ pub struct AppState {
     pub cache: Cache,
     /// Live events between instances.
     pub broker: Broker,
-    pub message_ids: Arc<MessageIds>,
+    /// Stores every message, in batches.
+    pub writer: MessageWriter,
     /// Who is online, across instances.
     pub presence: Arc<Presence>,
     pub chatbot: Arc<Chatbot>,
@@ -37,7 +38,7 @@ pub struct Services {
     pub db: DbPool,
     pub cache: Cache,
     pub broker: Broker,
-    pub message_ids: MessageIds,
+    pub writer: MessageWriter,
     pub presence: Presence,
 }
 
@@ -52,7 +53,7 @@ impl AppState {
             db: services.db,
             cache: services.cache,
             broker: services.broker,
-            message_ids: Arc::new(services.message_ids),
+            writer: services.writer,
             presence: Arc::new(services.presence),
             shutdown,
         }

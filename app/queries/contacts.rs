@@ -101,6 +101,20 @@ pub async fn exists_and_related(
     .await
 }
 
+/// The contact links `(owner, contact)` among a set of users, both ends in the set: one query
+/// answers the messaging rule for a whole batch of pairs.
+pub async fn links_among(
+    conn: &mut AsyncPgConnection,
+    users: &[UserId],
+) -> QueryResult<Vec<(UserId, UserId)>> {
+    contacts::table
+        .filter(contacts::owner_id.eq_any(users))
+        .filter(contacts::contact_id.eq_any(users))
+        .select((contacts::owner_id, contacts::contact_id))
+        .load(conn)
+        .await
+}
+
 /// Everyone who has `user_id` in their contact list: those who see that user's presence.
 pub async fn owners_of(conn: &mut AsyncPgConnection, user_id: UserId) -> QueryResult<Vec<UserId>> {
     contacts::table

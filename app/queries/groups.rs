@@ -101,6 +101,18 @@ pub async fn member_ids(
         .await
 }
 
+/// The members of several groups, as `(group, member)` pairs.
+pub async fn members_of_groups(
+    conn: &mut AsyncPgConnection,
+    group_ids: &[GroupId],
+) -> QueryResult<Vec<(GroupId, UserId)>> {
+    group_members::table
+        .filter(group_members::group_id.eq_any(group_ids))
+        .select((group_members::group_id, group_members::user_id))
+        .load(conn)
+        .await
+}
+
 /// Renames a group.
 pub async fn rename(
     conn: &mut AsyncPgConnection,

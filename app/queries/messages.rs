@@ -1,5 +1,7 @@
 //! SQL for `chat.conversations`, `chat.messages` and `chat.read_markers`.
 
+use std::collections::{BTreeMap, HashMap};
+
 use diesel::{prelude::*, upsert::excluded};
 use diesel_async::{
     scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
@@ -18,8 +20,9 @@ diesel::define_sql_function! {
     fn greatest(a: diesel::sql_types::BigInt, b: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
 }
 
-/// Which conversation: a private pair or a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which conversation: a private pair or a group. Keys sort private pairs first, then groups:
+/// the order in which [`store_batch`] locks conversations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConversationKey {
     /// Stored with the smaller id first; build it with [`ConversationKey::pair`].
     Pair(UserId, UserId),
@@ -38,111 +41,183 @@ impl ConversationKey {
 }
 
 /// A message about to be stored.
+#[derive(Clone, Copy)]
 pub struct NewMessage<'a> {
     pub id: i64,
+    pub key: ConversationKey,
     pub sender_id: UserId,
     pub content: &'a str,
     pub client_msg_id: &'a str,
 }
 
-/// Outcome of [`store`].
-#[derive(Debug)]
-pub enum Stored {
-    /// Stored now, with the next seq.
-    New(MessageRecord, ConversationRecord),
-    /// The sender already stored a message with this `client_msg_id` (a retry that raced).
-    Duplicate,
-    /// The group no longer exists.
-    NoConversation,
-}
-
-/// Why the store transaction was rolled back.
-enum Abort {
-    Duplicate,
-    NoConversation,
-    Database(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for Abort {
-    fn from(err: diesel::result::Error) -> Self {
-        Abort::Database(err)
-    }
-}
-
-/// Stores a message with the conversation's next seq, in one transaction.
+/// Stores messages in one transaction, each with the next seq of its conversation, in the order
+/// given. Returns, for each message, the stored row and its conversation as of that message;
+/// `None` when its group no longer exists.
 ///
-/// Taking the seq locks the conversation's row until commit, so concurrent senders (on any
-/// instance) queue up and seqs have no gaps. A retry that races the original is caught by the
-/// `(sender_id, client_msg_id)` constraint and rolled back, seq included. The sender's read
-/// marker moves to the new message: one's own messages are read.
-pub async fn store(
+/// Taking seqs locks each conversation's row until commit, so concurrent writers (on any
+/// instance) queue up and seqs have no gaps. The rows are locked in one fixed order (private pairs,
+/// then groups, each sorted), so two batches never deadlock. A `client_msg_id` the sender already
+/// used fails the whole batch with a unique violation and rolls it back, seqs included. Each
+/// sender's read marker moves to their newest message: one's own messages are read.
+pub async fn store_batch(
     conn: &mut AsyncPgConnection,
-    key: ConversationKey,
-    new: &NewMessage<'_>,
-) -> QueryResult<Stored> {
-    let outcome = conn
-        .transaction::<_, Abort, _>(|conn| {
-            async move {
-                let conversation = next_seq(conn, key).await?.ok_or(Abort::NoConversation)?;
-                let message = diesel::insert_into(messages::table)
-                    .values((
-                        messages::id.eq(new.id),
-                        messages::conversation_id.eq(conversation.id),
-                        messages::seq.eq(conversation.last_seq),
-                        messages::sender_id.eq(new.sender_id),
-                        messages::content.eq(new.content),
-                        messages::client_msg_id.eq(new.client_msg_id),
-                    ))
-                    .on_conflict((messages::sender_id, messages::client_msg_id))
-                    .do_nothing()
-                    .returning(MessageRecord::as_returning())
-                    .get_result(conn)
-                    .await
-                    .optional()?
-                    .ok_or(Abort::Duplicate)?;
-                advance_read_marker(conn, conversation.id, new.sender_id, message.seq).await?;
-                Ok(Stored::New(message, conversation))
+    batch: &[NewMessage<'_>],
+) -> QueryResult<Vec<Option<(MessageRecord, ConversationRecord)>>> {
+    conn.transaction(|conn| {
+        async move {
+            let mut counts = BTreeMap::<ConversationKey, i64>::new();
+            for new in batch {
+                *counts.entry(new.key).or_default() += 1;
             }
-            .scope_boxed()
-        })
-        .await;
-    match outcome {
-        Ok(stored) => Ok(stored),
-        Err(Abort::Duplicate) => Ok(Stored::Duplicate),
-        Err(Abort::NoConversation) => Ok(Stored::NoConversation),
-        Err(Abort::Database(err)) => Err(err),
-    }
+            let conversations = take_seqs(conn, &counts).await?;
+
+            // Hand out each conversation's new seqs in batch order.
+            let mut next_seq: HashMap<ConversationKey, i64> = conversations
+                .iter()
+                .map(|(key, conversation)| (*key, conversation.last_seq - counts[key] + 1))
+                .collect();
+            let mut rows = Vec::with_capacity(batch.len());
+            let mut placed = Vec::with_capacity(batch.len());
+            for new in batch {
+                let (Some(conversation), Some(seq)) =
+                    (conversations.get(&new.key), next_seq.get_mut(&new.key))
+                else {
+                    placed.push(None);
+                    continue;
+                };
+                rows.push((
+                    messages::id.eq(new.id),
+                    messages::conversation_id.eq(conversation.id),
+                    messages::seq.eq(*seq),
+                    messages::sender_id.eq(new.sender_id),
+                    messages::content.eq(new.content),
+                    messages::client_msg_id.eq(new.client_msg_id),
+                ));
+                placed.push(Some((new.id, conversation)));
+                *seq += 1;
+            }
+            if rows.is_empty() {
+                return Ok(vec![None; batch.len()]);
+            }
+            let mut stored: HashMap<i64, MessageRecord> = diesel::insert_into(messages::table)
+                .values(rows)
+                .returning(MessageRecord::as_returning())
+                .get_results(conn)
+                .await?
+                .into_iter()
+                .map(|record| (record.id, record))
+                .collect();
+
+            let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
+            for record in stored.values() {
+                let seq = newest_read
+                    .entry((record.conversation_id, record.sender_id))
+                    .or_default();
+                *seq = (*seq).max(record.seq);
+            }
+            advance_read_markers(conn, &newest_read).await?;
+
+            Ok(placed
+                .into_iter()
+                .map(|placed| {
+                    let (id, conversation) = placed?;
+                    let record = stored.remove(&id)?;
+                    let mut conversation = conversation.clone();
+                    conversation.last_seq = record.seq;
+                    Some((record, conversation))
+                })
+                .collect())
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
-/// Increments and returns the conversation's `last_seq`, creating a private conversation on its
-/// first message. `None` for a group without a conversation (deleted).
-async fn next_seq(
+/// Adds each key's count to its conversation's `last_seq` and returns the conversations after
+/// that, creating a private conversation on its first message. A group whose conversation is
+/// gone (the group was deleted) is missing from the answer.
+async fn take_seqs(
     conn: &mut AsyncPgConnection,
-    key: ConversationKey,
-) -> QueryResult<Option<ConversationRecord>> {
-    match key {
-        ConversationKey::Pair(low, high) => diesel::insert_into(conversations::table)
-            .values((
-                conversations::user_low.eq(low),
-                conversations::user_high.eq(high),
-                conversations::last_seq.eq(1),
-            ))
+    counts: &BTreeMap<ConversationKey, i64>,
+) -> QueryResult<HashMap<ConversationKey, ConversationRecord>> {
+    let mut taken = HashMap::with_capacity(counts.len());
+    // `counts` is sorted with pairs first: the lock order of every batch.
+    let pairs: Vec<_> = counts
+        .iter()
+        .filter_map(|(key, count)| match key {
+            ConversationKey::Pair(low, high) => Some((
+                conversations::user_low.eq(*low),
+                conversations::user_high.eq(*high),
+                conversations::last_seq.eq(*count),
+            )),
+            ConversationKey::Group(_) => None,
+        })
+        .collect();
+    if !pairs.is_empty() {
+        let rows: Vec<ConversationRecord> = diesel::insert_into(conversations::table)
+            .values(pairs)
             .on_conflict((conversations::user_low, conversations::user_high))
             .do_update()
-            .set(conversations::last_seq.eq(conversations::last_seq + 1))
+            .set(
+                conversations::last_seq
+                    .eq(conversations::last_seq + excluded(conversations::last_seq)),
+            )
+            .returning(ConversationRecord::as_returning())
+            .get_results(conn)
+            .await?;
+        for row in rows {
+            if let (Some(low), Some(high)) = (row.user_low, row.user_high) {
+                taken.insert(ConversationKey::Pair(low, high), row);
+            }
+        }
+    }
+    for (key, count) in counts {
+        let ConversationKey::Group(group_id) = *key else {
+            continue;
+        };
+        let row = diesel::update(conversations::table.filter(conversations::group_id.eq(group_id)))
+            .set(conversations::last_seq.eq(conversations::last_seq + *count))
             .returning(ConversationRecord::as_returning())
             .get_result(conn)
             .await
-            .map(Some),
-        ConversationKey::Group(group_id) => {
-            diesel::update(conversations::table.filter(conversations::group_id.eq(group_id)))
-                .set(conversations::last_seq.eq(conversations::last_seq + 1))
-                .returning(ConversationRecord::as_returning())
-                .get_result(conn)
-                .await
-                .optional()
+            .optional()?;
+        if let Some(row) = row {
+            taken.insert(*key, row);
         }
     }
+    Ok(taken)
+}
+
+/// Moves several read markers forward at once (never back), in key order so that concurrent
+/// batches lock them in the same order.
+async fn advance_read_markers(
+    conn: &mut AsyncPgConnection,
+    markers: &BTreeMap<(i64, UserId), i64>,
+) -> QueryResult<()> {
+    let rows: Vec<_> = markers
+        .iter()
+        .map(|((conversation_id, user_id), seq)| {
+            (
+                read_markers::conversation_id.eq(*conversation_id),
+                read_markers::user_id.eq(*user_id),
+                read_markers::read_seq.eq(*seq),
+            )
+        })
+        .collect();
+    diesel::insert_into(read_markers::table)
+        .values(rows)
+        .on_conflict((read_markers::conversation_id, read_markers::user_id))
+        .do_update()
+        .set((
+            read_markers::read_seq.eq(greatest(
+                read_markers::read_seq,
+                excluded(read_markers::read_seq),
+            )),
+            read_markers::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Creates a group's (empty) conversation; called when the group is created.

@@ -113,3 +113,15 @@ pub async fn last_seen(
         .filter_map(|(id, seen)| seen.map(|seen| (id, seen)))
         .collect())
 }
+
+/// Those of `ids` that are users.
+pub async fn existing_among(
+    conn: &mut AsyncPgConnection,
+    ids: &[UserId],
+) -> QueryResult<Vec<UserId>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(users::id)
+        .load(conn)
+        .await
+}

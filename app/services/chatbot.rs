@@ -16,12 +16,16 @@ use uuid::Uuid;
 use crate::{
     app::{
         models::{
-            frames::server,
+            frames::{server, Target},
             ids::{GroupId, UserId},
             message::{ConversationRecord, MessageContent, MessageRecord},
         },
-        queries::{self, messages::ConversationKey},
-        services::{events, messaging},
+        queries,
+        services::{
+            events,
+            message_writer::{Authority, Draft},
+            messaging,
+        },
     },
     pkg::{
         config::{ChatbotConfig, ChatbotProvider},
@@ -196,24 +200,31 @@ async fn answer(
     };
 
     let content = fit(&reply);
-    let key = match destination {
-        Destination::Private { asker } => ConversationKey::pair(CHATBOT_ID, asker),
-        Destination::Group { group_id, .. } => ConversationKey::Group(group_id),
+    let target = match destination {
+        Destination::Private { asker } => Target::User(asker),
+        Destination::Group { group_id, .. } => Target::Group(group_id),
     };
-    let reply_id = format!("reply:{}", question.id);
-    let stored = async {
-        let conn = state.db.get().await?;
-        messaging::store_and_deliver(state, conn, CHATBOT_ID, key, &content, &reply_id).await
+    let draft = Draft {
+        sender: CHATBOT_ID,
+        target,
+        content,
+        client_msg_id: format!("reply:{}", question.id),
+        authority: Authority::Trusted,
     };
-    if let Err(err) = stored.await {
-        tracing::warn!(error = %err, "storing the chatbot's answer failed");
-        tell_asker(
-            state,
-            asker,
-            "chatbot_unavailable",
-            "the chatbot's answer could not be stored",
-        )
-        .await;
+    match state.writer.write(draft).await {
+        Ok(written) => {
+            messaging::deliver(state, CHATBOT_ID, written).await;
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "storing the chatbot's answer failed");
+            tell_asker(
+                state,
+                asker,
+                "chatbot_unavailable",
+                "the chatbot's answer could not be stored",
+            )
+            .await;
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! Sending and reading messages: the one code path behind `POST /messages/...`, the `send`,
 //! `sync`, `read` and `typing` frames.
 //!
-//! Sending is: authorise → store (the seq is taken in the same transaction) → fan out → answer.
-//! Nobody hears of a message before it is committed; a failed fan-out loses no message, because
-//! readers see the seq jump and `sync`. (Fan-out is one pipelined round trip to Redis, bounded by
+//! Sending is: the message writer authorises and stores it (the seq is taken in the same
+//! transaction, see `message_writer`) → fan out → answer. Nobody hears of a message before it is
+//! committed; a failed fan-out loses no message, because readers see the seq jump and `sync`.
+//! (Fan-out is one pipelined round trip to Redis, bounded by
 //! its timeout, so it delays the answer only a little, and it lets the sender's answer imply that
 //! the push is on its way.)
 
@@ -17,11 +18,12 @@ use crate::{
                 ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageRecord,
             },
         },
-        queries::{
-            self,
-            messages::{ConversationKey, NewMessage, Stored},
+        queries::{self, messages::ConversationKey},
+        services::{
+            chatbot, events,
+            message_writer::{Authority, Draft, Written},
+            permissions,
         },
-        services::{chatbot, events},
     },
     pkg::{
         state::AppState,
@@ -35,10 +37,6 @@ pub const DEFAULT_PAGE_SIZE: i64 = 50;
 /// The most messages one page may hold.
 pub const MAX_PAGE_SIZE: i64 = 200;
 
-fn no_such_group() -> AppError {
-    AppError::NotFound("no such group".into())
-}
-
 /// Stores a message from `sender` and delivers it; a retried `client_msg_id` returns the original.
 pub async fn send(
     state: &AppState,
@@ -48,62 +46,47 @@ pub async fn send(
     client_msg_id: &ClientMsgId,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
-    let mut conn = state.db.get().await?;
-    if let Some(original) = original_of(&mut conn, sender, client_msg_id.as_str()).await? {
-        return Ok(original);
-    }
-    let key = may_write(&mut conn, sender, target).await?;
-    let (message, record, conversation) = store_and_deliver(
-        state,
-        conn,
-        sender,
-        key,
-        content.as_str(),
-        client_msg_id.as_str(),
-    )
-    .await?;
-    if let (Some(record), Some(conversation)) = (record, conversation) {
+    let written = state
+        .writer
+        .write(Draft {
+            sender,
+            target,
+            content: content.as_str().to_owned(),
+            client_msg_id: client_msg_id.as_str().to_owned(),
+            authority: Authority::Rules,
+        })
+        .await?;
+    let (message, stored) = deliver(state, sender, written).await;
+    if let Some((record, conversation)) = stored {
         chatbot::consider(state, &record, &conversation);
     }
     metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     Ok(message)
 }
 
-/// Stores a message whose sender was already authorised, and pushes it to every reader. Returns
-/// the message as the sender sees it, and the stored row when it was stored now (not a retry).
-/// Takes the pooled connection the caller used, and gives it back before the fan-out.
-pub async fn store_and_deliver(
+/// Pushes a message the writer stored now to every reader (a retry's original was pushed when it
+/// was stored). Returns the message as the sender sees it, and the stored row when it is new.
+pub async fn deliver(
     state: &AppState,
-    mut conn: DbConn,
     sender: UserId,
-    key: ConversationKey,
-    content: &str,
-    client_msg_id: &str,
-) -> Result<(Message, Option<MessageRecord>, Option<ConversationRecord>), AppError> {
-    let new = NewMessage {
-        id: state.message_ids.next()?,
-        sender_id: sender,
-        content,
-        client_msg_id,
-    };
-    let (record, conversation) = match queries::messages::store(&mut conn, key, &new).await? {
-        Stored::New(record, conversation) => (record, conversation),
-        // The same message was stored by a retry that won the race (maybe on another instance).
-        Stored::Duplicate => {
-            let original = original_of(&mut conn, sender, client_msg_id)
-                .await?
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("duplicate message vanished")))?;
-            return Ok((original, None, None));
+    written: Written,
+) -> (Message, Option<(MessageRecord, ConversationRecord)>) {
+    match written {
+        Written::Original {
+            record,
+            conversation,
+        } => (record.into_message(conversation.seen_by(sender)), None),
+        Written::Stored {
+            record,
+            conversation,
+            readers,
+        } => {
+            metrics::counter!(names::MESSAGES_STORED).increment(1);
+            let message = record.clone().into_message(conversation.seen_by(sender));
+            fan_out(state, &record, &conversation, readers).await;
+            (message, Some((record, conversation)))
         }
-        Stored::NoConversation => return Err(no_such_group()),
-    };
-    metrics::counter!(names::MESSAGES_STORED).increment(1);
-    let readers = readers_of(&mut conn, &conversation).await?;
-    drop(conn);
-
-    let message = record.clone().into_message(conversation.seen_by(sender));
-    fan_out(state, &record, &conversation, readers).await;
-    Ok((message, Some(record), Some(conversation)))
+    }
 }
 
 /// Pushes a stored message to every reader, each seeing the conversation from their side.
@@ -152,72 +135,6 @@ async fn readers_of(
     )
 }
 
-/// The message `sender` already stored under this `client_msg_id`, as the sender sees it.
-async fn original_of(
-    conn: &mut DbConn,
-    sender: UserId,
-    client_msg_id: &str,
-) -> Result<Option<Message>, AppError> {
-    let found = queries::messages::find_by_client_msg_id(conn, sender, client_msg_id).await?;
-    Ok(found.map(|(record, conversation)| record.into_message(conversation.seen_by(sender))))
-}
-
-/// Checks that `user` may write to (message, or signal typing in) the conversation.
-///
-/// Private: either party has the other as a contact, or the other is the chatbot. Group: `user` is a member; a group one is
-/// not in is reported exactly as a missing one.
-pub async fn may_write(
-    conn: &mut DbConn,
-    user: UserId,
-    target: Target,
-) -> Result<ConversationKey, AppError> {
-    match target {
-        Target::User(other) => {
-            if other == user {
-                return Err(AppError::BadRequest(
-                    "to: you cannot message yourself".into(),
-                ));
-            }
-            // One round trip for both questions: this runs for every private message.
-            let (exists, contacts) =
-                queries::contacts::exists_and_related(conn, user, other).await?;
-            if !exists {
-                return Err(AppError::NotFound("no such user".into()));
-            }
-            if other != chatbot::CHATBOT_ID && !contacts {
-                return Err(AppError::Forbidden(
-                    "you can message a user only when one of you has the other as a contact".into(),
-                ));
-            }
-            Ok(ConversationKey::pair(user, other))
-        }
-        Target::Group(group_id) => {
-            queries::groups::role_of(conn, group_id, user)
-                .await?
-                .ok_or_else(no_such_group)?;
-            Ok(ConversationKey::Group(group_id))
-        }
-    }
-}
-
-/// Checks that `user` may read the conversation. A private conversation is always one's own to
-/// read (it may be empty); a group needs membership.
-async fn may_read(
-    conn: &mut DbConn,
-    user: UserId,
-    target: Target,
-) -> Result<ConversationKey, AppError> {
-    match target {
-        Target::User(other) => Ok(ConversationKey::pair(user, other)),
-        Target::Group(group_id) => {
-            queries::groups::role_of(conn, group_id, user)
-                .await?
-                .ok_or_else(no_such_group)?;
-            Ok(ConversationKey::Group(group_id))
-        }
-    }
-}
-
 /// The conversation as the reader names it.
 pub fn conv_of(target: Target) -> Conv {
     match target {
@@ -247,7 +164,7 @@ pub async fn history(
     limit: i64,
 ) -> Result<(Vec<Message>, bool), AppError> {
     let mut conn = state.db.get().await?;
-    let key = may_read(&mut conn, reader, target).await?;
+    let key = permissions::may_read(&mut conn, reader, target).await?;
     let Some(conversation) = queries::messages::find_conversation(&mut conn, key).await? else {
         return Ok((Vec::new(), false));
     };
@@ -272,7 +189,7 @@ pub async fn mark_read(
         return Err(AppError::BadRequest("seq must be at least 1".into()));
     }
     let mut conn = state.db.get().await?;
-    let key = may_read(&mut conn, reader, target).await?;
+    let key = permissions::may_read(&mut conn, reader, target).await?;
     let conversation = queries::messages::find_conversation(&mut conn, key)
         .await?
         .filter(|conversation| seq <= conversation.last_seq)
@@ -295,7 +212,7 @@ pub async fn mark_read(
 /// Tells the other party, or the other members, that `from` is typing. Nothing is stored.
 pub async fn typing(state: &AppState, from: UserId, target: Target) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
-    let key = may_write(&mut conn, from, target).await?;
+    let key = permissions::may_write(&mut conn, from, target).await?;
     let peers: Vec<UserId> = match key {
         ConversationKey::Pair(low, high) => vec![if low == from { high } else { low }],
         ConversationKey::Group(group_id) => queries::groups::member_ids(&mut conn, group_id)

@@ -3,5 +3,7 @@
 
 pub mod chatbot;
 pub mod events;
+pub mod message_writer;
 pub mod messaging;
+pub mod permissions;
 pub mod presence;

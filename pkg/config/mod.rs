@@ -65,6 +65,8 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     pub database_url: String,
     pub database_pool_size: usize,
+    /// Writer tasks storing messages in batches (see `app/services/message_writer.rs`).
+    pub message_writers: usize,
     pub redis_url: String,
     /// Prepended to every Redis key and channel, so several deployments (or tests) share one Redis.
     pub redis_prefix: String,
@@ -152,6 +154,7 @@ impl Config {
                 "postgres://postgres@127.0.0.1:5432/simplechat",
             ),
             database_pool_size: parse("DATABASE_POOL_SIZE", &or("DATABASE_POOL_SIZE", "16"))?,
+            message_writers: positive("MESSAGE_WRITERS", &or("MESSAGE_WRITERS", "2"))?,
             redis_url: or("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_prefix: or("REDIS_PREFIX", "simplechat:"),
             jwt_secret,

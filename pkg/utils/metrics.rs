@@ -17,6 +17,8 @@ pub const PUSHES_DELIVERED: &str = "simplechat_pushes_delivered_total";
 pub const SLOW_CLIENTS_DROPPED: &str = "simplechat_slow_clients_dropped_total";
 /// Time from receiving a send to answering it, storage and fan-out included (histogram).
 pub const SEND_ACK_SECONDS: &str = "simplechat_send_ack_seconds";
+/// Messages stored per transaction by the message writer (histogram).
+pub const WRITE_BATCH_SIZE: &str = "simplechat_write_batch_size";
 /// Payloads published to Redis (counter).
 pub const PUBSUB_PUBLISHED: &str = "simplechat_pubsub_published_total";
 /// Payloads received from Redis (counter).
@@ -31,6 +33,9 @@ const SEND_ACK_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Batch sizes: powers of two up to the writer's largest batch.
+const WRITE_BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The recorder's handle, installing the recorder on first use.
@@ -38,6 +43,12 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(SEND_ACK_SECONDS.into()), SEND_ACK_BUCKETS)
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(WRITE_BATCH_SIZE.into()),
+                    WRITE_BATCH_BUCKETS,
+                )
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use diesel::{sql_query, QueryableByName};
 use diesel_async::{
-    pooled_connection::{deadpool, AsyncDieselConnectionManager},
+    pooled_connection::{deadpool, AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod},
     AsyncConnection, AsyncPgConnection, RunQueryDsl,
 };
 
@@ -26,8 +26,15 @@ pub type DbConn = deadpool::Object<AsyncPgConnection>;
 pub type PoolError = deadpool::PoolError;
 
 /// Builds the pool. Connections are opened lazily, on first use.
+///
+/// A connection handed back is reused without a test query: the default (`SELECT 1` on every
+/// checkout) would add a round trip to every message sent. A connection whose socket closed, or
+/// whose transaction broke, is dropped at checkout instead of being reused.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     deadpool::Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(POOL_WAIT_TIMEOUT))

@@ -1,0 +1,81 @@
+//! Who may write to or read a conversation. The rules live here once; the message writer applies
+//! them to a whole batch from a few queries, the other paths (typing, reading) one at a time.
+
+use crate::{
+    app::{
+        models::{frames::Target, ids::UserId},
+        queries::{self, messages::ConversationKey},
+        services::chatbot::CHATBOT_ID,
+    },
+    pkg::utils::errors::AppError,
+    platform::database::DbConn,
+};
+
+/// A group one is not in is reported exactly as a missing one.
+pub fn no_such_group() -> AppError {
+    AppError::NotFound("no such group".into())
+}
+
+/// The private messaging rule: `other` exists, is not `sender`, and either of the two has the
+/// other as a contact, unless `other` is the chatbot.
+pub fn check_private(
+    sender: UserId,
+    other: UserId,
+    other_exists: bool,
+    related: bool,
+) -> Result<(), AppError> {
+    if other == sender {
+        return Err(AppError::BadRequest(
+            "to: you cannot message yourself".into(),
+        ));
+    }
+    if !other_exists {
+        return Err(AppError::NotFound("no such user".into()));
+    }
+    if other != CHATBOT_ID && !related {
+        return Err(AppError::Forbidden(
+            "you can message a user only when one of you has the other as a contact".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `user` may write to (message, or signal typing in) the conversation.
+pub async fn may_write(
+    conn: &mut DbConn,
+    user: UserId,
+    target: Target,
+) -> Result<ConversationKey, AppError> {
+    match target {
+        Target::User(other) => {
+            let (exists, related) =
+                queries::contacts::exists_and_related(conn, user, other).await?;
+            check_private(user, other, exists, related)?;
+            Ok(ConversationKey::pair(user, other))
+        }
+        Target::Group(group_id) => {
+            queries::groups::role_of(conn, group_id, user)
+                .await?
+                .ok_or_else(no_such_group)?;
+            Ok(ConversationKey::Group(group_id))
+        }
+    }
+}
+
+/// Checks that `user` may read the conversation. A private conversation is always one's own to
+/// read (it may be empty); a group needs membership.
+pub async fn may_read(
+    conn: &mut DbConn,
+    user: UserId,
+    target: Target,
+) -> Result<ConversationKey, AppError> {
+    match target {
+        Target::User(other) => Ok(ConversationKey::pair(user, other)),
+        Target::Group(group_id) => {
+            queries::groups::role_of(conn, group_id, user)
+                .await?
+                .ok_or_else(no_such_group)?;
+            Ok(ConversationKey::Group(group_id))
+        }
+    }
+}
