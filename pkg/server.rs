@@ -4,10 +4,12 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use poem::{
+    http::uri::Scheme,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::{LocalAddr, RemoteAddr},
     Server,
 };
-
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -72,9 +74,30 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     Ok(state)
 }
 
+/// Accepts TCP connections with Nagle's algorithm off. Chat frames are small and answer a
+/// request: held back until the previous segment is acknowledged, an ack or a push could wait
+/// for the peer's delayed ACK (tens of milliseconds) for nothing.
+struct NoDelayAcceptor(TcpAcceptor);
+
+impl Acceptor for NoDelayAcceptor {
+    type Io = TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(&mut self) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, Scheme)> {
+        let accepted = self.0.accept().await?;
+        if let Err(err) = accepted.0.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not turn Nagle's algorithm off");
+        }
+        Ok(accepted)
+    }
+}
+
 /// A server whose socket is bound, ready to serve.
 pub struct BoundServer {
-    acceptor: TcpAcceptor,
+    acceptor: NoDelayAcceptor,
     state: AppState,
 }
 
@@ -89,6 +112,7 @@ impl BoundServer {
         let acceptor = TcpListener::bind(listen_addr)
             .into_acceptor()
             .await
+            .map(NoDelayAcceptor)
             .with_context(|| format!("binding {listen_addr}"))?;
         let state = prepare(config, CancellationToken::new()).await?;
         Ok(Self { acceptor, state })

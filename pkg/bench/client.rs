@@ -154,6 +154,8 @@ impl Socket {
             socket.bind(SocketAddr::new(source, 0))?;
         }
         let tcp = socket.connect(server).await?;
+        // As the server does: small frames go out at once.
+        tcp.set_nodelay(true)?;
         let url = format!("ws://{server}/ws?ticket={ticket}");
         let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await?;
         let (sink, mut stream) = stream.split();

@@ -45,6 +45,8 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
 }
 
+/// The most queued frames written with one flush.
+const MAX_BURST: usize = 64;
 /// How long the last frames and the close frame may take to go out.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a client that read too slowly gets to drain its socket and see the 4008 close; the
@@ -171,6 +173,18 @@ async fn read_frame(stream: &mut SplitStream<WebSocketStream>) -> Option<Incomin
     }
 }
 
+/// Writes the frames queued so far with one flush, so a burst leaves in as few TCP segments as
+/// possible, and empties `burst`.
+async fn write_burst(
+    sink: &mut SplitSink<WebSocketStream, Message>,
+    burst: &mut Vec<Arc<str>>,
+) -> std::io::Result<()> {
+    for frame in burst.drain(..) {
+        sink.feed(Message::Text(frame.to_string())).await?;
+    }
+    sink.flush().await
+}
+
 /// Writes queued frames until stopped, then flushes what is queued (unless the client is the
 /// reason we stopped) and sends the close frame.
 async fn write(
@@ -180,21 +194,31 @@ async fn write(
     code: Arc<AtomicU16>,
     server_shutdown: CancellationToken,
 ) {
+    let mut burst = Vec::with_capacity(MAX_BURST);
     loop {
-        let frame = tokio::select! {
+        let received = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
-            frame = outbound.recv() => frame,
+            received = outbound.recv_many(&mut burst, MAX_BURST) => received,
         };
-        let Some(frame) = frame else { break };
+        if received == 0 {
+            break;
+        }
+        // Nothing after `session_revoked` goes out: the socket closes with it.
+        let revoked = burst
+            .iter()
+            .position(|frame| &**frame == server::SESSION_REVOKED);
+        if let Some(last) = revoked {
+            burst.truncate(last + 1);
+        }
         let sent = tokio::select! {
-            sent = sink.send(Message::Text(frame.to_string())) => sent.is_ok(),
+            sent = write_burst(&mut sink, &mut burst) => sent.is_ok(),
             _ = stop.cancelled() => false,
         };
         if !sent {
             break;
         }
-        if &*frame == server::SESSION_REVOKED {
+        if revoked.is_some() {
             code.store(close_code::SESSION_REVOKED, Ordering::Relaxed);
             stop.cancel();
             break;
