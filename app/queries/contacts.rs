@@ -2,6 +2,7 @@
 
 use diesel::{prelude::*, result::DatabaseErrorKind};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
     app::models::{contact::ContactRecord, ids::UserId, user::UserRecord},
@@ -102,17 +103,18 @@ pub async fn exists_and_related(
 }
 
 /// The contact links `(owner, contact)` among a set of users, both ends in the set: one query
-/// answers the messaging rule for a whole batch of pairs.
-pub async fn links_among(
+/// answers the messaging rule for a whole batch of pairs. The future does not hold the
+/// connection, so it can be pipelined with other queries.
+pub fn links_among<'a>(
     conn: &mut AsyncPgConnection,
-    users: &[UserId],
-) -> QueryResult<Vec<(UserId, UserId)>> {
+    users: &'a [UserId],
+) -> BoxFuture<'a, QueryResult<Vec<(UserId, UserId)>>> {
     contacts::table
         .filter(contacts::owner_id.eq_any(users))
         .filter(contacts::contact_id.eq_any(users))
         .select((contacts::owner_id, contacts::contact_id))
         .load(conn)
-        .await
+        .boxed()
 }
 
 /// Everyone who has `user_id` in their contact list: those who see that user's presence.

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel_async::{
     scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
 };
+use futures_util::{future::BoxFuture, FutureExt};
 
 use super::users::lower;
 use crate::{
@@ -101,16 +102,17 @@ pub async fn member_ids(
         .await
 }
 
-/// The members of several groups, as `(group, member)` pairs.
-pub async fn members_of_groups(
+/// The members of several groups, as `(group, member)` pairs. The future does not hold the
+/// connection, so it can be pipelined with other queries.
+pub fn members_of_groups<'a>(
     conn: &mut AsyncPgConnection,
-    group_ids: &[GroupId],
-) -> QueryResult<Vec<(GroupId, UserId)>> {
+    group_ids: &'a [GroupId],
+) -> BoxFuture<'a, QueryResult<Vec<(GroupId, UserId)>>> {
     group_members::table
         .filter(group_members::group_id.eq_any(group_ids))
         .select((group_members::group_id, group_members::user_id))
         .load(conn)
-        .await
+        .boxed()
 }
 
 /// Renames a group.

@@ -6,6 +6,10 @@ use diesel::{prelude::*, upsert::excluded};
 use diesel_async::{
     scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
 };
+use futures_util::{
+    future::{try_join_all, BoxFuture},
+    try_join, FutureExt, TryFutureExt,
+};
 
 use crate::{
     app::models::{
@@ -56,9 +60,12 @@ pub struct NewMessage<'a> {
 ///
 /// Taking seqs locks each conversation's row until commit, so concurrent writers (on any
 /// instance) queue up and seqs have no gaps. The rows are locked in one fixed order (private pairs,
-/// then groups, each sorted), so two batches never deadlock. A `client_msg_id` the sender already
+/// then groups, each sorted), so two batches do not deadlock. A `client_msg_id` the sender already
 /// used fails the whole batch with a unique violation and rolls it back, seqs included. Each
 /// sender's read marker moves to their newest message: one's own messages are read.
+///
+/// Statements that do not need each other's answers are pipelined: sent together, run by Postgres
+/// one after the other in the order sent, answered in one round trip.
 pub async fn store_batch(
     conn: &mut AsyncPgConnection,
     batch: &[NewMessage<'_>],
@@ -78,6 +85,7 @@ pub async fn store_batch(
                 .collect();
             let mut rows = Vec::with_capacity(batch.len());
             let mut placed = Vec::with_capacity(batch.len());
+            let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
             for new in batch {
                 let (Some(conversation), Some(seq)) =
                     (conversations.get(&new.key), next_seq.get_mut(&new.key))
@@ -94,28 +102,23 @@ pub async fn store_batch(
                     messages::client_msg_id.eq(new.client_msg_id),
                 ));
                 placed.push(Some((new.id, conversation)));
+                newest_read.insert((conversation.id, new.sender_id), *seq);
                 *seq += 1;
             }
             if rows.is_empty() {
                 return Ok(vec![None; batch.len()]);
             }
-            let mut stored: HashMap<i64, MessageRecord> = diesel::insert_into(messages::table)
-                .values(rows)
-                .returning(MessageRecord::as_returning())
-                .get_results(conn)
-                .await?
+            let insert: BoxFuture<QueryResult<Vec<MessageRecord>>> =
+                diesel::insert_into(messages::table)
+                    .values(rows)
+                    .returning(MessageRecord::as_returning())
+                    .get_results(conn)
+                    .boxed();
+            let (stored, ()) = try_join!(insert, advance_read_markers(conn, &newest_read))?;
+            let mut stored: HashMap<i64, MessageRecord> = stored
                 .into_iter()
-                .map(|record| (record.id, record))
+                .map(|record: MessageRecord| (record.id, record))
                 .collect();
-
-            let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
-            for record in stored.values() {
-                let seq = newest_read
-                    .entry((record.conversation_id, record.sender_id))
-                    .or_default();
-                *seq = (*seq).max(record.seq);
-            }
-            advance_read_markers(conn, &newest_read).await?;
 
             Ok(placed
                 .into_iter()
@@ -140,8 +143,8 @@ async fn take_seqs(
     conn: &mut AsyncPgConnection,
     counts: &BTreeMap<ConversationKey, i64>,
 ) -> QueryResult<HashMap<ConversationKey, ConversationRecord>> {
-    let mut taken = HashMap::with_capacity(counts.len());
-    // `counts` is sorted with pairs first: the lock order of every batch.
+    // `counts` is sorted with pairs first: the lock order of every batch. The pairs' upsert
+    // locks its rows in the order of its VALUES; the groups' updates follow it down the pipeline.
     let pairs: Vec<_> = counts
         .iter()
         .filter_map(|(key, count)| match key {
@@ -153,47 +156,55 @@ async fn take_seqs(
             ConversationKey::Group(_) => None,
         })
         .collect();
+    let mut pipeline: Vec<BoxFuture<'static, QueryResult<Vec<ConversationRecord>>>> = Vec::new();
     if !pairs.is_empty() {
-        let rows: Vec<ConversationRecord> = diesel::insert_into(conversations::table)
-            .values(pairs)
-            .on_conflict((conversations::user_low, conversations::user_high))
-            .do_update()
-            .set(
-                conversations::last_seq
-                    .eq(conversations::last_seq + excluded(conversations::last_seq)),
-            )
-            .returning(ConversationRecord::as_returning())
-            .get_results(conn)
-            .await?;
-        for row in rows {
-            if let (Some(low), Some(high)) = (row.user_low, row.user_high) {
-                taken.insert(ConversationKey::Pair(low, high), row);
-            }
-        }
+        pipeline.push(
+            diesel::insert_into(conversations::table)
+                .values(pairs)
+                .on_conflict((conversations::user_low, conversations::user_high))
+                .do_update()
+                .set(
+                    conversations::last_seq
+                        .eq(conversations::last_seq + excluded(conversations::last_seq)),
+                )
+                .returning(ConversationRecord::as_returning())
+                .get_results(conn)
+                .boxed(),
+        );
     }
     for (key, count) in counts {
-        let ConversationKey::Group(group_id) = *key else {
-            continue;
-        };
-        let row = diesel::update(conversations::table.filter(conversations::group_id.eq(group_id)))
-            .set(conversations::last_seq.eq(conversations::last_seq + *count))
-            .returning(ConversationRecord::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-        if let Some(row) = row {
-            taken.insert(*key, row);
+        if let ConversationKey::Group(group_id) = *key {
+            pipeline.push(
+                diesel::update(conversations::table.filter(conversations::group_id.eq(group_id)))
+                    .set(conversations::last_seq.eq(conversations::last_seq + *count))
+                    .returning(ConversationRecord::as_returning())
+                    .get_results(conn)
+                    .boxed(),
+            );
         }
     }
-    Ok(taken)
+    let rows = try_join_all(pipeline).await?;
+
+    Ok(rows
+        .into_iter()
+        .flatten()
+        .filter_map(|row: ConversationRecord| {
+            let key = match (row.group_id, row.user_low, row.user_high) {
+                (Some(group_id), _, _) => ConversationKey::Group(group_id),
+                (None, Some(low), Some(high)) => ConversationKey::Pair(low, high),
+                _ => return None,
+            };
+            Some((key, row))
+        })
+        .collect())
 }
 
 /// Moves several read markers forward at once (never back), in key order so that concurrent
 /// batches lock them in the same order.
-async fn advance_read_markers(
+fn advance_read_markers(
     conn: &mut AsyncPgConnection,
     markers: &BTreeMap<(i64, UserId), i64>,
-) -> QueryResult<()> {
+) -> BoxFuture<'static, QueryResult<()>> {
     let rows: Vec<_> = markers
         .iter()
         .map(|((conversation_id, user_id), seq)| {
@@ -216,8 +227,8 @@ async fn advance_read_markers(
             read_markers::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
-        .await
-        .map(drop)
+        .map_ok(drop)
+        .boxed()
 }
 
 /// Creates a group's (empty) conversation; called when the group is created.

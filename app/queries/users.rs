@@ -2,6 +2,7 @@
 
 use diesel::{prelude::*, result::DatabaseErrorKind};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
     app::models::{
@@ -114,14 +115,15 @@ pub async fn last_seen(
         .collect())
 }
 
-/// Those of `ids` that are users.
-pub async fn existing_among(
+/// Those of `ids` that are users. The future does not hold the connection, so it can be
+/// pipelined with other queries.
+pub fn existing_among<'a>(
     conn: &mut AsyncPgConnection,
-    ids: &[UserId],
-) -> QueryResult<Vec<UserId>> {
+    ids: &'a [UserId],
+) -> BoxFuture<'a, QueryResult<Vec<UserId>>> {
     users::table
         .filter(users::id.eq_any(ids))
         .select(users::id)
         .load(conn)
-        .await
+        .boxed()
 }
