@@ -162,7 +162,12 @@ async fn run_flows(
         tasks.push(tokio::spawn(async move {
             let interval =
                 (rate > 0).then(|| Duration::from_secs_f64(flow_count / f64::from(rate)));
-            let mut ticker = interval.map(tokio::time::interval);
+            // Senders start spread over one interval, so that the total rate is even rather than
+            // every sender firing at the same instant.
+            let mut ticker = interval.map(|interval| {
+                let offset = interval.mul_f64(index as f64 / flow_count);
+                tokio::time::interval_at(tokio::time::Instant::now() + offset, interval)
+            });
             let mut n = 0u64;
             while started.elapsed() < duration {
                 if let Some(ticker) = ticker.as_mut() {
