@@ -22,6 +22,9 @@ use scenarios::Report;
 pub enum Scenario {
     Idle,
     Private,
+    /// `private` at `--latency-rate`: below saturation, so send→deliver is the latency a user
+    /// sees rather than time spent queueing (flat out, latency only measures the queue).
+    Latency,
     Group,
     Cross,
     Reconnect,
@@ -50,6 +53,9 @@ pub struct BenchArgs {
     /// Messages per second in all (0: as fast as acks come back).
     #[arg(long, default_value_t = 0)]
     pub rate: u32,
+    /// Messages per second in all for `latency`.
+    #[arg(long, default_value_t = 5000)]
+    pub latency_rate: u32,
     /// How long each messaging scenario sends.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -99,6 +105,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let report = match scenario {
             Scenario::Private => {
                 scenarios::private(&api, None, args.pairs, args.rate, args.duration).await?
+            }
+            Scenario::Latency => {
+                let mut report =
+                    scenarios::private(&api, None, args.pairs, args.latency_rate, args.duration)
+                        .await?;
+                report.scenario = "latency".into();
+                report
             }
             Scenario::Cross => {
                 let Some(url2) = &args.url2 else {

@@ -194,7 +194,8 @@ async fn write(
     code: Arc<AtomicU16>,
     server_shutdown: CancellationToken,
 ) {
-    let mut burst = Vec::with_capacity(MAX_BURST);
+    // Grows only as far as bursts need: most connections are idle, and memory per connection counts.
+    let mut burst = Vec::new();
     loop {
         let received = tokio::select! {
             biased;

@@ -28,8 +28,9 @@ use crate::{
     },
 };
 
-/// Initial read buffer per connection; it grows for larger frames.
-const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Initial read buffer per connection; it grows for larger frames. Client frames are mostly a
+/// few hundred bytes, and an idle connection should cost little memory.
+const WS_READ_BUFFER_BYTES: usize = 1024;
 
 /// The query string of the upgrade request.
 #[derive(Debug, Deserialize)]
@@ -69,7 +70,7 @@ pub async fn upgrade(
     // The library's 128 KiB default read buffer, allocated up front per connection, would make
     // idle connections cost far more memory than anything else about them.
     config.read_buffer_size = WS_READ_BUFFER_BYTES;
-    // Every frame is flushed right away anyway; no point gathering 128 KiB first.
+    // Frames are flushed as soon as the queue is empty; no point gathering 128 KiB first.
     config.write_buffer_size = 0;
     let state = state.clone();
     Ok(ws
