@@ -82,7 +82,8 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   echo "# Benchmarks"
   echo
   echo "Written by \`make bench\` (docker/bench.sh) on $(date -u +%Y-%m-%d). Figures depend on the machine;"
-  echo "compare them with the box's own limits below, measured in the same run."
+  echo "compare them with the box's own limits below, measured in the same run. How they were"
+  echo "improved, and what is left: [performance.md](performance.md)."
   echo
   echo "## Setup"
   echo
