@@ -7,7 +7,11 @@
 //! Only real transitions are announced: contacts get one `presence` push when a user comes online
 //! and one when they go offline (with `last_seen_at`, also stored in Postgres).
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Mutex,
+    time::Duration,
+};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
@@ -159,29 +163,24 @@ impl Presence {
 }
 
 async fn renew(state: &AppState) {
-    let leases: Vec<(String, UserId)> = state
+    let leases: Vec<(String, String)> = state
         .presence
         .local()
         .iter()
-        .map(|(lease, user)| (lease.clone(), *user))
+        .map(|(lease, user)| (user.to_string(), lease.clone()))
         .collect();
-    let users: std::collections::HashSet<UserId> = leases.iter().map(|(_, user)| *user).collect();
+    let users: HashSet<&str> = leases.iter().map(|(user, _)| user.as_str()).collect();
     metrics::gauge!(names::ONLINE_USERS).set(users.len() as f64);
-    for (lease, user_id) in leases {
-        match state
-            .presence
-            .liveness
-            .touch(&user_id.to_string(), &lease)
-            .await
-        {
-            // The lease had been swept (this instance stalled): the user is back.
-            Ok(true) => announce(state, user_id, true, None).await,
-            Ok(false) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "presence renewal failed");
-                return;
+    match state.presence.liveness.renew(&leases).await {
+        // Leases that had been swept (this instance stalled): those users are back.
+        Ok(came_online) => {
+            for owner in came_online {
+                if let Ok(user_id) = owner.parse() {
+                    announce(state, UserId(user_id), true, None).await;
+                }
             }
         }
+        Err(err) => tracing::warn!(error = %err, "presence renewal failed"),
     }
 }
 

@@ -10,7 +10,7 @@
 //! exact: an owner goes online once when its first live lease appears and offline once when its
 //! last one goes, whichever instance sees it, and two sweepers never report the same lease.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use redis::{RedisResult, Script};
 
@@ -23,6 +23,19 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 if redis.call('SET', KEYS[3], '1', 'NX') then return 1 end
 return 0";
+
+/// Renews (or creates) many leases at once; returns the owners that thereby came online.
+/// KEYS: all-leases set. ARGV: expiry ms, key prefix of owner sets, key prefix of flags, then
+/// owner and lease, alternately, for each lease.
+const TOUCH_MANY: &str = r"
+local online = {}
+for i = 4, #ARGV, 2 do
+  local owner, lease = ARGV[i], ARGV[i + 1]
+  redis.call('ZADD', ARGV[2] .. owner, ARGV[1], lease)
+  redis.call('ZADD', KEYS[1], ARGV[1], owner .. '/' .. lease)
+  if redis.call('SET', ARGV[3] .. owner, '1', 'NX') then table.insert(online, owner) end
+end
+return online";
 
 /// Ends a lease; returns 1 when the owner thereby went offline.
 /// KEYS: owner set, all-leases set, online flag. ARGV: lease, owner/lease, now ms.
@@ -57,6 +70,16 @@ return offline";
 
 /// Expired leases one sweep handles at most; the next sweep takes the rest.
 const SWEEP_BATCH: usize = 500;
+/// Leases renewed by one script call: large enough that renewing an instance's connections is a
+/// few round trips, small enough that Redis (which runs a script to its end) is never held long.
+const RENEW_BATCH: usize = 500;
+
+// Each script is hashed once; calls send only the hash (EVALSHA), and the code when Redis does
+// not know it yet.
+static TOUCH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH));
+static TOUCH_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_MANY));
+static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
+static SWEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SWEEP));
 
 /// Leases of one family (e.g. `presence`), under the cache's prefix.
 #[derive(Clone)]
@@ -91,7 +114,7 @@ impl Liveness {
     /// Takes or renews a lease; true when the owner came online by it.
     pub async fn touch(&self, owner: &str, lease: &str) -> RedisResult<bool> {
         let mut conn = self.cache.connection().await?;
-        let came_online: i64 = Script::new(TOUCH)
+        let came_online: i64 = TOUCH_SCRIPT
             .key(self.owner_set(owner))
             .key(self.all_leases())
             .key(self.online_flag(owner))
@@ -103,10 +126,31 @@ impl Liveness {
         Ok(came_online == 1)
     }
 
+    /// Renews many leases, a few hundred per round trip; returns the owners that came online by
+    /// it (their leases had expired and been swept meanwhile).
+    pub async fn renew(&self, leases: &[(String, String)]) -> RedisResult<Vec<String>> {
+        let mut conn = self.cache.connection().await?;
+        let expiry = now_ms() + self.lease_ttl.as_millis() as i64;
+        let mut came_online = Vec::new();
+        for chunk in leases.chunks(RENEW_BATCH) {
+            let mut call = TOUCH_MANY_SCRIPT.prepare_invoke();
+            call.key(self.all_leases())
+                .arg(expiry)
+                .arg(self.cache.key(&format!("{}:owner:", self.family)))
+                .arg(self.cache.key(&format!("{}:online:", self.family)));
+            for (owner, lease) in chunk {
+                call.arg(owner).arg(lease);
+            }
+            let owners: Vec<String> = call.invoke_async(&mut conn).await?;
+            came_online.extend(owners);
+        }
+        Ok(came_online)
+    }
+
     /// Ends a lease; true when the owner went offline by it.
     pub async fn release(&self, owner: &str, lease: &str) -> RedisResult<bool> {
         let mut conn = self.cache.connection().await?;
-        let went_offline: i64 = Script::new(RELEASE)
+        let went_offline: i64 = RELEASE_SCRIPT
             .key(self.owner_set(owner))
             .key(self.all_leases())
             .key(self.online_flag(owner))
@@ -122,7 +166,7 @@ impl Liveness {
     /// whichever instance's sweep removed their last lease).
     pub async fn sweep(&self) -> RedisResult<Vec<String>> {
         let mut conn = self.cache.connection().await?;
-        Script::new(SWEEP)
+        SWEEP_SCRIPT
             .key(self.all_leases())
             .arg(now_ms())
             .arg(SWEEP_BATCH)

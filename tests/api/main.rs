@@ -8,6 +8,7 @@ mod errors;
 mod groups;
 mod health;
 mod helpers;
+mod liveness;
 mod message_writer;
 mod messaging;
 mod presence;

@@ -1,0 +1,51 @@
+//! Leases in Redis on their own (`platform/cache/liveness.rs`): batched renewal keeps owners
+//! online, and brings back exactly those whose leases had been swept.
+
+use std::time::Duration;
+
+use simplechat::platform::cache::{liveness::Liveness, Cache};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn renewing_in_batches_reports_only_owners_that_had_gone_offline() {
+    // The app only lends its Redis prefix, dropped with it; its own presence uses another family.
+    let app = spawn_app().await;
+    let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
+    let leases = Liveness::new(cache, "test-leases", Duration::from_secs(60));
+
+    assert!(
+        leases.touch("ann", "l1").await.unwrap(),
+        "a first lease brings its owner online"
+    );
+    assert_eq!(
+        leases.renew(&[("ann".into(), "l1".into())]).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(leases.live(&["ann".into()]).await.unwrap(), vec![true]);
+
+    // As if a sweep had taken the lease while this instance stalled: renewing restores it.
+    assert!(leases.release("ann", "l1").await.unwrap());
+    assert_eq!(leases.live(&["ann".into()]).await.unwrap(), vec![false]);
+    assert_eq!(
+        leases.renew(&[("ann".into(), "l1".into())]).await.unwrap(),
+        vec!["ann".to_owned()]
+    );
+    assert_eq!(leases.live(&["ann".into()]).await.unwrap(), vec![true]);
+
+    // More leases than one script call takes: every owner is renewed, each reported once.
+    let many: Vec<(String, String)> = (0..1203)
+        .map(|n| (format!("owner{n}"), format!("lease{n}")))
+        .collect();
+    let mut came_online = leases.renew(&many).await.unwrap();
+    came_online.sort();
+    let mut owners: Vec<String> = many.iter().map(|(owner, _)| owner.clone()).collect();
+    owners.sort();
+    assert_eq!(came_online, owners);
+    assert!(leases.renew(&many).await.unwrap().is_empty());
+    let live = leases.live(&owners).await.unwrap();
+    assert!(
+        live.iter().all(|online| *online),
+        "every renewed owner is live"
+    );
+}
