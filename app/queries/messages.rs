@@ -11,6 +11,7 @@ use futures_util::{
     try_join, FutureExt, TryFutureExt,
 };
 
+use super::batch_statements::{AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages};
 use crate::{
     app::models::{
         ids::{GroupId, UserId},
@@ -83,7 +84,7 @@ pub async fn store_batch(
                 .iter()
                 .map(|(key, conversation)| (*key, conversation.last_seq - counts[key] + 1))
                 .collect();
-            let mut rows = Vec::with_capacity(batch.len());
+            let mut rows = MessageColumns::default();
             let mut placed = Vec::with_capacity(batch.len());
             let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
             for new in batch {
@@ -93,31 +94,22 @@ pub async fn store_batch(
                     placed.push(None);
                     continue;
                 };
-                rows.push((
-                    messages::id.eq(new.id),
-                    messages::conversation_id.eq(conversation.id),
-                    messages::seq.eq(*seq),
-                    messages::sender_id.eq(new.sender_id),
-                    messages::content.eq(new.content),
-                    messages::client_msg_id.eq(new.client_msg_id),
-                ));
+                rows.push(new, conversation.id, *seq);
                 placed.push(Some((new.id, conversation)));
                 newest_read.insert((conversation.id, new.sender_id), *seq);
                 *seq += 1;
             }
-            if rows.is_empty() {
+            if rows.ids.is_empty() {
                 return Ok(vec![None; batch.len()]);
             }
+            let markers = MarkerColumns::from(&newest_read);
             let insert: BoxFuture<QueryResult<Vec<MessageRecord>>> =
-                diesel::insert_into(messages::table)
-                    .values(rows)
-                    .returning(MessageRecord::as_returning())
-                    .get_results(conn)
-                    .boxed();
-            let (stored, ()) = try_join!(insert, advance_read_markers(conn, &newest_read))?;
+                rows.statement().get_results(conn).boxed();
+            let advance = markers.statement().execute(conn);
+            let (stored, _) = try_join!(insert, advance)?;
             let mut stored: HashMap<i64, MessageRecord> = stored
                 .into_iter()
-                .map(|record: MessageRecord| (record.id, record))
+                .map(|record| (record.id, record))
                 .collect();
 
             Ok(placed
@@ -143,45 +135,46 @@ async fn take_seqs(
     conn: &mut AsyncPgConnection,
     counts: &BTreeMap<ConversationKey, i64>,
 ) -> QueryResult<HashMap<ConversationKey, ConversationRecord>> {
-    // `counts` is sorted with pairs first: the lock order of every batch. The pairs' upsert
-    // locks its rows in the order of its VALUES; the groups' updates follow it down the pipeline.
-    let pairs: Vec<_> = counts
-        .iter()
-        .filter_map(|(key, count)| match key {
-            ConversationKey::Pair(low, high) => Some((
-                conversations::user_low.eq(*low),
-                conversations::user_high.eq(*high),
-                conversations::last_seq.eq(*count),
-            )),
-            ConversationKey::Group(_) => None,
-        })
-        .collect();
-    let mut pipeline: Vec<BoxFuture<'static, QueryResult<Vec<ConversationRecord>>>> = Vec::new();
-    if !pairs.is_empty() {
-        pipeline.push(
-            diesel::insert_into(conversations::table)
-                .values(pairs)
-                .on_conflict((conversations::user_low, conversations::user_high))
-                .do_update()
-                .set(
-                    conversations::last_seq
-                        .eq(conversations::last_seq + excluded(conversations::last_seq)),
-                )
-                .returning(ConversationRecord::as_returning())
-                .get_results(conn)
-                .boxed(),
-        );
-    }
+    // `counts` is sorted with pairs first: the lock order of every batch. The pairs' upsert locks
+    // its rows in the order given; the groups' rows are locked in order before they are updated.
+    let (mut lows, mut highs, mut pair_counts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut group_ids, mut group_counts) = (Vec::new(), Vec::new());
     for (key, count) in counts {
-        if let ConversationKey::Group(group_id) = *key {
-            pipeline.push(
-                diesel::update(conversations::table.filter(conversations::group_id.eq(group_id)))
-                    .set(conversations::last_seq.eq(conversations::last_seq + *count))
-                    .returning(ConversationRecord::as_returning())
-                    .get_results(conn)
-                    .boxed(),
-            );
+        match *key {
+            ConversationKey::Pair(low, high) => {
+                lows.push(low);
+                highs.push(high);
+                pair_counts.push(*count);
+            }
+            ConversationKey::Group(group_id) => {
+                group_ids.push(group_id);
+                group_counts.push(*count);
+            }
         }
+    }
+    let mut pipeline: Vec<BoxFuture<QueryResult<Vec<ConversationRecord>>>> = Vec::new();
+    if !lows.is_empty() {
+        let bump = BumpPairs {
+            lows: &lows,
+            highs: &highs,
+            counts: &pair_counts,
+        };
+        pipeline.push(bump.get_results(conn).boxed());
+    }
+    if !group_ids.is_empty() {
+        let lock = conversations::table
+            .filter(conversations::group_id.eq_any(&group_ids))
+            .order(conversations::group_id)
+            .for_update()
+            .select(conversations::id)
+            .load::<i64>(conn)
+            .map_ok(|_| Vec::new());
+        pipeline.push(lock.boxed());
+        let bump = BumpGroups {
+            group_ids: &group_ids,
+            counts: &group_counts,
+        };
+        pipeline.push(bump.get_results(conn).boxed());
     }
     let rows = try_join_all(pipeline).await?;
 
@@ -199,36 +192,67 @@ async fn take_seqs(
         .collect())
 }
 
-/// Moves several read markers forward at once (never back), in key order so that concurrent
-/// batches lock them in the same order.
-fn advance_read_markers(
-    conn: &mut AsyncPgConnection,
-    markers: &BTreeMap<(i64, UserId), i64>,
-) -> BoxFuture<'static, QueryResult<()>> {
-    let rows: Vec<_> = markers
-        .iter()
-        .map(|((conversation_id, user_id), seq)| {
-            (
-                read_markers::conversation_id.eq(*conversation_id),
-                read_markers::user_id.eq(*user_id),
-                read_markers::read_seq.eq(*seq),
-            )
-        })
-        .collect();
-    diesel::insert_into(read_markers::table)
-        .values(rows)
-        .on_conflict((read_markers::conversation_id, read_markers::user_id))
-        .do_update()
-        .set((
-            read_markers::read_seq.eq(greatest(
-                read_markers::read_seq,
-                excluded(read_markers::read_seq),
-            )),
-            read_markers::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .map_ok(drop)
-        .boxed()
+/// A batch's messages, column by column, as [`InsertMessages`] takes them.
+#[derive(Default)]
+struct MessageColumns<'a> {
+    ids: Vec<i64>,
+    conversation_ids: Vec<i64>,
+    seqs: Vec<i64>,
+    sender_ids: Vec<UserId>,
+    contents: Vec<&'a str>,
+    client_msg_ids: Vec<&'a str>,
+}
+
+impl<'a> MessageColumns<'a> {
+    fn push(&mut self, new: &NewMessage<'a>, conversation_id: i64, seq: i64) {
+        self.ids.push(new.id);
+        self.conversation_ids.push(conversation_id);
+        self.seqs.push(seq);
+        self.sender_ids.push(new.sender_id);
+        self.contents.push(new.content);
+        self.client_msg_ids.push(new.client_msg_id);
+    }
+
+    fn statement(&self) -> InsertMessages<'_> {
+        InsertMessages {
+            ids: &self.ids,
+            conversation_ids: &self.conversation_ids,
+            seqs: &self.seqs,
+            sender_ids: &self.sender_ids,
+            contents: &self.contents,
+            client_msg_ids: &self.client_msg_ids,
+        }
+    }
+}
+
+/// Read markers to advance, column by column and in key order (the lock order).
+struct MarkerColumns {
+    conversation_ids: Vec<i64>,
+    user_ids: Vec<UserId>,
+    seqs: Vec<i64>,
+}
+
+impl From<&BTreeMap<(i64, UserId), i64>> for MarkerColumns {
+    fn from(markers: &BTreeMap<(i64, UserId), i64>) -> Self {
+        Self {
+            conversation_ids: markers
+                .keys()
+                .map(|(conversation, _)| *conversation)
+                .collect(),
+            user_ids: markers.keys().map(|(_, user)| *user).collect(),
+            seqs: markers.values().copied().collect(),
+        }
+    }
+}
+
+impl MarkerColumns {
+    fn statement(&self) -> AdvanceReadMarkers<'_> {
+        AdvanceReadMarkers {
+            conversation_ids: &self.conversation_ids,
+            user_ids: &self.user_ids,
+            seqs: &self.seqs,
+        }
+    }
 }
 
 /// Creates a group's (empty) conversation; called when the group is created.

@@ -2,6 +2,7 @@
 //! Queries take a connection and typed values and return rows; they know nothing of HTTP.
 
 pub mod auth;
+mod batch_statements;
 pub mod contacts;
 pub mod groups;
 pub mod messages;

@@ -1,0 +1,160 @@
+//! The message writer's four multi-row statements, written as SQL.
+//!
+//! Diesel writes a multi-row insert as `VALUES (…), (…), …`: its text changes with the number of
+//! rows, so Postgres parses and plans it again for every batch, after one more round trip to
+//! prepare it. These statements pass each column as one array and read the rows back with
+//! `unnest`, so their text never changes: each connection prepares each of them once, and a batch
+//! of any size costs one round trip and no planning. Each type names its rows' SQL types, so the
+//! results load into the same records as diesel's own queries.
+
+use diesel::{
+    pg::Pg,
+    query_builder::{AstPass, Query, QueryFragment, QueryId},
+    sql_types::{Array, BigInt, Text, Uuid},
+    QueryResult,
+};
+
+use crate::{
+    app::models::ids::{GroupId, UserId},
+    platform::database::schema::{conversations, messages},
+};
+
+/// Declares a statement's plumbing: diesel caches its prepared form under the type's identity,
+/// and its rows have the SQL types of `$row`.
+macro_rules! cached_statement {
+    ($statement:ident) => {
+        impl QueryId for $statement<'_> {
+            type QueryId = $statement<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+    };
+    ($statement:ident, $row:ty) => {
+        cached_statement!($statement);
+
+        impl Query for $statement<'_> {
+            type SqlType = $row;
+        }
+    };
+}
+
+/// Adds `count` to the `last_seq` of each private pair's conversation, creating the missing
+/// ones; returns the conversations after that. Rows are locked in the order given.
+pub struct BumpPairs<'a> {
+    pub lows: &'a [UserId],
+    pub highs: &'a [UserId],
+    pub counts: &'a [i64],
+}
+
+cached_statement!(BumpPairs, conversations::SqlType);
+
+impl QueryFragment<Pg> for BumpPairs<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO chat.conversations (user_low, user_high, last_seq) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<Uuid>, _>(self.lows)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(self.highs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.counts)?;
+        out.push_sql(
+            ") ON CONFLICT (user_low, user_high) DO UPDATE \
+             SET last_seq = conversations.last_seq + excluded.last_seq \
+             RETURNING id, user_low, user_high, group_id, last_seq",
+        );
+        Ok(())
+    }
+}
+
+/// Adds `count` to the `last_seq` of each group's conversation (whose rows the caller has
+/// locked); returns the conversations after that. A deleted group's is missing.
+pub struct BumpGroups<'a> {
+    pub group_ids: &'a [GroupId],
+    pub counts: &'a [i64],
+}
+
+cached_statement!(BumpGroups, conversations::SqlType);
+
+impl QueryFragment<Pg> for BumpGroups<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE chat.conversations AS c SET last_seq = c.last_seq + batch.count \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<Uuid>, _>(self.group_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.counts)?;
+        out.push_sql(
+            ") AS batch (group_id, count) WHERE c.group_id = batch.group_id \
+             RETURNING c.id, c.user_low, c.user_high, c.group_id, c.last_seq",
+        );
+        Ok(())
+    }
+}
+
+/// Inserts messages, one per index of the arrays; returns the stored rows.
+pub struct InsertMessages<'a> {
+    pub ids: &'a [i64],
+    pub conversation_ids: &'a [i64],
+    pub seqs: &'a [i64],
+    pub sender_ids: &'a [UserId],
+    pub contents: &'a [&'a str],
+    pub client_msg_ids: &'a [&'a str],
+}
+
+cached_statement!(InsertMessages, messages::SqlType);
+
+impl QueryFragment<Pg> for InsertMessages<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO chat.messages \
+             (id, conversation_id, seq, sender_id, content, client_msg_id) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.seqs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(self.sender_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(self.contents)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
+        out.push_sql(
+            ") RETURNING id, conversation_id, seq, sender_id, content, client_msg_id, created_at",
+        );
+        Ok(())
+    }
+}
+
+/// Moves read markers forward (never back), one per index of the arrays. Rows are locked in the
+/// order given.
+pub struct AdvanceReadMarkers<'a> {
+    pub conversation_ids: &'a [i64],
+    pub user_ids: &'a [UserId],
+    pub seqs: &'a [i64],
+}
+
+cached_statement!(AdvanceReadMarkers);
+
+impl QueryFragment<Pg> for AdvanceReadMarkers<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO chat.read_markers (conversation_id, user_id, read_seq) \
+             SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(self.user_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.seqs)?;
+        out.push_sql(
+            ") ON CONFLICT (conversation_id, user_id) DO UPDATE \
+             SET read_seq = greatest(read_markers.read_seq, excluded.read_seq), updated_at = now()",
+        );
+        Ok(())
+    }
+}
