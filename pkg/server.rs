@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    app::services::{message_writer::MessageWriter, presence::Presence},
+    app::services::{message_writer::MessageWriter, presence::Presence, sessions},
     pkg::{
         config::Config,
         routes,
@@ -70,7 +70,8 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
         broker,
     };
     let state = AppState::new(config, services, shutdown.clone());
-    Presence::spawn_background(state.clone(), shutdown);
+    Presence::spawn_background(state.clone(), shutdown.clone());
+    sessions::spawn_checks(state.clone(), shutdown);
     Ok(state)
 }
 

@@ -46,6 +46,20 @@ pub async fn session_is_live(
     .await
 }
 
+/// Those of `ids` whose sessions are live: not revoked, not expired, not deleted.
+pub async fn live_sessions(
+    conn: &mut AsyncPgConnection,
+    ids: &[SessionId],
+) -> QueryResult<Vec<SessionId>> {
+    sessions::table
+        .filter(sessions::id.eq_any(ids))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(diesel::dsl::now))
+        .select(sessions::id)
+        .load(conn)
+        .await
+}
+
 /// Outcome of presenting a refresh token of some generation.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {

@@ -7,3 +7,4 @@ pub mod message_writer;
 pub mod messaging;
 pub mod permissions;
 pub mod presence;
+pub mod sessions;

@@ -252,6 +252,28 @@ impl Broker {
             return;
         };
         metrics::counter!(RECEIVED_METRIC).increment(1);
+        self.hand_out(channel, tag, body);
+    }
+
+    /// Hands a body to this instance's subscribers of `channel`, as if it had been published
+    /// there with `tag`, without going through Redis.
+    pub fn deliver_locally(&self, channel: &str, tag: &str, body: &str) {
+        self.hand_out(channel, tag, body);
+    }
+
+    /// Every local subscriber's channel and tag.
+    pub fn local_tags(&self) -> Vec<(String, String)> {
+        self.lock_channels()
+            .iter()
+            .flat_map(|(channel, subscribers)| {
+                subscribers
+                    .values()
+                    .map(|subscriber| (channel.clone(), subscriber.tag.clone()))
+            })
+            .collect()
+    }
+
+    fn hand_out(&self, channel: &str, tag: &str, body: &str) {
         let body: Arc<str> = Arc::from(body);
         let channels = self.lock_channels();
         let Some(subscribers) = channels.get(channel) else {

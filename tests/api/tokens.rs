@@ -3,7 +3,11 @@
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::json;
-use simplechat::pkg::utils::jwt::{AccessClaims, TokenKeys, TokenKind};
+use simplechat::{
+    app::{models::ids::SessionId, queries},
+    pkg::utils::jwt::{AccessClaims, TokenKeys, TokenKind},
+    platform::database,
+};
 
 use crate::helpers::{spawn_app, TestApp, TEST_JWT_SECRET};
 
@@ -163,4 +167,54 @@ async fn logout_kills_the_access_and_the_refresh_token() {
     app.refresh(&user.refresh_token)
         .await
         .error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_socket_of_a_session_revoked_without_a_push_is_closed_by_the_periodic_check() {
+    // Sessions are checked every two heartbeat intervals.
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.insert("HEARTBEAT_INTERVAL".into(), "300ms".into());
+    })
+    .await;
+    let alice = app.new_user().await;
+    let mut socket = app.connect(&alice).await;
+    let mut second_device = app.connect(&alice).await;
+
+    // Revoked behind the server's back: no `session_revoked` is published.
+    let session = SessionId(claims_of(&alice.access_token).sid);
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 1).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    queries::auth::revoke_session(&mut conn, session)
+        .await
+        .unwrap();
+
+    for device in [&mut socket, &mut second_device] {
+        assert_eq!(device.next_json().await["type"], "session_revoked");
+        assert_eq!(device.closed().await, Some(4001));
+    }
+}
+
+#[tokio::test]
+async fn the_periodic_check_leaves_sockets_of_live_sessions_open() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.insert("HEARTBEAT_INTERVAL".into(), "300ms".into());
+    })
+    .await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    let mut kept = app.connect(&alice).await;
+    let mut revoked = app.connect(&bob).await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 1).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let session = SessionId(claims_of(&bob.access_token).sid);
+    queries::auth::revoke_session(&mut conn, session)
+        .await
+        .unwrap();
+
+    // Once the check has run (Bob's socket closed by it), Alice's socket still answers.
+    assert_eq!(revoked.next_json().await["type"], "session_revoked");
+    assert_eq!(revoked.closed().await, Some(4001));
+    assert_eq!(
+        kept.request(serde_json::json!({ "type": "ping" })).await["type"],
+        "pong"
+    );
 }

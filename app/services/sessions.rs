@@ -1,0 +1,79 @@
+//! Open sockets and the sessions they belong to.
+//!
+//! A socket's session is checked once, when it opens. Logging out, or reusing an old refresh
+//! token, tells the session's sockets at once (`session_revoked` through Redis), but that push is
+//! best effort like every other: if it is lost, the socket would stay open. So every instance also
+//! asks Postgres, every two heartbeat intervals and in one query per thousand sockets, which of its
+//! sockets' sessions are still live, and hands `session_revoked` to the sockets of the others,
+//! which then close with 4001. A revoked (or expired) session's socket is closed within two
+//! heartbeat intervals even when the push never arrives.
+
+use std::collections::HashSet;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    app::{
+        models::{frames::server, ids::SessionId},
+        queries,
+    },
+    pkg::state::AppState,
+};
+
+/// Sessions checked per query.
+const CHECK_BATCH: usize = 1000;
+
+/// Checks this instance's sockets' sessions every two heartbeat intervals, until `shutdown`.
+pub fn spawn_checks(state: AppState, shutdown: CancellationToken) {
+    let every = state.config.heartbeat_interval * 2;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        // The first tick is immediate; sockets were checked when they opened.
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => close_dead_sessions(&state).await,
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    });
+}
+
+/// Hands `session_revoked` to the local sockets whose sessions are no longer live.
+async fn close_dead_sessions(state: &AppState) {
+    // Each socket subscribes to its user's channel with its session id as the tag.
+    let sockets: Vec<(String, SessionId)> = state
+        .broker
+        .local_tags()
+        .into_iter()
+        .filter_map(|(channel, tag)| Some((channel, SessionId(tag.parse().ok()?))))
+        .collect();
+    if sockets.is_empty() {
+        return;
+    }
+    let sessions: Vec<SessionId> = sockets
+        .iter()
+        .map(|(_, session)| *session)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut live = HashSet::with_capacity(sessions.len());
+    let checked = async {
+        let mut conn = state.db.get().await?;
+        for chunk in sessions.chunks(CHECK_BATCH) {
+            live.extend(queries::auth::live_sessions(&mut conn, chunk).await?);
+        }
+        Ok::<_, crate::pkg::utils::errors::AppError>(())
+    };
+    if let Err(err) = checked.await {
+        tracing::warn!(error = %err, "checking the sockets' sessions failed");
+        return;
+    }
+    for (channel, session) in sockets {
+        if !live.contains(&session) {
+            state
+                .broker
+                .deliver_locally(&channel, &session.to_string(), server::SESSION_REVOKED);
+        }
+    }
+}
