@@ -182,7 +182,10 @@ pub struct Conversation {
     pub last_message: Option<Message>,
 }
 
-/// 1–4096 characters, not only whitespace. Kept exactly as sent.
+/// Why a text with a NUL character is refused (Postgres cannot store it).
+const NO_NUL: &str = "must not contain NUL characters";
+
+/// 1–4096 characters, not only whitespace, no NUL. Kept exactly as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageContent(String);
 
@@ -207,6 +210,10 @@ impl TextField for MessageContent {
                 "must be at most {} characters long",
                 Self::MAX_CHARS
             ));
+        }
+        // Postgres text cannot hold NUL; other control characters (newlines, tabs) are content.
+        if raw.contains('\0') {
+            return Err(NO_NUL.into());
         }
         Ok(Self(raw))
     }
@@ -242,6 +249,9 @@ impl TextField for ClientMsgId {
     fn parse(raw: String) -> Result<Self, String> {
         if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS {
             return Err(format!("must be 1–{} characters long", Self::MAX_CHARS));
+        }
+        if raw.contains('\0') {
+            return Err(NO_NUL.into());
         }
         Ok(Self(raw))
     }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use diesel::{prelude::*, upsert::excluded};
+use diesel::{prelude::*, result::DatabaseErrorKind, upsert::excluded};
 use diesel_async::{
     scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
 };
@@ -165,7 +165,9 @@ async fn take_seqs(
         let lock = conversations::table
             .filter(conversations::group_id.eq_any(&group_ids))
             .order(conversations::group_id)
-            .for_update()
+            // The lock an UPDATE of `last_seq` takes anyway; unlike FOR UPDATE it does not block
+            // the key-share locks that inserting a read marker or message takes on the row.
+            .for_no_key_update()
             .select(conversations::id)
             .load::<i64>(conn)
             .map_ok(|_| Vec::new());
@@ -266,6 +268,35 @@ pub async fn create_group_conversation(
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// The name Postgres gave the `UNIQUE (sender_id, client_msg_id)` constraint of the migration.
+const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_sender_id_client_msg_id_key";
+
+/// Whether an insert failed because the sender had already used the `client_msg_id`.
+pub fn is_client_msg_id_taken(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name() == Some(CLIENT_MSG_ID_CONSTRAINT)
+    )
+}
+
+/// Stored messages whose sender is one of `senders` and whose `client_msg_id` is one of
+/// `client_msg_ids` (every combination: callers keep the pairs they asked about), with their
+/// conversations. The future does not hold the connection, so it can be pipelined.
+pub fn by_client_msg_ids<'a>(
+    conn: &mut AsyncPgConnection,
+    senders: &'a [UserId],
+    client_msg_ids: &'a [&'a str],
+) -> BoxFuture<'a, QueryResult<Vec<(MessageRecord, ConversationRecord)>>> {
+    messages::table
+        .inner_join(conversations::table)
+        .filter(messages::sender_id.eq_any(senders))
+        .filter(messages::client_msg_id.eq_any(client_msg_ids))
+        .select((MessageRecord::as_select(), ConversationRecord::as_select()))
+        .load(conn)
+        .boxed()
 }
 
 /// The message a sender stored under `client_msg_id`, with its conversation.

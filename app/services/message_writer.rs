@@ -1,14 +1,15 @@
 //! The message writer: every message is stored through here, as part of a batch.
 //!
 //! Sends from all connections of this instance queue up, and a few writer tasks each take what
-//! has queued and store it together: one authorisation pass (three queries at most, whatever the
-//! batch holds) and one transaction, so one commit for many messages. Under light load a batch
+//! has queued and store it together: one check pass (four queries at most, sent at once, whatever
+//! the batch holds) and one transaction, so one commit for many messages. Under light load a batch
 //! is a single message and nothing waits; under heavy load batches grow, and the cost per message
 //! falls instead of every message paying for its own round trips and commit.
 //!
 //! Nothing about a message changes by being batched: it is authorised by the same rules, gets
-//! the next seq of its conversation, and its sender hears back only after the commit. When a
-//! batch fails (a retried `client_msg_id` is the usual cause), its messages are stored one by
+//! the next seq of its conversation, and its sender hears back only after the commit. A retried
+//! `client_msg_id` is found by the check pass and answered with its original. Should a batch still
+//! fail (a retry racing its original on another instance, say), its messages are stored one by
 //! one, so no message fails because of another.
 
 use std::{
@@ -16,7 +17,7 @@ use std::{
     sync::Arc,
 };
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use futures_util::{
@@ -129,7 +130,9 @@ impl Batcher {
     async fn run(self, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
-            // Whatever queued while this writer was busy becomes its next batch.
+            // Whatever queued while this writer was busy becomes its next batch. The lock is held
+            // while waiting on purpose: one idle writer waits for the next send, the others wait
+            // for the lock, so a send is taken by exactly one writer, the first free one.
             let received = jobs.lock().await.recv_many(&mut batch, MAX_BATCH).await;
             if received == 0 {
                 return;
@@ -145,10 +148,11 @@ impl Batcher {
         let results = match self.db.get().await {
             Ok(mut conn) => self.write_all(&mut conn, &drafts).await,
             Err(err) => {
-                let err = AppError::from(err);
+                // Converting logs the cause, once; every sender gets the same answer.
+                let unavailable = AppError::from(err).to_string();
                 drafts
                     .iter()
-                    .map(|_| Err(AppError::Unavailable(err.to_string())))
+                    .map(|_| Err(AppError::Unavailable(unavailable.clone())))
                     .collect()
             }
         };
@@ -164,33 +168,50 @@ impl Batcher {
         conn: &mut DbConn,
         drafts: &[Draft],
     ) -> Vec<Result<Written, AppError>> {
-        let verdicts = match authorise(conn, drafts).await {
-            Ok(verdicts) => verdicts,
-            Err(err) => return drafts.iter().map(|_| Err(failed(&err))).collect(),
+        let checks = match check(conn, drafts).await {
+            Ok(checks) => checks,
+            Err(err) => return drafts.iter().map(|_| Err(storage_error(&err))).collect(),
         };
         let mut results: Vec<Option<Result<Written, AppError>>> =
             drafts.iter().map(|_| None).collect();
         let mut allowed = Vec::with_capacity(drafts.len());
-        for (index, (draft, verdict)) in drafts.iter().zip(verdicts).enumerate() {
-            match verdict.and_then(|(key, readers)| Ok((self.ids.next()?, key, readers))) {
-                Ok((id, key, readers)) => allowed.push(Allowed {
-                    index,
-                    readers,
-                    new: NewMessage {
-                        id,
-                        key,
-                        sender_id: draft.sender,
-                        content: &draft.content,
-                        client_msg_id: &draft.client_msg_id,
-                    },
-                }),
-                Err(refusal) => results[index] = Some(original_or(conn, draft, refusal).await),
+        let mut twins = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, (draft, check)) in drafts.iter().zip(checks).enumerate() {
+            let (key, readers) = match check {
+                Check::Original(written) => {
+                    results[index] = Some(Ok(written));
+                    continue;
+                }
+                Check::Refused(refusal) => {
+                    results[index] = Some(Err(refusal));
+                    continue;
+                }
+                Check::Allowed { key, readers } => (key, readers),
+            };
+            // The same draft twice in one batch (a retry sent before the first answer): the
+            // second waits until the first is stored, then is a plain retry.
+            if !seen.insert((draft.sender, draft.client_msg_id.as_str())) {
+                twins.push(Allowed::new(index, key, readers, 0, draft));
+                continue;
+            }
+            match self.ids.next() {
+                Ok(id) => allowed.push(Allowed::new(index, key, readers, id, draft)),
+                Err(err) => results[index] = Some(Err(err)),
             }
         }
-        for (index, result) in store(conn, allowed).await {
-            results[index] = Some(match result {
-                Ok(written) => Ok(written),
-                Err(refusal) => original_or(conn, &drafts[index], refusal).await,
+        for (index, stored) in store(conn, allowed).await {
+            results[index] = Some(settle(conn, &drafts[index], stored).await);
+        }
+        for mut twin in twins {
+            let index = twin.index;
+            results[index] = Some(match self.ids.next() {
+                Ok(id) => {
+                    twin.new.id = id;
+                    let (_, stored) = store(conn, vec![twin]).await.remove(0);
+                    settle(conn, &drafts[index], stored).await
+                }
+                Err(err) => Err(err),
             });
         }
         results
@@ -200,18 +221,63 @@ impl Batcher {
     }
 }
 
-/// A draft that passed the rules, ready to store.
+/// A draft that passed the checks, ready to store.
 struct Allowed<'a> {
     index: usize,
     readers: Vec<UserId>,
     new: NewMessage<'a>,
 }
 
-/// Where a draft goes and who reads it, or why it may not be sent.
-type Verdict = Result<(ConversationKey, Vec<UserId>), AppError>;
+impl<'a> Allowed<'a> {
+    fn new(
+        index: usize,
+        key: ConversationKey,
+        readers: Vec<UserId>,
+        id: i64,
+        draft: &'a Draft,
+    ) -> Self {
+        Self {
+            index,
+            readers,
+            new: NewMessage {
+                id,
+                key,
+                sender_id: draft.sender,
+                content: &draft.content,
+                client_msg_id: &draft.client_msg_id,
+            },
+        }
+    }
+}
 
-/// Applies the messaging rules to every draft of a batch, from at most three queries sent at once.
-async fn authorise(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Verdict>, DieselError> {
+/// What the check pass says of one draft.
+enum Check {
+    /// A retry: the sender stored this `client_msg_id` before.
+    Original(Written),
+    /// The rules refuse it.
+    Refused(AppError),
+    /// It may be stored in this conversation, and is pushed to these readers.
+    Allowed {
+        key: ConversationKey,
+        readers: Vec<UserId>,
+    },
+}
+
+/// Finds the retries among the drafts and applies the messaging rules to the others, from at
+/// most four queries sent at once.
+async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
+    let senders: Vec<UserId> = drafts
+        .iter()
+        .map(|draft| draft.sender)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let client_msg_ids: Vec<&str> = drafts
+        .iter()
+        .map(|draft| draft.client_msg_id.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let mut recipients = HashSet::new();
     let mut parties = HashSet::new();
     let mut groups = HashSet::new();
@@ -231,9 +297,11 @@ async fn authorise(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Verdict>, 
     let parties: Vec<UserId> = parties.into_iter().collect();
     let groups: Vec<GroupId> = groups.into_iter().collect();
 
-    // The three queries go out together (pipelined) and come back in one round trip.
+    // The queries go out together (pipelined): Postgres answers them one after the other, with
+    // no round trip in between.
     let conn: &mut AsyncPgConnection = conn;
-    let (existing, links, memberships) = try_join!(
+    let (stored, existing, links, memberships) = try_join!(
+        queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
         if recipients.is_empty() {
             nothing()
         } else {
@@ -250,6 +318,19 @@ async fn authorise(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Verdict>, 
             queries::groups::members_of_groups(conn, &groups)
         },
     )?;
+    let originals: HashMap<(UserId, &str), (MessageRecord, ConversationRecord)> = stored
+        .into_iter()
+        .filter_map(|(record, conversation)| {
+            // The query matched senders and ids separately; keep the exact pairs.
+            let key = drafts
+                .iter()
+                .find(|draft| {
+                    draft.sender == record.sender_id && draft.client_msg_id == record.client_msg_id
+                })
+                .map(|draft| (draft.sender, draft.client_msg_id.as_str()))?;
+            Some((key, (record, conversation)))
+        })
+        .collect();
     let existing: HashSet<UserId> = existing.into_iter().collect();
     let links: HashSet<(UserId, UserId)> = links.into_iter().collect();
     let mut members = HashMap::<GroupId, Vec<UserId>>::new();
@@ -257,9 +338,8 @@ async fn authorise(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Verdict>, 
         members.entry(group_id).or_default().push(member);
     }
 
-    Ok(drafts
-        .iter()
-        .map(|draft| match draft.target {
+    let rules = |draft: &Draft| -> Result<(ConversationKey, Vec<UserId>), AppError> {
+        match draft.target {
             Target::User(other) => {
                 if draft.authority == Authority::Rules {
                     let related = links.contains(&(draft.sender, other))
@@ -285,6 +365,24 @@ async fn authorise(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Verdict>, 
                 }
                 Ok((ConversationKey::Group(group_id), readers))
             }
+        }
+    };
+    Ok(drafts
+        .iter()
+        .map(|draft| {
+            // A retry gets its original even when the rules would now refuse a new message.
+            if let Some((record, conversation)) =
+                originals.get(&(draft.sender, draft.client_msg_id.as_str()))
+            {
+                return Check::Original(Written::Original {
+                    record: record.clone(),
+                    conversation: conversation.clone(),
+                });
+            }
+            match rules(draft) {
+                Ok((key, readers)) => Check::Allowed { key, readers },
+                Err(refusal) => Check::Refused(refusal),
+            }
         })
         .collect())
 }
@@ -294,12 +392,19 @@ fn nothing<'a, T: Send + 'a>() -> BoxFuture<'a, QueryResult<Vec<T>>> {
     future::ok(Vec::new()).boxed()
 }
 
+/// What became of an allowed draft in the store.
+enum Stored {
+    Done(Written),
+    /// Its `client_msg_id` was stored meanwhile: a retry raced its original.
+    Taken,
+    /// Its group was deleted after the check.
+    Gone,
+    Failed(AppError),
+}
+
 /// Stores the allowed drafts together, or one by one when the batch fails. Gives each draft's
-/// index with what became of it; a refusal (the group was deleted meanwhile) is for the caller.
-async fn store(
-    conn: &mut DbConn,
-    allowed: Vec<Allowed<'_>>,
-) -> Vec<(usize, Result<Written, AppError>)> {
+/// index with what became of it.
+async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stored)> {
     if allowed.is_empty() {
         return Vec::new();
     }
@@ -308,18 +413,25 @@ async fn store(
         Ok(stored) => allowed
             .into_iter()
             .zip(stored)
-            .map(|(allowed, stored)| (allowed.index, stored_or_gone(allowed.readers, stored)))
+            .map(|(allowed, stored)| {
+                let outcome = match stored {
+                    Some((record, conversation)) => Stored::Done(Written::Stored {
+                        record,
+                        conversation,
+                        readers: allowed.readers,
+                    }),
+                    None => Stored::Gone,
+                };
+                (allowed.index, outcome)
+            })
             .collect(),
         Err(err) if allowed.len() == 1 => {
-            let allowed = allowed.into_iter().next().expect("one draft");
-            let result = match err {
-                // A retry: the caller finds the original.
-                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                    Err(AppError::Conflict("client_msg_id already used".into()))
-                }
-                err => Err(failed(&err)),
+            let outcome = if queries::messages::is_client_msg_id_taken(&err) {
+                Stored::Taken
+            } else {
+                Stored::Failed(storage_error(&err))
             };
-            vec![(allowed.index, result)]
+            vec![(allowed[0].index, outcome)]
         }
         Err(_) => {
             let mut results = Vec::with_capacity(allowed.len());
@@ -331,36 +443,30 @@ async fn store(
     }
 }
 
-fn stored_or_gone(
-    readers: Vec<UserId>,
-    stored: Option<(MessageRecord, ConversationRecord)>,
-) -> Result<Written, AppError> {
-    let (record, conversation) = stored.ok_or_else(permissions::no_such_group)?;
-    Ok(Written::Stored {
-        record,
-        conversation,
-        readers,
-    })
-}
-
-/// The original of a retried draft if there is one (a retry gets it even when the rules would
-/// now refuse a new message), else `refusal`.
-async fn original_or(
-    conn: &mut DbConn,
-    draft: &Draft,
-    refusal: AppError,
-) -> Result<Written, AppError> {
-    match queries::messages::find_by_client_msg_id(conn, draft.sender, &draft.client_msg_id).await {
-        Ok(Some((record, conversation))) => Ok(Written::Original {
-            record,
-            conversation,
-        }),
-        Ok(None) => Err(refusal),
-        Err(err) => Err(failed(&err)),
+/// The answer to a draft, given what became of it in the store.
+async fn settle(conn: &mut DbConn, draft: &Draft, stored: Stored) -> Result<Written, AppError> {
+    match stored {
+        Stored::Done(written) => Ok(written),
+        Stored::Taken => {
+            match queries::messages::find_by_client_msg_id(conn, draft.sender, &draft.client_msg_id)
+                .await
+            {
+                Ok(Some((record, conversation))) => Ok(Written::Original {
+                    record,
+                    conversation,
+                }),
+                Ok(None) => Err(AppError::internal(anyhow::anyhow!(
+                    "client_msg_id taken, yet no message has it"
+                ))),
+                Err(err) => Err(storage_error(&err)),
+            }
+        }
+        Stored::Gone => Err(permissions::no_such_group()),
+        Stored::Failed(err) => Err(err),
     }
 }
 
-/// An internal error for one of several drafts that failed together.
-fn failed(err: &DieselError) -> AppError {
+/// An internal error for a draft whose storing failed (perhaps with others of its batch).
+fn storage_error(err: &DieselError) -> AppError {
     AppError::internal(anyhow::anyhow!("storing messages: {err}"))
 }

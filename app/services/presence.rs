@@ -171,16 +171,15 @@ async fn renew(state: &AppState) {
         .collect();
     let users: HashSet<&str> = leases.iter().map(|(user, _)| user.as_str()).collect();
     metrics::gauge!(names::ONLINE_USERS).set(users.len() as f64);
-    match state.presence.liveness.renew(&leases).await {
-        // Leases that had been swept (this instance stalled): those users are back.
-        Ok(came_online) => {
-            for owner in came_online {
-                if let Ok(user_id) = owner.parse() {
-                    announce(state, UserId(user_id), true, None).await;
-                }
-            }
+    let (came_online, renewed) = state.presence.liveness.renew(&leases).await;
+    if let Err(err) = renewed {
+        tracing::warn!(error = %err, "presence renewal failed");
+    }
+    // Leases that had been swept (this instance stalled): those users are back.
+    for owner in came_online {
+        if let Ok(user_id) = owner.parse() {
+            announce(state, UserId(user_id), true, None).await;
         }
-        Err(err) => tracing::warn!(error = %err, "presence renewal failed"),
     }
 }
 

@@ -126,12 +126,23 @@ impl Liveness {
         Ok(came_online == 1)
     }
 
-    /// Renews many leases, a few hundred per round trip; returns the owners that came online by
-    /// it (their leases had expired and been swept meanwhile).
-    pub async fn renew(&self, leases: &[(String, String)]) -> RedisResult<Vec<String>> {
+    /// Renews many leases, a few hundred per round trip. Returns the owners that came online by
+    /// it (their leases had expired and been swept meanwhile), together with the error that
+    /// stopped the renewal, if one did: owners renewed before it are online and must still be
+    /// announced.
+    pub async fn renew(&self, leases: &[(String, String)]) -> (Vec<String>, RedisResult<()>) {
+        let mut came_online = Vec::new();
+        let result = self.renew_into(leases, &mut came_online).await;
+        (came_online, result)
+    }
+
+    async fn renew_into(
+        &self,
+        leases: &[(String, String)],
+        came_online: &mut Vec<String>,
+    ) -> RedisResult<()> {
         let mut conn = self.cache.connection().await?;
         let expiry = now_ms() + self.lease_ttl.as_millis() as i64;
-        let mut came_online = Vec::new();
         for chunk in leases.chunks(RENEW_BATCH) {
             let mut call = TOUCH_MANY_SCRIPT.prepare_invoke();
             call.key(self.all_leases())
@@ -144,7 +155,7 @@ impl Liveness {
             let owners: Vec<String> = call.invoke_async(&mut conn).await?;
             came_online.extend(owners);
         }
-        Ok(came_online)
+        Ok(())
     }
 
     /// Ends a lease; true when the owner went offline by it.

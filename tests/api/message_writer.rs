@@ -164,3 +164,36 @@ async fn two_drafts_with_one_client_msg_id_in_one_batch_store_one_message() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_message_the_database_refuses_fails_alone_and_its_batch_is_stored_around_it() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    app.add_contact(&alice, &bob).await;
+    let writer = writer(&app);
+    let to_bob = Target::User(user_id(&bob));
+    // Postgres text cannot hold NUL. The API refuses it up front; a draft made here does not.
+    let mut unstorable = draft(&alice, to_bob, "nul");
+    unstorable.content = "a\0b".into();
+
+    let results = join_all(
+        [
+            draft(&alice, to_bob, "before"),
+            unstorable,
+            draft(&alice, to_bob, "after"),
+        ]
+        .map(|draft| writer.write(draft)),
+    )
+    .await;
+
+    let outcomes: Vec<_> = results.iter().map(outcome).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            Ok(("stored", 1, "content of before".into())),
+            Err("internal".into()),
+            Ok(("stored", 2, "content of after".into())),
+        ],
+        "the failed batch is stored again one by one, with no seq lost"
+    );
+}

@@ -312,6 +312,17 @@ async fn bad_frames_get_an_error_and_the_connection_stays_open() {
             "bad_request",
             "client_msg_id",
         ),
+        // Postgres text cannot hold NUL: refused up front, not a 500 from the store.
+        (
+            send_frame(to_bob.clone(), "nul \u{0} here", "x"),
+            "bad_request",
+            "content must not contain NUL",
+        ),
+        (
+            send_frame(to_bob.clone(), "hi", "nul\u{0}"),
+            "bad_request",
+            "client_msg_id must not contain NUL",
+        ),
         (send_frame(json!({}), "hi", "x"), "bad_request", "to"),
         (
             send_frame(json!({ "user_id": "nope" }), "hi", "x"),
@@ -682,6 +693,10 @@ async fn rest_sends_validate_content_and_client_msg_id() {
         (
             json!({ "content": "hi", "client_msg_id": "c".repeat(65) }),
             "client_msg_id",
+        ),
+        (
+            json!({ "content": "a\u{0}b", "client_msg_id": "a" }),
+            "content",
         ),
     ];
     for (body, field) in cases {

@@ -179,14 +179,31 @@ async fn write_burst(
     sink: &mut SplitSink<WebSocketStream, Message>,
     burst: &mut Vec<Arc<str>>,
 ) -> std::io::Result<()> {
-    for frame in burst.drain(..) {
+    // A frame leaves `burst` only once it was handed to the socket: if this is cancelled (the
+    // server is stopping), the frames not yet written are still there to be flushed.
+    while let Some(frame) = burst.first() {
         sink.feed(Message::Text(frame.to_string())).await?;
+        burst.remove(0);
     }
     sink.flush().await
 }
 
-/// Writes queued frames until stopped, then flushes what is queued (unless the client is the
-/// reason we stopped) and sends the close frame.
+/// Drops every frame after a `session_revoked`: the socket closes with it. True if there is one.
+fn cut_after_revocation(burst: &mut Vec<Arc<str>>) -> bool {
+    match burst
+        .iter()
+        .position(|frame| &**frame == server::SESSION_REVOKED)
+    {
+        Some(last) => {
+            burst.truncate(last + 1);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Writes queued frames until stopped, then flushes what is still queued (unless the client, or
+/// its revoked session, is the reason we stopped) and sends the close frame.
 async fn write(
     mut sink: SplitSink<WebSocketStream, Message>,
     mut outbound: mpsc::Receiver<Arc<str>>,
@@ -205,13 +222,7 @@ async fn write(
         if received == 0 {
             break;
         }
-        // Nothing after `session_revoked` goes out: the socket closes with it.
-        let revoked = burst
-            .iter()
-            .position(|frame| &**frame == server::SESSION_REVOKED);
-        if let Some(last) = revoked {
-            burst.truncate(last + 1);
-        }
+        let revoked = cut_after_revocation(&mut burst);
         let sent = tokio::select! {
             sent = write_burst(&mut sink, &mut burst) => sent.is_ok(),
             _ = stop.cancelled() => false,
@@ -219,7 +230,7 @@ async fn write(
         if !sent {
             break;
         }
-        if revoked.is_some() {
+        if revoked {
             code.store(close_code::SESSION_REVOKED, Ordering::Relaxed);
             stop.cancel();
             break;
@@ -237,12 +248,20 @@ async fn write(
         FLUSH_TIMEOUT
     };
     let _ = tokio::time::timeout(timeout, async {
-        // A slow client cannot take more; a client we could not subscribe gets no `ready`.
-        if final_code != close_code::TOO_SLOW && final_code != close_code::UNAVAILABLE {
+        // A slow client cannot take more; a client we could not subscribe gets no `ready`; a
+        // revoked session gets nothing after `session_revoked`.
+        let flush = !matches!(
+            final_code,
+            close_code::TOO_SLOW | close_code::UNAVAILABLE | close_code::SESSION_REVOKED
+        );
+        if flush {
+            // What an interrupted burst had not written yet goes first, in order.
             while let Ok(frame) = outbound.try_recv() {
-                if sink.send(Message::Text(frame.to_string())).await.is_err() {
-                    return;
-                }
+                burst.push(frame);
+            }
+            cut_after_revocation(&mut burst);
+            if write_burst(&mut sink, &mut burst).await.is_err() {
+                return;
             }
         }
         let reason = match final_code {

@@ -32,6 +32,9 @@ use crate::{
 /// few hundred bytes, and an idle connection should cost little memory.
 const WS_READ_BUFFER_BYTES: usize = 1024;
 
+/// How many bytes of queued frames are gathered before a write to the socket.
+const WS_WRITE_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The query string of the upgrade request.
 #[derive(Debug, Deserialize)]
 pub struct UpgradeParams {
@@ -70,8 +73,10 @@ pub async fn upgrade(
     // The library's 128 KiB default read buffer, allocated up front per connection, would make
     // idle connections cost far more memory than anything else about them.
     config.read_buffer_size = WS_READ_BUFFER_BYTES;
-    // Frames are flushed as soon as the queue is empty; no point gathering 128 KiB first.
-    config.write_buffer_size = 0;
+    // A burst of queued frames is gathered up to this much before it is written, and flushed at
+    // the end of the burst (see `connection::write_burst`): fewer writes and segments than one
+    // per frame. The buffer grows only when used, so idle connections do not pay for it.
+    config.write_buffer_size = WS_WRITE_BUFFER_BYTES;
     let state = state.clone();
     Ok(ws
         .config(config)
