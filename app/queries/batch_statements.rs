@@ -4,8 +4,12 @@
 //! rows, so Postgres parses and plans it again for every batch, after one more round trip to
 //! prepare it. These statements pass each column as one array and read the rows back with
 //! `unnest`, so their text never changes: each connection prepares each of them once, and a batch
-//! of any size costs one round trip and no planning. Each type names its rows' SQL types, so the
-//! results load into the same records as diesel's own queries.
+//! of any size costs one round trip and (once Postgres settles on a generic plan, after a few
+//! runs) no planning. Each type names its rows' SQL types, so the results load into the same
+//! records as diesel's own queries.
+//!
+//! Diesel caches a prepared statement under the statement's type alone: the SQL a type writes
+//! must never change from one call to the next.
 
 use diesel::{
     pg::Pg,

@@ -60,13 +60,16 @@ pub struct NewMessage<'a> {
 /// `None` when its group no longer exists.
 ///
 /// Taking seqs locks each conversation's row until commit, so concurrent writers (on any
-/// instance) queue up and seqs have no gaps. The rows are locked in one fixed order (private pairs,
-/// then groups, each sorted), so two batches do not deadlock. A `client_msg_id` the sender already
+/// instance) queue up and seqs have no gaps. Conversation rows are locked in one fixed order
+/// (private pairs, then groups, each sorted), so two batches never deadlock over them. A `client_msg_id` the sender already
 /// used fails the whole batch with a unique violation and rolls it back, seqs included. Each
 /// sender's read marker moves to their newest message: one's own messages are read.
 ///
-/// Statements that do not need each other's answers are pipelined: sent together, run by Postgres
-/// one after the other in the order sent, answered in one round trip.
+/// Statements that do not need each other's answers are pipelined: sent together and run by
+/// Postgres one after the other, in the order sent, with no round trip in between (once each is
+/// prepared on the connection). diesel-async 0.5 sends pipelined statements in the order their
+/// futures are first polled, which `try_join!` and `try_join_all` do in order; `take_seqs` relies
+/// on it for its lock order.
 pub async fn store_batch(
     conn: &mut AsyncPgConnection,
     batch: &[NewMessage<'_>],
@@ -227,7 +230,8 @@ impl<'a> MessageColumns<'a> {
     }
 }
 
-/// Read markers to advance, column by column and in key order (the lock order).
+/// Read markers to advance, column by column, in key order (a batch writes only markers of
+/// conversations it has locked, so the order is for determinism, not for safety).
 struct MarkerColumns {
     conversation_ids: Vec<i64>,
     user_ids: Vec<UserId>,

@@ -94,11 +94,12 @@ pub struct MessageWriter {
 }
 
 impl MessageWriter {
-    /// Starts `writers` writer tasks; they stop when the last handle is dropped.
+    /// Starts `writers` writer tasks (at least one; the configuration sees to it); they stop
+    /// when the last handle is dropped.
     pub fn spawn(db: DbPool, ids: Arc<MessageIds>, writers: usize) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
         let jobs = Arc::new(Mutex::new(jobs));
-        for _ in 0..writers.max(1) {
+        for _ in 0..writers {
             let batcher = Batcher {
                 db: db.clone(),
                 ids: ids.clone(),

@@ -4,9 +4,8 @@
 //! Sending is: the message writer authorises and stores it (the seq is taken in the same
 //! transaction, see `message_writer`) → fan out → answer. Nobody hears of a message before it is
 //! committed; a failed fan-out loses no message, because readers see the seq jump and `sync`.
-//! (Fan-out is one pipelined round trip to Redis, bounded by
-//! its timeout, so it delays the answer only a little, and it lets the sender's answer imply that
-//! the push is on its way.)
+//! (Fan-out is one pipelined round trip to Redis, bounded by its timeout, so it delays the answer
+//! only a little, and it lets the sender's answer imply that the push is on its way.)
 
 use crate::{
     app::{
@@ -90,7 +89,7 @@ pub async fn deliver(
 }
 
 /// Pushes a stored message to every reader, each seeing the conversation from their side.
-pub async fn fan_out(
+async fn fan_out(
     state: &AppState,
     record: &MessageRecord,
     conversation: &ConversationRecord,

@@ -40,7 +40,8 @@ pub fn check_private(
     Ok(())
 }
 
-/// Checks that `user` may write to (message, or signal typing in) the conversation.
+/// Checks that `user` may write to the conversation: the rule for `typing` (messages are checked
+/// in batches by the message writer, with [`check_private`] and the same membership rule).
 pub async fn may_write(
     conn: &mut DbConn,
     user: UserId,

@@ -3,8 +3,8 @@
 //! A socket's session is checked once, when it opens. Logging out, or reusing an old refresh
 //! token, tells the session's sockets at once (`session_revoked` through Redis), but that push is
 //! best effort like every other: if it is lost, the socket would stay open. So every instance also
-//! asks Postgres, every two heartbeat intervals and in one query per thousand sockets, which of its
-//! sockets' sessions are still live, and hands `session_revoked` to the sockets of the others,
+//! asks Postgres, every two heartbeat intervals and in one query per thousand sessions, which of
+//! its sockets' sessions are still live, and hands `session_revoked` to the sockets of the others,
 //! which then close with 4001. A revoked (or expired) session's socket is closed within two
 //! heartbeat intervals even when the push never arrives.
 
@@ -28,6 +28,8 @@ pub fn spawn_checks(state: AppState, shutdown: CancellationToken) {
     let every = state.config.heartbeat_interval * 2;
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
+        // After a stall, check once and carry on; no burst of catch-up checks.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick is immediate; sockets were checked when they opened.
         ticks.tick().await;
         loop {
@@ -42,18 +44,21 @@ pub fn spawn_checks(state: AppState, shutdown: CancellationToken) {
 /// Hands `session_revoked` to the local sockets whose sessions are no longer live.
 async fn close_dead_sessions(state: &AppState) {
     // Each socket subscribes to its user's channel with its session id as the tag.
-    let sockets: Vec<(String, SessionId)> = state
+    let sockets: Vec<(String, String, SessionId)> = state
         .broker
         .local_tags()
         .into_iter()
-        .filter_map(|(channel, tag)| Some((channel, SessionId(tag.parse().ok()?))))
+        .filter_map(|(channel, tag)| {
+            let session = SessionId(tag.parse().ok()?);
+            Some((channel, tag, session))
+        })
         .collect();
     if sockets.is_empty() {
         return;
     }
     let sessions: Vec<SessionId> = sockets
         .iter()
-        .map(|(_, session)| *session)
+        .map(|(_, _, session)| *session)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -69,11 +74,11 @@ async fn close_dead_sessions(state: &AppState) {
         tracing::warn!(error = %err, "checking the sockets' sessions failed");
         return;
     }
-    for (channel, session) in sockets {
+    for (channel, tag, session) in sockets {
         if !live.contains(&session) {
             state
                 .broker
-                .deliver_locally(&channel, &session.to_string(), server::SESSION_REVOKED);
+                .deliver_locally(&channel, &tag, server::SESSION_REVOKED);
         }
     }
 }
