@@ -162,3 +162,35 @@ impl QueryFragment<Pg> for AdvanceReadMarkers<'_> {
         Ok(())
     }
 }
+
+/// The stored messages of exact `(sender, client_msg_id)` pairs, one per index of the arrays,
+/// with their conversations: each pair is one probe of the unique index, however many senders and
+/// ids the batch holds.
+pub struct MessagesByClientMsgIds<'a> {
+    pub sender_ids: &'a [UserId],
+    pub client_msg_ids: &'a [&'a str],
+}
+
+cached_statement!(
+    MessagesByClientMsgIds,
+    (messages::SqlType, conversations::SqlType)
+);
+
+impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.client_msg_id, \
+             m.created_at, c.id, c.user_low, c.user_high, c.group_id, c.last_seq \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<Uuid>, _>(self.sender_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
+        out.push_sql(
+            ") AS wanted (sender_id, client_msg_id) \
+             JOIN chat.messages AS m USING (sender_id, client_msg_id) \
+             JOIN chat.conversations AS c ON c.id = m.conversation_id",
+        );
+        Ok(())
+    }
+}

@@ -11,7 +11,9 @@ use futures_util::{
     try_join, FutureExt, TryFutureExt,
 };
 
-use super::batch_statements::{AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages};
+use super::batch_statements::{
+    AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages, MessagesByClientMsgIds,
+};
 use crate::{
     app::models::{
         ids::{GroupId, UserId},
@@ -286,21 +288,19 @@ pub fn is_client_msg_id_taken(err: &diesel::result::Error) -> bool {
     )
 }
 
-/// Stored messages whose sender is one of `senders` and whose `client_msg_id` is one of
-/// `client_msg_ids` (every combination: callers keep the pairs they asked about), with their
-/// conversations. The future does not hold the connection, so it can be pipelined.
+/// The stored messages of the pairs `(senders[i], client_msg_ids[i])`, with their conversations.
+/// The future does not hold the connection, so it can be pipelined.
 pub fn by_client_msg_ids<'a>(
     conn: &mut AsyncPgConnection,
     senders: &'a [UserId],
     client_msg_ids: &'a [&'a str],
 ) -> BoxFuture<'a, QueryResult<Vec<(MessageRecord, ConversationRecord)>>> {
-    messages::table
-        .inner_join(conversations::table)
-        .filter(messages::sender_id.eq_any(senders))
-        .filter(messages::client_msg_id.eq_any(client_msg_ids))
-        .select((MessageRecord::as_select(), ConversationRecord::as_select()))
-        .load(conn)
-        .boxed()
+    MessagesByClientMsgIds {
+        sender_ids: senders,
+        client_msg_ids,
+    }
+    .load(conn)
+    .boxed()
 }
 
 /// The message a sender stored under `client_msg_id`, with its conversation.

@@ -267,17 +267,10 @@ enum Check {
 /// Finds the retries among the drafts and applies the messaging rules to the others, from at
 /// most four queries sent at once.
 async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
-    let senders: Vec<UserId> = drafts
-        .iter()
-        .map(|draft| draft.sender)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
     let client_msg_ids: Vec<&str> = drafts
         .iter()
         .map(|draft| draft.client_msg_id.as_str())
-        .collect::<HashSet<_>>()
-        .into_iter()
         .collect();
     let mut recipients = HashSet::new();
     let mut parties = HashSet::new();
@@ -319,17 +312,11 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
             queries::groups::members_of_groups(conn, &groups)
         },
     )?;
-    let originals: HashMap<(UserId, &str), (MessageRecord, ConversationRecord)> = stored
+    let originals: HashMap<(UserId, String), (MessageRecord, ConversationRecord)> = stored
         .into_iter()
-        .filter_map(|(record, conversation)| {
-            // The query matched senders and ids separately; keep the exact pairs.
-            let key = drafts
-                .iter()
-                .find(|draft| {
-                    draft.sender == record.sender_id && draft.client_msg_id == record.client_msg_id
-                })
-                .map(|draft| (draft.sender, draft.client_msg_id.as_str()))?;
-            Some((key, (record, conversation)))
+        .map(|(record, conversation)| {
+            let key = (record.sender_id, record.client_msg_id.clone());
+            (key, (record, conversation))
         })
         .collect();
     let existing: HashSet<UserId> = existing.into_iter().collect();
@@ -373,7 +360,7 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
         .map(|draft| {
             // A retry gets its original even when the rules would now refuse a new message.
             if let Some((record, conversation)) =
-                originals.get(&(draft.sender, draft.client_msg_id.as_str()))
+                originals.get(&(draft.sender, draft.client_msg_id.clone()))
             {
                 return Check::Original(Written::Original {
                     record: record.clone(),
