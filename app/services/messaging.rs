@@ -45,20 +45,27 @@ pub async fn send(
     client_msg_id: &ClientMsgId,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
-    let written = state
-        .writer
-        .write(Draft {
-            sender,
-            target,
-            content: content.as_str().to_owned(),
-            client_msg_id: client_msg_id.as_str().to_owned(),
-            authority: Authority::Rules,
-        })
-        .await?;
-    let (message, stored) = deliver(state, sender, written).await;
-    if let Some((record, conversation)) = stored {
-        chatbot::consider(state, &record, &conversation);
-    }
+    let draft = Draft {
+        sender,
+        target,
+        content: content.as_str().to_owned(),
+        client_msg_id: client_msg_id.as_str().to_owned(),
+        authority: Authority::Rules,
+    };
+    // Storing and delivering run to their end in a task of their own: a REST request is dropped
+    // when its client disconnects, and a message stored by then must still reach its readers (and
+    // the chatbot) rather than wait for their next `sync`.
+    let state = state.clone();
+    let message = tokio::spawn(async move {
+        let written = state.writer.write(draft).await?;
+        let (message, stored) = deliver(&state, sender, written).await;
+        if let Some((record, conversation)) = stored {
+            chatbot::consider(&state, &record, &conversation);
+        }
+        Ok::<_, AppError>(message)
+    })
+    .await
+    .map_err(AppError::internal)??;
     metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     Ok(message)
 }
