@@ -5,7 +5,9 @@
 //! instance sweeps expired leases every quarter interval. So if an instance dies without cleaning
 //! up, its users are shown offline within 2 × the heartbeat interval, by a surviving instance.
 //! Only real transitions are announced: contacts get one `presence` push when a user comes online
-//! and one when they go offline (with `last_seen_at`, also stored in Postgres).
+//! and one when they go offline (with `last_seen_at`, also stored in Postgres). Going offline is
+//! recorded in Redis as owed an announcement in the same script that takes the user offline, and
+//! settled once announced: if the instance dies in between, a sweep announces it a heartbeat later.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -184,15 +186,25 @@ async fn renew(state: &AppState) {
 }
 
 async fn sweep(state: &AppState) {
-    match state.presence.liveness.sweep().await {
-        Ok(owners) => {
-            for owner in owners {
-                if let Ok(user_id) = owner.parse() {
-                    went_offline(state, UserId(user_id)).await;
-                }
-            }
-        }
+    let liveness = &state.presence.liveness;
+    match liveness.sweep().await {
+        Ok(owners) => announce_offline(state, owners).await,
         Err(err) => tracing::debug!(error = %err, "presence sweep failed"),
+    }
+    // Offline announcements an instance owed when it died (it took the user offline in Redis,
+    // then stopped before telling the contacts). A live instance settles its own within
+    // milliseconds, so anything owed for a heartbeat interval is an orphan.
+    match liveness.take_owed(state.presence.heartbeat).await {
+        Ok(owners) => announce_offline(state, owners).await,
+        Err(err) => tracing::debug!(error = %err, "taking owed presence announcements failed"),
+    }
+}
+
+async fn announce_offline(state: &AppState, owners: Vec<String>) {
+    for owner in owners {
+        if let Ok(user_id) = owner.parse() {
+            went_offline(state, UserId(user_id)).await;
+        }
     }
 }
 
@@ -209,6 +221,10 @@ async fn went_offline(state: &AppState, user_id: UserId) {
         Err(err) => tracing::warn!(error = %err, "storing last_seen_at failed"),
     }
     announce(state, user_id, false, Some(now)).await;
+    if let Err(err) = state.presence.liveness.settle(&user_id.to_string()).await {
+        // The debt stays; a sweep announces it again a heartbeat later.
+        tracing::warn!(error = %err, "settling an offline announcement failed");
+    }
 }
 
 /// Pushes a presence change to everyone who has the user as a contact.

@@ -12,7 +12,7 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use redis::{RedisResult, Script};
+use redis::{AsyncCommands, RedisResult, Script};
 
 use super::Cache;
 
@@ -37,18 +37,24 @@ for i = 4, #ARGV, 2 do
 end
 return online";
 
-/// Ends a lease; returns 1 when the owner thereby went offline.
-/// KEYS: owner set, all-leases set, online flag. ARGV: lease, owner/lease, now ms.
+/// Ends a lease; returns 1 when the owner thereby went offline, and then records that going
+/// offline is owed an announcement (see [`Liveness::settle`]).
+/// KEYS: owner set, all-leases set, online flag, owed set. ARGV: lease, owner/lease, now ms, owner.
 const RELEASE: &str = r"
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
 if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf') == 0 then
-  return redis.call('DEL', KEYS[3])
+  if redis.call('DEL', KEYS[3]) == 1 then
+    redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+    return 1
+  end
 end
 return 0";
 
-/// Removes up to ARGV[2] leases expired by ARGV[1]; returns the owners that went offline.
-/// KEYS: all-leases set. ARGV: now ms, batch size, key prefix of owner sets, key prefix of flags.
+/// Removes up to ARGV[2] leases expired by ARGV[1]; returns the owners that went offline, each
+/// recorded as owed an announcement.
+/// KEYS: all-leases set, owed set. ARGV: now ms, batch size, key prefix of owner sets, key prefix
+/// of flags.
 const SWEEP: &str = r"
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local offline = {}
@@ -61,9 +67,23 @@ for _, entry in ipairs(expired) do
     redis.call('ZREM', owner_set, lease)
     if redis.call('ZCOUNT', owner_set, '(' .. ARGV[1], '+inf') == 0 then
       if redis.call('DEL', ARGV[4] .. owner) == 1 then
+        redis.call('ZADD', KEYS[2], ARGV[1], owner)
         table.insert(offline, owner)
       end
     end
+  end
+end
+return offline";
+
+/// Takes up to ARGV[2] announcements owed since before ARGV[1]; returns the owners still offline
+/// (one that came back online meanwhile is owed nothing). Each is taken by one caller only.
+/// KEYS: owed set. ARGV: cutoff ms, batch size, key prefix of flags.
+const TAKE_OWED: &str = r"
+local owed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local offline = {}
+for _, owner in ipairs(owed) do
+  if redis.call('ZREM', KEYS[1], owner) == 1 and redis.call('EXISTS', ARGV[3] .. owner) == 0 then
+    table.insert(offline, owner)
   end
 end
 return offline";
@@ -80,6 +100,7 @@ static TOUCH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH));
 static TOUCH_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_MANY));
 static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
 static SWEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SWEEP));
+static TAKE_OWED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_OWED));
 
 /// Leases of one family (e.g. `presence`), under the cache's prefix.
 #[derive(Clone)]
@@ -109,6 +130,10 @@ impl Liveness {
 
     fn all_leases(&self) -> String {
         self.cache.key(&format!("{}:leases", self.family))
+    }
+
+    fn owed(&self) -> String {
+        self.cache.key(&format!("{}:owed", self.family))
     }
 
     /// Takes or renews a lease; true when the owner came online by it.
@@ -165,9 +190,11 @@ impl Liveness {
             .key(self.owner_set(owner))
             .key(self.all_leases())
             .key(self.online_flag(owner))
+            .key(self.owed())
             .arg(lease)
             .arg(format!("{owner}/{lease}"))
             .arg(now_ms())
+            .arg(owner)
             .invoke_async(&mut conn)
             .await?;
         Ok(went_offline == 1)
@@ -179,9 +206,31 @@ impl Liveness {
         let mut conn = self.cache.connection().await?;
         SWEEP_SCRIPT
             .key(self.all_leases())
+            .key(self.owed())
             .arg(now_ms())
             .arg(SWEEP_BATCH)
             .arg(self.cache.key(&format!("{}:owner:", self.family)))
+            .arg(self.cache.key(&format!("{}:online:", self.family)))
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    /// Marks an owner's going offline as announced. RELEASE and SWEEP record it as owed in the
+    /// same step that takes the owner offline, so an instance that dies before announcing leaves
+    /// the debt behind for [`Liveness::take_owed`].
+    pub async fn settle(&self, owner: &str) -> RedisResult<()> {
+        let mut conn = self.cache.connection().await?;
+        conn.zrem(self.owed(), owner).await
+    }
+
+    /// Takes the announcements owed for longer than `grace` (their instance must have died
+    /// before making them); returns the owners still offline, each to one caller only.
+    pub async fn take_owed(&self, grace: Duration) -> RedisResult<Vec<String>> {
+        let mut conn = self.cache.connection().await?;
+        TAKE_OWED_SCRIPT
+            .key(self.owed())
+            .arg(now_ms() - grace.as_millis() as i64)
+            .arg(SWEEP_BATCH)
             .arg(self.cache.key(&format!("{}:online:", self.family)))
             .invoke_async(&mut conn)
             .await

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use simplechat::platform::cache::{liveness::Liveness, Cache};
 
 use crate::helpers::{spawn_app_with, TestApp};
 
@@ -140,4 +141,34 @@ async fn pings_keep_a_connection_open() {
         );
         tokio::time::sleep(Duration::from_millis(HEARTBEAT_MS / 3)).await;
     }
+}
+
+#[tokio::test]
+async fn an_offline_announcement_an_instance_died_owing_is_made_by_a_sweep() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    app.add_contact(&bob, &alice).await; // Bob watches Alice.
+    let mut bob_socket = app.connect(&bob).await;
+
+    // An instance that is not running: it takes Alice online and offline in Redis, then "dies"
+    // before telling anyone (it never announces).
+    let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
+    let dead_instance = Liveness::new(cache, "presence", Duration::from_secs(60));
+    assert!(dead_instance.touch(&alice.id, "lease").await.unwrap());
+    assert!(dead_instance.release(&alice.id, "lease").await.unwrap());
+
+    let started = Instant::now();
+    let offline = bob_socket.next_of_type("presence").await;
+    assert_eq!(
+        (offline["user_id"].as_str(), offline["online"].as_bool()),
+        (Some(alice.id.as_str()), Some(false)),
+        "{offline}"
+    );
+    assert!(offline["last_seen_at"].is_string(), "{offline}");
+    // Owed for one heartbeat, then taken by a sweep (every quarter heartbeat).
+    assert!(
+        started.elapsed() < Duration::from_millis(HEARTBEAT_MS * 4),
+        "announced after {:?}",
+        started.elapsed()
+    );
 }
