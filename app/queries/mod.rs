@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod batch_statements;
+pub mod chatbot;
 pub mod contacts;
 pub mod groups;
 pub mod messages;

@@ -6,9 +6,8 @@
 //! When the provider is missing, busy, slow or wrong, the asker alone gets an `error` frame with
 //! code `chatbot_unavailable` and nothing is stored.
 
-use std::{num::NonZeroU32, sync::Arc};
+use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -44,7 +43,8 @@ pub const MENTION: &str = "@chatbot";
 pub struct Chatbot {
     provider: Option<Arc<dyn ChatProvider>>,
     permits: Arc<Semaphore>,
-    askers: DefaultKeyedRateLimiter<UserId>,
+    /// Questions one user may ask in any minute, counted across all instances in Redis.
+    questions_per_minute: u64,
     context_messages: i64,
     /// Answers being written. Each stops when the server shuts down (the question stays stored
     /// and unanswered; the asker may ask again).
@@ -78,11 +78,10 @@ impl Chatbot {
                 generation,
             ))),
         };
-        let per_minute = NonZeroU32::new(config.rate_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             provider,
             permits: Arc::new(Semaphore::new(config.max_concurrency)),
-            askers: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            questions_per_minute: u64::from(config.rate_per_minute.max(1)),
             context_messages: config.context_messages,
             tasks: TaskTracker::new(),
         }
@@ -151,7 +150,20 @@ async fn answer(
         )
         .await;
     };
-    if bot.askers.check_key(&asker).is_err() {
+    let asked = match queries::chatbot::count_question(&state.cache, asker, question.id).await {
+        Ok(asked) => asked,
+        Err(err) => {
+            tracing::warn!(error = %err, "counting a chatbot question failed");
+            return tell_asker(
+                state,
+                asker,
+                "chatbot_unavailable",
+                "the chatbot could not answer right now",
+            )
+            .await;
+        }
+    };
+    if asked > bot.questions_per_minute {
         return tell_asker(
             state,
             asker,

@@ -277,6 +277,36 @@ async fn asking_too_often_is_rate_limited() {
 }
 
 #[tokio::test]
+async fn the_question_limit_counts_questions_asked_on_every_instance() {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(openai_answer("ok"))
+        .expect(2)
+        .mount(&provider)
+        .await;
+    let here = with_openai(&provider, &[("CHATBOT_RATE_PER_MINUTE", "2")]).await;
+    let there = here.spawn_sibling().await;
+    let alice = here.new_user().await;
+    let mut socket_here = here.connect(&alice).await;
+    let mut socket_there = there.connect(&alice).await;
+
+    // Two questions, one per instance: each instance alone is under its limit of two.
+    socket_here
+        .request(ask(json!({ "user_id": CHATBOT }), "one", "q-1"))
+        .await;
+    bot_message(&mut socket_here).await;
+    socket_there
+        .request(ask(json!({ "user_id": CHATBOT }), "two", "q-2"))
+        .await;
+    bot_message(&mut socket_there).await;
+    socket_here
+        .request(ask(json!({ "user_id": CHATBOT }), "three", "q-3"))
+        .await;
+
+    assert_eq!(next_error(&mut socket_here).await["code"], "rate_limited");
+}
+
+#[tokio::test]
 async fn nobody_can_log_in_as_the_chatbot() {
     let app = spawn_app_with(|_| {}).await;
     app.login("chatbot", "any password at all")
