@@ -16,9 +16,14 @@ pub fn user_channel(user_id: UserId) -> String {
     format!("user:{user_id}")
 }
 
-/// Sends a frame to every connection of each user, on any instance. Failures are logged, not
-/// returned: live pushes are best effort, and everything that matters is stored and can be synced.
-pub async fn to_users(state: &AppState, users: impl IntoIterator<Item = UserId>, frame: &str) {
+/// Sends a frame to every connection of each user, on any instance. Failures are logged; the
+/// answer says whether Redis took the frames, for the few callers that retry (live pushes are
+/// best effort: everything that matters is stored and can be synced).
+pub async fn to_users(
+    state: &AppState,
+    users: impl IntoIterator<Item = UserId>,
+    frame: &str,
+) -> bool {
     let payload = Envelope {
         tag: None,
         body: frame,
@@ -28,8 +33,12 @@ pub async fn to_users(state: &AppState, users: impl IntoIterator<Item = UserId>,
         .into_iter()
         .map(|user| (user_channel(user), payload.clone()))
         .collect();
-    if let Err(err) = state.broker.publish_all(&payloads).await {
-        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+    match state.broker.publish_all(&payloads).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+            false
+        }
     }
 }
 

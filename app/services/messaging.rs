@@ -7,6 +7,8 @@
 //! (Fan-out is one pipelined round trip to Redis, bounded by its timeout, so it delays the answer
 //! only a little, and it lets the sender's answer imply that the push is on its way.)
 
+use tracing::Instrument;
+
 use crate::{
     app::{
         models::{
@@ -56,14 +58,18 @@ pub async fn send(
     // when its client disconnects, and a message stored by then must still reach its readers (and
     // the chatbot) rather than wait for their next `sync`.
     let state = state.clone();
-    let message = tokio::spawn(async move {
-        let written = state.writer.write(draft).await?;
-        let (message, stored) = deliver(&state, sender, written).await;
-        if let Some((record, conversation)) = stored {
-            chatbot::consider(&state, &record, &conversation);
+    let message = tokio::spawn(
+        async move {
+            let written = state.writer.write(draft).await?;
+            let (message, stored) = deliver(&state, sender, written).await;
+            if let Some((record, conversation)) = stored {
+                chatbot::consider(&state, &record, &conversation);
+            }
+            Ok::<_, AppError>(message)
         }
-        Ok::<_, AppError>(message)
-    })
+        // Logs from the task keep the request's id.
+        .in_current_span(),
+    )
     .await
     .map_err(AppError::internal)??;
     metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());

@@ -7,7 +7,8 @@
 //! Only real transitions are announced: contacts get one `presence` push when a user comes online
 //! and one when they go offline (with `last_seen_at`, also stored in Postgres). Going offline is
 //! recorded in Redis as owed an announcement in the same script that takes the user offline, and
-//! settled once announced: if the instance dies in between, a sweep announces it a heartbeat later.
+//! settled once the push is sent: if the instance dies in between, any instance's sweep announces
+//! it two heartbeat intervals later.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -29,7 +30,10 @@ use crate::{
         state::AppState,
         utils::{errors::AppError, metrics as names},
     },
-    platform::cache::{liveness::Liveness, Cache},
+    platform::cache::{
+        liveness::{Liveness, WentOffline},
+        Cache,
+    },
 };
 
 /// What a user's contacts may know of them.
@@ -94,9 +98,10 @@ impl Presence {
             .release(&lease.user_id.to_string(), &lease.lease)
             .await
         {
-            Ok(true) => went_offline(state, lease.user_id).await,
-            Ok(false) => {}
-            // The lease expires by itself and a sweep announces the user offline.
+            Ok(Some(offline)) => went_offline(state, offline, Debt::Settle).await,
+            Ok(None) => {}
+            // Either RELEASE did not run (the lease expires and a sweep announces the user
+            // offline) or its answer was lost (the announcement stays owed, and is taken up).
             Err(err) => tracing::warn!(error = %err, "presence release failed"),
         }
     }
@@ -188,65 +193,86 @@ async fn renew(state: &AppState) {
 async fn sweep(state: &AppState) {
     let liveness = &state.presence.liveness;
     match liveness.sweep().await {
-        Ok(owners) => announce_offline(state, owners).await,
+        Ok(gone) => {
+            for offline in gone {
+                went_offline(state, offline, Debt::Settle).await;
+            }
+        }
         Err(err) => tracing::debug!(error = %err, "presence sweep failed"),
     }
     // Offline announcements an instance owed when it died (it took the user offline in Redis,
-    // then stopped before telling the contacts). A live instance settles its own within
-    // milliseconds, so anything owed for a heartbeat interval is an orphan.
-    match liveness.take_owed(state.presence.heartbeat).await {
-        Ok(owners) => announce_offline(state, owners).await,
+    // then stopped before telling the contacts). A live instance settles its own as soon as it
+    // has announced them, so a debt older than two heartbeat intervals is taken to be an orphan.
+    match liveness.take_owed(state.presence.heartbeat * 2).await {
+        Ok(orphans) => {
+            for offline in orphans {
+                went_offline(state, offline, Debt::Taken).await;
+            }
+        }
         Err(err) => tracing::debug!(error = %err, "taking owed presence announcements failed"),
     }
 }
 
-async fn announce_offline(state: &AppState, owners: Vec<String>) {
-    for owner in owners {
-        if let Ok(user_id) = owner.parse() {
-            went_offline(state, UserId(user_id)).await;
-        }
-    }
+/// What to do about the announcement owed for a going offline, once it is made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Debt {
+    /// Settle it: it is still recorded as owed.
+    Settle,
+    /// Nothing: it was taken from the owed set already.
+    Taken,
 }
 
-/// Stores `last_seen_at` and tells the user's contacts.
-async fn went_offline(state: &AppState, user_id: UserId) {
+/// Stores `last_seen_at` (when the user went offline) and tells the user's contacts; then
+/// settles the announcement, unless it could not be made (a later sweep then takes it up).
+async fn went_offline(state: &AppState, offline: WentOffline, debt: Debt) {
+    let Ok(user_id) = offline.owner.parse().map(UserId) else {
+        return;
+    };
     // Postgres keeps microseconds; push exactly what a later read will return.
-    let now = Utc::now().trunc_subsecs(6);
+    let at = DateTime::<Utc>::from_timestamp_millis(offline.at_ms)
+        .unwrap_or_else(Utc::now)
+        .trunc_subsecs(6);
     match state.db.get().await {
         Ok(mut conn) => {
-            if let Err(err) = queries::users::set_last_seen(&mut conn, user_id, now).await {
+            if let Err(err) = queries::users::set_last_seen(&mut conn, user_id, at).await {
                 tracing::warn!(error = %err, "storing last_seen_at failed");
             }
         }
         Err(err) => tracing::warn!(error = %err, "storing last_seen_at failed"),
     }
-    announce(state, user_id, false, Some(now)).await;
-    if let Err(err) = state.presence.liveness.settle(&user_id.to_string()).await {
-        // The debt stays; a sweep announces it again a heartbeat later.
-        tracing::warn!(error = %err, "settling an offline announcement failed");
+    let announced = announce(state, user_id, false, Some(at)).await;
+    if announced && debt == Debt::Settle {
+        if let Err(err) = state.presence.liveness.settle(&offline).await {
+            // The debt stays; a sweep announces it again two heartbeat intervals later.
+            tracing::warn!(error = %err, "settling an offline announcement failed");
+        }
     }
 }
 
-/// Pushes a presence change to everyone who has the user as a contact.
+/// Pushes a presence change to everyone who has the user as a contact; false when it could not
+/// be sent.
 async fn announce(
     state: &AppState,
     user_id: UserId,
     online: bool,
     last_seen_at: Option<DateTime<Utc>>,
-) {
+) -> bool {
     let watchers = match state.db.get().await {
         Ok(mut conn) => queries::contacts::owners_of(&mut conn, user_id).await,
         Err(err) => {
             tracing::warn!(error = %err, "presence announcement skipped");
-            return;
+            return false;
         }
     };
     match watchers {
         Ok(watchers) => {
             let frame = server::presence(user_id, online, last_seen_at);
-            events::to_users(state, watchers, &frame).await;
+            events::to_users(state, watchers, &frame).await
         }
-        Err(err) => tracing::warn!(error = %err, "presence announcement skipped"),
+        Err(err) => {
+            tracing::warn!(error = %err, "presence announcement skipped");
+            false
+        }
     }
 }
 

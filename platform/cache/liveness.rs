@@ -12,7 +12,7 @@
 
 use std::{sync::LazyLock, time::Duration};
 
-use redis::{AsyncCommands, RedisResult, Script};
+use redis::{RedisResult, Script};
 
 use super::Cache;
 
@@ -37,8 +37,8 @@ for i = 4, #ARGV, 2 do
 end
 return online";
 
-/// Ends a lease; returns 1 when the owner thereby went offline, and then records that going
-/// offline is owed an announcement (see [`Liveness::settle`]).
+/// Ends a lease; when the owner thereby went offline, records that going offline as owed an
+/// announcement (see [`Liveness::settle`]) and returns its time (ms), else 0.
 /// KEYS: owner set, all-leases set, online flag, owed set. ARGV: lease, owner/lease, now ms, owner.
 const RELEASE: &str = r"
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -46,7 +46,7 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf') == 0 then
   if redis.call('DEL', KEYS[3]) == 1 then
     redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
-    return 1
+    return tonumber(ARGV[3])
   end
 end
 return 0";
@@ -76,17 +76,29 @@ end
 return offline";
 
 /// Takes up to ARGV[2] announcements owed since before ARGV[1]; returns the owners still offline
-/// (one that came back online meanwhile is owed nothing). Each is taken by one caller only.
+/// with the time they went offline, alternately (one that came back online meanwhile is owed
+/// nothing). Each is taken by one caller only.
 /// KEYS: owed set. ARGV: cutoff ms, batch size, key prefix of flags.
 const TAKE_OWED: &str = r"
-local owed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local owed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
 local offline = {}
-for _, owner in ipairs(owed) do
+for i = 1, #owed, 2 do
+  local owner, since = owed[i], owed[i + 1]
   if redis.call('ZREM', KEYS[1], owner) == 1 and redis.call('EXISTS', ARGV[3] .. owner) == 0 then
     table.insert(offline, owner)
+    table.insert(offline, since)
   end
 end
 return offline";
+
+/// Removes an owed announcement if it is still the one recorded at ARGV[2]: a later going
+/// offline of the same owner (recorded by another instance meanwhile) stays owed.
+/// KEYS: owed set. ARGV: owner, time ms.
+const SETTLE: &str = r"
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0";
 
 /// Expired leases one sweep handles at most; the next sweep takes the rest.
 const SWEEP_BATCH: usize = 500;
@@ -101,6 +113,14 @@ static TOUCH_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_
 static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
 static SWEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SWEEP));
 static TAKE_OWED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_OWED));
+static SETTLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SETTLE));
+
+/// An owner that went offline, and when (Unix ms): the token that settles its announcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WentOffline {
+    pub owner: String,
+    pub at_ms: i64,
+}
 
 /// Leases of one family (e.g. `presence`), under the cache's prefix.
 #[derive(Clone)]
@@ -184,9 +204,9 @@ impl Liveness {
     }
 
     /// Ends a lease; true when the owner went offline by it.
-    pub async fn release(&self, owner: &str, lease: &str) -> RedisResult<bool> {
+    pub async fn release(&self, owner: &str, lease: &str) -> RedisResult<Option<WentOffline>> {
         let mut conn = self.cache.connection().await?;
-        let went_offline: i64 = RELEASE_SCRIPT
+        let at_ms: i64 = RELEASE_SCRIPT
             .key(self.owner_set(owner))
             .key(self.all_leases())
             .key(self.online_flag(owner))
@@ -197,43 +217,62 @@ impl Liveness {
             .arg(owner)
             .invoke_async(&mut conn)
             .await?;
-        Ok(went_offline == 1)
+        Ok((at_ms > 0).then(|| WentOffline {
+            owner: owner.to_owned(),
+            at_ms,
+        }))
     }
 
     /// Removes expired leases; returns the owners that went offline (each reported once, by
     /// whichever instance's sweep removed their last lease).
-    pub async fn sweep(&self) -> RedisResult<Vec<String>> {
+    pub async fn sweep(&self) -> RedisResult<Vec<WentOffline>> {
         let mut conn = self.cache.connection().await?;
-        SWEEP_SCRIPT
+        let at_ms = now_ms();
+        let owners: Vec<String> = SWEEP_SCRIPT
             .key(self.all_leases())
             .key(self.owed())
-            .arg(now_ms())
+            .arg(at_ms)
             .arg(SWEEP_BATCH)
             .arg(self.cache.key(&format!("{}:owner:", self.family)))
             .arg(self.cache.key(&format!("{}:online:", self.family)))
             .invoke_async(&mut conn)
-            .await
+            .await?;
+        Ok(owners
+            .into_iter()
+            .map(|owner| WentOffline { owner, at_ms })
+            .collect())
     }
 
-    /// Marks an owner's going offline as announced. RELEASE and SWEEP record it as owed in the
-    /// same step that takes the owner offline, so an instance that dies before announcing leaves
-    /// the debt behind for [`Liveness::take_owed`].
-    pub async fn settle(&self, owner: &str) -> RedisResult<()> {
+    /// Marks a going offline as announced. RELEASE and SWEEP record it as owed in the same step
+    /// that takes the owner offline, so an instance that dies before announcing leaves the debt
+    /// behind for [`Liveness::take_owed`]. Only that debt is settled, not a later one of the same
+    /// owner.
+    pub async fn settle(&self, offline: &WentOffline) -> RedisResult<()> {
         let mut conn = self.cache.connection().await?;
-        conn.zrem(self.owed(), owner).await
+        let _: i64 = SETTLE_SCRIPT
+            .key(self.owed())
+            .arg(&offline.owner)
+            .arg(offline.at_ms)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
     }
 
     /// Takes the announcements owed for longer than `grace` (their instance must have died
-    /// before making them); returns the owners still offline, each to one caller only.
-    pub async fn take_owed(&self, grace: Duration) -> RedisResult<Vec<String>> {
+    /// before making them); returns those still offline, each to one caller only, and settled.
+    pub async fn take_owed(&self, grace: Duration) -> RedisResult<Vec<WentOffline>> {
         let mut conn = self.cache.connection().await?;
-        TAKE_OWED_SCRIPT
+        let owed: Vec<(String, i64)> = TAKE_OWED_SCRIPT
             .key(self.owed())
             .arg(now_ms() - grace.as_millis() as i64)
             .arg(SWEEP_BATCH)
             .arg(self.cache.key(&format!("{}:online:", self.family)))
             .invoke_async(&mut conn)
-            .await
+            .await?;
+        Ok(owed
+            .into_iter()
+            .map(|(owner, at_ms)| WentOffline { owner, at_ms })
+            .collect())
     }
 
     /// Whether each owner holds an unexpired lease now.

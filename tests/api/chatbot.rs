@@ -60,8 +60,23 @@ async fn bot_message(socket: &mut WsClient) -> Value {
 }
 
 /// The next error frame (skipping pushes and acks).
-async fn next_error(socket: &mut WsClient) -> Value {
-    socket.next_of_type("error").await["error"].clone()
+/// Sends a question expected to be refused by the chatbot; returns its ack and the error pushed
+/// for it. The chatbot's task may push the error before the ack goes out, so frames are taken in
+/// whatever order they come.
+async fn ask_refused(socket: &mut WsClient, mut question: Value) -> (Value, Value) {
+    let id = uuid::Uuid::new_v4().to_string();
+    question["id"] = Value::String(id.clone());
+    socket.send_json(question).await;
+    let (mut ack, mut error) = (None, None);
+    while ack.is_none() || error.is_none() {
+        let frame = socket.next_json().await;
+        if frame["id"] == id.as_str() {
+            ack = Some(frame);
+        } else if frame["type"] == "error" {
+            error = Some(frame["error"].clone());
+        }
+    }
+    (ack.unwrap(), error.unwrap())
 }
 
 /// Proves nothing else was queued for the socket before this point.
@@ -188,10 +203,11 @@ async fn assert_unavailable(app: &TestApp) {
     let alice = app.new_user().await;
     let mut socket = app.connect(&alice).await;
 
-    let ack = socket
-        .request(ask(json!({ "user_id": CHATBOT }), "hello?", "q-1"))
-        .await;
-    let error = next_error(&mut socket).await;
+    let (ack, error) = ask_refused(
+        &mut socket,
+        ask(json!({ "user_id": CHATBOT }), "hello?", "q-1"),
+    )
+    .await;
 
     assert_eq!(ack["type"], "ack", "the question itself is stored: {ack}");
     assert_eq!(error["code"], "chatbot_unavailable", "{error}");
@@ -269,11 +285,13 @@ async fn asking_too_often_is_rate_limited() {
         .request(ask(json!({ "user_id": CHATBOT }), "one", "q-1"))
         .await;
     bot_message(&mut socket).await;
-    socket
-        .request(ask(json!({ "user_id": CHATBOT }), "two", "q-2"))
-        .await;
+    let (_, error) = ask_refused(
+        &mut socket,
+        ask(json!({ "user_id": CHATBOT }), "two", "q-2"),
+    )
+    .await;
 
-    assert_eq!(next_error(&mut socket).await["code"], "rate_limited");
+    assert_eq!(error["code"], "rate_limited");
 }
 
 #[tokio::test]
@@ -299,11 +317,13 @@ async fn the_question_limit_counts_questions_asked_on_every_instance() {
         .request(ask(json!({ "user_id": CHATBOT }), "two", "q-2"))
         .await;
     bot_message(&mut socket_there).await;
-    socket_here
-        .request(ask(json!({ "user_id": CHATBOT }), "three", "q-3"))
-        .await;
+    let (_, error) = ask_refused(
+        &mut socket_here,
+        ask(json!({ "user_id": CHATBOT }), "three", "q-3"),
+    )
+    .await;
 
-    assert_eq!(next_error(&mut socket_here).await["code"], "rate_limited");
+    assert_eq!(error["code"], "rate_limited");
 }
 
 #[tokio::test]

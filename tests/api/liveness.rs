@@ -32,7 +32,7 @@ async fn renewing_in_batches_reports_only_owners_that_had_gone_offline() {
     assert_eq!(leases.live(&["ann".into()]).await.unwrap(), vec![true]);
 
     // As if a sweep had taken the lease while this instance stalled: renewing restores it.
-    assert!(leases.release("ann", "l1").await.unwrap());
+    assert!(leases.release("ann", "l1").await.unwrap().is_some());
     assert_eq!(leases.live(&["ann".into()]).await.unwrap(), vec![false]);
     assert_eq!(
         renewed(&leases, &[("ann".into(), "l1".into())]).await,
@@ -55,4 +55,29 @@ async fn renewing_in_batches_reports_only_owners_that_had_gone_offline() {
         live.iter().all(|online| *online),
         "every renewed owner is live"
     );
+}
+
+#[tokio::test]
+async fn settling_a_going_offline_leaves_a_later_one_of_the_same_owner_owed() {
+    let app = spawn_app().await;
+    let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
+    let leases = Liveness::new(cache, "test-owed", Duration::from_secs(60));
+    let go_offline = || async {
+        leases.touch("ann", "lease").await.unwrap();
+        leases.release("ann", "lease").await.unwrap().unwrap()
+    };
+    let first = go_offline().await;
+    // A second going offline, at a later millisecond (as when another instance records it).
+    let mut second = go_offline().await;
+    while second.at_ms == first.at_ms {
+        second = go_offline().await;
+    }
+
+    // The instance of the first announces it and settles: the second stays owed.
+    leases.settle(&first).await.unwrap();
+    assert_eq!(
+        leases.take_owed(Duration::ZERO).await.unwrap(),
+        vec![second]
+    );
+    assert!(leases.take_owed(Duration::ZERO).await.unwrap().is_empty());
 }

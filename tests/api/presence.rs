@@ -155,7 +155,11 @@ async fn an_offline_announcement_an_instance_died_owing_is_made_by_a_sweep() {
     let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
     let dead_instance = Liveness::new(cache, "presence", Duration::from_secs(60));
     assert!(dead_instance.touch(&alice.id, "lease").await.unwrap());
-    assert!(dead_instance.release(&alice.id, "lease").await.unwrap());
+    assert!(dead_instance
+        .release(&alice.id, "lease")
+        .await
+        .unwrap()
+        .is_some());
 
     let started = Instant::now();
     let offline = bob_socket.next_of_type("presence").await;
