@@ -5,7 +5,11 @@
 //! started by testcontainers when a Docker engine answers; the local services on their standard
 //! ports.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Method, StatusCode};
@@ -393,7 +397,10 @@ impl TestApp {
             self.address.replacen("http", "ws", 1)
         );
         match tokio_tungstenite::connect_async(url).await {
-            Ok((stream, _)) => Ok(WsClient { stream }),
+            Ok((stream, _)) => Ok(WsClient {
+                stream,
+                pending: VecDeque::new(),
+            }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(err) => panic!("WebSocket connect failed: {err}"),
         }
@@ -423,7 +430,10 @@ impl TestApp {
         let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
             .await
             .expect("the upgrade succeeds");
-        let mut socket = WsClient { stream };
+        let mut socket = WsClient {
+            stream,
+            pending: VecDeque::new(),
+        };
         assert_eq!(socket.next_json().await["type"], "ready");
         socket
     }
@@ -559,6 +569,9 @@ pub fn unique_username() -> String {
 /// One WebSocket connection, reading and writing JSON frames.
 pub struct WsClient {
     stream: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    /// Frames read while waiting for a reply that were not it (pushes): later reads get them
+    /// first, so a push that races a reply is never lost to a test.
+    pending: VecDeque<Value>,
 }
 
 /// How long a test waits for a frame that must come.
@@ -587,6 +600,9 @@ impl WsClient {
     /// sends WebSocket pings, as a live client does, so short test heartbeats never close it.
     pub async fn next_json(&mut self) -> Value {
         use futures_util::{SinkExt, StreamExt};
+        if let Some(frame) = self.pending.pop_front() {
+            return frame;
+        }
         let deadline = tokio::time::Instant::now() + FRAME_TIMEOUT;
         loop {
             assert!(
@@ -619,16 +635,23 @@ impl WsClient {
         }
     }
 
-    /// Sends a frame and returns the reply carrying the same `id` (skipping pushes).
+    /// Sends a frame and returns the reply carrying the same `id`; pushes that come before it are
+    /// kept for the next reads.
     pub async fn request(&mut self, mut frame: Value) -> Value {
         let id = Uuid::new_v4().to_string();
         frame["id"] = Value::String(id.clone());
         self.send_json(frame).await;
+        let mut skipped = Vec::new();
         loop {
-            let reply = self.next_json().await;
-            if reply["id"] == id.as_str() {
-                return reply;
+            let frame = self.next_json().await;
+            if frame["id"] == id.as_str() {
+                // Pushes that came first are read next, in the order they came.
+                for frame in skipped.into_iter().rev() {
+                    self.pending.push_front(frame);
+                }
+                return frame;
             }
+            skipped.push(frame);
         }
     }
 
