@@ -104,7 +104,7 @@ impl MessageWriter {
                 db: db.clone(),
                 ids: ids.clone(),
             };
-            tokio::spawn(batcher.run(jobs.clone()));
+            tokio::spawn(supervise(batcher, jobs.clone()));
         }
         Self { queue }
     }
@@ -112,7 +112,12 @@ impl MessageWriter {
     /// Stores a message (or finds the original of a retry); returns once it is committed.
     pub async fn write(&self, draft: Draft) -> Result<Written, AppError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || AppError::Unavailable("the server is shutting down".into());
+        // The writers are gone (the server is stopping) or the one with this draft failed.
+        let stopped = || {
+            AppError::Unavailable(
+                "the message could not be confirmed; retry with the same client_msg_id".into(),
+            )
+        };
         self.queue
             .send(Job { draft, reply })
             .await
@@ -121,7 +126,21 @@ impl MessageWriter {
     }
 }
 
+/// Runs a writer, and another in its place should it panic: that batch's senders get an error
+/// (a retry finds its message if it was stored), and storing goes on. Ends with the queue.
+async fn supervise(batcher: Batcher, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        match tokio::spawn(batcher.clone().run(jobs.clone())).await {
+            Err(err) if err.is_panic() => {
+                tracing::error!(error = %err, "a message writer panicked; starting another");
+            }
+            _ => return,
+        }
+    }
+}
+
 /// One writer task.
+#[derive(Clone)]
 struct Batcher {
     db: DbPool,
     ids: Arc<MessageIds>,
