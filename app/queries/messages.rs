@@ -63,9 +63,10 @@ pub struct NewMessage<'a> {
 ///
 /// Taking seqs locks each conversation's row until commit, so concurrent writers (on any
 /// instance) queue up and seqs have no gaps. Conversation rows are locked in one fixed order
-/// (private pairs, then groups, each sorted), so two batches never deadlock over them. A `client_msg_id` the sender already
-/// used fails the whole batch with a unique violation and rolls it back, seqs included. Each
-/// sender's read marker moves to their newest message: one's own messages are read.
+/// (private pairs, then groups, each sorted), so two batches never deadlock over them. A
+/// `client_msg_id` the sender already used fails the whole batch with a unique violation and
+/// rolls it back, seqs included. Each sender's read marker moves to their newest message: one's
+/// own messages are read.
 ///
 /// Statements that do not need each other's answers are pipelined: sent together and run by
 /// Postgres one after the other, in the order sent, with no round trip in between (once each is
@@ -301,22 +302,6 @@ pub fn by_client_msg_ids<'a>(
     }
     .load(conn)
     .boxed()
-}
-
-/// The message a sender stored under `client_msg_id`, with its conversation.
-pub async fn find_by_client_msg_id(
-    conn: &mut AsyncPgConnection,
-    sender_id: UserId,
-    client_msg_id: &str,
-) -> QueryResult<Option<(MessageRecord, ConversationRecord)>> {
-    messages::table
-        .inner_join(conversations::table)
-        .filter(messages::sender_id.eq(sender_id))
-        .filter(messages::client_msg_id.eq(client_msg_id))
-        .select((MessageRecord::as_select(), ConversationRecord::as_select()))
-        .first(conn)
-        .await
-        .optional()
 }
 
 /// The conversation for a key, if any message (or the group) made it exist.

@@ -39,6 +39,14 @@ pub const CHATBOT_ID: UserId = UserId(Uuid::from_u128(0xb0));
 /// What a group message must start with to be answered.
 pub const MENTION: &str = "@chatbot";
 
+/// Those of `users` that pushes can reach: all but the chatbot, which has no connections.
+pub fn reachable(users: impl IntoIterator<Item = UserId>) -> Vec<UserId> {
+    users
+        .into_iter()
+        .filter(|user| *user != CHATBOT_ID)
+        .collect()
+}
+
 /// The chatbot of one instance.
 pub struct Chatbot {
     provider: Option<Arc<dyn ChatProvider>>,

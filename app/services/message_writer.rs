@@ -37,7 +37,7 @@ use crate::{
             self,
             messages::{ConversationKey, NewMessage},
         },
-        services::{chatbot::CHATBOT_ID, permissions},
+        services::{chatbot, permissions},
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds, metrics as names},
     platform::database::{DbConn, DbPool},
@@ -212,7 +212,7 @@ impl Batcher {
             // The same draft twice in one batch (a retry sent before the first answer): the
             // second waits until the first is stored, then is a plain retry.
             if !seen.insert((draft.sender, draft.client_msg_id.as_str())) {
-                twins.push(Allowed::new(index, key, readers, 0, draft));
+                twins.push((index, key, readers));
                 continue;
             }
             match self.ids.next() {
@@ -223,13 +223,13 @@ impl Batcher {
         for (index, stored) in store(conn, allowed).await {
             results[index] = Some(settle(conn, &drafts[index], stored).await);
         }
-        for mut twin in twins {
-            let index = twin.index;
+        for (index, key, readers) in twins {
+            let draft = &drafts[index];
             results[index] = Some(match self.ids.next() {
                 Ok(id) => {
-                    twin.new.id = id;
+                    let twin = Allowed::new(index, key, readers, id, draft);
                     let (_, stored) = store(conn, vec![twin]).await.remove(0);
-                    settle(conn, &drafts[index], stored).await
+                    settle(conn, draft, stored).await
                 }
                 Err(err) => Err(err),
             });
@@ -358,11 +358,7 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
                         related,
                     )?;
                 }
-                // The chatbot has no connections to push to.
-                let readers = [draft.sender, other]
-                    .into_iter()
-                    .filter(|user| *user != CHATBOT_ID)
-                    .collect();
+                let readers = chatbot::reachable([draft.sender, other]);
                 Ok((ConversationKey::pair(draft.sender, other), readers))
             }
             Target::Group(group_id) => {
@@ -455,16 +451,19 @@ async fn settle(conn: &mut DbConn, draft: &Draft, stored: Stored) -> Result<Writ
     match stored {
         Stored::Done(written) => Ok(written),
         Stored::Taken => {
-            match queries::messages::find_by_client_msg_id(conn, draft.sender, &draft.client_msg_id)
-                .await
-            {
-                Ok(Some((record, conversation))) => Ok(Written::Original {
-                    record,
-                    conversation,
-                }),
-                Ok(None) => Err(AppError::internal(anyhow::anyhow!(
-                    "client_msg_id taken, yet no message has it"
-                ))),
+            let conn: &mut AsyncPgConnection = conn;
+            let sender = [draft.sender];
+            let client_msg_id = [draft.client_msg_id.as_str()];
+            match queries::messages::by_client_msg_ids(conn, &sender, &client_msg_id).await {
+                Ok(found) => match found.into_iter().next() {
+                    Some((record, conversation)) => Ok(Written::Original {
+                        record,
+                        conversation,
+                    }),
+                    None => Err(AppError::internal(anyhow::anyhow!(
+                        "client_msg_id taken, yet no message has it"
+                    ))),
+                },
                 Err(err) => Err(storage_error(&err)),
             }
         }

@@ -137,11 +137,7 @@ async fn readers_of(
             conversation.user_high,
         ) {
             (Some(group_id), _, _) => queries::groups::member_ids(conn, group_id).await?,
-            // The chatbot has no connections to push to.
-            (None, Some(low), Some(high)) => [low, high]
-                .into_iter()
-                .filter(|user| *user != chatbot::CHATBOT_ID)
-                .collect(),
+            (None, Some(low), Some(high)) => chatbot::reachable([low, high]),
             _ => Vec::new(),
         },
     )

@@ -3,7 +3,10 @@
 
 use crate::{
     app::{
-        models::{frames::Target, ids::UserId},
+        models::{
+            frames::Target,
+            ids::{GroupId, UserId},
+        },
         queries::{self, messages::ConversationKey},
         services::chatbot::CHATBOT_ID,
     },
@@ -54,13 +57,20 @@ pub async fn may_write(
             check_private(user, other, exists, related)?;
             Ok(ConversationKey::pair(user, other))
         }
-        Target::Group(group_id) => {
-            queries::groups::role_of(conn, group_id, user)
-                .await?
-                .ok_or_else(no_such_group)?;
-            Ok(ConversationKey::Group(group_id))
-        }
+        Target::Group(group_id) => member_of(conn, user, group_id).await,
     }
+}
+
+/// The group's conversation, if `user` is a member of the group.
+async fn member_of(
+    conn: &mut DbConn,
+    user: UserId,
+    group_id: GroupId,
+) -> Result<ConversationKey, AppError> {
+    queries::groups::role_of(conn, group_id, user)
+        .await?
+        .ok_or_else(no_such_group)?;
+    Ok(ConversationKey::Group(group_id))
 }
 
 /// Checks that `user` may read the conversation. A private conversation is always one's own to
@@ -72,11 +82,6 @@ pub async fn may_read(
 ) -> Result<ConversationKey, AppError> {
     match target {
         Target::User(other) => Ok(ConversationKey::pair(user, other)),
-        Target::Group(group_id) => {
-            queries::groups::role_of(conn, group_id, user)
-                .await?
-                .ok_or_else(no_such_group)?;
-            Ok(ConversationKey::Group(group_id))
-        }
+        Target::Group(group_id) => member_of(conn, user, group_id).await,
     }
 }

@@ -140,12 +140,23 @@ impl Liveness {
         }
     }
 
+    /// What every owner's set of leases is named with, before the owner (scripts that find
+    /// owners themselves build the names from it).
+    fn owner_sets(&self) -> String {
+        self.cache.key(&format!("{}:owner:", self.family))
+    }
+
+    /// What every owner's online flag is named with, before the owner.
+    fn online_flags(&self) -> String {
+        self.cache.key(&format!("{}:online:", self.family))
+    }
+
     fn owner_set(&self, owner: &str) -> String {
-        self.cache.key(&format!("{}:owner:{owner}", self.family))
+        self.owner_sets() + owner
     }
 
     fn online_flag(&self, owner: &str) -> String {
-        self.cache.key(&format!("{}:online:{owner}", self.family))
+        self.online_flags() + owner
     }
 
     fn all_leases(&self) -> String {
@@ -192,8 +203,8 @@ impl Liveness {
             let mut call = TOUCH_MANY_SCRIPT.prepare_invoke();
             call.key(self.all_leases())
                 .arg(expiry)
-                .arg(self.cache.key(&format!("{}:owner:", self.family)))
-                .arg(self.cache.key(&format!("{}:online:", self.family)));
+                .arg(self.owner_sets())
+                .arg(self.online_flags());
             for (owner, lease) in chunk {
                 call.arg(owner).arg(lease);
             }
@@ -233,8 +244,8 @@ impl Liveness {
             .key(self.owed())
             .arg(at_ms)
             .arg(SWEEP_BATCH)
-            .arg(self.cache.key(&format!("{}:owner:", self.family)))
-            .arg(self.cache.key(&format!("{}:online:", self.family)))
+            .arg(self.owner_sets())
+            .arg(self.online_flags())
             .invoke_async(&mut conn)
             .await?;
         Ok(owners
@@ -266,7 +277,7 @@ impl Liveness {
             .key(self.owed())
             .arg(now_ms() - grace.as_millis() as i64)
             .arg(SWEEP_BATCH)
-            .arg(self.cache.key(&format!("{}:online:", self.family)))
+            .arg(self.online_flags())
             .invoke_async(&mut conn)
             .await?;
         Ok(owed
