@@ -40,6 +40,12 @@ fn writer(app: &TestApp) -> MessageWriter {
     MessageWriter::spawn(pool, Arc::new(MessageIds::new(1).unwrap()), 1)
 }
 
+/// Writes the drafts as one batch: all are queued before the writer task runs, since the test
+/// runtime has one thread and this task yields only once every draft is queued.
+async fn one_batch(writer: &MessageWriter, drafts: Vec<Draft>) -> Vec<Result<Written, AppError>> {
+    join_all(drafts.into_iter().map(|draft| writer.write(draft))).await
+}
+
 /// The stored message's (conversation's last seq, seq, content), or the error's code.
 fn outcome(result: &Result<Written, AppError>) -> Result<(&'static str, i64, String), String> {
     match result {
@@ -66,8 +72,9 @@ async fn one_batch_gives_each_conversation_consecutive_seqs_and_refuses_only_the
     let to_bob = Target::User(user_id(&bob));
     let to_alice = Target::User(user_id(&alice));
 
-    let results = join_all(
-        [
+    let results = one_batch(
+        &writer,
+        vec![
             draft(&alice, to_bob, "a1"),
             draft(&stranger, to_alice, "s1"),
             draft(&alice, Target::Group(group), "g1"),
@@ -75,8 +82,7 @@ async fn one_batch_gives_each_conversation_consecutive_seqs_and_refuses_only_the
             draft(&outsider, Target::Group(group), "o1"),
             draft(&alice, to_bob, "a2"),
             draft(&bob, Target::Group(group), "g2"),
-        ]
-        .map(|draft| writer.write(draft)),
+        ],
     )
     .await;
 
@@ -116,13 +122,13 @@ async fn a_retry_in_a_batch_gets_its_original_and_the_others_are_stored() {
     // The retry fails the batch's insert; its drafts are then stored one by one.
     let mut retry = draft(&alice, to_bob, "m1");
     retry.content = "a retry carries the same id, whatever it says".into();
-    let results = join_all(
-        [
+    let results = one_batch(
+        &writer,
+        vec![
             draft(&alice, to_bob, "m2"),
             retry,
             draft(&bob, Target::User(user_id(&alice)), "m3"),
-        ]
-        .map(|draft| writer.write(draft)),
+        ],
     )
     .await;
 
@@ -146,12 +152,12 @@ async fn two_drafts_with_one_client_msg_id_in_one_batch_store_one_message() {
     let writer = writer(&app);
     let to_bob = Target::User(user_id(&bob));
 
-    let results = join_all(
-        [
+    let results = one_batch(
+        &writer,
+        vec![
             draft(&alice, to_bob, "twice"),
             draft(&alice, to_bob, "twice"),
-        ]
-        .map(|draft| writer.write(draft)),
+        ],
     )
     .await;
 
@@ -176,13 +182,13 @@ async fn a_message_the_database_refuses_fails_alone_and_its_batch_is_stored_arou
     let mut unstorable = draft(&alice, to_bob, "nul");
     unstorable.content = "a\0b".into();
 
-    let results = join_all(
-        [
+    let results = one_batch(
+        &writer,
+        vec![
             draft(&alice, to_bob, "before"),
             unstorable,
             draft(&alice, to_bob, "after"),
-        ]
-        .map(|draft| writer.write(draft)),
+        ],
     )
     .await;
 
