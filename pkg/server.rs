@@ -18,48 +18,54 @@ use crate::{
         config::Config,
         routes,
         state::{AppState, Services},
-        utils::message_ids::MessageIds,
+        utils::{message_ids::MessageIds, metrics},
     },
     platform::{
-        cache::{broker::Broker, lease, Cache},
+        cache::{
+            broker::Broker,
+            lease::{self, LeaseError, Wanted},
+            Cache,
+        },
         database,
     },
 };
 
+/// How long start-up waits for the live event feed before serving anyway.
+const FEED_WAIT_AT_START: Duration = Duration::from_secs(2);
 /// How long in-flight requests may take to finish once shutdown starts.
 const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Creates the database if needed, applies migrations, takes a machine id and builds the shared
 /// state. Background tasks stop when `shutdown` is cancelled.
 pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
+    // Install the metrics recorder before anything records.
+    metrics::spawn_upkeep(shutdown.clone());
+    let cache = Cache::new(&config.redis_url, &config.redis_prefix).context("REDIS_URL")?;
+    // The lease first: a fresh machine id becomes usable only after a grace period, which runs
+    // while the database is prepared.
+    let wanted = config.machine_id.map_or(Wanted::Any, Wanted::Pinned);
+    let lease = match lease::acquire(&cache, "machine_id", wanted, shutdown.clone()).await {
+        Ok(lease) => lease,
+        Err(LeaseError::InUse(id)) => {
+            anyhow::bail!("MACHINE_ID {id} is in use by another running instance")
+        }
+        Err(err) => return Err(err).context("taking a machine id from Redis (or set MACHINE_ID)"),
+    };
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
     let db = database::pool(&config.database_url, config.database_pool_size)?;
-    let cache = Cache::new(&config.redis_url, &config.redis_prefix).context("REDIS_URL")?;
     let broker =
-        Broker::new(cache.clone(), &config.redis_url, shutdown.clone()).context("REDIS_URL")?;
-    let machine_id = match config.machine_id {
-        // A hand-set id is registered too, so that no leasing instance takes it; an id in use
-        // elsewhere stops start-up. Without Redis it is trusted as given.
-        Some(id) => match lease::claim_number(&cache, "machine_id", id, shutdown.clone()).await {
-            Ok(true) => id,
-            Ok(false) => anyhow::bail!("MACHINE_ID {id} is in use by another running instance"),
-            Err(err) => {
-                tracing::warn!(error = %err, "could not register MACHINE_ID in Redis");
-                id
-            }
-        },
-        None => lease::lease_number(&cache, "machine_id", shutdown.clone())
-            .await
-            .context("leasing a machine id from Redis (or set MACHINE_ID)")?
-            .context("every machine id is leased by another instance")?,
-    };
-    tracing::info!(machine_id, "message ids ready");
-    // Install the metrics recorder before anything records.
-    crate::pkg::utils::metrics::handle();
+        Broker::start(cache.clone(), &config.redis_url, shutdown.clone()).context("REDIS_URL")?;
+    let machine_id = lease.usable().await;
+    tracing::info!(?machine_id, "message ids ready");
+    // Serving before the feed is up would refuse the first WebSockets; a Redis that is down
+    // stays a reported outage (`/readyz`), not a reason not to start.
+    if !broker.wait_live(FEED_WAIT_AT_START).await {
+        tracing::warn!("live event feed not up yet; /readyz reports it until it is");
+    }
     let writer = MessageWriter::spawn(
         db.clone(),
-        Arc::new(MessageIds::new(machine_id)?),
+        Arc::new(MessageIds::new(lease)),
         config.message_writers,
     );
     let services = Services {

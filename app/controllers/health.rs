@@ -1,4 +1,5 @@
-//! `/healthz` (the process runs), `/readyz` (Postgres and Redis answer) and `/metrics`
+//! `/healthz` (the process runs), `/readyz` (Postgres and Redis answer, and the live event feed
+//! is up) and `/metrics`
 //! (Prometheus), for load balancers, orchestrators and monitoring.
 
 use poem::web::Data;
@@ -47,7 +48,8 @@ impl HealthApi {
         PlainText(metrics::render())
     }
 
-    /// 200 when Postgres and Redis answer, else 503 naming what failed.
+    /// 200 when Postgres and Redis answer and live events reach this instance, else 503 naming
+    /// what failed.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self, state: Data<&AppState>) -> Readiness {
         let (postgres, redis) = tokio::join!(database::ping(&state.db), state.cache.ping());
@@ -57,6 +59,10 @@ impl HealthApi {
         }
         if let Err(err) = redis {
             failures.push(format!("redis: {err}"));
+        } else if !state.broker.is_live() {
+            // Commands may work while the subscriptions are not back yet: without them this
+            // instance's sockets would hear nothing.
+            failures.push("redis: the live event feed is down".into());
         }
         if failures.is_empty() {
             return Readiness::Ready(Json(HealthStatus {

@@ -308,4 +308,8 @@ pub mod server {
 
     /// Sent to the connections of a session that was logged out, just before they are closed.
     pub const SESSION_REVOKED: &str = r#"{"type":"session_revoked"}"#;
+
+    /// Sent to every connection of an instance whose live event feed was interrupted and is back:
+    /// pushes of the gap are lost, so the client `sync`s what it shows.
+    pub const RESYNC: &str = r#"{"type":"resync","reason":"live_events_interrupted"}"#;
 }

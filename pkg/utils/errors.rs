@@ -27,6 +27,9 @@ impl Example for ErrorBody {
     }
 }
 
+/// The `Retry-After` of every `unavailable` answer.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// Everything that can go wrong while serving a request.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -117,13 +120,16 @@ impl poem::error::ResponseError for AppError {
             tracing::error!(error = ?cause, "internal error");
         }
         let mut response = error_response(self.status(), &self.body());
-        if let Self::RateLimited {
-            retry_after_secs, ..
-        } = self
-        {
-            response
-                .headers_mut()
-                .insert("retry-after", (*retry_after_secs).into());
+        let retry_after_secs = match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            // Outages here are short (a restart, a failover); a second is a fair first wait.
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
+            response.headers_mut().insert("retry-after", secs.into());
         }
         response
     }

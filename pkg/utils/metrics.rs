@@ -1,9 +1,10 @@
 //! Prometheus metrics: every metric name in one place, and the process-wide recorder that
 //! `GET /metrics` renders.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
 
 /// Open WebSocket connections on this instance (gauge).
 pub const WS_CONNECTIONS: &str = "simplechat_ws_connections";
@@ -21,6 +22,16 @@ pub const SEND_ACK_SECONDS: &str = "simplechat_send_ack_seconds";
 pub const WRITE_BATCH_SIZE: &str = "simplechat_write_batch_size";
 /// Payloads published to Redis (counter).
 pub const PUBSUB_PUBLISHED: &str = "simplechat_pubsub_published_total";
+/// Payloads that could not be published to Redis; their readers catch up with `sync` (counter).
+pub const PUBSUB_PUBLISH_FAILURES: &str = "simplechat_pubsub_publish_failures_total";
+/// Times the live feed (Redis subscriptions) came back after a loss (counter).
+pub const PUBSUB_RECONNECTS: &str = "simplechat_pubsub_reconnects_total";
+/// Whole seconds the live feed was down, summed over its losses (counter).
+pub const PUBSUB_FEED_DOWN_SECONDS: &str = "simplechat_pubsub_feed_down_seconds_total";
+/// 1 while the live feed is up, 0 while it is down (gauge).
+pub const PUBSUB_FEED_LIVE: &str = "simplechat_pubsub_feed_live";
+/// Machine-id lease changes: taken again after a flush, replaced, or lost (counter).
+pub const LEASE_CHANGES: &str = "simplechat_lease_changes_total";
 /// Payloads received from Redis (counter).
 pub const PUBSUB_RECEIVED: &str = "simplechat_pubsub_received_total";
 /// Questions sent to the chatbot's provider (counter).
@@ -56,6 +67,25 @@ pub fn handle() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// How often histograms are drained into their buckets when nobody scrapes `/metrics`.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the recorder and runs its upkeep on a timer until `shutdown`. Without upkeep the
+/// recorder keeps every histogram sample until the next scrape, so memory would grow with traffic
+/// on an instance that nobody scrapes.
+pub fn spawn_upkeep(shutdown: CancellationToken) {
+    let handle = handle();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = every.tick() => handle.run_upkeep(),
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    });
 }
 
 /// The current metrics in Prometheus' text format.

@@ -1,46 +1,54 @@
-//! Redis pub/sub between server instances, with a local registry of subscribers.
+//! Redis pub/sub between server instances: the feed that carries live events to this instance,
+//! and publishing to the others. Local delivery is the [`Hub`]'s job.
 //!
-//! Each instance keeps one RESP3 connection that is subscribed to a channel while at least one
-//! local subscriber wants it (the first subscriber SUBSCRIBEs, the last one UNSUBSCRIBEs), so an
-//! instance reads only the traffic of the channels its own clients need. Published payloads are
-//! handed to each local subscriber's bounded queue without waiting: a subscriber whose queue is
-//! full is told so through its `overflow` token (and gets nothing more), so one slow reader never holds up the
-//! others.
+//! One RESP3 connection per instance carries the subscriptions: a channel is subscribed while at
+//! least one local subscriber wants it, so an instance reads only its own clients' traffic.
 //!
-//! A payload is either for every subscriber of a channel, or only for those carrying a given tag
-//! (see [`Envelope`]). Nothing here knows what channels or tags mean.
-//!
-//! Pub/sub is fire-and-forget: while the connection is down, payloads are missed. After a
-//! reconnect every channel is subscribed again. Whatever must not be lost is stored elsewhere first.
+//! A supervisor task owns that connection. It notices a lost feed at once when the socket closes
+//! and within a few seconds when Redis stops answering (a PING every second), then connects again
+//! with capped, jittered back-off, for as long as the server runs, and subscribes every channel
+//! the hub still needs. Payloads published while the feed was down are missed — pub/sub is
+//! fire-and-forget, and everything that matters is stored first — so each recovery is announced
+//! through [`FeedStatus::recoveries`], for the application to tell its clients to catch up.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex as SyncMutex,
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig},
-    Client, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisResult, Value,
+    aio::MultiplexedConnection, AsyncConnectionConfig, Client, IntoConnectionInfo, ProtocolVersion,
+    PushInfo, PushKind, RedisResult, Value,
 };
-use tokio::sync::{mpsc, Mutex, OnceCell};
+use tokio::{
+    sync::{mpsc, watch, Mutex},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::Cache;
+use super::{
+    hub::{Hub, Subscriber, EVERYONE},
+    timed_out, Cache,
+};
 
 /// Separates the tag from the body in a published payload.
 const TAG_SEPARATOR: char = '\n';
-/// Addresses every subscriber of a channel.
-const EVERYONE: &str = "*";
 /// Metric names (see `pkg/utils/metrics.rs`, which lists them all).
 const PUBLISHED_METRIC: &str = "simplechat_pubsub_published_total";
+const PUBLISH_FAILURES_METRIC: &str = "simplechat_pubsub_publish_failures_total";
 const RECEIVED_METRIC: &str = "simplechat_pubsub_received_total";
-const DELIVERED_METRIC: &str = "simplechat_pushes_delivered_total";
-/// Bounds every Redis round trip of the subscriber connection.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+const RECONNECTS_METRIC: &str = "simplechat_pubsub_reconnects_total";
+const FEED_DOWN_METRIC: &str = "simplechat_pubsub_feed_down_seconds_total";
+const FEED_LIVE_METRIC: &str = "simplechat_pubsub_feed_live";
+/// Bounds every round trip of the feed connection.
+const FEED_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bounds a publish: a sender's answer never waits long on Redis (its message is stored already).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+/// While the feed is down Redis most likely is too: a publish gets only this long.
+const PUBLISH_TIMEOUT_FEED_DOWN: Duration = Duration::from_millis(200);
+/// How often the feed connection is checked when no socket event tells us it is gone.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+/// Reconnection back-off: doubles from the first delay up to the cap, each with ±50% jitter so
+/// that instances do not knock on a restarting Redis in step.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// A payload and whom on the channel it is for.
 pub struct Envelope<'a> {
@@ -60,15 +68,13 @@ impl Envelope<'_> {
     }
 }
 
-/// Where a local subscriber receives its payloads.
-#[derive(Clone)]
-pub struct Subscriber {
-    /// Receives the bodies addressed to it.
-    pub queue: mpsc::Sender<Arc<str>>,
-    /// Only payloads for everyone or for this tag are delivered.
-    pub tag: String,
-    /// Cancelled when the queue was full: the subscriber has fallen behind and was dropped.
-    pub overflow: CancellationToken,
+/// Whether this instance receives live events, and how often the feed came back after a loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// Subscribed and answering.
+    pub live: bool,
+    /// Incremented each time the feed is live again after it was lost.
+    pub recoveries: u64,
 }
 
 /// The broker of one instance; cheap to clone.
@@ -80,13 +86,12 @@ pub struct Broker {
 struct Inner {
     cache: Cache,
     client: Client,
-    /// channel → subscriber id → subscriber
-    channels: SyncMutex<HashMap<String, HashMap<u64, Subscriber>>>,
-    /// Serialises SUBSCRIBE/UNSUBSCRIBE so they reach Redis in the order the registry changed.
+    hub: Hub,
+    /// Serialises (un)subscribing and reconnecting, so Redis sees channels in the hub's order.
     changes: Mutex<()>,
-    connection: OnceCell<ConnectionManager>,
-    next_id: AtomicU64,
-    shutdown: CancellationToken,
+    /// The live feed connection; `None` while it is down.
+    feed: std::sync::Mutex<Option<MultiplexedConnection>>,
+    status: watch::Sender<FeedStatus>,
 }
 
 /// A local subscription; end it with [`Subscription::close`].
@@ -97,22 +102,42 @@ pub struct Subscription {
 }
 
 impl Broker {
-    /// Creates the broker; it connects on first subscription. `shutdown` stops its reader task.
-    pub fn new(cache: Cache, redis_url: &str, shutdown: CancellationToken) -> RedisResult<Self> {
+    /// Creates the broker and starts its supervisor, which connects at once and keeps the feed
+    /// up until `shutdown`.
+    pub fn start(cache: Cache, redis_url: &str, shutdown: CancellationToken) -> RedisResult<Self> {
         let mut info = redis_url.into_connection_info()?;
         // Pushes (pub/sub messages) share the connection with commands only under RESP3.
         info.redis.protocol = ProtocolVersion::RESP3;
-        Ok(Self {
+        let broker = Self {
             inner: Arc::new(Inner {
                 cache,
                 client: Client::open(info)?,
-                channels: SyncMutex::new(HashMap::new()),
+                hub: Hub::default(),
                 changes: Mutex::new(()),
-                connection: OnceCell::new(),
-                next_id: AtomicU64::new(1),
-                shutdown,
+                feed: std::sync::Mutex::new(None),
+                status: watch::Sender::new(FeedStatus::default()),
             }),
-        })
+        };
+        metrics::gauge!(FEED_LIVE_METRIC).set(0.0);
+        tokio::spawn(broker.clone().supervise(shutdown));
+        Ok(broker)
+    }
+
+    /// Whether live events reach this instance now.
+    pub fn is_live(&self) -> bool {
+        self.inner.status.borrow().live
+    }
+
+    /// Waits up to `limit` for the feed to be live; false if it is not by then.
+    pub async fn wait_live(&self, limit: Duration) -> bool {
+        let mut status = self.watch_status();
+        let live = tokio::time::timeout(limit, status.wait_for(|status| status.live)).await;
+        matches!(live, Ok(Ok(_)))
+    }
+
+    /// Follows the feed's status; [`FeedStatus::recoveries`] changes after every interruption.
+    pub fn watch_status(&self) -> watch::Receiver<FeedStatus> {
+        self.inner.status.subscribe()
     }
 
     /// Publishes one payload to a channel (a name without the Redis prefix).
@@ -121,7 +146,7 @@ impl Broker {
             .await
     }
 
-    /// Publishes encoded payloads in one round trip.
+    /// Publishes encoded payloads in one round trip, within a short time limit.
     pub async fn publish_all(&self, payloads: &[(String, String)]) -> RedisResult<()> {
         if payloads.is_empty() {
             return Ok(());
@@ -133,34 +158,40 @@ impl Broker {
                 .arg(payload)
                 .ignore();
         }
-        let mut conn = self.inner.cache.connection().await?;
-        pipe.query_async::<()>(&mut conn).await?;
-        metrics::counter!(PUBLISHED_METRIC).increment(payloads.len() as u64);
-        Ok(())
+        let limit = if self.is_live() {
+            PUBLISH_TIMEOUT
+        } else {
+            PUBLISH_TIMEOUT_FEED_DOWN
+        };
+        let published = tokio::time::timeout(limit, async {
+            let mut conn = self.inner.cache.connection().await?;
+            pipe.query_async::<()>(&mut conn).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(timed_out()));
+        match &published {
+            Ok(()) => metrics::counter!(PUBLISHED_METRIC).increment(payloads.len() as u64),
+            Err(_) => metrics::counter!(PUBLISH_FAILURES_METRIC).increment(payloads.len() as u64),
+        }
+        published
     }
 
-    /// Registers a local subscriber on a channel (a name without the Redis prefix).
+    /// Registers a local subscriber on a channel (a name without the Redis prefix). Fails while
+    /// the feed is down: a subscriber could not be promised its events.
     pub async fn subscribe(
         &self,
         channel: &str,
         subscriber: Subscriber,
     ) -> RedisResult<Subscription> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let _serialised = self.inner.changes.lock().await;
-        let first = {
-            let mut channels = self.lock_channels();
-            let subscribers = channels.entry(channel.to_owned()).or_default();
-            subscribers.insert(id, subscriber);
-            subscribers.len() == 1
+        let Some(mut feed) = self.feed() else {
+            return Err(feed_down());
         };
+        let (id, first) = self.inner.hub.insert(channel, subscriber);
         if first {
-            let result = async {
-                let mut conn = self.connection().await?;
-                with_timeout(conn.subscribe(self.inner.cache.key(channel))).await
-            }
-            .await;
-            if let Err(err) = result {
-                self.remove(channel, id);
+            let key = self.inner.cache.key(channel);
+            if let Err(err) = with_timeout(feed.subscribe(key)).await {
+                self.inner.hub.remove(channel, id);
                 return Err(err);
             }
         }
@@ -173,69 +204,137 @@ impl Broker {
 
     /// How many channels this instance is subscribed to (for metrics and tests).
     pub fn channel_count(&self) -> usize {
-        self.lock_channels().len()
+        self.inner.hub.channel_count()
     }
 
-    fn lock_channels(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<u64, Subscriber>>> {
-        // A panic while holding this lock cannot leave the map half-updated; keep serving.
+    /// Hands a body to this instance's subscribers of `channel`, as if it had been published
+    /// there with `tag`, without going through Redis.
+    pub fn deliver_locally(&self, channel: &str, tag: &str, body: &str) {
+        self.inner.hub.hand_out(channel, tag, body);
+    }
+
+    /// Every local subscriber's channel and tag.
+    pub fn local_tags(&self) -> Vec<(String, String)> {
+        self.inner.hub.local_tags()
+    }
+
+    fn feed(&self) -> Option<MultiplexedConnection> {
+        self.lock_feed().clone()
+    }
+
+    fn lock_feed(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
         self.inner
-            .channels
+            .feed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Removes a subscriber; true when it was the channel's last.
-    fn remove(&self, channel: &str, id: u64) -> bool {
-        let mut channels = self.lock_channels();
-        let Some(subscribers) = channels.get_mut(channel) else {
-            return false;
-        };
-        subscribers.remove(&id);
-        if subscribers.is_empty() {
-            channels.remove(channel);
-            true
-        } else {
-            false
+    /// Keeps the feed up until shutdown: connect, serve until lost, connect again.
+    async fn supervise(self, shutdown: CancellationToken) {
+        let mut delay = FIRST_RETRY_DELAY;
+        let mut down_since = Instant::now();
+        let mut ever_live = false;
+        while !shutdown.is_cancelled() {
+            let connected = tokio::select! {
+                connected = self.connect() => connected,
+                _ = shutdown.cancelled() => break,
+            };
+            let pushes = match connected {
+                Ok(pushes) => pushes,
+                Err(err) => {
+                    tracing::warn!(error = %err, retry_in = ?delay, "Redis feed unavailable");
+                    tokio::select! {
+                        _ = tokio::time::sleep(jittered(delay)) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                    continue;
+                }
+            };
+            delay = FIRST_RETRY_DELAY;
+            self.went_live(ever_live, down_since);
+            ever_live = true;
+            self.serve(pushes, &shutdown).await;
+            *self.lock_feed() = None;
+            self.inner.status.send_modify(|status| status.live = false);
+            metrics::gauge!(FEED_LIVE_METRIC).set(0.0);
+            down_since = Instant::now();
+            if !shutdown.is_cancelled() {
+                tracing::warn!("Redis feed lost; reconnecting");
+            }
         }
     }
 
-    /// The subscriber connection, opened on first use together with its reader task.
-    async fn connection(&self) -> RedisResult<ConnectionManager> {
-        let manager = self
+    /// Opens the feed connection and subscribes every channel the hub needs.
+    async fn connect(&self) -> RedisResult<mpsc::UnboundedReceiver<PushInfo>> {
+        let (pushes, received) = mpsc::unbounded_channel();
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(FEED_TIMEOUT)
+            .set_response_timeout(FEED_TIMEOUT)
+            .set_push_sender(pushes);
+        let mut feed = with_timeout(
+            self.inner
+                .client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await?;
+        // Held until the feed is recorded: a subscriber arriving meanwhile waits, then finds it.
+        let _serialised = self.inner.changes.lock().await;
+        let channels: Vec<String> = self
             .inner
-            .connection
-            .get_or_try_init(|| async {
-                let (pushes, received) = mpsc::unbounded_channel();
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(REDIS_TIMEOUT)
-                    .set_response_timeout(REDIS_TIMEOUT)
-                    .set_push_sender(pushes);
-                let manager =
-                    ConnectionManager::new_with_config(self.inner.client.clone(), config).await?;
-                tokio::spawn(self.clone().read_pushes(received));
-                Ok::<_, redis::RedisError>(manager)
-            })
-            .await?;
-        Ok(manager.clone())
+            .hub
+            .channels()
+            .iter()
+            .map(|channel| self.inner.cache.key(channel))
+            .collect();
+        if !channels.is_empty() {
+            with_timeout(feed.subscribe(channels)).await?;
+        }
+        *self.lock_feed() = Some(feed);
+        Ok(received)
     }
 
-    /// Hands every pushed message to the local subscribers, until shutdown.
-    async fn read_pushes(self, mut received: mpsc::UnboundedReceiver<PushInfo>) {
+    fn went_live(&self, after_loss: bool, down_since: Instant) {
+        if after_loss {
+            let down_for = down_since.elapsed();
+            metrics::counter!(RECONNECTS_METRIC).increment(1);
+            metrics::counter!(FEED_DOWN_METRIC).increment(down_for.as_secs());
+            tracing::info!(?down_for, "Redis feed live again");
+        }
+        metrics::gauge!(FEED_LIVE_METRIC).set(1.0);
+        self.inner.status.send_modify(|status| {
+            status.live = true;
+            if after_loss {
+                status.recoveries += 1;
+            }
+        });
+    }
+
+    /// Hands out pushed payloads until the connection is lost (closed, or a PING goes
+    /// unanswered) or the server shuts down.
+    async fn serve(
+        &self,
+        mut pushes: mpsc::UnboundedReceiver<PushInfo>,
+        shutdown: &CancellationToken,
+    ) {
+        let Some(mut feed) = self.feed() else { return };
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let push = tokio::select! {
-                push = received.recv() => push,
-                _ = self.inner.shutdown.cancelled() => None,
-            };
-            let Some(push) = push else { break };
-            match push.kind {
-                PushKind::Message => self.deliver(push.data),
-                PushKind::Disconnection => {
-                    tracing::warn!("Redis pub/sub connection lost; subscribing again");
-                    tokio::spawn(self.clone().resubscribe_all());
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                push = pushes.recv() => match push {
+                    Some(PushInfo { kind: PushKind::Message, data }) => self.deliver(data),
+                    Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => return,
+                    Some(_) => {}
+                },
+                _ = ping.tick() => {
+                    let answered = with_timeout(redis::cmd("PING").query_async::<Value>(&mut feed)).await;
+                    if let Err(err) = answered {
+                        tracing::warn!(error = %err, "Redis feed does not answer");
+                        return;
+                    }
                 }
-                _ => {}
             }
         }
     }
@@ -252,91 +351,26 @@ impl Broker {
             return;
         };
         metrics::counter!(RECEIVED_METRIC).increment(1);
-        self.hand_out(channel, tag, body);
-    }
-
-    /// Hands a body to this instance's subscribers of `channel`, as if it had been published
-    /// there with `tag`, without going through Redis.
-    pub fn deliver_locally(&self, channel: &str, tag: &str, body: &str) {
-        self.hand_out(channel, tag, body);
-    }
-
-    /// Every local subscriber's channel and tag.
-    pub fn local_tags(&self) -> Vec<(String, String)> {
-        self.lock_channels()
-            .iter()
-            .flat_map(|(channel, subscribers)| {
-                subscribers
-                    .values()
-                    .map(|subscriber| (channel.clone(), subscriber.tag.clone()))
-            })
-            .collect()
-    }
-
-    fn hand_out(&self, channel: &str, tag: &str, body: &str) {
-        let body: Arc<str> = Arc::from(body);
-        let channels = self.lock_channels();
-        let Some(subscribers) = channels.get(channel) else {
-            return;
-        };
-        for subscriber in subscribers.values() {
-            if tag != EVERYONE && tag != subscriber.tag {
-                continue;
-            }
-            match subscriber.queue.try_send(body.clone()) {
-                Ok(()) => metrics::counter!(DELIVERED_METRIC).increment(1),
-                // Its owner sees the token, disconnects the client and closes the subscription.
-                Err(mpsc::error::TrySendError::Full(_)) => subscriber.overflow.cancel(),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
-        }
-    }
-
-    /// After a reconnect, subscribes again to every channel that still has local subscribers.
-    async fn resubscribe_all(self) {
-        let mut delay = Duration::from_millis(100);
-        while !self.inner.shutdown.is_cancelled() {
-            let _serialised = self.inner.changes.lock().await;
-            let channels: Vec<String> = self
-                .lock_channels()
-                .keys()
-                .map(|channel| self.inner.cache.key(channel))
-                .collect();
-            let result = async {
-                // The connection exists: its loss is what brought us here.
-                let Some(mut conn) = self.inner.connection.get().cloned() else {
-                    return Ok(());
-                };
-                if channels.is_empty() {
-                    // Any command makes the manager reconnect.
-                    return with_timeout(redis::cmd("PING").query_async::<()>(&mut conn)).await;
-                }
-                with_timeout(conn.subscribe(channels)).await
-            }
-            .await;
-            match result {
-                Ok(()) => return,
-                Err(err) => tracing::warn!(error = %err, "resubscribing failed; retrying"),
-            }
-            drop(_serialised);
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        self.inner.hub.hand_out(channel, tag, body);
     }
 }
 
 impl Subscription {
-    /// Ends the subscription; the channel is left when this was its last local subscriber.
+    /// Ends the subscription; the channel is left when this was its last local subscriber. While
+    /// the feed is down there is nothing to leave: the next connection subscribes only what the
+    /// hub still holds.
     pub async fn close(self) {
         let broker = self.broker;
         let _serialised = broker.inner.changes.lock().await;
-        if broker.remove(&self.channel, self.id) {
-            if let Ok(mut conn) = broker.connection().await {
-                let key = broker.inner.cache.key(&self.channel);
-                if let Err(err) = with_timeout(conn.unsubscribe(key)).await {
-                    tracing::warn!(error = %err, channel = %self.channel, "unsubscribe failed");
-                }
-            }
+        if !broker.inner.hub.remove(&self.channel, self.id) {
+            return;
+        }
+        let Some(mut feed) = broker.feed() else {
+            return;
+        };
+        let key = broker.inner.cache.key(&self.channel);
+        if let Err(err) = with_timeout(feed.unsubscribe(key)).await {
+            tracing::warn!(error = %err, channel = %self.channel, "unsubscribe failed");
         }
     }
 }
@@ -349,22 +383,30 @@ fn as_text(value: Value) -> Option<String> {
     }
 }
 
+/// `delay` scaled by a random factor in [0.5, 1.5).
+fn jittered(delay: Duration) -> Duration {
+    delay.mul_f64(0.5 + rand::random::<f64>())
+}
+
+fn feed_down() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::IoError,
+        "live events are unavailable (Redis feed down)",
+    ))
+}
+
 async fn with_timeout<T>(
     future: impl std::future::Future<Output = RedisResult<T>>,
 ) -> RedisResult<T> {
-    tokio::time::timeout(REDIS_TIMEOUT, future)
+    tokio::time::timeout(FEED_TIMEOUT, future)
         .await
-        .map_err(|_| {
-            redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "Redis did not answer in time",
-            ))
-        })?
+        .unwrap_or_else(|_| Err(timed_out()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Envelope;
+    use super::{jittered, Envelope};
+    use std::time::Duration;
 
     #[test]
     fn envelopes_carry_their_tag_before_the_body() {
@@ -378,5 +420,13 @@ mod tests {
             body: "x",
         };
         assert_eq!(tagged.encode(), "s1\nx");
+    }
+
+    #[test]
+    fn jitter_stays_within_half_the_delay() {
+        for _ in 0..100 {
+            let delay = jittered(Duration::from_secs(2));
+            assert!(delay >= Duration::from_secs(1) && delay < Duration::from_secs(3));
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The Redis side: one multiplexed, self-reconnecting connection for commands ([`Cache`]), the
-//! pub/sub broker between instances ([`broker`]) and leased numbers ([`lease`]). Every key and
+//! pub/sub broker between instances ([`broker`]), the local registry of subscribers ([`hub`]) and
+//! leased numbers ([`lease`]). Every key and
 //! channel name goes through [`Cache::key`], which adds `REDIS_PREFIX`, so deployments and tests
 //! can share one Redis without seeing each other.
 //!
@@ -7,6 +8,7 @@
 //! down still starts, answers `/healthz`, and reports the outage on `/readyz`.
 
 pub mod broker;
+pub mod hub;
 pub mod lease;
 pub mod liveness;
 
@@ -18,8 +20,9 @@ use redis::{
 };
 use tokio::sync::OnceCell;
 
-/// Bounds every Redis round trip, so an unreachable Redis fails a request instead of hanging it.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bounds connecting and every Redis round trip, so an unreachable Redis fails a request within
+/// about two seconds instead of hanging it.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A handle to Redis, cheap to clone.
 #[derive(Clone)]
@@ -71,7 +74,8 @@ impl Cache {
     }
 }
 
-fn timed_out() -> RedisError {
+/// The error for a Redis call that took longer than its limit.
+pub(crate) fn timed_out() -> RedisError {
     RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "Redis did not answer in time",

@@ -14,7 +14,7 @@ use simplechat::{
         services::message_writer::{Authority, Draft, MessageWriter, Written},
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds},
-    platform::database,
+    platform::{cache::lease::Lease, database},
 };
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ fn draft(sender: &TestUser, target: Target, client_msg_id: &str) -> Draft {
 /// A writer of its own on the app's database (the app itself stores no message in these tests).
 fn writer(app: &TestApp) -> MessageWriter {
     let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    MessageWriter::spawn(pool, Arc::new(MessageIds::new(1).unwrap()), 1)
+    MessageWriter::spawn(pool, Arc::new(MessageIds::new(Lease::fixed(1))), 1)
 }
 
 /// Writes the drafts as one batch: all are queued before the writer task runs, since the test

@@ -16,7 +16,7 @@ use futures_util::{
     SinkExt, StreamExt,
 };
 use poem::web::websocket::{Message, WebSocketStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{self, Session};
@@ -26,7 +26,7 @@ use crate::{
         services::{events::user_channel, presence::Presence},
     },
     pkg::{middleware::auth::Caller, state::AppState, utils::metrics as names},
-    platform::cache::broker::Subscriber,
+    platform::cache::{broker::FeedStatus, hub::Subscriber},
 };
 
 /// Close codes beyond the standard ones.
@@ -105,6 +105,9 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
 
     let mut session = Session::new(&state, caller);
     let mut closing = None;
+    // Only interruptions after this connection subscribed call for a resync.
+    let mut feed = state.broker.watch_status();
+    let mut recoveries_seen = feed.borrow_and_update().recoveries;
     metrics::gauge!(names::WS_CONNECTIONS).increment(1.0);
 
     while closing.is_none() {
@@ -114,6 +117,14 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
             _ = overflow.cancelled() => {
                 closing = Some(close_code::TOO_SLOW);
                 break;
+            }
+            Ok(()) = feed.changed() => {
+                if resync_needed(&mut feed, &mut recoveries_seen)
+                    && queue.try_send(server::RESYNC.into()).is_err()
+                {
+                    closing = Some(close_code::TOO_SLOW);
+                }
+                continue;
             }
             next = tokio::time::timeout(heartbeat * 2, read_frame(&mut stream)) => next,
         };
@@ -152,6 +163,17 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
     if let Some(lease) = presence {
         Presence::disconnected(&state, lease).await;
     }
+}
+
+/// Whether the feed came back since the last look: pushes of the gap are lost, so the client
+/// must `sync`. (A change to "down" alone needs nothing yet.)
+fn resync_needed(feed: &mut watch::Receiver<FeedStatus>, recoveries_seen: &mut u64) -> bool {
+    let status = *feed.borrow_and_update();
+    if status.live && status.recoveries != *recoveries_seen {
+        *recoveries_seen = status.recoveries;
+        return true;
+    }
+    false
 }
 
 /// What the client sent.

@@ -49,6 +49,13 @@ pub async fn upgrade(
     Data(state): Data<&AppState>,
     ws: WebSocket,
 ) -> Result<impl IntoResponse, AppError> {
+    // A socket that cannot receive its live events is refused before the upgrade, so the client
+    // (or the balancer in front) tries again, elsewhere or a little later.
+    if !state.broker.is_live() {
+        return Err(AppError::Unavailable(
+            "live events are unavailable on this instance; retry shortly".into(),
+        ));
+    }
     let caller = match (params.ticket, bearer_token(req)) {
         (Some(ticket), _) => redeem_ticket(state, &ticket).await?,
         (None, Some(token)) => authenticate(state, token).await?,
