@@ -33,7 +33,7 @@ use crate::{
 /// How long start-up waits for the live event feed before serving anyway.
 const FEED_WAIT_AT_START: Duration = Duration::from_secs(2);
 /// How long in-flight requests may take to finish once shutdown starts.
-const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Creates the database if needed, applies migrations, takes a machine id and builds the shared
 /// state. Background tasks stop when `shutdown` is cancelled.

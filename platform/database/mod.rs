@@ -16,7 +16,7 @@ use diesel_async::{
 };
 
 /// How long a request waits for a free pooled connection before it fails with 503.
-const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A pool of Postgres connections, cheap to clone.
 pub type DbPool = deadpool::Pool<AsyncPgConnection>;

@@ -48,7 +48,7 @@ pub mod close_code {
 /// The most queued frames written with one flush.
 const MAX_BURST: usize = 64;
 /// How long the last frames and the close frame may take to go out.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a client that read too slowly gets to drain its socket and see the 4008 close; the
 /// connection holds nothing but that socket meanwhile.
 const SLOW_CLIENT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
