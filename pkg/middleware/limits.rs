@@ -1,7 +1,9 @@
 //! Caps the size of request bodies, so a client cannot make the server buffer without bound.
 //!
 //! A declared `Content-Length` above the cap is refused at once with 413. A body sent without a
-//! length (chunked) is cut off after the cap, which makes it fail to parse (400).
+//! length (chunked) is read up to one byte past the cap, and refused with 413 as soon as it goes
+//! past it; the rest is never read. (Bodies here are small JSON documents, so holding one of at
+//! most the cap in memory costs nothing worth streaming for.)
 
 use poem::{http::header, Body, Endpoint, IntoResponse, Request, Response};
 use tokio::io::AsyncReadExt;
@@ -26,9 +28,25 @@ pub async fn limit_body_size<E: Endpoint>(next: E, mut req: Request) -> poem::Re
             .into())
         }
         Some(_) => {}
+        // Without either header an HTTP/1.1 request has no body (a WebSocket upgrade, a GET).
+        None if !req.headers().contains_key(header::TRANSFER_ENCODING) => {}
         None => {
-            let body = req.take_body().into_async_read().take(MAX_BODY_BYTES);
-            req.set_body(Body::from_async_read(body));
+            let mut body = Vec::new();
+            req.take_body()
+                .into_async_read()
+                .take(MAX_BODY_BYTES + 1)
+                .read_to_end(&mut body)
+                .await
+                .map_err(|err| {
+                    AppError::BadRequest(format!("request body could not be read: {err}"))
+                })?;
+            if body.len() as u64 > MAX_BODY_BYTES {
+                return Err(AppError::TooLarge(format!(
+                    "request body is over the limit of {MAX_BODY_BYTES} bytes"
+                ))
+                .into());
+            }
+            req.set_body(Body::from_vec(body));
         }
     }
     Ok(next.call(req).await?.into_response())

@@ -43,6 +43,32 @@ async fn a_body_over_the_limit_is_too_large() {
 }
 
 #[tokio::test]
+async fn a_chunked_body_over_the_limit_is_too_large() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "POST /api/v1/auth/register HTTP/1.1\r\nhost: {host}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    // 100 chunks of 1 KiB: the server answers once it has read past 64 KiB, whatever follows.
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+    for _ in 0..100 {
+        if tcp.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = tcp.write_all(b"0\r\n\r\n").await;
+    let mut answer = vec![0; 512];
+    let read = tcp.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("too_large"), "{answer}");
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_echoes_the_clients() {
     let app = spawn_app().await;
     let generated = app.get("/healthz", None).await;
