@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test migrate openapi fmt lint services test-services bench bench-smoke compose.up compose.down
+.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke clean-data compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -13,6 +13,14 @@ run: services
 ## Run every test: unit tests and the integration tests against real Postgres and Redis.
 test: test-services
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) cargo test
+
+## Chat from the terminal against the running server: make chat AS=alice [TO=bob].
+chat:
+	cargo run --quiet --bin simplechat -- chat --user $(AS) $(if $(TO),--to $(TO))
+
+## Drop the database and the Redis keys that `make run` created (DATABASE_URL, REDIS_PREFIX).
+clean-data:
+	docker/clean-data.sh
 
 ## Create the database if missing and apply pending migrations.
 migrate: services

@@ -1,9 +1,10 @@
-//! The `simplechat` binary: `serve` (the default), `migrate`, `openapi`.
+//! The `simplechat` binary: `serve` (the default), `migrate`, `openapi`, `bench`, `chat`.
 
 use clap::{Parser, Subcommand};
 use simplechat::{
     pkg::{
         bench::{self, BenchArgs},
+        chat::{self, ChatArgs},
         config::Config,
         routes,
         server::BoundServer,
@@ -29,6 +30,8 @@ enum Command {
     Openapi,
     /// Load running servers and report throughput, latency and correctness.
     Bench(BenchArgs),
+    /// Chat from the terminal: log in (registering on first use) and talk to another user.
+    Chat(ChatArgs),
 }
 
 #[tokio::main]
@@ -42,6 +45,13 @@ async fn main() {
         // The load generator is a client: it needs no server configuration.
         Some(Command::Bench(args)) => {
             if let Err(err) = bench::run(args).await {
+                eprintln!("error: {err:#}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        Some(Command::Chat(args)) => {
+            if let Err(err) = chat::run(args).await {
                 eprintln!("error: {err:#}");
                 std::process::exit(1);
             }
@@ -69,7 +79,7 @@ async fn main() {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => migrate(&config).await,
         Command::Serve => serve(config).await,
-        Command::Openapi | Command::Bench(_) => unreachable!("handled above"),
+        Command::Openapi | Command::Bench(_) | Command::Chat(_) => unreachable!("handled above"),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err:#}");

@@ -1,6 +1,7 @@
 //! The plumbing around the domain: configuration, middleware, routes, utilities and the server.
 
 pub mod bench;
+pub mod chat;
 pub mod config;
 pub mod middleware;
 pub mod routes;

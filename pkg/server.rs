@@ -136,7 +136,9 @@ impl BoundServer {
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
     /// and closes WebSockets with 1001.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        tracing::info!(addr = ?self.local_addr(), "listening");
+        if let Some(addr) = self.local_addr() {
+            tracing::info!(%addr, "listening");
+        }
         let stopping = self.state.shutdown.clone();
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(

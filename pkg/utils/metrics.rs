@@ -39,6 +39,26 @@ pub const CHATBOT_CALLS: &str = "simplechat_chatbot_calls_total";
 /// Questions the chatbot could not answer (counter).
 pub const CHATBOT_FAILURES: &str = "simplechat_chatbot_failures_total";
 
+/// Every counter, exported from start-up on (at 0), so dashboards and alerts see each series
+/// before the first event.
+const COUNTERS: &[&str] = &[
+    MESSAGES_STORED,
+    PUSHES_DELIVERED,
+    SLOW_CLIENTS_DROPPED,
+    PUBSUB_PUBLISHED,
+    PUBSUB_PUBLISH_FAILURES,
+    PUBSUB_RECONNECTS,
+    PUBSUB_FEED_DOWN_SECONDS,
+    LEASE_CHANGES,
+    PUBSUB_RECEIVED,
+    CHATBOT_CALLS,
+    CHATBOT_FAILURES,
+];
+/// Every gauge, exported from start-up on.
+const GAUGES: &[&str] = &[WS_CONNECTIONS, ONLINE_USERS, PUBSUB_FEED_LIVE];
+/// Every histogram, exported from start-up on (empty buckets).
+const HISTOGRAMS: &[&str] = &[SEND_ACK_SECONDS, WRITE_BATCH_SIZE];
+
 /// Send→ack latencies of interest: 0.5 ms to 2.5 s.
 const SEND_ACK_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -65,8 +85,22 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; ours then renders nothing.
         let _ = metrics::set_global_recorder(recorder);
+        register_all();
         handle
     })
+}
+
+/// Registers every series without changing it (several servers may share one process in tests).
+fn register_all() {
+    for name in COUNTERS {
+        metrics::counter!(*name).increment(0);
+    }
+    for name in GAUGES {
+        metrics::gauge!(*name).increment(0.0);
+    }
+    for name in HISTOGRAMS {
+        let _registered = metrics::histogram!(*name);
+    }
 }
 
 /// How often histograms are drained into their buckets when nobody scrapes `/metrics`.

@@ -96,3 +96,32 @@ async fn a_hand_set_machine_id_in_use_stops_a_second_instance() {
         "{err:#}"
     );
 }
+
+#[tokio::test]
+async fn every_series_is_exported_before_any_traffic() {
+    let app = spawn_app().await;
+
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    for name in [
+        "simplechat_ws_connections",
+        "simplechat_pubsub_feed_live",
+        "simplechat_pubsub_reconnects_total",
+        "simplechat_pubsub_publish_failures_total",
+        "simplechat_lease_changes_total",
+        "simplechat_chatbot_failures_total",
+        "simplechat_slow_clients_dropped_total",
+        "simplechat_send_ack_seconds",
+        "simplechat_write_batch_size",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}

@@ -2,6 +2,7 @@
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
 mod auth;
+mod chat_client;
 mod chatbot;
 mod contacts;
 mod errors;
