@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke clean-data compose.up compose.down
+.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -17,6 +17,16 @@ test: test-services
 ## Chat from the terminal against the running server: make chat AS=alice [TO=bob].
 chat:
 	cargo run --quiet --bin simplechat -- chat --user $(AS) $(if $(TO),--to $(TO))
+
+## The end-to-end checks CI runs, on this machine: nginx in front of two instances, every
+## rest/*.http file with httpyac, Swagger UI in headless Chromium. They install what they need
+## (nginx and chromium with apt when root, httpyac with npm, Python packages into a venv).
+E2E_BIN = $(or $(CARGO_TARGET_DIR),target)/debug/simplechat
+e2e: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/e2e-nginx.sh
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/http-files.sh
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/swagger-check.sh
 
 ## Drop the database and the Redis keys that `make run` created (DATABASE_URL, REDIS_PREFIX).
 clean-data:

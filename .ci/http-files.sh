@@ -2,9 +2,9 @@
 # Runs every rest/*.http file top to bottom with httpyac against a fresh server, and fails when any
 # request or assertion fails. Each file is one test.
 #
-# The files set `@baseUrl = http://127.0.0.1:8080` for editors, and a file variable wins over
-# httpyac's --var, so each file is run from a copy whose @baseUrl line points at this server (the
-# files themselves are not touched). rest/chatbot.http needs a chatbot provider: the server is
+# The files take `baseUrl` and `password` from rest/http-client.env.json (environments `dev` and
+# `compose`); here each file is run from a copy in a folder whose http-client.env.json has one
+# environment, `ci`, pointing at this server (the files themselves are not touched). rest/chatbot.http needs a chatbot provider: the server is
 # started with CHATBOT_PROVIDER=openai pointing at .ci/fake_chat_provider.py, and after that file
 # the script checks that the provider was asked and that the answer was stored.
 #
@@ -68,6 +68,10 @@ chatbot_answered() {
 
 # --- every file
 mkdir -p "$ci_tmp/rest"
+password=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dev"]["password"])' \
+  "$ci_root/rest/http-client.env.json")
+printf '{"ci": {"baseUrl": "%s", "password": "%s"}}\n' "$base_url" "$password" \
+  >"$ci_tmp/rest/http-client.env.json"
 shopt -s nullglob
 rest_dir=${CI_REST_DIR:-$ci_root/rest}
 files=("$rest_dir"/*.http)
@@ -75,14 +79,14 @@ files=("$rest_dir"/*.http)
 for file in "${files[@]}"; do
   name=$(basename "$file")
   copy=$ci_tmp/rest/$name
-  if [ "$(grep -c '^@baseUrl *=' "$file")" != 1 ]; then
-    ci_log "FAIL $name: expected one '@baseUrl = ...' line to point at the server"
+  if grep -q '^@baseUrl *=' "$file"; then
+    ci_log "FAIL $name: set baseUrl in rest/http-client.env.json, not in the file"
     failed=$((failed + 1))
     continue
   fi
-  sed -E "s|^@baseUrl *=.*|@baseUrl = $base_url|" "$file" >"$copy"
+  cp "$file" "$copy"
   ok=1
-  (cd "$ci_tmp/rest" && timeout 120 "$httpyac" send --all --bail --no-color \
+  (cd "$ci_tmp/rest" && timeout 120 "$httpyac" send --env ci --all --bail --no-color \
     -o none --output-failed exchange --timeout 15000 "$name") >"$ci_tmp/rest/$name.out" 2>&1 || ok=
   summary=$(grep -E 'requests? processed' "$ci_tmp/rest/$name.out" | tail -n 1 || true)
   if [ -n "$ok" ] && [ "$name" = chatbot.http ] && ! chatbot_answered; then
