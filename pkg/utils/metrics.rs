@@ -27,6 +27,19 @@ pub const PUBSUB_RECEIVED: &str = "simplechat_pubsub_received_total";
 pub const CHATBOT_CALLS: &str = "simplechat_chatbot_calls_total";
 /// Questions the chatbot could not answer (counter).
 pub const CHATBOT_FAILURES: &str = "simplechat_chatbot_failures_total";
+/// Logins refused, by `reason`: `bad_credentials`, `rate_limited`, `busy` (counter).
+pub const LOGINS_REJECTED: &str = "simplechat_logins_rejected_total";
+/// Requests refused by a rate limit, by `rule` (see `app/services/rate_limits.rs`) (counter).
+pub const RATE_LIMITED: &str = "simplechat_rate_limited_total";
+/// Rate-limit checks that could not reach Redis and let the request through, by `rule` (counter).
+pub const RATE_LIMIT_ERRORS: &str = "simplechat_rate_limit_errors_total";
+/// Logins and registrations waiting for a password-hashing slot now (gauge).
+pub const BCRYPT_WAITING: &str = "simplechat_bcrypt_waiting";
+/// Time from asking for a password-hashing slot to getting one (histogram).
+pub const BCRYPT_WAIT_SECONDS: &str = "simplechat_bcrypt_wait_seconds";
+/// Logins and registrations turned away because every hashing slot and queue place was taken,
+/// or no slot came free in time (counter).
+pub const BCRYPT_REFUSED: &str = "simplechat_bcrypt_refused_total";
 
 /// Send→ack latencies of interest: 0.5 ms to 2.5 s.
 const SEND_ACK_BUCKETS: &[f64] = &[
@@ -47,6 +60,13 @@ pub fn handle() -> &'static PrometheusHandle {
                 builder.set_buckets_for_metric(
                     Matcher::Full(WRITE_BATCH_SIZE.into()),
                     WRITE_BATCH_BUCKETS,
+                )
+            })
+            // Waits for a hashing slot span the same range as send→ack latencies.
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(BCRYPT_WAIT_SECONDS.into()),
+                    SEND_ACK_BUCKETS,
                 )
             })
             .unwrap_or_else(|_| PrometheusBuilder::new());

@@ -1,7 +1,7 @@
 //! The Redis side: one multiplexed, self-reconnecting connection for commands ([`Cache`]), the
-//! pub/sub broker between instances ([`broker`]) and leased numbers ([`lease`]). Every key and
-//! channel name goes through [`Cache::key`], which adds `REDIS_PREFIX`, so deployments and tests
-//! can share one Redis without seeing each other.
+//! pub/sub broker between instances ([`broker`]), leased numbers ([`lease`]) and sliding-window
+//! rate limits ([`rate_limit`]). Every key and channel name goes through [`Cache::key`], which
+//! adds `REDIS_PREFIX`, so deployments and tests can share one Redis without seeing each other.
 //!
 //! The command connection is opened on first use rather than at start-up: a server whose Redis is
 //! down still starts, answers `/healthz`, and reports the outage on `/readyz`.
@@ -9,6 +9,7 @@
 pub mod broker;
 pub mod lease;
 pub mod liveness;
+pub mod rate_limit;
 
 use std::{sync::Arc, time::Duration};
 
