@@ -715,6 +715,15 @@ impl WsClient {
             .expect("the frame is sent");
     }
 
+    /// Writes bytes straight to the socket, bypassing the WebSocket library: for frames it would
+    /// never send (invalid UTF-8, a header announcing more than the server accepts).
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let socket = self.stream.get_mut();
+        socket.write_all(bytes).await.expect("the bytes are sent");
+        socket.flush().await.expect("the bytes are sent");
+    }
+
     /// Closes the connection from the client side, as a client going away does.
     pub async fn close(&mut self) {
         let _ = self.stream.close(None).await;

@@ -16,4 +16,5 @@ mod presence;
 mod rate_limits;
 mod tokens;
 mod users;
+mod ws_close_codes;
 mod ws_ticket;
