@@ -31,11 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Bench settings: cheap bcrypt (only the set-up logs in), no send-rate limit, deeper queues.
+# Bench settings: cheap bcrypt (only the set-up logs in) with room for its bursts of sign-ups, no
+# send-rate limit, no auth rate limits (every user signs up from loopback), deeper queues.
 start_server() { # port machine_id
   APP_ENV=prod JWT_SECRET=bench-secret-0123456789abcdef0123456789 \
   LISTEN_ADDR=127.0.0.1:$1 MACHINE_ID=$2 DATABASE_URL=$database_url DATABASE_POOL_SIZE=32 \
-  REDIS_URL=redis://127.0.0.1:6379 REDIS_PREFIX=$run_id: BCRYPT_COST=4 \
+  REDIS_URL=redis://127.0.0.1:6379 REDIS_PREFIX=$run_id: BCRYPT_COST=4 BCRYPT_QUEUE=4096 \
+  RATE_LIMIT_LOGIN_FAILURES=0 RATE_LIMIT_LOGIN_PER_MIN=0 RATE_LIMIT_REGISTER_PER_HOUR=0 \
+  RATE_LIMIT_REFRESH_PER_MIN=0 RATE_LIMIT_WS_TICKET_PER_MIN=0 \
   WS_SEND_RATE=1000000 WS_OUTBOUND_QUEUE=4096 RUST_LOG=warn \
     "$bin" serve >"$workdir/server-$1.log" 2>&1 &
   pids+=($!)
@@ -89,7 +92,7 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   echo
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/^Mem:/ { print $2 }') GiB."
   echo "- Two release-build simplechat instances on loopback, one Postgres $(psql -h 127.0.0.1 -U postgres -Atc 'show server_version'), one Redis $(redis-server --version | awk '{ print $3 }' | cut -d= -f2), all on the same machine as the load generator."
-  echo "- Server settings: DATABASE_POOL_SIZE=32, MESSAGE_WRITERS=2 (the default), WS_OUTBOUND_QUEUE=4096, send-rate limit off, BCRYPT_COST=4 (only the set-up logs in). Open-file limit: $fd_limit."
+  echo "- Server settings: DATABASE_POOL_SIZE=32, MESSAGE_WRITERS=2 (the default), WS_OUTBOUND_QUEUE=4096, send-rate limit off, auth rate limits off, BCRYPT_COST=4 and BCRYPT_QUEUE=4096 (only the set-up logs in). Open-file limit: $fd_limit."
   echo "- \`private\`, \`group\` and \`cross\` run flat out (each sender keeps up to 8 sends awaiting their ack), so"
   echo "  their latencies are mostly queueing: they measure throughput. \`latency\` is \`private\` at a fixed total"
   echo "  rate, the senders' ticks spread evenly: its latencies are what a user sees at that load."

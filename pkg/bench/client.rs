@@ -52,6 +52,13 @@ impl Api {
             .with_context(|| format!("POST {path}"))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            // Every bench user signs up and logs in from one address.
+            bail!(
+                "POST {path}: {status} {body}: run the servers with the RATE_LIMIT_* settings \
+                 at 0, as docker/bench.sh does"
+            );
+        }
         if !status.is_success() {
             bail!("POST {path}: {status} {body}");
         }
