@@ -162,7 +162,9 @@ async fn check(state: &AppState, rules: &[(Rule, Window)], member: &str) -> Resu
         }
         Err(err) => {
             // Fail open: a cache outage must not lock everyone out.
-            unreachable_redis(rules[0].0, &err);
+            for (rule, _) in rules {
+                unreachable_redis(*rule, &err);
+            }
             Ok(())
         }
     }

@@ -65,6 +65,33 @@ impl Api {
         Ok(body)
     }
 
+    /// The status of a login attempt (any answer, a refusal included, is a result here).
+    pub async fn login_status(&self, username: &str, password: &str) -> anyhow::Result<u16> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base_url))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .context("POST /api/v1/auth/login")?;
+        Ok(response.status().as_u16())
+    }
+
+    /// `GET /users/me` as `user`; fails unless it answers 200.
+    pub async fn me(&self, user: &BenchUser) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/users/me", self.base_url))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .context("GET /api/v1/users/me")?;
+        if !response.status().is_success() {
+            bail!("GET /api/v1/users/me: {}", response.status());
+        }
+        Ok(())
+    }
+
     /// Registers and logs in a new user named `username`.
     pub async fn new_user(&self, username: &str) -> anyhow::Result<BenchUser> {
         let user = self
