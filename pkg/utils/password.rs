@@ -167,6 +167,20 @@ mod tests {
         let _slot = waiter.await.expect("the freed slot");
     }
 
+    #[tokio::test]
+    async fn a_waiter_is_refused_once_no_slot_came_free_in_time() {
+        let hasher = PasswordHasher::new(4, 1, 1);
+        let _busy = hasher.slot().await.expect("the only slot");
+        let asked = Instant::now();
+
+        let refused = hasher.slot().await.expect_err("the slot stays taken");
+
+        assert!(asked.elapsed() >= MAX_WAIT_FOR_SLOT, "it waited first");
+        assert_eq!(refused.code(), "unavailable");
+        // Its place in the queue is free again.
+        assert_eq!(hasher.waiting.load(Ordering::Acquire), 0);
+    }
+
     #[test]
     fn the_decoy_costs_a_verification_at_the_configured_cost_and_matches_nothing() {
         for cost in [4, 6] {
