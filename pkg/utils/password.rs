@@ -36,8 +36,9 @@ pub struct PasswordHasher {
     decoy_hash: String,
 }
 
-/// Salt and digest of the decoy: those of a hash of a password nobody knows.
-const DECOY_SALT_AND_DIGEST: &str = "R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+/// Salt and digest of the decoy: those of a hash of a random password, thrown away. Even a
+/// password that matched would not log anyone in: a decoy match is never accepted.
+const DECOY_SALT_AND_DIGEST: &str = "Pwa11EYxYPait81DVqbWxO9Hr.Tuz.vd4KoLuL2.4BKDjZpblU.6q";
 
 impl PasswordHasher {
     /// `slots` hashes at once, `max_waiting` more waiting for a slot.
