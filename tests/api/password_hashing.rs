@@ -71,4 +71,22 @@ async fn while_the_only_hashing_slot_is_busy_more_logins_get_503_at_once_and_use
         unauthorized += usize::from(reply.status == StatusCode::UNAUTHORIZED);
     }
     assert!(unauthorized >= 1, "the login holding the slot is answered");
+
+    let metrics = flooded
+        .http
+        .get(format!("{}/metrics", flooded.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        r#"simplechat_logins_rejected_total{reason="busy"}"#,
+        "simplechat_bcrypt_refused_total",
+        "simplechat_bcrypt_waiting",
+        "simplechat_bcrypt_wait_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
 }
