@@ -48,7 +48,11 @@ impl AppState {
         Self {
             chatbot: Arc::new(Chatbot::new(&config.chatbot)),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
-            passwords: Arc::new(PasswordHasher::new(config.bcrypt_cost)),
+            passwords: Arc::new(PasswordHasher::new(
+                config.bcrypt_cost,
+                config.bcrypt_concurrency,
+                config.bcrypt_queue,
+            )),
             config: Arc::new(config),
             db: services.db,
             cache: services.cache,

@@ -52,10 +52,44 @@ impl Api {
             .with_context(|| format!("POST {path}"))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            // Every bench user signs up and logs in from one address.
+            bail!(
+                "POST {path}: {status} {body}: run the servers with the RATE_LIMIT_* settings \
+                 at 0, as docker/bench.sh does"
+            );
+        }
         if !status.is_success() {
             bail!("POST {path}: {status} {body}");
         }
         Ok(body)
+    }
+
+    /// The status of a login attempt (any answer, a refusal included, is a result here).
+    pub async fn login_status(&self, username: &str, password: &str) -> anyhow::Result<u16> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base_url))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .context("POST /api/v1/auth/login")?;
+        Ok(response.status().as_u16())
+    }
+
+    /// `GET /users/me` as `user`; fails unless it answers 200.
+    pub async fn me(&self, user: &BenchUser) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/users/me", self.base_url))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .context("GET /api/v1/users/me")?;
+        if !response.status().is_success() {
+            bail!("GET /api/v1/users/me: {}", response.status());
+        }
+        Ok(())
     }
 
     /// Registers and logs in a new user named `username`.
