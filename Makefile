@@ -54,6 +54,8 @@ fmt:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	@command -v cargo-machete >/dev/null || cargo install cargo-machete --locked
+	cargo machete
 
 services:
 	@docker/dev-services.sh
