@@ -161,11 +161,15 @@ impl Api {
 /// Called with every frame a socket receives.
 pub type OnFrame = Arc<dyn Fn(&Value) + Send + Sync>;
 
-/// An open WebSocket: frames go out through `send`; frames in go to the callback.
+type Sink = Arc<Mutex<SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>>>;
+
+/// An open WebSocket: frames go out through `send`; frames in go to the callback. From the moment
+/// it connects it pings on the heartbeat by itself, as a live app does, so the server never closes
+/// it for silence however long the scenario runs or the set-up takes.
 pub struct Socket {
-    sink: Arc<Mutex<SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>>>,
+    sink: Sink,
     reader: JoinHandle<()>,
-    pub heartbeat_interval: Duration,
+    pinger: JoinHandle<()>,
 }
 
 impl Socket {
@@ -209,10 +213,12 @@ impl Socket {
                 }
             }
         });
+        let sink = Arc::new(Mutex::new(sink));
+        let pinger = tokio::spawn(keep_alive(sink.clone(), heartbeat_interval / 2));
         Ok(Self {
-            sink: Arc::new(Mutex::new(sink)),
+            sink,
             reader,
-            heartbeat_interval,
+            pinger,
         })
     }
 
@@ -225,9 +231,22 @@ impl Socket {
         Ok(())
     }
 
-    /// Closes the connection and stops reading.
+    /// Closes the connection and stops reading and pinging.
     pub async fn close(self) {
+        self.pinger.abort();
         let _ = self.sink.lock().await.close().await;
         self.reader.abort();
+    }
+}
+
+/// Sends a `ping` frame every `every` until the socket fails (or the task is aborted).
+async fn keep_alive(sink: Sink, every: Duration) {
+    let ping = Message::Text(serde_json::json!({ "type": "ping" }).to_string());
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        if sink.lock().await.send(ping.clone()).await.is_err() {
+            return;
+        }
     }
 }
