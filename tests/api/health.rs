@@ -101,15 +101,7 @@ async fn a_hand_set_machine_id_in_use_stops_a_second_instance() {
 async fn every_series_is_exported_before_any_traffic() {
     let app = spawn_app().await;
 
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
 
     for name in [
         "simplechat_ws_connections",

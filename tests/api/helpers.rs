@@ -515,6 +515,17 @@ impl TestApp {
         reply.body
     }
 
+    /// The instance's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("/metrics answers");
+        response.text().await.expect("a text body")
+    }
+
     /// A Redis connection for looking at what the server stored.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.redis_url.as_str())

@@ -72,15 +72,7 @@ async fn while_the_only_hashing_slot_is_busy_more_logins_get_503_at_once_and_use
     }
     assert!(unauthorized >= 1, "the login holding the slot is answered");
 
-    let metrics = flooded
-        .http
-        .get(format!("{}/metrics", flooded.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = flooded.metrics_text().await;
     for name in [
         r#"simplechat_logins_rejected_total{reason="busy"}"#,
         "simplechat_bcrypt_refused_total",

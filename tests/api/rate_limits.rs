@@ -91,15 +91,7 @@ async fn registrations_per_address_are_counted_across_instances() {
     assert_rate_limited(&refused, 60 * 60);
     let elsewhere = sibling.register_from("198.51.100.21").await;
     assert_eq!(elsewhere.status, StatusCode::CREATED, "{}", elsewhere.body);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"simplechat_rate_limited_total{rule="register_per_address"}"#),
         "{metrics}"
