@@ -211,7 +211,8 @@ class Client:
         except ConnectionClosed:
             pass
         t = now()
-        self.closes.append((t, ws.close_code, tag))
+        rcvd = ws.protocol.close_rcvd
+        self.closes.append((t, rcvd.code if rcvd is not None else 1006, tag))
         if self.ws is ws:
             self.ws = None
             self.inst = None
@@ -740,7 +741,7 @@ class Suite:
         await asyncio.sleep(max(0.0, t0 + LOAD_AFTER - now()))
         recovery = self.first_ack_after(on_victim, t0)
         phase.recovery = recovery
-        phase.figures["presence_offline_s"] = offline_at
+        phase.figures["presence_offline_s"] = round(offline_at, 2) if offline_at is not None else None
         phase.check("the killed instance's senders are acked again (reconnected elsewhere)",
                     recovery is not None, f"after {recovery:.2f}s" if recovery is not None else "never")
         await asyncio.to_thread(self.start_instance, victim)
@@ -782,11 +783,14 @@ class Suite:
             await asyncio.sleep(0.1)
         # New sockets after the outage: accepted, live, and given pushes.
         ready_again = {}
-        for name, inst in (("A", a), ("B", b)):
-            while now() < t_up + 10 and name not in ready_again:
-                if any(t > t_up and s == 200 for t, s, _ in samples[name]):
-                    ready_again[name] = min(t for t, s, _ in samples[name] if t > t_up and s == 200) - t_up
-                await asyncio.sleep(0.1)
+        while True:
+            for name in ("A", "B"):
+                ok = [t for t, s, _ in samples[name] if t > t_up and s == 200]
+                if ok:
+                    ready_again[name] = min(ok) - t_up
+            if len(ready_again) == 2 or now() > t_up + 10:
+                break
+            await asyncio.sleep(0.1)
         newcomers = await self.newcomers_live()
         await asyncio.sleep(max(0.0, t_up + LOAD_AFTER - now()))
         for task in pollers:
@@ -817,6 +821,13 @@ class Suite:
                     f"resumed on {sorted(resumed) or 'none'} within 10s")
         phase.check("/readyz is 200 again on both instances",
                     len(ready_again) == 2, ", ".join(f"{k} after {v:.1f}s" for k, v in ready_again.items()))
+        # Readiness tells the truth: once /readyz says 200 again, pushes flow on that instance.
+        lying = [f"{name}: 200 after {ready_again[name]:.1f}s, pushes "
+                 + (f"after {resumed[name] - t_up:.1f}s" if name in resumed else "never")
+                 for name in ready_again
+                 if name not in resumed or resumed[name] - t_up > ready_again[name] + 2.0]
+        phase.check("/readyz answers 200 only once the live feed is back (pushes flow within 2s of it)",
+                    not lying, "; ".join(lying))
         phase.check("new WebSockets after the outage are accepted, stay open and get pushes",
                     newcomers == "ok", newcomers)
         sends = [m for m in self.messages for at in m.attempts if t_stop + 0.5 <= at[0] <= t_up]
@@ -887,6 +898,8 @@ class Suite:
                     "redis.call('SET', ARGV[1] .. i, 'faults-blocker', 'PX', 180000) n = n + 1 end end return n",
             "0", f"{self.prefix}lease:machine_id:", str(m1), str(m2), str(spare))
         self.note(f"{blockers} machine ids occupied")
+        # The machine-id leases of A and B: taken again (the same ids are free)?
+        leases = asyncio.create_task(self.watch_leases({"A": m1, "B": m2}, t0, t0 + self.args.lease_wait))
         # Presence recovers: the probe on B is reported online again to its contact.
         online_at = None
         deadline = t0 + 2 * self.heartbeat + 2
@@ -927,6 +940,11 @@ class Suite:
                     f"offline after {offline_at}s, online after {online_push}s")
         # The third instance, once A and B had time to notice (a lease renewal period).
         await asyncio.sleep(max(0.0, t0 + self.args.lease_wait - now()))
+        back = await leases
+        phase.recovery = max(back.values()) if len(back) == 2 else None
+        phase.check("A and B hold their machine-id leases again (before a third instance starts)",
+                    len(back) == 2, ", ".join(f"{k} after {v:.1f}s" for k, v in back.items())
+                    or f"neither within {self.args.lease_wait:.0f}s")
         c = self.instances.get("C") or self.new_instance("C")
         try:
             await asyncio.to_thread(self.start_instance, c)
@@ -943,7 +961,6 @@ class Suite:
             flat = [mid for mids_ in window.values() for mid in mids_]
             phase.check("with three instances running, their machine ids are distinct",
                         all(window.values()) and len(flat) == len(set(flat)), str(window))
-            phase.recovery = (t_c - t0)
             for sender in movers:
                 sender.home = "A"
             c.draining = True
@@ -957,6 +974,18 @@ class Suite:
                     "if redis.call('GET', k) == 'faults-blocker' then redis.call('DEL', k) end end return 0",
             "0", f"{self.prefix}lease:machine_id:")
         await self.audit(phase)
+
+    async def watch_leases(self, mids, t0, until):
+        """Seconds after t0 at which each instance's machine-id lease key exists again."""
+        back = {}
+        while now() < until and len(back) < len(mids):
+            for name, mid in mids.items():
+                if name not in back:
+                    value = await asyncio.to_thread(self.redis.cli, "GET", f"{self.prefix}lease:machine_id:{mid}")
+                    if value and value != "faults-blocker":
+                        back[name] = now() - t0
+            await asyncio.sleep(0.25)
+        return back
 
     async def fault_postgres(self, phase):
         a, b = self.instances["A"], self.instances["B"]
@@ -1043,7 +1072,7 @@ class Suite:
         bad = {k: v for k, v in codes.items() if v != 1001}
         phase.check("every socket on it was closed with 1001", on_victim and not bad,
                     f"{len(on_victim) - len(bad)} of {len(on_victim)}"
-                    + (f"; others: {sorted(set(map(str, bad.values())))}" if bad else ""))
+                    + (f"; others: {bad}" if bad else ""))
         await asyncio.sleep(max(0.0, t0 + LOAD_AFTER - now()))
         phase.recovery = self.first_ack_after(senders_on_victim, t0)
         await self.audit(phase)
@@ -1095,8 +1124,8 @@ class Suite:
         self.redis.stop()
         try:
             self.pg.stop("immediate")
-        except Exception:
-            pass
+        except Exception as err:
+            log(f"stopping Postgres: {err}")
 
 
 async def main(args):

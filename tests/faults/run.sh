@@ -3,15 +3,16 @@
 # docs/RELIABILITY.md.
 #
 # Starts its OWN Redis and Postgres (spare loopback ports, data under a temporary directory) and its
-# own simplechat instances, from $SIMPLECHAT_BIN, else $CARGO_TARGET_DIR/debug/simplechat (built with
-# `cargo build --bin simplechat` when missing). The shared Postgres and Redis are never touched.
+# own simplechat instances, from $SIMPLECHAT_BIN, else $CARGO_TARGET_DIR/debug/simplechat (brought
+# up to date with `cargo build --bin simplechat` first). The shared Postgres and Redis are never touched.
 # Installs redis-server/Postgres from Debian when missing (as root) and the Python `websockets`
 # package into the venv under ~/.cache/simplechat-ci that .ci/e2e-nginx.sh uses too.
 # Everything it started is stopped when it exits, whichever way.
 #
 #   tests/faults/run.sh [faults] [fault_suite.py options...]   e.g. --faults kill9,sigterm
 #   tests/faults/run.sh soak [soak.py options...]              e.g. --minutes 5
-# Environment: FAULTS_RATE (msgs/s, default 240), FAULTS_KEEP_TMP=1 keeps logs, SOAK_MINUTES.
+# Environment: FAULTS_RATE (msgs/s, default 240), FAULTS_KEEP_TMP=1 keeps logs and data,
+# SOAK_MINUTES (default 3), SOAK_RATE (default 1000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -52,13 +53,11 @@ if ! "$venv/bin/python" -c 'import websockets.asyncio.client' 2>/dev/null; then
 fi
 
 # --- the binary
+# Without SIMPLECHAT_BIN, the debug build of this tree (cargo build is quick when it is current).
 bin=${SIMPLECHAT_BIN:-}
 if [ -z "$bin" ]; then
   bin=${CARGO_TARGET_DIR:-$root/target}/debug/simplechat
-  if [ ! -x "$bin" ]; then
-    log "building $bin"
-    (cd "$root" && nice cargo build --quiet --bin simplechat) || die "cargo build"
-  fi
+  (cd "$root" && nice cargo build --quiet --bin simplechat) || die "cargo build"
 fi
 [ -x "$bin" ] || die "no simplechat binary at $bin"
 log "binary: $bin"
@@ -72,6 +71,7 @@ cleanup() {
   # Whatever the suite left running (it stops everything itself unless it was killed): by pid.
   if [ -f "$tmp/pids" ]; then
     while read -r pid what; do
+      for _ in 1 2 3 4 5 6 7 8; do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
       if kill -0 "$pid" 2>/dev/null; then
         log "stopping leftover $what (pid $pid)"
         kill -KILL "$pid" 2>/dev/null
