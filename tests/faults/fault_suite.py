@@ -665,10 +665,16 @@ class Suite:
                     short = len(set(expected.items()) - set(held.items()))
                     order_problems.append(f"{receiver.name}<-{peer[:8]}: {short} missing, {extra} not stored")
         hung = 0
+        hung_where = {}
         for msg in self.messages:
-            for t_sent, _, t_reply, result in msg.attempts:
+            for t_sent, tag, t_reply, result in msg.attempts:
                 if t_sent >= phase.started and (result is None or (t_reply and t_reply - t_sent > HUNG_AFTER)):
                     hung += 1
+                    key = (tag, result)
+                    first, last, n = hung_where.get(key, (t_sent, t_sent, 0))
+                    hung_where[key] = (min(first, t_sent), max(last, t_sent), n + 1)
+        hung_text = "; ".join(f"{n} sent to {tag} (then {result}) between +{first - self.t0:.1f}s and +{last - self.t0:.1f}s"
+                              for (tag, result), (first, last, n) in hung_where.items())
         dups = (len([d for d in self.dup_acks]) + len(self.dup_pushes) + pg_dups)
         lost = len({id(m) for m in lost_pg} | {id(m) for m in not_delivered})
         phase.figures.update(acked=acked_here, stored=stored_here, lost=lost, duplicated=dups,
@@ -686,7 +692,7 @@ class Suite:
         phase.check("no send rejected for another reason than unavailable/internal/rate_limited",
                     not self.rejected, str(self.rejected[:2]) if self.rejected else "")
         phase.check("no send left unanswered", unresolved == 0 and hung == 0,
-                    f"{unresolved} unresolved, {hung} waited > {HUNG_AFTER:.0f}s or never answered"
+                    f"{unresolved} unresolved, {hung} waited > {HUNG_AFTER:.0f}s or never answered: {hung_text}"
                     if unresolved or hung else "")
 
     def machine_id_overlaps(self, since=0.0):
@@ -770,6 +776,7 @@ class Suite:
         for name, inst in (("A", a), ("B", b)):
             upgrades[name] = await self.try_upgrade(inst, self.probes[name].token)
         await asyncio.sleep(max(0.0, t_stop + outage - now()))
+        t_starting = now()
         await asyncio.to_thread(self.redis.start)
         t_up = now()
         log(f"  Redis answers again ({t_up - t_stop:.1f}s after the stop)")
@@ -803,7 +810,7 @@ class Suite:
             task.cancel()
         # Checks.
         for name in ("A", "B"):
-            during = [(t, s, m) for t, s, m in samples[name] if t_stop + 1.5 < t < t_up]
+            during = [(t, s, m) for t, s, m in samples[name] if t_stop + 1.5 < t < t_starting]
             bad = [s for t, s, m in during if not (s == 503 and "redis" in m)]
             phase.check(f"/readyz on {name} is 503 naming redis during the outage",
                         during and not bad, f"{len(during)} samples, {len(bad)} otherwise: "
@@ -942,14 +949,15 @@ class Suite:
             offline_at = next((t - t1 for t, u, o in watcher.presence if t > t1 and u == probe.user_id and o is False), None)
             await asyncio.sleep(0.05)
         ticket_ok = True
+        t2 = now()
         try:
             await probe.connect(b)
         except (Failure, OSError, InvalidStatus, ConnectionClosed, asyncio.TimeoutError) as err:
             ticket_ok = False
             phase.check("a new ws ticket and socket work after the flush", False, repr(err))
-        t2 = now()
+        # (The push may arrive before connect() returns: it is looked for from the reconnect on.)
         online_push = None
-        deadline = t2 + 2 * self.heartbeat + 1
+        deadline = now() + 2 * self.heartbeat + 1
         while now() < deadline and online_push is None and ticket_ok:
             online_push = next((t - t2 for t, u, o in watcher.presence if t > t2 and u == probe.user_id and o is True), None)
             await asyncio.sleep(0.05)
@@ -957,7 +965,8 @@ class Suite:
             phase.check("a new ws ticket and socket work after the flush", True)
         phase.check("presence pushes after the flush: offline on close, online on reconnect",
                     offline_at is not None and online_push is not None,
-                    f"offline after {offline_at}s, online after {online_push}s")
+                    (f"offline {offline_at:.2f}s after the close, " if offline_at is not None else "no offline push, ")
+                    + (f"online {online_push:.2f}s after the reconnect" if online_push is not None else "no online push"))
         # The third instance, once A and B had time to notice (a lease renewal period).
         await asyncio.sleep(max(0.0, t0 + self.args.lease_wait - now()))
         back = await leases
@@ -1021,6 +1030,7 @@ class Suite:
         await asyncio.to_thread(self.pg.stop, "fast")
         t_down = now()
         await asyncio.sleep(max(0.0, t_stop + outage - now()))
+        t_starting = now()
         await asyncio.to_thread(self.pg.start)
         t_up = now()
         log(f"  Postgres answers again ({t_up - t_stop:.1f}s after the stop)")
@@ -1052,9 +1062,9 @@ class Suite:
                     f"{len(attempts)} sends, {len(unavailable)} unavailable, {len(slow)} slow or unanswered, "
                     f"slowest {worst:.2f}s, results {sorted({at[3] for at in attempts}, key=str)}")
         for name in ("A", "B"):
-            during = [s for t, s, _ in samples[name] if t_down + 1 < t < t_up]
+            during = [s for t, s, _ in samples[name] if t_down + 1 < t < t_starting]
             odd = [f"{s} at +{t - t_down:.2f}s ({m[:60]})" for t, s, m in samples[name]
-                   if t_down + 1 < t < t_up and s != 503]
+                   if t_down + 1 < t < t_starting and s != 503]
             if odd:
                 self.note(f"/readyz on {name} during the Postgres outage (t_up at +{t_up - t_down:.2f}s): {odd}")
             phase.check(f"/readyz on {name} is 503 during the outage, 200 after it, same process",
