@@ -975,10 +975,15 @@ class Suite:
                     len(back) == 2, ", ".join(f"{k} after {v:.1f}s" for k, v in back.items())
                     or f"neither within {self.args.lease_wait:.0f}s")
         c = self.instances.get("C") or self.new_instance("C")
+        # New sends pause while C starts: with every other number taken, its start-up scans up to
+        # 65,533 of them, one Redis round trip each, and on a small CI machine that competes with
+        # the load for the CPU. The flush itself happened under load.
+        self.load_on = False
         try:
             await asyncio.to_thread(self.start_instance, c)
         except RuntimeError as err:
             phase.check("a third instance starts after the flush", False, str(err).splitlines()[0])
+        self.load_on = True
         if c.alive():
             for sender in movers:
                 sender.home = "C"
@@ -1200,7 +1205,7 @@ def parse_args():
     parser.add_argument("--pg-outage", type=float, default=5.0)
     parser.add_argument("--lease-wait", type=float, default=14.0,
                         help="seconds after FLUSHALL before the third instance starts")
-    parser.add_argument("--fault-timeout", type=float, default=90.0)
+    parser.add_argument("--fault-timeout", type=float, default=150.0)
     parser.add_argument("--total-timeout", type=float, default=330.0)
     parser.add_argument("--results", help="write the figures as JSON here")
     parser.add_argument("--verbose", action="store_true")
