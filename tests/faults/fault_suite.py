@@ -34,8 +34,6 @@ PASSWORD = "correct horse battery"
 RETRYABLE = {"unavailable", "internal", "rate_limited"}
 # A sender never has more unanswered sends than this on its connection.
 WINDOW = 40
-# A send with no reply after this long counts as hung.
-HUNG_AFTER = 5.0
 WARM_UP = 3.0
 LOAD_AFTER = 4.0
 ALL_FAULTS = ["kill9", "redis_restart", "flushall", "postgres", "sigterm"]
@@ -90,6 +88,7 @@ class Client:
         self.connected_at = None
         self.auto_reconnect = role != "probe"
         self.reconnecting = False
+        self.connect_lock = asyncio.Lock()
         self.closing_on_purpose = False
         self.peer = None  # a sender's receiver
         self.peers = []  # a receiver's senders (user ids)
@@ -165,6 +164,15 @@ class Client:
                 await asyncio.sleep(0.02)
             self.closing_on_purpose = False
 
+    async def move_to(self, target):
+        """Connected to `target` (closing another connection first); one connect at a time."""
+        async with self.connect_lock:
+            if self.ws is not None and self.inst is target:
+                return
+            if self.ws is not None:
+                await self.close()
+            await self.connect(target)
+
     async def reconnect(self):
         if self.reconnecting:
             return
@@ -175,7 +183,10 @@ class Client:
                 target = self.suite.pick_instance(self.home)
                 if target is not None:
                     try:
-                        await self.connect(target)
+                        async with self.connect_lock:
+                            if self.ws is not None:
+                                return
+                            await self.connect(target)
                         return
                     except (Failure, OSError, InvalidStatus, ConnectionClosed,
                             asyncio.TimeoutError) as err:
@@ -214,9 +225,10 @@ class Client:
         t = now()
         rcvd = ws.protocol.close_rcvd
         self.closes.append((t, rcvd.code if rcvd is not None else 1006, tag))
-        if self.ws is ws:
-            self.ws = None
-            self.inst = None
+        if self.ws is not ws:
+            return  # not the client's connection (any more): nothing of it is outstanding
+        self.ws = None
+        self.inst = None
         for req, msg in list(self.inflight.items()):
             attempt = msg.attempts[-1]
             if attempt[3] is None:
@@ -527,14 +539,14 @@ class Suite:
         """Every client on its home instance (probes included), connected and caught up."""
         deadline = now() + timeout
         for client in self.clients:
-            target = self.pick_instance(client.home)
-            if client.ws is not None and client.inst is target:
-                continue
-            if client.ws is not None:
-                await client.close()
-            while client.ws is None:
+            while True:
+                target = self.pick_instance(client.home)
+                if client.ws is not None and client.inst is target:
+                    break
                 try:
-                    await client.connect(self.pick_instance(client.home))
+                    if target is None:
+                        raise Failure("no instance is running")
+                    await client.move_to(target)
                 except (Failure, OSError, InvalidStatus, ConnectionClosed, asyncio.TimeoutError) as err:
                     if now() > deadline:
                         raise Failure(f"{client.name} cannot connect: {err}") from None
@@ -668,7 +680,7 @@ class Suite:
         hung_where = {}
         for msg in self.messages:
             for t_sent, tag, t_reply, result in msg.attempts:
-                if t_sent >= phase.started and (result is None or (t_reply and t_reply - t_sent > HUNG_AFTER)):
+                if t_sent >= phase.started and (result is None or (t_reply and t_reply - t_sent > self.args.hung_after)):
                     hung += 1
                     key = (tag, result)
                     first, last, n = hung_where.get(key, (t_sent, t_sent, 0))
@@ -692,7 +704,7 @@ class Suite:
         phase.check("no send rejected for another reason than unavailable/internal/rate_limited",
                     not self.rejected, str(self.rejected[:2]) if self.rejected else "")
         phase.check("no send left unanswered", unresolved == 0 and hung == 0,
-                    f"{unresolved} unresolved, {hung} waited > {HUNG_AFTER:.0f}s or never answered: {hung_text}"
+                    f"{unresolved} unresolved, {hung} waited > {self.args.hung_after:g}s or never answered: {hung_text}"
                     if unresolved or hung else "")
 
     def machine_id_overlaps(self, since=0.0):
@@ -1206,6 +1218,8 @@ def parse_args():
     parser.add_argument("--lease-wait", type=float, default=14.0,
                         help="seconds after FLUSHALL before the third instance starts")
     parser.add_argument("--fault-timeout", type=float, default=150.0)
+    parser.add_argument("--hung-after", type=float, default=5.0,
+                        help="a send answered later than this (seconds) counts as hung")
     parser.add_argument("--total-timeout", type=float, default=330.0)
     parser.add_argument("--results", help="write the figures as JSON here")
     parser.add_argument("--verbose", action="store_true")
