@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--warm-up", type=float, default=None,
                         help="seconds of samples left out of the slope (default: the first 20%%, at least 20 s)")
     parser.add_argument("--max-bytes-per-msg", type=float,
-                        default=float(os.environ.get("SOAK_MAX_BYTES_PER_MSG", 2.0)))
+                        default=float(os.environ.get("SOAK_MAX_BYTES_PER_MSG", 4.0)))
     parser.add_argument("--scrape", action="store_true", help="GET /metrics every 5 s (for comparison)")
     args = parser.parse_args()
 
@@ -62,7 +62,9 @@ def main():
         redis.start()
         pg.init()
         pg.start()
-        env = server_env(pg, redis, "soak", "soak:", heartbeat="25s")
+        # The load generator's receivers never ping (its scenarios last seconds), so a long
+        # heartbeat keeps them from being closed with 4000 after two intervals.
+        env = server_env(pg, redis, "soak", "soak:", heartbeat="1h")
         # As docker/bench.sh: no per-connection send limit, deeper outbound queues, quiet logs.
         env.update(WS_SEND_RATE="1000000", WS_OUTBOUND_QUEUE="4096", DATABASE_POOL_SIZE="16")
         os.environ.setdefault("FAULTS_RUST_LOG", "warn")
