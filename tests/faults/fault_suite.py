@@ -873,6 +873,10 @@ class Suite:
         phase.figures["outage_unavailable"] = len(unavailable)
         if unavailable:
             phase.figures["first_unavailable_s"] = round(min(at[0] for at in unavailable) - t_stop, 2)
+            for name in ("A", "B"):
+                mine = sorted(at[0] - t_stop for at in unavailable if at[1] and at[1][0] == name)
+                if mine:
+                    self.note(f"sends to {name} answered unavailable from +{mine[0]:.2f}s after the stop ({len(mine)})")
         phase.check("sends during the outage: answered within 2.5s, acked or unavailable, never hanging",
                     attempts and not slow and not other,
                     f"{len(acked)} acked, {len(unavailable)} unavailable, {len(slow)} slower than 2.5s "
