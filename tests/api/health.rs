@@ -66,7 +66,10 @@ async fn metrics_are_served_in_prometheus_text_format() {
 
 #[tokio::test]
 async fn two_instances_lease_different_machine_ids() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|settings| {
+        settings.remove("MACHINE_ID");
+    })
+    .await;
     let sibling = app.spawn_sibling().await;
 
     let mut redis = sibling.redis().await;

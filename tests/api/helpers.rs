@@ -145,6 +145,10 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     settings.insert("DATABASE_URL".into(), database.url.clone());
     settings.insert("REDIS_URL".into(), backends.redis_url.clone());
     settings.insert("REDIS_PREFIX".into(), redis_prefix.clone());
+    // A machine id set by hand is used at once; a leased one only after a grace period of
+    // several seconds (see platform/cache/lease.rs). Every test has a Redis prefix of its own, so
+    // any number is free; the tests of leasing remove it.
+    settings.insert("MACHINE_ID".into(), "1".into());
     customise(&mut settings);
     start_instance(settings, Arc::new(database)).await
 }
@@ -231,7 +235,7 @@ pub struct TestUser {
 impl TestApp {
     /// A second server instance on the same database and Redis prefix, as behind a load balancer.
     pub async fn spawn_sibling(&self) -> TestApp {
-        start_instance(self.settings.clone(), self.database.clone()).await
+        self.spawn_sibling_with(|_| {}).await
     }
 
     /// A second instance on the same database and Redis prefix, with some settings changed.
@@ -240,6 +244,11 @@ impl TestApp {
         customise: impl FnOnce(&mut HashMap<String, String>),
     ) -> TestApp {
         let mut settings = self.settings.clone();
+        if let Some(machine_id) = settings.get_mut("MACHINE_ID") {
+            // Each instance needs its own; the next number is free within this test's prefix.
+            let next = machine_id.parse::<u16>().expect("a number").wrapping_add(1);
+            *machine_id = next.to_string();
+        }
         customise(&mut settings);
         start_instance(settings, self.database.clone()).await
     }

@@ -88,9 +88,10 @@ pub async fn upgrade(
     // per frame. The buffer grows only when used, so idle connections do not pay for it.
     config.write_buffer_size = WS_WRITE_BUFFER_BYTES;
     let state = state.clone();
-    Ok(ws
-        .config(config)
-        .on_upgrade(move |socket| connection::run(socket, state, caller, user)))
+    Ok(ws.config(config).on_upgrade(move |socket| {
+        let connections = state.connections.clone();
+        connections.track_future(connection::run(socket, state, caller, user))
+    }))
 }
 
 fn bearer_token(req: &Request) -> Option<&str> {
