@@ -304,7 +304,10 @@ impl Keeper {
     async fn renew_held(&self, lease: &Lease, held: Held, number: u16) {
         let sent_at = Instant::now();
         match self.renew(number).await {
-            Ok(Renewal::Kept) => lease.lock().valid_until = sent_at + VALIDITY,
+            Ok(Renewal::Kept) => {
+                lease.lock().valid_until = sent_at + VALIDITY;
+                tracing::debug!(number, took = ?sent_at.elapsed(), "lease renewed");
+            }
             Ok(Renewal::Retaken) => {
                 tracing::warn!(
                     number,
