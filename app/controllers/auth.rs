@@ -52,7 +52,7 @@ enum TicketIssued {
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
     /// Create an account.
-    #[oai(path = "/register", method = "post")]
+    #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
         state: Data<&AppState>,
@@ -62,6 +62,7 @@ impl AuthApi {
         let password_hash = state.passwords.hash(request.password.as_str()).await?;
         let display_name = request
             .display_name
+            .0
             .as_ref()
             .map_or(request.username.as_str(), |name| name.as_str());
         let new_user = NewUser {
@@ -83,7 +84,7 @@ impl AuthApi {
     }
 
     /// Log in with username and password; opens a new session.
-    #[oai(path = "/login", method = "post")]
+    #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
         state: Data<&AppState>,
@@ -112,7 +113,7 @@ impl AuthApi {
 
     /// Trade a refresh token for a new pair. Each refresh token works once; presenting an
     /// already-used one revokes the whole session.
-    #[oai(path = "/refresh", method = "post")]
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
     async fn refresh(
         &self,
         state: Data<&AppState>,
@@ -162,7 +163,7 @@ impl AuthApi {
     }
 
     /// End this session: its refresh token dies and its access token is refused from now on.
-    #[oai(path = "/logout", method = "post")]
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(
         &self,
         state: Data<&AppState>,
@@ -183,7 +184,7 @@ impl AuthApi {
     }
 
     /// Get a single-use ticket for opening a WebSocket (browsers cannot set headers on one).
-    #[oai(path = "/ws-ticket", method = "post")]
+    #[oai(path = "/ws-ticket", method = "post", operation_id = "createWsTicket")]
     async fn ws_ticket(
         &self,
         state: Data<&AppState>,

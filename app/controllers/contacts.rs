@@ -41,7 +41,7 @@ enum ContactRemoved {
 #[OpenApi(prefix_path = "/api/v1/contacts", tag = "ApiTags::Contacts")]
 impl ContactsApi {
     /// My contacts, alphabetically.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listContacts")]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -69,7 +69,7 @@ impl ContactsApi {
     }
 
     /// Add a user to my contacts by username.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "addContact")]
     async fn add(
         &self,
         state: Data<&AppState>,
@@ -112,7 +112,7 @@ impl ContactsApi {
     }
 
     /// Remove a user from my contacts.
-    #[oai(path = "/:user_id", method = "delete")]
+    #[oai(path = "/:user_id", method = "delete", operation_id = "removeContact")]
     async fn remove(
         &self,
         state: Data<&AppState>,

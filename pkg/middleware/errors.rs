@@ -35,6 +35,8 @@ pub async fn to_contract_shape(err: poem::Error) -> Response {
     } else if status == StatusCode::UNAUTHORIZED {
         // The security scheme's own rejection: no (or a malformed) Authorization header.
         "a Bearer access token is required".to_owned()
+    } else if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        "the request body must be JSON, sent with Content-Type: application/json".to_owned()
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         readable_parse_reason(&payload.reason)
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {

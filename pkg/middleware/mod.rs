@@ -1,6 +1,7 @@
-//! What runs around every handler: authentication, request ids and logging, and the mapping of
-//! the framework's own rejections into the contract's error shape.
+//! What runs around every handler: authentication, request ids and logging, body limits, the
+//! mapping of the framework's own rejections into the contract's error shape, and `Allow` on 405.
 
+pub mod allow;
 pub mod auth;
 pub mod errors;
 pub mod limits;
