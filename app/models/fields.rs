@@ -200,7 +200,7 @@ impl<T: poem_openapi::types::ParseFromJSON + Named> poem_openapi::types::ParseFr
             ))),
             Some(value) => T::parse_from_json(Some(value))
                 .map(|value| Self(Some(value)))
-                .map_err(|err| poem_openapi::types::ParseError::custom(err.into_message())),
+                .map_err(poem_openapi::types::ParseError::propagate),
         }
     }
 }

@@ -32,7 +32,7 @@ impl MessageId {
             .map(|id| Self(i64::try_from(id).unwrap_or(i64::MAX)))
             .ok_or_else(|| {
                 poem_openapi::types::ParseError::custom(
-                    "message id must be a positive integer of at most 19 digits, in a string",
+                    "must be a message id: a positive integer of at most 19 digits",
                 )
             })
     }

@@ -1,5 +1,6 @@
 //! Adds the `Allow` header to every 405 answer, listing the methods the path does serve: RFC 9110
-//! (section 15.5.6) requires it, and the router's own 405 does not carry one.
+//! (section 15.5.6) requires it, and the router's own 405 does not carry one. The message says the
+//! same in words.
 //!
 //! The table is built once by `pkg/routes` from the routes it mounts (the OpenAPI document's paths
 //! plus the few routes outside it), so it cannot drift from what is served.
@@ -10,6 +11,8 @@ use poem::{
     http::{header, HeaderValue, Method, StatusCode},
     Endpoint, IntoResponse, Request, Response,
 };
+
+use crate::pkg::utils::errors::{error_response, ErrorBody};
 
 /// One part of a route's path: fixed text, or a parameter that matches any one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,15 +103,21 @@ pub async fn add_allow_header<E: Endpoint>(
     req: Request,
     allowed: Arc<AllowedMethods>,
 ) -> poem::Result<Response> {
-    let path = req.uri().path().to_owned();
-    let mut response = next.call(req).await?.into_response();
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        if let Some(value) = allowed
-            .for_path(&path)
-            .and_then(|methods| HeaderValue::from_str(&methods).ok())
-        {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let response = next.call(req).await?.into_response();
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(response);
+    }
+    let Some(methods) = allowed.for_path(&path) else {
+        return Ok(response);
+    };
+    let body = ErrorBody {
+        code: "method_not_allowed".into(),
+        message: format!("{method} is not allowed here; this path allows {methods}"),
+    };
+    let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED, &body);
+    if let Ok(value) = HeaderValue::from_str(&methods) {
+        response.headers_mut().insert(header::ALLOW, value);
     }
     Ok(response)
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use poem::{get, http::Method, Endpoint, EndpointExt, Route};
-use poem_openapi::{OpenApi, OpenApiService};
+use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
@@ -13,7 +13,7 @@ use crate::{
     pkg::{
         middleware::{
             allow::{add_allow_header, AllowedMethods},
-            errors::to_contract_shape,
+            errors::{to_contract_shape, BodyFields},
             limits::limit_body_size,
             request_id::request_id,
         },
@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let swagger_ui = api.swagger_ui();
     let spec = api.spec_endpoint();
     let allowed = Arc::new(allowed_methods());
+    let body_fields = Arc::new(body_fields());
 
     Route::new()
         .at("/ws", get(ws::upgrade))
@@ -52,7 +53,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/swagger", swagger_ui)
         .nest("/", api)
         .around(limit_body_size)
-        .catch_all_error(to_contract_shape)
+        .catch_all_error(move |err| to_contract_shape(err, body_fields.clone()))
         .around(move |next, req| add_allow_header(next, req, allowed.clone()))
         .around(request_id)
         .data(state)
@@ -76,4 +77,16 @@ fn allowed_methods() -> AllowedMethods {
             .map(|(template, method)| (template.as_str(), method.clone()))
             .chain(undocumented),
     )
+}
+
+/// The required fields of every schema in the OpenAPI document, for errors about bodies that are
+/// not the object they should be.
+fn body_fields() -> BodyFields {
+    let mut registry = Registry::new();
+    Apis::register(&mut registry);
+    registry
+        .schemas
+        .into_iter()
+        .map(|(name, schema)| (name, schema.required))
+        .collect()
 }

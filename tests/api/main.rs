@@ -14,6 +14,7 @@ mod messaging;
 mod own_redis;
 mod presence;
 mod redis_outage;
+mod spec;
 mod tokens;
 mod users;
 mod ws_ticket;
