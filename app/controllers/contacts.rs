@@ -80,9 +80,10 @@ impl ContactsApi {
         let user = queries::users::find_by_username(&mut conn, &body.0.username.folded())
             .await?
             .ok_or_else(|| AppError::NotFound("no user has that username".into()))?;
+        // Well-formed, but not allowed for this caller: 403, as the schema cannot rule it out.
         if user.id == auth.0.user_id {
-            return Err(AppError::BadRequest(
-                "username: you cannot add yourself as a contact".into(),
+            return Err(AppError::Forbidden(
+                "you cannot add yourself as a contact".into(),
             ));
         }
         let record = queries::contacts::add(&mut conn, auth.0.user_id, user.id)
