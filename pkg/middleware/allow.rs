@@ -30,10 +30,10 @@ pub struct AllowedMethods {
 impl AllowedMethods {
     /// Builds the table from `(path template, method)` pairs; a template names parameters as
     /// `{name}` or `:name`.
-    pub fn new<'a>(routes: impl IntoIterator<Item = (&'a str, Method)>) -> Self {
+    pub fn new(routes: impl IntoIterator<Item = (String, Method)>) -> Self {
         let mut table = Self::default();
         for (template, method) in routes {
-            let segments = segments_of(template);
+            let segments = segments_of(&template);
             let name = method.as_str().to_owned();
             match table
                 .routes
@@ -128,12 +128,15 @@ mod tests {
 
     #[test]
     fn the_most_specific_route_names_the_methods() {
-        let table = AllowedMethods::new([
-            ("/api/v1/groups/{group_id}", Method::GET),
-            ("/api/v1/groups/{group_id}", Method::PATCH),
-            ("/api/v1/groups/public", Method::GET),
-            ("/ws", Method::GET),
-        ]);
+        let table = AllowedMethods::new(
+            [
+                ("/api/v1/groups/{group_id}", Method::GET),
+                ("/api/v1/groups/{group_id}", Method::PATCH),
+                ("/api/v1/groups/public", Method::GET),
+                ("/ws", Method::GET),
+            ]
+            .map(|(template, method)| (template.to_owned(), method)),
+        );
         assert_eq!(
             table.for_path("/api/v1/groups/42").as_deref(),
             Some("GET, PATCH")

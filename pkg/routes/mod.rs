@@ -61,22 +61,18 @@ pub fn app(state: AppState) -> impl Endpoint {
 
 /// The methods of every route mounted in [`app`], for the `Allow` header of 405 answers.
 fn allowed_methods() -> AllowedMethods {
-    let documented = Apis::meta().into_iter().flat_map(|api| api.paths);
-    let documented: Vec<(String, Method)> = documented
+    let documented = Apis::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
         .flat_map(|path| {
             let template = path.path;
             path.operations
                 .into_iter()
                 .map(move |operation| (template.clone(), operation.method))
-        })
-        .collect();
-    let undocumented = [("/ws", Method::GET), ("/openapi.json", Method::GET)];
-    AllowedMethods::new(
-        documented
-            .iter()
-            .map(|(template, method)| (template.as_str(), method.clone()))
-            .chain(undocumented),
-    )
+        });
+    let undocumented = [("/ws", Method::GET), ("/openapi.json", Method::GET)]
+        .map(|(template, method)| (template.to_owned(), method));
+    AllowedMethods::new(documented.chain(undocumented))
 }
 
 /// The required fields of every schema in the OpenAPI document, for errors about bodies that are
