@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Generates a Python client from docs/openapi.json with openapi-python-client and drives a fresh
-# server through it (.ci/generated_client.py: register → login → contacts → group → messages →
-# history → conversations, and every other operation). Fails when generation warns, or when any
-# response is one the generated code cannot parse or is not what the document promises.
+# Generates clients from docs/openapi.json and drives a fresh server through them:
+# - Python, with openapi-python-client (.ci/generated_client.py: register → login → contacts →
+#   group → messages → history → conversations, and every other operation). Fails when generation
+#   warns, or when any response is one the generated code cannot parse or is not what the document
+#   promises.
+# - TypeScript, with openapi-typescript types and openapi-fetch (.ci/generated_client.ts, the same
+#   walk in short): `tsc` type-checks it against the generated types, then node runs it.
 #
 # Uses the already-built binary (see .ci/lib.sh); installs openapi-python-client with pip into a
-# venv under ~/.cache/simplechat-ci. Loopback only; cleans up after itself.
+# venv, and the TypeScript tools with npm, under ~/.cache/simplechat-ci. Loopback only; cleans up
+# after itself.
 set -euo pipefail
 # shellcheck source=.ci/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -48,13 +52,50 @@ ci_start_server simplechat "$port" APP_ENV=prod JWT_SECRET="$(ci_random 48)" BCR
   DATABASE_URL="$CI_POSTGRES_URL/$database" REDIS_PREFIX="$prefix" DATABASE_POOL_SIZE=4
 ci_wait_ready simplechat "$port" "$ci_last_pid"
 
-# --- the run
+# --- the Python run
 if PYTHONPATH="$ci_tmp/client" timeout 120 "$venv/bin/python" "$ci_root/.ci/generated_client.py" \
   "http://127.0.0.1:$port" >"$ci_tmp/client.out" 2>&1; then
   cat "$ci_tmp/client.out" >&2
   passed=$((passed + 1))
 else
   cat "$ci_tmp/client.out" >&2
+  ci_log "FAIL the generated Python client"
+  failed=$((failed + 1))
+fi
+
+# --- the TypeScript run
+ts_tools=$CI_CACHE_DIR/ts-client
+if ! [ -x "$ts_tools/node_modules/.bin/tsc" ] || ! [ -x "$ts_tools/node_modules/.bin/openapi-typescript" ] ||
+  ! [ -d "$ts_tools/node_modules/openapi-fetch" ] || ! [ -d "$ts_tools/node_modules/@types/node" ]; then
+  command -v npm >/dev/null || ci_die "npm is needed to install the TypeScript tools"
+  ci_log "installing openapi-typescript, openapi-fetch and typescript with npm into $ts_tools"
+  mkdir -p "$ts_tools"
+  timeout 300 npm install --prefix "$ts_tools" --no-audit --no-fund --silent \
+    'openapi-typescript@^7' 'openapi-fetch@^0.13' 'typescript@^5' '@types/node@^20' ||
+    ci_die "npm install the TypeScript tools"
+fi
+ts=$ci_tmp/ts
+mkdir -p "$ts"
+ln -s "$ts_tools/node_modules" "$ts/node_modules"
+echo '{"type": "module"}' >"$ts/package.json"
+cp "$ci_root/.ci/generated_client.ts" "$ts/"
+cat >"$ts/tsconfig.json" <<'JSON'
+{
+  "compilerOptions": {
+    "target": "es2022", "module": "nodenext", "moduleResolution": "nodenext", "strict": true,
+    "skipLibCheck": true, "types": ["node"], "lib": ["es2022", "dom"], "outDir": "out"
+  },
+  "files": ["generated_client.ts"]
+}
+JSON
+if (cd "$ts" && timeout 60 node_modules/.bin/openapi-typescript "$ci_root/docs/openapi.json" \
+  -o schema.d.ts && timeout 120 node_modules/.bin/tsc -p tsconfig.json &&
+  timeout 120 node out/generated_client.js "http://127.0.0.1:$port") >"$ci_tmp/ts.out" 2>&1; then
+  tail -n 1 "$ci_tmp/ts.out" >&2
+  passed=$((passed + 1))
+else
+  cat "$ci_tmp/ts.out" >&2
+  ci_log "FAIL the generated TypeScript client"
   failed=$((failed + 1))
 fi
 [ "$failed" = 0 ]
