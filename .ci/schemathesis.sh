@@ -7,7 +7,8 @@
 # Authenticated as a fixture user (registered and logged in first); `logout` is left out because it
 # would revoke that user's token halfway through. Bounded and repeatable: a fixed number of
 # examples per operation, a fixed seed, no example database carried between runs, one worker.
-# CI_SCHEMATHESIS_EXAMPLES and CI_SCHEMATHESIS_SEED override the two numbers.
+# CI_SCHEMATHESIS_EXAMPLES and CI_SCHEMATHESIS_SEED override the two numbers. The stateful phase
+# is left out: the document declares no links between operations for it to follow.
 #
 # Uses the already-built binary (see .ci/lib.sh); installs schemathesis with pip into a venv under
 # ~/.cache/simplechat-ci. Loopback only; cleans up after itself.
