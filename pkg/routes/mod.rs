@@ -1,7 +1,9 @@
 //! The one place that lists every endpoint and the middleware around them.
 
-use poem::{get, Endpoint, EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use std::sync::Arc;
+
+use poem::{get, http::Method, Endpoint, EndpointExt, Route};
+use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
@@ -9,7 +11,12 @@ use crate::{
         messages::MessagesApi, users::UsersApi, ws,
     },
     pkg::{
-        middleware::{errors::to_contract_shape, limits::limit_body_size, request_id::request_id},
+        middleware::{
+            allow::{add_allow_header, AllowedMethods},
+            errors::{to_contract_shape, BodyFields},
+            limits::limit_body_size,
+            request_id::request_id,
+        },
         state::AppState,
     },
 };
@@ -37,6 +44,8 @@ pub fn app(state: AppState) -> impl Endpoint {
     let api = openapi();
     let swagger_ui = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let allowed = Arc::new(allowed_methods());
+    let body_fields = Arc::new(body_fields());
 
     Route::new()
         .at("/ws", get(ws::upgrade))
@@ -44,7 +53,36 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/swagger", swagger_ui)
         .nest("/", api)
         .around(limit_body_size)
-        .catch_all_error(to_contract_shape)
+        .catch_all_error(move |err| to_contract_shape(err, body_fields.clone()))
+        .around(move |next, req| add_allow_header(next, req, allowed.clone()))
         .around(request_id)
         .data(state)
+}
+
+/// The methods of every route mounted in [`app`], for the `Allow` header of 405 answers.
+fn allowed_methods() -> AllowedMethods {
+    let documented = Apis::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .flat_map(|path| {
+            let template = path.path;
+            path.operations
+                .into_iter()
+                .map(move |operation| (template.clone(), operation.method))
+        });
+    let undocumented = [("/ws", Method::GET), ("/openapi.json", Method::GET)]
+        .map(|(template, method)| (template.to_owned(), method));
+    AllowedMethods::new(documented.chain(undocumented))
+}
+
+/// The required fields of every schema in the OpenAPI document, for errors about bodies that are
+/// not the object they should be.
+fn body_fields() -> BodyFields {
+    let mut registry = Registry::new();
+    Apis::register(&mut registry);
+    registry
+        .schemas
+        .into_iter()
+        .map(|(name, schema)| (name, schema.required))
+        .collect()
 }
