@@ -71,7 +71,6 @@ impl AuthApi {
         let password_hash = state.passwords.hash(request.password.as_str()).await?;
         let display_name = request
             .display_name
-            .0
             .as_ref()
             .map_or(request.username.as_str(), |name| name.as_str());
         let new_user = NewUser {
