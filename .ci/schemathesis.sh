@@ -61,10 +61,10 @@ examples=${CI_SCHEMATHESIS_EXAMPLES:-50}
 seed=${CI_SCHEMATHESIS_SEED:-20261202}
 ci_log "schemathesis: every check, $examples examples per operation, seed $seed"
 ok=1
-(cd "$ci_tmp" && timeout 600 "$st" run "$ci_root/docs/openapi.json" --url "$base_url" \
+(cd "$ci_tmp" && timeout 600 "$st" --config-file "$ci_root/.ci/schemathesis.toml" \
+  run "$ci_root/docs/openapi.json" --url "$base_url" \
   --header "Authorization: Bearer $token" \
   --exclude-path /api/v1/auth/logout \
-  --checks all \
   --phases examples,coverage,fuzzing \
   --max-examples "$examples" --seed "$seed" --generation-database none \
   --workers 1 --request-timeout 10 \

@@ -7,17 +7,17 @@ use super::{
     user::{DisplayName, User, Username},
 };
 
-/// A password: 8–72 characters. Never printed, never sent back.
+/// A password: at least 8 characters and at most 72 bytes in UTF-8. Never printed, never sent back.
 ///
-/// Counted in characters, as the schema's `minLength`/`maxLength` count them, so that a password
-/// valid per the schema is valid here. bcrypt reads at most 72 bytes, so of a password written in
-/// many-byte characters only the first 72 bytes count (still 18 characters or more).
+/// 72 bytes is all bcrypt reads: a longer password would be cut silently, and two passwords that
+/// share their first 72 bytes would both open the account. The schema states the limit in
+/// characters (`maxLength` 72, which is exact for ASCII) and in words for the bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
 impl Password {
     pub const MIN_CHARS: usize = 8;
-    pub const MAX_CHARS: usize = 72;
+    pub const MAX_BYTES: usize = 72;
 }
 
 impl std::fmt::Debug for Password {
@@ -31,16 +31,18 @@ impl TextField for Password {
 
     fn describe(schema: &mut MetaSchema) {
         schema.min_length = Some(Self::MIN_CHARS);
-        schema.max_length = Some(Self::MAX_CHARS);
+        schema.max_length = Some(Self::MAX_BYTES);
         schema.format = Some("password");
+        schema.description =
+            Some("At least 8 characters and at most 72 bytes in UTF-8 (bcrypt reads no further).");
     }
 
     fn parse(raw: String) -> Result<Self, String> {
-        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&raw.chars().count()) {
+        if raw.chars().count() < Self::MIN_CHARS || raw.len() > Self::MAX_BYTES {
             return Err(format!(
-                "must be {}–{} characters long",
+                "must be at least {} characters and at most {} bytes long",
                 Self::MIN_CHARS,
-                Self::MAX_CHARS
+                Self::MAX_BYTES
             ));
         }
         Ok(Self(raw))
