@@ -1,15 +1,19 @@
 //! The one place that lists every endpoint and the middleware around them.
 
-use poem::{get, Endpoint, EndpointExt, Route};
+use std::sync::Arc;
+
+use poem::{get, Endpoint, EndpointExt, IntoEndpoint, Route};
 use poem_openapi::OpenApiService;
 
 use crate::{
     app::controllers::{
         auth::AuthApi, contacts::ContactsApi, groups::GroupsApi, health::HealthApi,
-        messages::MessagesApi, users::UsersApi, ws,
+        messages::MessagesApi, users::UsersApi, web, ws,
     },
     pkg::{
-        middleware::{errors::to_contract_shape, limits::limit_body_size, request_id::request_id},
+        middleware::{
+            cors::cors, errors::to_contract_shape, limits::limit_body_size, request_id::request_id,
+        },
         state::AppState,
     },
 };
@@ -32,19 +36,29 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the browser client at `/`, the REST API (documented in the
+/// OpenAPI document), the WebSocket, and the document with its Swagger UI.
 pub fn app(state: AppState) -> impl Endpoint {
     let api = openapi();
     let swagger_ui = api.swagger_ui();
     let spec = api.spec_endpoint();
+    // The documented routes, mounted where their paths say (nesting them at "/" would also claim
+    // "/" itself, which is the browser client's).
+    let api = Arc::new(api.into_endpoint());
 
     Route::new()
+        .at("/", get(web::index))
+        .at("/assets/*path", get(web::file))
         .at("/ws", get(ws::upgrade))
         .at("/openapi.json", spec)
         .nest("/swagger", swagger_ui)
-        .nest("/", api)
+        .nest_no_strip("/api", api.clone())
+        .at("/healthz", api.clone())
+        .at("/readyz", api.clone())
+        .at("/metrics", api)
         .around(limit_body_size)
         .catch_all_error(to_contract_shape)
+        .around(cors)
         .around(request_id)
         .data(state)
 }
