@@ -8,7 +8,8 @@
 //
 // When the connection drops, for whatever reason, it is opened again after a back-off that
 // doubles from 0.5 s to 15 s, each wait randomised by ±50% so a restarted server is not hit by
-// every client at once. Only close code 4001 (session revoked) stops the retries.
+// every client at once. When the browser says it is back online, the wait is cut short. Only
+// close code 4001 (session revoked) stops the retries.
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 15_000;
@@ -42,6 +43,13 @@ export class ChatSocket {
     this.nextId = 1;
     this.pending = new Map(); // request id -> {resolve, reject, timer}
     this.timers = {};
+    this.onOnline = () => {
+      if (this.timers.retry && !this.ws && !this.stopped) {
+        clearTimeout(this.timers.retry);
+        this.timers.retry = null;
+        this.connect();
+      }
+    };
   }
 
   get isLive() {
@@ -50,11 +58,13 @@ export class ChatSocket {
 
   start() {
     this.stopped = false;
+    window.addEventListener('online', this.onOnline);
     this.connect();
   }
 
   stop() {
     this.stopped = true;
+    window.removeEventListener('online', this.onOnline);
     Object.values(this.timers).forEach(clearTimeout);
     clearInterval(this.heartbeat);
     this.ws?.close(1000, 'bye');
@@ -84,6 +94,7 @@ export class ChatSocket {
   }
 
   async connect() {
+    this.timers.retry = null;
     if (this.stopped) return;
     this.onStatus('connecting');
     let ticket;
