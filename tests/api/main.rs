@@ -17,4 +17,5 @@ mod presence;
 mod redis_outage;
 mod tokens;
 mod users;
+mod web;
 mod ws_ticket;
