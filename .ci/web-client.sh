@@ -37,9 +37,17 @@ fi
 port=$(ci_free_port)
 cors_port=$(ci_free_port)
 other_port=$(ci_free_port)
+provider_port=$(ci_free_port)
 database='' prefix='' # set by the two calls below
 ci_new_database database web
 ci_new_redis_prefix prefix web
+
+# The chatbot's provider: the stand-in that .ci/http-files.sh uses too.
+python3 "$ci_root/.ci/fake_chat_provider.py" "$provider_port" "$ci_tmp/provider-requests.jsonl" \
+  >"$ci_tmp/provider.log" 2>&1 &
+ci_pids+=("$!")
+for _ in $(seq 1 40); do ci_answers 127.0.0.1 "$provider_port" && break; sleep 0.25; done
+ci_answers 127.0.0.1 "$provider_port" || ci_die "the fake chatbot provider did not start"
 
 screenshot=()
 if [ -n "${WEB_CLIENT_SCREENSHOT:-}" ]; then
@@ -52,6 +60,7 @@ ci_log "chatting in headless Chromium against 127.0.0.1:$port (log $ci_tmp/simpl
 if env APP_ENV=prod JWT_SECRET="$(ci_random 48)" DATABASE_URL="$CI_POSTGRES_URL/$database" \
   REDIS_URL="$CI_REDIS_URL" REDIS_PREFIX="$prefix" DATABASE_POOL_SIZE=4 BCRYPT_COST=4 \
   RUST_LOG="${CI_RUST_LOG:-info}" CORS_ALLOWED_ORIGINS="http://127.0.0.1:$cors_port" \
+  CHATBOT_PROVIDER=openai OPENAI_BASE_URL="http://127.0.0.1:$provider_port/v1" \
   timeout 170 "$venv/bin/python" "$ci_root/.ci/web_client_test.py" --bin "$bin" --port "$port" \
   --cors-port "$cors_port" --other-port "$other_port" --chromium "$chromium" \
   --workdir "$ci_tmp" "${screenshot[@]}"; then

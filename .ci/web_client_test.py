@@ -194,8 +194,13 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
 
     alice.send("I'll book a table.")
     expect(bob.message(3)).to_contain_text("book a table")
+    groups_and_chatbot(alice, bob, suffix)
+    steps.append("a group created, a member added, both wrote in it; general joined; the chatbot "
+                 "answered")
+    alice.conversation(bob.username).click()
+    bob.conversation(alice.username).click()
     if args.screenshot:
-        expect(alice.message(1)).to_contain_text("read")
+        expect(alice.message(3)).to_contain_text("read")
         alice.page.screenshot(path=args.screenshot)
         steps.append(f"screenshot saved to {args.screenshot}")
 
@@ -232,6 +237,36 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
     restart(server, alice, bob, console, suffix)
     steps.append("server stopped and started: both reconnected, the message written meanwhile "
                  "was stored once, and both caught up on what was sent while they were away")
+
+    bob.page.get_by_test_id("logout").click()
+    expect(bob.page.get_by_test_id("auth-username")).to_be_visible()
+    # Not checked here: that Alice sees Bob offline. The stopped server did not release its
+    # connections' presence leases (it exits before its sockets' tasks end), so Bob stays online
+    # until those expire (1.5 x HEARTBEAT_INTERVAL) whatever the client does.
+    bob.page.reload()
+    expect(bob.page.get_by_test_id("auth-login")).to_be_visible()
+    steps.append("logged out: the login screen, also after a reload")
+
+
+def groups_and_chatbot(alice: Person, bob: Person, suffix: str) -> None:
+    group = f"lunch_{suffix}"
+    alice.page.get_by_placeholder("new group name").fill(group)
+    alice.page.get_by_role("button", name="Create").click()
+    expect(alice.conversation(group)).to_have_class(re.compile(r"\bopen\b"))
+    alice.page.get_by_label("contact to add").select_option(label=bob.username)
+    alice.page.get_by_role("button", name="Add member").click()
+    expect(alice.page.locator(".subtitle")).to_contain_text(bob.username)
+    bob.conversation(group).click()
+    bob.send("Count me in")
+    expect(alice.message(1)).to_contain_text("Count me in")
+    expect(alice.message(1)).to_contain_text(bob.username)  # the sender's name on group messages
+
+    bob.page.get_by_role("button", name="Join general").click()
+    expect(bob.conversation("general")).to_have_class(re.compile(r"\bopen\b"))
+
+    alice.conversation("chatbot").click()
+    alice.send("What is a sonyflake id?")
+    expect(alice.message(2)).to_contain_text("hi from the fake provider")
 
 
 def restart(server: Server, alice: Person, bob: Person, console: ConsoleWatch, suffix: str) -> None:

@@ -35,7 +35,12 @@ function showChat() {
   const main = h('div', { class: 'main' });
   root.replaceChildren(h('div', { class: 'layout' }, sidebar, main));
   const current = chat;
-  const drawSidebar = createSidebar(sidebar, current, () => current.api.logout().catch(() => {}));
+  // Stop first: the logout's own `session_revoked` push must not read as "ended elsewhere".
+  const logout = () => {
+    current.stop();
+    current.api.logout().catch(() => {});
+  };
+  const drawSidebar = createSidebar(sidebar, current, logout);
   const drawConversation = createConversationView(main, current);
   unsubscribe = store.subscribe((state) => {
     drawSidebar(state);

@@ -62,9 +62,9 @@ export function createSidebar(root, chat, onLogout) {
 function ordered(store) {
   const named = [...store.conversations.values()].map((conv) => ({ conv, ...names(store, conv) }));
   named.sort((a, b) => {
-    const at = a.conv.lastMessage?.created_at ?? '';
-    const bt = b.conv.lastMessage?.created_at ?? '';
-    if (at !== bt) return at < bt ? 1 : -1;
+    const at = a.conv.lastMessage ? Date.parse(a.conv.lastMessage.created_at) : 0;
+    const bt = b.conv.lastMessage ? Date.parse(b.conv.lastMessage.created_at) : 0;
+    if (at !== bt) return bt - at;
     return a.title.localeCompare(b.title);
   });
   return named.map((item) => item.conv);
