@@ -95,7 +95,7 @@ function entry(store, chat, conv) {
       dataset: { testid: 'conversation', peer, ...(online ? { online } : {}) },
       onclick: () => chat.open(conv.key),
     },
-    conv.kind === 'private' ? h('span', { class: 'dot', title: online === 'true' ? 'online' : 'offline' }) : null,
+    h('span', { class: 'dot', title: online && (online === 'true' ? 'online' : 'offline') }),
     h('span', { class: 'title' }, title),
     last ? h('time', {}, timeLabel(last.created_at)) : null,
     unread > 0 ? h('span', { class: 'unread', dataset: { testid: 'unread' } }, String(unread)) : null,
