@@ -19,6 +19,8 @@ const TYPING_EVERY_MS = 2_500;
 /** A peer's typing indicator stays this long after their last `typing` push. */
 const TYPING_SHOWN_MS = 4_000;
 const SYNC_LIMIT = 100;
+/** A problem shown above the conversation goes away after this long. */
+const NOTICE_SHOWN_MS = 8_000;
 
 export class Chat {
   constructor(api, store) {
@@ -284,10 +286,16 @@ export class Chat {
   tell(err) {
     if (err instanceof ApiError && err.status === 401) return;
     if (err instanceof SocketClosed) return; // the connection status says it already
-    this.store.notice = err.code === 'chatbot_unavailable' || err.code === 'rate_limited'
+    const notice = err.code === 'chatbot_unavailable' || err.code === 'rate_limited'
       ? `Chatbot: ${err.message}`
       : err.message;
+    this.store.notice = notice;
     this.store.changed();
+    setTimeout(() => {
+      if (this.store.notice !== notice) return;
+      this.store.notice = null;
+      this.store.changed();
+    }, NOTICE_SHOWN_MS);
   }
 }
 
