@@ -134,6 +134,9 @@ class Person:
         expect(self.page.get_by_test_id("logout")).to_be_visible()
         expect(self.status()).to_have_attribute("data-state", "online")
 
+    def stored_session(self):
+        return self.page.evaluate("JSON.parse(localStorage.getItem('simplechat.session'))")
+
     def status(self):
         return self.page.locator(".status")
 
@@ -163,6 +166,7 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
 
     alice.enter("auth-register")
     bob.enter("auth-register")
+    first_tokens = alice.stored_session()
     steps.append("both registered, logged in and connected")
 
     alice.page.get_by_test_id("contact-username").fill(bob.username)
@@ -233,6 +237,14 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
     bob.conversation(alice.username).click()
     expect(bob.message(58)).to_be_visible()
     steps.append("logged in again in a new browser: online again")
+
+    # Access tokens live 65 s here and are refreshed a minute early: Alice's page has swapped its
+    # pair by itself while it worked, and the session survived every swap.
+    expect(alice.page.get_by_test_id("logout")).to_be_visible()
+    alice.page.wait_for_function(
+        "first => JSON.parse(localStorage.getItem('simplechat.session')).refresh_token !== first",
+        arg=first_tokens["refresh_token"])
+    steps.append("the access token was refreshed before it expired, and the session lived on")
 
     restart(server, alice, bob, console, suffix)
     steps.append("server stopped and started: both reconnected, the message written meanwhile "
