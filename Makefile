@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke clean-data e2e compose.up compose.down
+.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -50,12 +50,23 @@ bench:
 bench-smoke:
 	BENCH_MODE=smoke docker/bench.sh
 
+## Fault suite (docs/RELIABILITY.md): its own Redis and Postgres, two instances under WebSocket load;
+## kill -9, Redis restart, FLUSHALL, Postgres outage and SIGTERM, each checked. About 2 minutes.
+faults:
+	tests/faults/run.sh
+
+## Soak: steady load for SOAK_MINUTES (default 3); each instance's RSS must stay flat. Not in CI.
+soak:
+	tests/faults/run.sh soak
+
 fmt:
 	cargo fmt --all
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	@command -v cargo-machete >/dev/null || cargo install cargo-machete --locked
+	cargo machete
 
 services:
 	@docker/dev-services.sh

@@ -29,7 +29,7 @@ enum Command {
     /// Print the OpenAPI document as JSON.
     Openapi,
     /// Load running servers and report throughput, latency and correctness.
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
     /// Chat from the terminal: log in (registering on first use) and talk to another user.
     Chat(ChatArgs),
 }
@@ -44,7 +44,7 @@ async fn main() {
         }
         // The load generator is a client: it needs no server configuration.
         Some(Command::Bench(args)) => {
-            if let Err(err) = bench::run(args).await {
+            if let Err(err) = bench::run(*args).await {
                 eprintln!("error: {err:#}");
                 std::process::exit(1);
             }

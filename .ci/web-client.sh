@@ -55,13 +55,10 @@ if [ -n "${WEB_CLIENT_SCREENSHOT:-}" ]; then
 fi
 
 # The test starts the server itself (one step restarts it), with these settings. BCRYPT_COST=4
-# keeps the logins quick; access tokens of 65 s are refreshed (a minute before they expire) every
-# 5 s, so the run goes through several refreshes; the listed origin is the first extra port, the
-# second is not listed.
+# keeps the logins quick; the listed origin is the first extra port, the second is not listed.
 ci_log "chatting in headless Chromium against 127.0.0.1:$port (log $ci_tmp/simplechat.log)"
 if env APP_ENV=prod JWT_SECRET="$(ci_random 48)" DATABASE_URL="$CI_POSTGRES_URL/$database" \
   REDIS_URL="$CI_REDIS_URL" REDIS_PREFIX="$prefix" DATABASE_POOL_SIZE=4 BCRYPT_COST=4 \
-  ACCESS_TOKEN_TTL=65s \
   RUST_LOG="${CI_RUST_LOG:-info}" CORS_ALLOWED_ORIGINS="http://127.0.0.1:$cors_port" \
   CHATBOT_PROVIDER=openai OPENAI_BASE_URL="http://127.0.0.1:$provider_port/v1" \
   timeout 170 "$venv/bin/python" "$ci_root/.ci/web_client_test.py" --bin "$bin" --port "$port" \

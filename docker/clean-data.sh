@@ -4,16 +4,8 @@
 # defaults). The next `make run` starts from nothing. Used by `make clean-data`.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-from_dotenv() {
-  [ -f "$root/.env" ] && sed -n "s/^$1=//p" "$root/.env" | tail -n 1 | tr -d '"'"'" || true
-}
-database_url=${DATABASE_URL:-$(from_dotenv DATABASE_URL)}
-database_url=${database_url:-postgres://postgres@127.0.0.1:5432/simplechat}
-redis_url=${REDIS_URL:-$(from_dotenv REDIS_URL)}
-redis_url=${redis_url:-redis://127.0.0.1:6379}
-redis_prefix=${REDIS_PREFIX:-$(from_dotenv REDIS_PREFIX)}
-redis_prefix=${redis_prefix:-simplechat:}
+# shellcheck source=docker/settings.sh
+source "$(dirname "$0")/settings.sh"
 
 database=${database_url##*/}
 database=${database%%\?*}

@@ -5,17 +5,9 @@
 # get one and fails. Used by `make run` and `make test`, for machines without Docker.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=docker/settings.sh
+source "$(dirname "$0")/settings.sh"
 data="$root/.data"
-
-# The real environment wins over .env, as in the server itself.
-from_dotenv() {
-  [ -f "$root/.env" ] && sed -n "s/^$1=//p" "$root/.env" | tail -n 1 | tr -d '"'"'" || true
-}
-database_url=${DATABASE_URL:-$(from_dotenv DATABASE_URL)}
-database_url=${database_url:-postgres://postgres@127.0.0.1:5432/simplechat}
-redis_url=${REDIS_URL:-$(from_dotenv REDIS_URL)}
-redis_url=${redis_url:-redis://127.0.0.1:6379}
 
 # host and port of scheme://[user[:pass]@]host[:port][/...]
 host_of() { local rest=${1#*://}; rest=${rest##*@}; rest=${rest%%/*}; echo "${rest%%:*}"; }

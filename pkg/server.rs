@@ -33,7 +33,10 @@ use crate::{
 /// How long start-up waits for the live event feed before serving anyway.
 const FEED_WAIT_AT_START: Duration = Duration::from_secs(2);
 /// How long in-flight requests may take to finish once shutdown starts.
-const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(4);
+const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long WebSockets may take to close after that; together within the 5 s an orchestrator
+/// is promised between SIGTERM and exit.
+const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Creates the database if needed, applies migrations, takes a machine id and builds the shared
 /// state. Background tasks stop when `shutdown` is cancelled.
@@ -56,6 +59,9 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     let db = database::pool(&config.database_url, config.database_pool_size)?;
     let broker =
         Broker::start(cache.clone(), &config.redis_url, shutdown.clone()).context("REDIS_URL")?;
+    if lease.current().is_none() {
+        tracing::info!(wait = ?lease::GRACE, "a fresh machine id is used only after a grace period");
+    }
     let machine_id = lease.usable().await;
     tracing::info!(?machine_id, "message ids ready");
     // Serving before the feed is up would refuse the first WebSockets; a Redis that is down
@@ -140,6 +146,7 @@ impl BoundServer {
             tracing::info!(%addr, "listening");
         }
         let stopping = self.state.shutdown.clone();
+        let connections = self.state.connections.clone();
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 routes::app(self.state),
@@ -150,6 +157,16 @@ impl BoundServer {
                 Some(GRACEFUL_SHUTDOWN_TIMEOUT),
             )
             .await;
+        // Requests are done; WebSockets closed their reading side when shutdown began and are
+        // flushing their last frames and the 1001 close now.
+        connections.close();
+        if tokio::time::timeout(WEBSOCKET_DRAIN_TIMEOUT, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSockets did not close in time");
+        }
+        tracing::info!("server stopped");
         result
     }
 }

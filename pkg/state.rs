@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     app::services::{chatbot::Chatbot, message_writer::MessageWriter, presence::Presence},
@@ -31,6 +31,9 @@ pub struct AppState {
     pub passwords: Arc<PasswordHasher>,
     /// Cancelled when the server starts shutting down; WebSockets close with 1001 then.
     pub shutdown: CancellationToken,
+    /// Every WebSocket connection's task, so that shutdown can wait for their 1001 closes (the
+    /// HTTP server's graceful shutdown does not wait for upgraded connections).
+    pub connections: TaskTracker,
 }
 
 /// The outside services, connected.
@@ -48,7 +51,11 @@ impl AppState {
         Self {
             chatbot: Arc::new(Chatbot::new(&config.chatbot)),
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
-            passwords: Arc::new(PasswordHasher::new(config.bcrypt_cost)),
+            passwords: Arc::new(PasswordHasher::new(
+                config.bcrypt_cost,
+                config.bcrypt_concurrency,
+                config.bcrypt_queue,
+            )),
             config: Arc::new(config),
             db: services.db,
             cache: services.cache,
@@ -56,6 +63,7 @@ impl AppState {
             writer: services.writer,
             presence: Arc::new(services.presence),
             shutdown,
+            connections: TaskTracker::new(),
         }
     }
 }

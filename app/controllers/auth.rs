@@ -1,4 +1,8 @@
 //! `/api/v1/auth/*`: register, login, refresh, logout and WebSocket tickets.
+//!
+//! Each route first passes its rate limits (`app/services/rate_limits.rs`). Password hashing is
+//! bounded (`pkg/utils/password.rs`) and never runs while a database connection is held: a flood
+//! of logins must not take the pool from everyone else's requests.
 
 use chrono::Utc;
 use poem::web::Data;
@@ -12,15 +16,15 @@ use crate::{
             fields::TextField,
             frames::server,
             ids::{SessionId, UserId},
-            user::{NewUser, User},
+            user::{NewUser, User, UserRecord},
         },
         queries::{self, auth::Rotation, users::InsertUserError},
-        services::events,
+        services::{events, rate_limits},
     },
     pkg::{
-        middleware::auth::BearerAuth,
+        middleware::{auth::BearerAuth, client_addr::ClientAddr},
         state::AppState,
-        utils::{errors::AppError, jwt::TokenError, random::secure_token},
+        utils::{errors::AppError, jwt::TokenError, metrics as names, random::secure_token},
     },
 };
 
@@ -52,13 +56,18 @@ enum TicketIssued {
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "ApiTags::Auth")]
 impl AuthApi {
     /// Create an account.
+    ///
+    /// At most `RATE_LIMIT_REGISTER_PER_HOUR` registrations per client address (429 beyond it,
+    /// with `Retry-After`); 503 with `Retry-After` when the server is too busy hashing passwords.
     #[oai(path = "/register", method = "post")]
     async fn register(
         &self,
         state: Data<&AppState>,
+        client: ClientAddr,
         body: Json<RegisterRequest>,
     ) -> Result<Registered, AppError> {
         let request = body.0;
+        rate_limits::admit_registration(&state, client.0).await?;
         let password_hash = state.passwords.hash(request.password.as_str()).await?;
         let display_name = request
             .display_name
@@ -83,35 +92,52 @@ impl AuthApi {
     }
 
     /// Log in with username and password; opens a new session.
+    ///
+    /// 429 with `Retry-After` beyond `RATE_LIMIT_LOGIN_PER_MIN` attempts per client address, or
+    /// after `RATE_LIMIT_LOGIN_FAILURES` failed logins for this username from this address in 15
+    /// minutes (then even the right password waits). 503 with `Retry-After` when the server is
+    /// too busy hashing passwords.
     #[oai(path = "/login", method = "post")]
     async fn login(
         &self,
         state: Data<&AppState>,
+        client: ClientAddr,
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenPair>, AppError> {
         let request = body.0;
-        let mut conn = state.db.get().await?;
-        let user = queries::users::find_by_username(&mut conn, &request.username.folded()).await?;
-        let hash = user.as_ref().and_then(|user| user.password_hash.as_deref());
-        // Verify even when the user is unknown, so the answer takes the same time either way.
-        let verified = state
-            .passwords
-            .verify(request.password.as_str(), hash)
-            .await?;
-        let Some(user) = user.filter(|_| verified) else {
-            return Err(AppError::Unauthorized(
-                "invalid username or password".into(),
-            ));
+        let username = request.username.folded();
+        let attempt = rate_limits::admit_login(&state, client.0, &username)
+            .await
+            .inspect_err(|_| login_rejected("rate_limited"))?;
+        let user = match check_password(&state, &username, request.password.as_str()).await {
+            Ok(Some(user)) => user,
+            // A wrong password keeps counting among the failures.
+            Ok(None) => {
+                login_rejected("bad_credentials");
+                return Err(AppError::Unauthorized(
+                    "invalid username or password".into(),
+                ));
+            }
+            Err(err) => {
+                if matches!(err, AppError::Busy { .. }) {
+                    login_rejected("busy");
+                }
+                rate_limits::forgive(&state, attempt).await;
+                return Err(err);
+            }
         };
+        rate_limits::forgive(&state, attempt).await;
 
         let session_id = SessionId::new_random();
         let expires_at = Utc::now() + state.config.refresh_token_ttl;
+        let mut conn = state.db.get().await?;
         queries::auth::create_session(&mut conn, session_id, user.id, expires_at).await?;
         Ok(Json(token_pair(&state, user.into(), session_id, 0)))
     }
 
     /// Trade a refresh token for a new pair. Each refresh token works once; presenting an
-    /// already-used one revokes the whole session.
+    /// already-used one revokes the whole session. At most `RATE_LIMIT_REFRESH_PER_MIN` per user
+    /// (429 beyond it, with `Retry-After`).
     #[oai(path = "/refresh", method = "post")]
     async fn refresh(
         &self,
@@ -128,6 +154,8 @@ impl AuthApi {
                 }
             })?;
         let (user_id, session_id) = (UserId(claims.sub), SessionId(claims.sid));
+        // Counted only once the token is known good: nobody can spend another user's allowance.
+        rate_limits::admit_refresh(&state, user_id).await?;
 
         let mut conn = state.db.get().await?;
         let expires_at = Utc::now() + state.config.refresh_token_ttl;
@@ -183,12 +211,14 @@ impl AuthApi {
     }
 
     /// Get a single-use ticket for opening a WebSocket (browsers cannot set headers on one).
+    /// At most `RATE_LIMIT_WS_TICKET_PER_MIN` per user (429 beyond it, with `Retry-After`).
     #[oai(path = "/ws-ticket", method = "post")]
     async fn ws_ticket(
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<TicketIssued, AppError> {
+        rate_limits::admit_ws_ticket(&state, auth.0.user_id).await?;
         let ticket = secure_token();
         let ttl = state.config.ws_ticket_ttl.as_secs().max(1);
         queries::auth::store_ws_ticket(
@@ -204,6 +234,27 @@ impl AuthApi {
             expires_in: ttl,
         })))
     }
+}
+
+/// The user named `username` (folded) if `password` is theirs. The connection used for the
+/// lookup goes back to the pool before the password is checked.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<Option<UserRecord>, AppError> {
+    let user = {
+        let mut conn = state.db.get().await?;
+        queries::users::find_by_username(&mut conn, username).await?
+    };
+    let hash = user.as_ref().and_then(|user| user.password_hash.as_deref());
+    // Verify even when the user is unknown, so the answer takes the same time either way.
+    let verified = state.passwords.verify(password, hash).await?;
+    Ok(user.filter(|_| verified))
+}
+
+fn login_rejected(reason: &'static str) {
+    metrics::counter!(names::LOGINS_REJECTED, "reason" => reason).increment(1);
 }
 
 /// Signs an access token and a refresh token of `generation` for the session.

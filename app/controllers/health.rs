@@ -48,8 +48,7 @@ impl HealthApi {
         PlainText(metrics::render())
     }
 
-    /// 200 when Postgres and Redis answer and live events reach this instance, else 503 naming
-    /// what failed.
+    /// 200 when Postgres, Redis and the live event feed are up, else 503 naming what failed.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self, state: Data<&AppState>) -> Readiness {
         let (postgres, redis) = tokio::join!(database::ping(&state.db), state.cache.ping());

@@ -6,16 +6,17 @@
 //! not content-hashed, so browsers keep them but revalidate (`no-cache`), and an unchanged file
 //! costs a `304`.
 
-use std::sync::LazyLock;
+use std::{
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::LazyLock,
+};
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use poem::{
     handler,
     http::{header, HeaderValue, StatusCode},
     web::Path,
     Request, Response,
 };
-use sha2::{Digest, Sha256};
 
 use crate::pkg::utils::errors::AppError;
 
@@ -25,7 +26,7 @@ struct Asset {
     path: &'static str,
     content_type: &'static str,
     body: &'static [u8],
-    /// A strong validator: a digest of `body`.
+    /// A strong validator: a hash of `body` (it changes when a new build changes the file).
     etag: String,
 }
 
@@ -62,13 +63,16 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         path,
         content_type,
         body,
-        etag: format!(
-            "\"{}\"",
-            URL_SAFE_NO_PAD.encode(&Sha256::digest(body)[..12])
-        ),
+        etag: etag_of(body),
     })
     .collect()
 });
+
+fn etag_of(body: &[u8]) -> String {
+    let mut hasher = DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
+}
 
 /// The page: `web/index.html`.
 #[handler]

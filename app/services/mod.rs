@@ -7,4 +7,5 @@ pub mod message_writer;
 pub mod messaging;
 pub mod permissions;
 pub mod presence;
+pub mod rate_limits;
 pub mod sessions;

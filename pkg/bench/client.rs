@@ -52,10 +52,44 @@ impl Api {
             .with_context(|| format!("POST {path}"))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            // Every bench user signs up and logs in from one address.
+            bail!(
+                "POST {path}: {status} {body}: run the servers with the RATE_LIMIT_* settings \
+                 at 0, as docker/bench.sh does"
+            );
+        }
         if !status.is_success() {
             bail!("POST {path}: {status} {body}");
         }
         Ok(body)
+    }
+
+    /// The status of a login attempt (any answer, a refusal included, is a result here).
+    pub async fn login_status(&self, username: &str, password: &str) -> anyhow::Result<u16> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.base_url))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .context("POST /api/v1/auth/login")?;
+        Ok(response.status().as_u16())
+    }
+
+    /// `GET /users/me` as `user`; fails unless it answers 200.
+    pub async fn me(&self, user: &BenchUser) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/users/me", self.base_url))
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .context("GET /api/v1/users/me")?;
+        if !response.status().is_success() {
+            bail!("GET /api/v1/users/me: {}", response.status());
+        }
+        Ok(())
     }
 
     /// Registers and logs in a new user named `username`.
@@ -127,11 +161,15 @@ impl Api {
 /// Called with every frame a socket receives.
 pub type OnFrame = Arc<dyn Fn(&Value) + Send + Sync>;
 
-/// An open WebSocket: frames go out through `send`; frames in go to the callback.
+type Sink = Arc<Mutex<SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>>>;
+
+/// An open WebSocket: frames go out through `send`; frames in go to the callback. From the moment
+/// it connects it pings on the heartbeat by itself, as a live app does, so the server never closes
+/// it for silence however long the scenario runs or the set-up takes.
 pub struct Socket {
-    sink: Arc<Mutex<SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>>>,
+    sink: Sink,
     reader: JoinHandle<()>,
-    pub heartbeat_interval: Duration,
+    pinger: JoinHandle<()>,
 }
 
 impl Socket {
@@ -175,10 +213,12 @@ impl Socket {
                 }
             }
         });
+        let sink = Arc::new(Mutex::new(sink));
+        let pinger = tokio::spawn(keep_alive(sink.clone(), heartbeat_interval / 2));
         Ok(Self {
-            sink: Arc::new(Mutex::new(sink)),
+            sink,
             reader,
-            heartbeat_interval,
+            pinger,
         })
     }
 
@@ -191,9 +231,22 @@ impl Socket {
         Ok(())
     }
 
-    /// Closes the connection and stops reading.
+    /// Closes the connection and stops reading and pinging.
     pub async fn close(self) {
+        self.pinger.abort();
         let _ = self.sink.lock().await.close().await;
         self.reader.abort();
+    }
+}
+
+/// Sends a `ping` frame every `every` until the socket fails (or the task is aborted).
+async fn keep_alive(sink: Sink, every: Duration) {
+    let ping = Message::Text(serde_json::json!({ "type": "ping" }).to_string());
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        ticks.tick().await;
+        if sink.lock().await.send(ping.clone()).await.is_err() {
+            return;
+        }
     }
 }

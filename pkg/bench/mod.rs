@@ -6,6 +6,7 @@
 //! Targets loopback servers only; every scenario is bounded in count and time.
 
 mod client;
+mod login_flood;
 mod scenarios;
 mod stats;
 
@@ -28,6 +29,9 @@ pub enum Scenario {
     Group,
     Cross,
     Reconnect,
+    /// Wrong logins from `--flood-clients` clients while one user reads and sends; run it against
+    /// a server at a production BCRYPT_COST with the auth rate limits off.
+    LoginFlood,
 }
 
 /// Options of `simplechat bench`.
@@ -77,6 +81,9 @@ pub struct BenchArgs {
     /// Clients for `reconnect`.
     #[arg(long, default_value_t = 20)]
     pub reconnect: usize,
+    /// Clients logging in with wrong passwords for `login-flood`.
+    #[arg(long, default_value_t = 50)]
+    pub flood_clients: usize,
     /// Messages each `reconnect` client missed.
     #[arg(long, default_value_t = 10)]
     pub missed: usize,
@@ -128,6 +135,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 scenarios::idle(&api, args.idle, args.idle_hold, args.server_pid).await?
             }
             Scenario::Reconnect => scenarios::reconnect(&api, args.reconnect, args.missed).await?,
+            Scenario::LoginFlood => {
+                login_flood::login_flood(&api, args.flood_clients, args.duration).await?
+            }
         };
         reports.push(report);
     }

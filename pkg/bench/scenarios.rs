@@ -11,7 +11,7 @@ use std::{
 };
 
 use anyhow::Context;
-use futures_util::future::try_join_all;
+use futures_util::{future::try_join_all, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
@@ -311,6 +311,9 @@ fn rate_label(rate: u32) -> String {
     }
 }
 
+/// How many idle connections are being opened at once.
+const IDLE_CONNECTS_AT_ONCE: usize = 32;
+
 /// Holds `count` idle connections for `hold`, pinging as the heartbeat asks, and reads the
 /// server's memory and CPU from `/proc/<server_pid>` (when given).
 pub async fn idle(
@@ -321,25 +324,22 @@ pub async fn idle(
 ) -> anyhow::Result<Report> {
     let people = users(api, &run_prefix(), count).await?;
     let rss_before = server_pid.and_then(rss_kib);
-    let mut sockets = Vec::with_capacity(count);
-    for (n, person) in people.iter().enumerate() {
-        // 127.0.0.0/8 is all loopback: spreading sources lifts the per-address port limit.
-        let source = IpAddr::V4(Ipv4Addr::new(127, 1, (n / 250) as u8, (n % 250 + 1) as u8));
-        let on_frame: OnFrame = Arc::new(|_: &Value| {});
-        sockets.push(Socket::connect(api, person, Some(source), on_frame).await?);
-    }
+    // Connected a few at a time: each socket pings by itself from the moment it is up (see
+    // `Socket`), so a set-up that takes longer than two heartbeats loses none of them.
+    let sockets: Vec<Socket> = futures_util::stream::iter(people.iter().enumerate())
+        .map(|(n, person)| {
+            // 127.0.0.0/8 is all loopback: spreading sources lifts the per-address port limit.
+            let source = IpAddr::V4(Ipv4Addr::new(127, 1, (n / 250) as u8, (n % 250 + 1) as u8));
+            let on_frame: OnFrame = Arc::new(|_: &Value| {});
+            Socket::connect(api, person, Some(source), on_frame)
+        })
+        .buffer_unordered(IDLE_CONNECTS_AT_ONCE)
+        .try_collect()
+        .await?;
     let rss_after = server_pid.and_then(rss_kib);
     let cpu_before = server_pid.and_then(cpu_micros);
     let started = Instant::now();
-    let ping_every = sockets.first().map_or(Duration::from_secs(10), |socket| {
-        socket.heartbeat_interval / 2
-    });
-    while started.elapsed() < hold {
-        tokio::time::sleep(ping_every.min(hold.saturating_sub(started.elapsed()))).await;
-        for socket in &sockets {
-            socket.send(&json!({ "type": "ping" })).await?;
-        }
-    }
+    tokio::time::sleep(hold).await;
     let held = started.elapsed();
     let cpu_after = server_pid.and_then(cpu_micros);
     for socket in sockets {

@@ -6,6 +6,8 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
+use ipnet::IpNet;
+
 /// The fixed secret used when `APP_ENV=dev` and no `JWT_SECRET` is given. Never valid elsewhere.
 const DEV_JWT_SECRET: &str = "simplechat-dev-secret-do-not-use-in-production";
 /// HS256 keys shorter than this are guessable; refuse them outside dev.
@@ -58,6 +60,21 @@ pub struct ChatbotConfig {
     pub context_messages: i64,
 }
 
+/// Limits on the auth routes, counted in Redis across every instance. `0` turns a limit off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// Failed logins per (username, client address) in 15 minutes.
+    pub login_failures: u32,
+    /// Login attempts per client address per minute.
+    pub login_per_min: u32,
+    /// Registrations per client address per hour.
+    pub register_per_hour: u32,
+    /// Token refreshes per user per minute.
+    pub refresh_per_min: u32,
+    /// WebSocket tickets per user per minute.
+    pub ws_ticket_per_min: u32,
+}
+
 /// All settings of one server process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -78,6 +95,13 @@ pub struct Config {
     pub ws_ticket_ttl: Duration,
     pub heartbeat_interval: Duration,
     pub bcrypt_cost: u32,
+    /// Passwords hashed or checked at once (each takes a CPU core while it runs).
+    pub bcrypt_concurrency: usize,
+    /// Logins and registrations that may wait for a hashing slot; more are refused at once.
+    pub bcrypt_queue: usize,
+    pub rate_limits: RateLimitConfig,
+    /// Peers whose `X-Forwarded-For` is believed (see `pkg/middleware/client_addr.rs`).
+    pub trusted_proxies: Vec<IpNet>,
     /// Most members a group may have.
     pub group_max_members: i32,
     /// Frames waiting to be written to one WebSocket; a client that lets it fill is disconnected.
@@ -149,6 +173,13 @@ impl Config {
             None => return Err(invalid("JWT_SECRET", "required unless APP_ENV=dev")),
         };
 
+        // One hashing slot per core: bcrypt keeps a core busy for as long as it runs.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let bcrypt_concurrency = positive(
+            "BCRYPT_CONCURRENCY",
+            &or("BCRYPT_CONCURRENCY", &cores.to_string()),
+        )?;
+
         Ok(Self {
             app_env,
             listen_addr: parse("LISTEN_ADDR", &or("LISTEN_ADDR", "127.0.0.1:8080"))?,
@@ -167,6 +198,13 @@ impl Config {
             ws_ticket_ttl: duration("WS_TICKET_TTL", &or("WS_TICKET_TTL", "60s"))?,
             heartbeat_interval: duration("HEARTBEAT_INTERVAL", &or("HEARTBEAT_INTERVAL", "25s"))?,
             bcrypt_cost: bcrypt_cost(&or("BCRYPT_COST", "12"))?,
+            bcrypt_concurrency,
+            bcrypt_queue: parse(
+                "BCRYPT_QUEUE",
+                &or("BCRYPT_QUEUE", &(bcrypt_concurrency * 8).to_string()),
+            )?,
+            rate_limits: rate_limits(&or)?,
+            trusted_proxies: trusted_proxies(&or("TRUSTED_PROXIES", "127.0.0.0/8,::1/128"))?,
             group_max_members: at_least_two("GROUP_MAX_MEMBERS", &or("GROUP_MAX_MEMBERS", "500"))?,
             ws_outbound_queue: positive("WS_OUTBOUND_QUEUE", &or("WS_OUTBOUND_QUEUE", "256"))?,
             ws_send_rate: positive("WS_SEND_RATE", &or("WS_SEND_RATE", "20"))?,
@@ -222,6 +260,36 @@ fn chatbot(
             &or("CHATBOT_CONTEXT_MESSAGES", "20"),
         )?,
     })
+}
+
+fn rate_limits(or: &impl Fn(&'static str, &str) -> String) -> Result<RateLimitConfig, ConfigError> {
+    let limit = |key: &'static str, default: &str| parse::<u32>(key, &or(key, default));
+    Ok(RateLimitConfig {
+        login_failures: limit("RATE_LIMIT_LOGIN_FAILURES", "10")?,
+        login_per_min: limit("RATE_LIMIT_LOGIN_PER_MIN", "60")?,
+        register_per_hour: limit("RATE_LIMIT_REGISTER_PER_HOUR", "20")?,
+        refresh_per_min: limit("RATE_LIMIT_REFRESH_PER_MIN", "60")?,
+        ws_ticket_per_min: limit("RATE_LIMIT_WS_TICKET_PER_MIN", "60")?,
+    })
+}
+
+/// A comma-separated list of CIDRs (a bare address means just that address); `none` trusts no
+/// peer, so `X-Forwarded-For` is never read.
+fn trusted_proxies(value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    if value.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| invalid("TRUSTED_PROXIES", format!("{entry:?} is not a CIDR")))
+        })
+        .collect()
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -323,6 +391,25 @@ mod tests {
         assert_eq!(config.access_token_ttl, Duration::from_secs(15 * 60));
         assert_eq!(config.ws_ticket_ttl, Duration::from_secs(60));
         assert_eq!(config.redis_prefix, "simplechat:");
+        assert_eq!(config.rate_limits.login_failures, 10);
+        assert_eq!(config.rate_limits.login_per_min, 60);
+        assert_eq!(config.rate_limits.register_per_hour, 20);
+        assert_eq!(config.bcrypt_queue, config.bcrypt_concurrency * 8);
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(config
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&loopback)));
+    }
+
+    #[test]
+    fn trusted_proxies_take_cidrs_bare_addresses_or_none() {
+        let listed = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8")]).unwrap();
+        assert_eq!(listed.trusted_proxies.len(), 3);
+        let nobody = config(&[("TRUSTED_PROXIES", "none")]).unwrap();
+        assert!(nobody.trusted_proxies.is_empty());
+        let err = config(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).unwrap_err();
+        assert_eq!(err.key, "TRUSTED_PROXIES");
     }
 
     #[test]
@@ -353,6 +440,10 @@ mod tests {
         assert_eq!(err.key, "CHATBOT_PROVIDER");
         let err = config(&[("CORS_ALLOWED_ORIGINS", "https://a.example/app")]).unwrap_err();
         assert_eq!(err.key, "CORS_ALLOWED_ORIGINS");
+        let err = config(&[("RATE_LIMIT_LOGIN_FAILURES", "-1")]).unwrap_err();
+        assert_eq!(err.key, "RATE_LIMIT_LOGIN_FAILURES");
+        let err = config(&[("BCRYPT_CONCURRENCY", "0")]).unwrap_err();
+        assert_eq!(err.key, "BCRYPT_CONCURRENCY");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use poem::{http::StatusCode, Body, Response};
 use poem_openapi::{
-    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::{Example, Type},
     ApiResponse, Object,
 };
@@ -52,6 +52,12 @@ pub enum AppError {
     },
     #[error("{0}")]
     Unavailable(String),
+    /// Saturated for now (e.g. every password-hashing slot is taken): 503 with `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A fault of ours; the cause is logged, never shown to the client.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -68,7 +74,7 @@ impl AppError {
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "too_large",
             Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::Busy { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -83,7 +89,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -93,6 +99,21 @@ impl AppError {
         ErrorBody {
             code: self.code().to_owned(),
             message: self.to_string(),
+        }
+    }
+
+    /// Seconds the client should wait before trying again, sent as `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            }
+            | Self::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            // Outages here are short (a restart, a failover); a second is a fair first wait.
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 
@@ -120,16 +141,8 @@ impl poem::error::ResponseError for AppError {
             tracing::error!(error = ?cause, "internal error");
         }
         let mut response = error_response(self.status(), &self.body());
-        let retry_after_secs = match self {
-            Self::RateLimited {
-                retry_after_secs, ..
-            } => Some(*retry_after_secs),
-            // Outages here are short (a restart, a failover); a second is a fair first wait.
-            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
-            _ => None,
-        };
-        if let Some(secs) = retry_after_secs {
-            response.headers_mut().insert("retry-after", secs.into());
+        if let Some(seconds) = self.retry_after_secs() {
+            response.headers_mut().insert("retry-after", seconds.into());
         }
         response
     }
@@ -144,9 +157,15 @@ impl ApiResponse for AppError {
             (403, "Authenticated, but not allowed"),
             (404, "No such resource (or not visible to you)"),
             (409, "Conflicts with existing state"),
-            (429, "Too many requests; see Retry-After"),
+            (
+                429,
+                "Too many requests; try again after Retry-After seconds",
+            ),
             (500, "A fault of the server"),
-            (503, "A dependency is unavailable"),
+            (
+                503,
+                "A dependency is unavailable, or the server is saturated (then with Retry-After)",
+            ),
         ];
         MetaResponses {
             responses: documented
@@ -159,7 +178,10 @@ impl ApiResponse for AppError {
                         content_type: "application/json; charset=utf-8",
                         schema: ErrorBody::schema_ref(),
                     }],
-                    headers: vec![],
+                    headers: match status {
+                        429 | 503 => vec![retry_after_header(status == 429)],
+                        _ => vec![],
+                    },
                 })
                 .collect(),
         }
@@ -167,6 +189,17 @@ impl ApiResponse for AppError {
 
     fn register(registry: &mut Registry) {
         ErrorBody::register(registry);
+    }
+}
+
+/// `Retry-After`: always sent with 429, sent with 503 when the server knows when to come back.
+fn retry_after_header(required: bool) -> MetaHeader {
+    MetaHeader {
+        name: "Retry-After".into(),
+        description: Some("Seconds to wait before trying again.".into()),
+        required,
+        deprecated: false,
+        schema: u64::schema_ref(),
     }
 }
 

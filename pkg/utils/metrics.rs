@@ -38,9 +38,22 @@ pub const PUBSUB_RECEIVED: &str = "simplechat_pubsub_received_total";
 pub const CHATBOT_CALLS: &str = "simplechat_chatbot_calls_total";
 /// Questions the chatbot could not answer (counter).
 pub const CHATBOT_FAILURES: &str = "simplechat_chatbot_failures_total";
+/// Logins refused, by `reason`: `bad_credentials`, `rate_limited`, `busy` (counter).
+pub const LOGINS_REJECTED: &str = "simplechat_logins_rejected_total";
+/// Requests refused by a rate limit, by `rule` (see `app/services/rate_limits.rs`) (counter).
+pub const RATE_LIMITED: &str = "simplechat_rate_limited_total";
+/// Rate-limit checks that could not reach Redis and let the request through, by `rule` (counter).
+pub const RATE_LIMIT_ERRORS: &str = "simplechat_rate_limit_errors_total";
+/// Logins and registrations waiting for a password-hashing slot now (gauge).
+pub const BCRYPT_WAITING: &str = "simplechat_bcrypt_waiting";
+/// Time from asking for a password-hashing slot to getting one (histogram).
+pub const BCRYPT_WAIT_SECONDS: &str = "simplechat_bcrypt_wait_seconds";
+/// Logins and registrations turned away because every hashing slot and queue place was taken,
+/// or no slot came free in time (counter).
+pub const BCRYPT_REFUSED: &str = "simplechat_bcrypt_refused_total";
 
-/// Every counter, exported from start-up on (at 0), so dashboards and alerts see each series
-/// before the first event.
+/// Every counter without labels, exported from start-up on (at 0), so dashboards and alerts see
+/// each series before the first event. (Labelled ones appear with their first label value.)
 const COUNTERS: &[&str] = &[
     MESSAGES_STORED,
     PUSHES_DELIVERED,
@@ -53,11 +66,17 @@ const COUNTERS: &[&str] = &[
     PUBSUB_RECEIVED,
     CHATBOT_CALLS,
     CHATBOT_FAILURES,
+    BCRYPT_REFUSED,
 ];
 /// Every gauge, exported from start-up on.
-const GAUGES: &[&str] = &[WS_CONNECTIONS, ONLINE_USERS, PUBSUB_FEED_LIVE];
+const GAUGES: &[&str] = &[
+    WS_CONNECTIONS,
+    ONLINE_USERS,
+    PUBSUB_FEED_LIVE,
+    BCRYPT_WAITING,
+];
 /// Every histogram, exported from start-up on (empty buckets).
-const HISTOGRAMS: &[&str] = &[SEND_ACK_SECONDS, WRITE_BATCH_SIZE];
+const HISTOGRAMS: &[&str] = &[SEND_ACK_SECONDS, WRITE_BATCH_SIZE, BCRYPT_WAIT_SECONDS];
 
 /// Send→ack latencies of interest: 0.5 ms to 2.5 s.
 const SEND_ACK_BUCKETS: &[f64] = &[
@@ -78,6 +97,13 @@ pub fn handle() -> &'static PrometheusHandle {
                 builder.set_buckets_for_metric(
                     Matcher::Full(WRITE_BATCH_SIZE.into()),
                     WRITE_BATCH_BUCKETS,
+                )
+            })
+            // Waits for a hashing slot span the same range as send→ack latencies.
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(BCRYPT_WAIT_SECONDS.into()),
+                    SEND_ACK_BUCKETS,
                 )
             })
             .unwrap_or_else(|_| PrometheusBuilder::new());

@@ -41,8 +41,6 @@ const FEED_LIVE_METRIC: &str = "simplechat_pubsub_feed_live";
 const FEED_TIMEOUT: Duration = Duration::from_secs(2);
 /// Bounds a publish: a sender's answer never waits long on Redis (its message is stored already).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
-/// While the feed is down Redis most likely is too: a publish gets only this long.
-const PUBLISH_TIMEOUT_FEED_DOWN: Duration = Duration::from_millis(200);
 /// How often the feed connection is checked when no socket event tells us it is gone.
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// Reconnection back-off: doubles from the first delay up to the cap, each with ±50% jitter so
@@ -146,7 +144,8 @@ impl Broker {
             .await
     }
 
-    /// Publishes encoded payloads in one round trip, within a short time limit.
+    /// Publishes encoded payloads in one round trip, within a short time limit; fails at once
+    /// while the feed is down.
     pub async fn publish_all(&self, payloads: &[(String, String)]) -> RedisResult<()> {
         if payloads.is_empty() {
             return Ok(());
@@ -158,12 +157,14 @@ impl Broker {
                 .arg(payload)
                 .ignore();
         }
-        let limit = if self.is_live() {
-            PUBLISH_TIMEOUT
-        } else {
-            PUBLISH_TIMEOUT_FEED_DOWN
-        };
-        let published = tokio::time::timeout(limit, async {
+        if !self.is_live() {
+            // Redis is gone or unreachable from here: trying would only hold up the sender (and,
+            // one send after another, every send of the connection). The clients resync once the
+            // feed is back.
+            metrics::counter!(PUBLISH_FAILURES_METRIC).increment(payloads.len() as u64);
+            return Err(feed_down());
+        }
+        let published = tokio::time::timeout(PUBLISH_TIMEOUT, async {
             let mut conn = self.inner.cache.connection().await?;
             pipe.query_async::<()>(&mut conn).await
         })

@@ -31,10 +31,11 @@ use super::{timed_out, Cache};
 const LEASE_TTL: Duration = Duration::from_secs(30);
 /// How often the keeper renews.
 const RENEW_INTERVAL: Duration = Duration::from_millis(500);
-/// How long a renewal keeps the number usable.
-pub const VALIDITY: Duration = Duration::from_secs(2);
+/// How long a renewal keeps the number usable: long enough that a Redis restart of a few seconds
+/// does not stop sends, short enough that a newcomer's [`GRACE`] stays bearable at start-up.
+pub const VALIDITY: Duration = Duration::from_secs(5);
 /// How long after claiming a number it becomes usable; longer than [`VALIDITY`].
-pub const GRACE: Duration = Duration::from_millis(2500);
+pub const GRACE: Duration = Duration::from_secs(6);
 const MAX_NUMBER: u32 = u16::MAX as u32;
 /// Metric names (see `pkg/utils/metrics.rs`, which lists them all).
 const CHANGES_METRIC: &str = "simplechat_lease_changes_total";
@@ -303,7 +304,10 @@ impl Keeper {
     async fn renew_held(&self, lease: &Lease, held: Held, number: u16) {
         let sent_at = Instant::now();
         match self.renew(number).await {
-            Ok(Renewal::Kept) => lease.lock().valid_until = sent_at + VALIDITY,
+            Ok(Renewal::Kept) => {
+                lease.lock().valid_until = sent_at + VALIDITY;
+                tracing::debug!(number, took = ?sent_at.elapsed(), "lease renewed");
+            }
             Ok(Renewal::Retaken) => {
                 tracing::warn!(
                     number,

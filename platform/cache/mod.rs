@@ -1,6 +1,6 @@
 //! The Redis side: one multiplexed, self-reconnecting connection for commands ([`Cache`]), the
-//! pub/sub broker between instances ([`broker`]), the local registry of subscribers ([`hub`]) and
-//! leased numbers ([`lease`]). Every key and
+//! pub/sub broker between instances ([`broker`]), the local registry of subscribers ([`hub`]),
+//! leased numbers ([`lease`]) and sliding-window rate limits ([`rate_limit`]). Every key and
 //! channel name goes through [`Cache::key`], which adds `REDIS_PREFIX`, so deployments and tests
 //! can share one Redis without seeing each other.
 //!
@@ -11,6 +11,7 @@ pub mod broker;
 pub mod hub;
 pub mod lease;
 pub mod liveness;
+pub mod rate_limit;
 
 use std::{sync::Arc, time::Duration};
 

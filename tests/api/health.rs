@@ -66,7 +66,10 @@ async fn metrics_are_served_in_prometheus_text_format() {
 
 #[tokio::test]
 async fn two_instances_lease_different_machine_ids() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|settings| {
+        settings.remove("MACHINE_ID");
+    })
+    .await;
     let sibling = app.spawn_sibling().await;
 
     let mut redis = sibling.redis().await;
@@ -101,15 +104,7 @@ async fn a_hand_set_machine_id_in_use_stops_a_second_instance() {
 async fn every_series_is_exported_before_any_traffic() {
     let app = spawn_app().await;
 
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
 
     for name in [
         "simplechat_ws_connections",

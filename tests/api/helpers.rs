@@ -131,6 +131,13 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         ("JWT_SECRET", TEST_JWT_SECRET),
         ("BCRYPT_COST", "4"),
         ("DATABASE_POOL_SIZE", "4"),
+        // Functional tests log in and register far more often than a person: the limits are
+        // off here, and the tests in `rate_limits.rs` turn each one on.
+        ("RATE_LIMIT_LOGIN_FAILURES", "0"),
+        ("RATE_LIMIT_LOGIN_PER_MIN", "0"),
+        ("RATE_LIMIT_REGISTER_PER_HOUR", "0"),
+        ("RATE_LIMIT_REFRESH_PER_MIN", "0"),
+        ("RATE_LIMIT_WS_TICKET_PER_MIN", "0"),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
@@ -138,6 +145,10 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     settings.insert("DATABASE_URL".into(), database.url.clone());
     settings.insert("REDIS_URL".into(), backends.redis_url.clone());
     settings.insert("REDIS_PREFIX".into(), redis_prefix.clone());
+    // A machine id set by hand is used at once; a leased one only after a grace period of
+    // several seconds (see platform/cache/lease.rs). Every test has a Redis prefix of its own, so
+    // any number is free; the tests of leasing remove it.
+    settings.insert("MACHINE_ID".into(), "1".into());
     customise(&mut settings);
     start_instance(settings, Arc::new(database)).await
 }
@@ -224,7 +235,22 @@ pub struct TestUser {
 impl TestApp {
     /// A second server instance on the same database and Redis prefix, as behind a load balancer.
     pub async fn spawn_sibling(&self) -> TestApp {
-        start_instance(self.settings.clone(), self.database.clone()).await
+        self.spawn_sibling_with(|_| {}).await
+    }
+
+    /// A second instance on the same database and Redis prefix, with some settings changed.
+    pub async fn spawn_sibling_with(
+        &self,
+        customise: impl FnOnce(&mut HashMap<String, String>),
+    ) -> TestApp {
+        let mut settings = self.settings.clone();
+        if let Some(machine_id) = settings.get_mut("MACHINE_ID") {
+            // Each instance needs its own; the next number is free within this test's prefix.
+            let next = machine_id.parse::<u16>().expect("a number").wrapping_add(1);
+            *machine_id = next.to_string();
+        }
+        customise(&mut settings);
+        start_instance(settings, self.database.clone()).await
     }
 
     /// The settings this instance was started with (keys as in `.env.example`).
@@ -298,6 +324,40 @@ impl TestApp {
 
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
         self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    /// POSTs as if through a proxy on loopback (trusted by default) that received the request
+    /// from `forwarded_for` (an `X-Forwarded-For` value).
+    pub async fn post_from(&self, forwarded_for: &str, path: &str, body: Value) -> Reply {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers");
+        Self::read(response).await
+    }
+
+    /// Logs in through a proxy, as a client at `forwarded_for` (see [`TestApp::post_from`]).
+    pub async fn login_from(&self, forwarded_for: &str, username: &str, password: &str) -> Reply {
+        self.post_from(
+            forwarded_for,
+            "/api/v1/auth/login",
+            json!({ "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers a fresh username through a proxy, as a client at `forwarded_for`.
+    pub async fn register_from(&self, forwarded_for: &str) -> Reply {
+        self.post_from(
+            forwarded_for,
+            "/api/v1/auth/register",
+            json!({ "username": unique_username(), "password": PASSWORD }),
+        )
+        .await
     }
 
     pub async fn register(&self, username: &str) -> Reply {
@@ -462,6 +522,17 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
+    }
+
+    /// The instance's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("/metrics answers");
+        response.text().await.expect("a text body")
     }
 
     /// A Redis connection for looking at what the server stored.
@@ -662,6 +733,15 @@ impl WsClient {
             .send(tungstenite::Message::Binary(bytes))
             .await
             .expect("the frame is sent");
+    }
+
+    /// Writes bytes straight to the socket, bypassing the WebSocket library: for frames it would
+    /// never send (invalid UTF-8, a header announcing more than the server accepts).
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let socket = self.stream.get_mut();
+        socket.write_all(bytes).await.expect("the bytes are sent");
+        socket.flush().await.expect("the bytes are sent");
     }
 
     /// Closes the connection from the client side, as a client going away does.

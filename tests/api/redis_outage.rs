@@ -20,6 +20,8 @@ const SEND_LIMIT: Duration = Duration::from_secs(3);
 async fn app_on(redis: &OwnRedis) -> TestApp {
     spawn_app_with(|settings| {
         settings.insert("REDIS_URL".into(), redis.url());
+        // Leased, not set by hand: leases are what a flush or restart puts to the test.
+        settings.remove("MACHINE_ID");
     })
     .await
 }
@@ -77,6 +79,14 @@ async fn a_redis_restart_is_survived_without_restarting_the_server() {
     let stored = tokio::time::timeout(SEND_LIMIT, app.send_private(&alice, &bob, "during"))
         .await
         .expect("a send with Redis down is answered quickly");
+    let ticket = tokio::time::timeout(
+        SEND_LIMIT,
+        app.post("/api/v1/auth/ws-ticket", Some(&bob.access_token), json!({})),
+    )
+    .await
+    .expect("a ticket request with Redis down is answered quickly");
+    ticket.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert_eq!(ticket.headers["retry-after"], "1");
 
     redis.start_again().await;
 

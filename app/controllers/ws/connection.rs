@@ -35,6 +35,10 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A frame or message over the size limit (see `ws::MAX_WS_MESSAGE_BYTES`).
+    pub const TOO_BIG: u16 = 1009;
     /// Redis (live events) is unavailable.
     pub const UNAVAILABLE: u16 = 1011;
     /// Nothing was received for two heartbeat intervals.
@@ -135,6 +139,10 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         let reply = match frame {
             None => break,
             Some(Incoming::Activity) => continue,
+            Some(Incoming::Refused(code)) => {
+                closing = Some(code);
+                break;
+            }
             // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
             Some(Incoming::Text(text)) => dispatch::handle(&state, &mut session, &text).await,
             Some(Incoming::Binary) => Some(dispatch::binary_refused()),
@@ -183,6 +191,8 @@ enum Incoming {
     Binary,
     /// A WebSocket ping or pong: nothing to answer (the library pongs), but the client is alive.
     Activity,
+    /// Something the protocol forbids; the connection closes with this code.
+    Refused(u16),
 }
 
 /// The next frame; `None` when the client closed or the connection broke.
@@ -190,8 +200,28 @@ async fn read_frame(stream: &mut SplitStream<WebSocketStream>) -> Option<Incomin
     match stream.next().await? {
         Ok(Message::Text(text)) => Some(Incoming::Text(text)),
         Ok(Message::Binary(_)) => Some(Incoming::Binary),
-        Ok(Message::Close(_)) | Err(_) => None,
+        Ok(Message::Close(_)) => None,
         Ok(_) => Some(Incoming::Activity),
+        Err(err) => refusal_code(&err).map(Incoming::Refused),
+    }
+}
+
+/// The close code for a frame the WebSocket library refused, if the client is still there to be
+/// told. poem hands the library's errors over as `io::Error`s that keep only the error's text
+/// (`tungstenite::Error`'s `Display`), so the kind is told by that text; the integration tests
+/// (`tests/api/ws_close_codes.rs`) catch a library update that words it differently.
+fn refusal_code(err: &std::io::Error) -> Option<u16> {
+    if err.kind() != std::io::ErrorKind::Other {
+        // A real I/O error: the connection itself broke.
+        return None;
+    }
+    let text = err.to_string();
+    if text.starts_with("UTF-8 encoding error") {
+        Some(close_code::INVALID_PAYLOAD)
+    } else if text.starts_with("Space limit exceeded") {
+        Some(close_code::TOO_BIG)
+    } else {
+        None
     }
 }
 
@@ -292,6 +322,8 @@ async fn write(
             close_code::SESSION_REVOKED => "session revoked",
             close_code::TOO_SLOW => "client too slow; reconnect and sync",
             close_code::UNAVAILABLE => "live events unavailable",
+            close_code::INVALID_PAYLOAD => "text frame is not valid UTF-8",
+            close_code::TOO_BIG => "frame or message too big",
             _ => "",
         };
         let _ = sink.send(Message::close_with(final_code, reason)).await;

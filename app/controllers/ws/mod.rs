@@ -35,6 +35,11 @@ use crate::{
 /// few hundred bytes, and an idle connection should cost little memory.
 const WS_READ_BUFFER_BYTES: usize = 1024;
 
+/// The largest frame, and the largest message (all its fragments together), a client may send;
+/// beyond it the connection closes with 1009. Four times the largest frame the protocol accepts,
+/// so that frames a little over that still reach us whole and get an `error` frame instead.
+pub const MAX_WS_MESSAGE_BYTES: usize = MAX_FRAME_BYTES * 4;
+
 /// How many bytes of queued frames are gathered before a write to the socket.
 const WS_WRITE_BUFFER_BYTES: usize = 4 * 1024;
 
@@ -80,11 +85,9 @@ pub async fn upgrade(
         .into();
     drop(conn);
 
-    // Frames a little over our own limit still reach us whole, so the client gets an `error`
-    // frame (and keeps its connection) instead of a protocol-level close.
     let mut config = WebSocketConfig::default();
-    config.max_message_size = Some(MAX_FRAME_BYTES * 4);
-    config.max_frame_size = Some(MAX_FRAME_BYTES * 4);
+    config.max_message_size = Some(MAX_WS_MESSAGE_BYTES);
+    config.max_frame_size = Some(MAX_WS_MESSAGE_BYTES);
     // The library's 128 KiB default read buffer, allocated up front per connection, would make
     // idle connections cost far more memory than anything else about them.
     config.read_buffer_size = WS_READ_BUFFER_BYTES;
@@ -93,9 +96,10 @@ pub async fn upgrade(
     // per frame. The buffer grows only when used, so idle connections do not pay for it.
     config.write_buffer_size = WS_WRITE_BUFFER_BYTES;
     let state = state.clone();
-    Ok(ws
-        .config(config)
-        .on_upgrade(move |socket| connection::run(socket, state, caller, user)))
+    Ok(ws.config(config).on_upgrade(move |socket| {
+        let connections = state.connections.clone();
+        connections.track_future(connection::run(socket, state, caller, user))
+    }))
 }
 
 fn bearer_token(req: &Request) -> Option<&str> {
