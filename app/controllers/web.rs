@@ -136,3 +136,32 @@ fn content_security_policy(req: &Request) -> HeaderValue {
     );
     HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'none'"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeSet, fs, path::Path};
+
+    use super::ASSETS;
+
+    fn files_under(dir: &Path, root: &Path, found: &mut BTreeSet<String>) {
+        for entry in fs::read_dir(dir).expect("web/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                files_under(&path, root, found);
+            } else {
+                let relative = path.strip_prefix(root).expect("under web/");
+                found.insert(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+
+    /// A file added under `web/` but not to `ASSETS` would be a 404 in the browser.
+    #[test]
+    fn every_file_under_web_is_served() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut on_disk = BTreeSet::new();
+        files_under(&root, &root, &mut on_disk);
+        let served: BTreeSet<String> = ASSETS.iter().map(|a| a.path.to_owned()).collect();
+        assert_eq!(served, on_disk);
+    }
+}
