@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034
-# Shared by .ci/e2e-nginx.sh, .ci/http-files.sh and .ci/swagger-check.sh (source it; do not run it).
+# Shared by the .ci/*.sh scripts that start a server (source it; do not run it).
 #
 # Each script runs the already-built binary (it never compiles): $SIMPLECHAT_BIN, else
 # $CARGO_TARGET_DIR/debug/simplechat, else ~/.cache/simplechat-target/debug/simplechat. Servers get

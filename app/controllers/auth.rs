@@ -59,7 +59,7 @@ impl AuthApi {
     ///
     /// At most `RATE_LIMIT_REGISTER_PER_HOUR` registrations per client address (429 beyond it,
     /// with `Retry-After`); 503 with `Retry-After` when the server is too busy hashing passwords.
-    #[oai(path = "/register", method = "post")]
+    #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
         state: Data<&AppState>,
@@ -71,6 +71,7 @@ impl AuthApi {
         let password_hash = state.passwords.hash(request.password.as_str()).await?;
         let display_name = request
             .display_name
+            .0
             .as_ref()
             .map_or(request.username.as_str(), |name| name.as_str());
         let new_user = NewUser {
@@ -97,7 +98,7 @@ impl AuthApi {
     /// after `RATE_LIMIT_LOGIN_FAILURES` failed logins for this username from this address in 15
     /// minutes (then even the right password waits). 503 with `Retry-After` when the server is
     /// too busy hashing passwords.
-    #[oai(path = "/login", method = "post")]
+    #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
         state: Data<&AppState>,
@@ -138,7 +139,7 @@ impl AuthApi {
     /// Trade a refresh token for a new pair. Each refresh token works once; presenting an
     /// already-used one revokes the whole session. At most `RATE_LIMIT_REFRESH_PER_MIN` per user
     /// (429 beyond it, with `Retry-After`).
-    #[oai(path = "/refresh", method = "post")]
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
     async fn refresh(
         &self,
         state: Data<&AppState>,
@@ -190,7 +191,7 @@ impl AuthApi {
     }
 
     /// End this session: its refresh token dies and its access token is refused from now on.
-    #[oai(path = "/logout", method = "post")]
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(
         &self,
         state: Data<&AppState>,
@@ -212,7 +213,7 @@ impl AuthApi {
 
     /// Get a single-use ticket for opening a WebSocket (browsers cannot set headers on one).
     /// At most `RATE_LIMIT_WS_TICKET_PER_MIN` per user (429 beyond it, with `Retry-After`).
-    #[oai(path = "/ws-ticket", method = "post")]
+    #[oai(path = "/ws-ticket", method = "post", operation_id = "createWsTicket")]
     async fn ws_ticket(
         &self,
         state: Data<&AppState>,

@@ -41,7 +41,7 @@ enum ContactRemoved {
 #[OpenApi(prefix_path = "/api/v1/contacts", tag = "ApiTags::Contacts")]
 impl ContactsApi {
     /// My contacts, alphabetically.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listContacts")]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -69,7 +69,7 @@ impl ContactsApi {
     }
 
     /// Add a user to my contacts by username.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "addContact")]
     async fn add(
         &self,
         state: Data<&AppState>,
@@ -80,9 +80,10 @@ impl ContactsApi {
         let user = queries::users::find_by_username(&mut conn, &body.0.username.folded())
             .await?
             .ok_or_else(|| AppError::NotFound("no user has that username".into()))?;
+        // Well-formed, but not allowed for this caller: 403, as the schema cannot rule it out.
         if user.id == auth.0.user_id {
-            return Err(AppError::BadRequest(
-                "username: you cannot add yourself as a contact".into(),
+            return Err(AppError::Forbidden(
+                "you cannot add yourself as a contact".into(),
             ));
         }
         let record = queries::contacts::add(&mut conn, auth.0.user_id, user.id)
@@ -112,7 +113,7 @@ impl ContactsApi {
     }
 
     /// Remove a user from my contacts.
-    #[oai(path = "/:user_id", method = "delete")]
+    #[oai(path = "/:user_id", method = "delete", operation_id = "removeContact")]
     async fn remove(
         &self,
         state: Data<&AppState>,

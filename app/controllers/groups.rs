@@ -62,7 +62,7 @@ fn no_such_group() -> AppError {
 #[OpenApi(prefix_path = "/api/v1/groups", tag = "ApiTags::Groups")]
 impl GroupsApi {
     /// Create a group; I become its admin. Initial members must be my contacts.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createGroup")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -72,7 +72,7 @@ impl GroupsApi {
         let request = body.0;
         let creator = auth.0.user_id;
         let members: Vec<UserId> = request
-            .member_ids
+            .member_ids()
             .iter()
             .copied()
             .filter(|&id| id != creator)
@@ -94,7 +94,7 @@ impl GroupsApi {
             &NewGroup {
                 id,
                 name: request.name.as_str(),
-                public: request.public,
+                public: request.is_public(),
                 creator,
                 members: &members,
             },
@@ -109,7 +109,7 @@ impl GroupsApi {
     }
 
     /// The groups I am in.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listMyGroups")]
     async fn mine(
         &self,
         state: Data<&AppState>,
@@ -123,7 +123,7 @@ impl GroupsApi {
     }
 
     /// Public groups I can join (those I am not in yet), `general` among them.
-    #[oai(path = "/public", method = "get")]
+    #[oai(path = "/public", method = "get", operation_id = "listPublicGroups")]
     async fn joinable(
         &self,
         state: Data<&AppState>,
@@ -137,7 +137,7 @@ impl GroupsApi {
     }
 
     /// A group I am in, with its members and their roles.
-    #[oai(path = "/:group_id", method = "get")]
+    #[oai(path = "/:group_id", method = "get", operation_id = "getGroup")]
     async fn get(
         &self,
         state: Data<&AppState>,
@@ -150,7 +150,7 @@ impl GroupsApi {
     }
 
     /// Rename a group (admins only).
-    #[oai(path = "/:group_id", method = "patch")]
+    #[oai(path = "/:group_id", method = "patch", operation_id = "renameGroup")]
     async fn rename(
         &self,
         state: Data<&AppState>,
@@ -169,7 +169,11 @@ impl GroupsApi {
     }
 
     /// Add one of my contacts to a group (admins only).
-    #[oai(path = "/:group_id/members", method = "post")]
+    #[oai(
+        path = "/:group_id/members",
+        method = "post",
+        operation_id = "addGroupMember"
+    )]
     async fn add_member(
         &self,
         state: Data<&AppState>,
@@ -186,7 +190,11 @@ impl GroupsApi {
     }
 
     /// Remove a member (admins), or leave (anyone, naming themselves).
-    #[oai(path = "/:group_id/members/:user_id", method = "delete")]
+    #[oai(
+        path = "/:group_id/members/:user_id",
+        method = "delete",
+        operation_id = "removeGroupMember"
+    )]
     async fn remove_member(
         &self,
         state: Data<&AppState>,
@@ -219,7 +227,7 @@ impl GroupsApi {
     }
 
     /// Join a public group.
-    #[oai(path = "/:group_id/join", method = "post")]
+    #[oai(path = "/:group_id/join", method = "post", operation_id = "joinGroup")]
     async fn join(
         &self,
         state: Data<&AppState>,

@@ -35,7 +35,7 @@ enum Readiness {
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
     /// 200 while the process runs.
-    #[oai(path = "/healthz", method = "get")]
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<HealthStatus> {
         Json(HealthStatus {
             status: "ok".into(),
@@ -43,13 +43,13 @@ impl HealthApi {
     }
 
     /// Prometheus metrics of this instance.
-    #[oai(path = "/metrics", method = "get")]
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
     async fn metrics(&self) -> PlainText<String> {
         PlainText(metrics::render())
     }
 
     /// 200 when Postgres, Redis and the live event feed are up, else 503 naming what failed.
-    #[oai(path = "/readyz", method = "get")]
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&AppState>) -> Readiness {
         let (postgres, redis) = tokio::join!(database::ping(&state.db), state.cache.ping());
         let mut failures = Vec::new();

@@ -14,7 +14,7 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            message::{Conversation, MessageId, Page, SendMessageRequest},
+            message::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
         },
         queries,
         services::messaging,
@@ -36,7 +36,11 @@ enum MessageSent {
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Messages")]
 impl MessagesApi {
     /// All my private messages, newest first, paged by message id.
-    #[oai(path = "/messages/private", method = "get")]
+    #[oai(
+        path = "/messages/private",
+        method = "get",
+        operation_id = "listPrivateMessages"
+    )]
     async fn all_private(
         &self,
         state: Data<&AppState>,
@@ -44,10 +48,10 @@ impl MessagesApi {
         /// Only messages older than this id.
         before: Query<Option<MessageId>>,
         /// 1–200, default 50.
-        limit: Query<Option<i64>>,
+        limit: Query<Option<PageLimit>>,
     ) -> Result<Json<Page>, AppError> {
         let me = auth.0.user_id;
-        let limit = messaging::page_size(limit.0)?;
+        let limit = PageLimit::or_default(limit.0);
         let mut conn = state.db.get().await?;
         let (rows, has_more) =
             queries::messages::private_page(&mut conn, me, before.0.map(|id| id.0), limit).await?;
@@ -59,7 +63,11 @@ impl MessagesApi {
     }
 
     /// My conversation with one user, ascending by seq (see docs/api-notes.md for paging).
-    #[oai(path = "/messages/private/:user_id", method = "get")]
+    #[oai(
+        path = "/messages/private/:user_id",
+        method = "get",
+        operation_id = "getPrivateHistory"
+    )]
     async fn private_history(
         &self,
         state: Data<&AppState>,
@@ -70,7 +78,7 @@ impl MessagesApi {
         /// Only messages after this seq (catching up).
         after_seq: Query<Option<i64>>,
         /// 1–200, default 50.
-        limit: Query<Option<i64>>,
+        limit: Query<Option<PageLimit>>,
     ) -> Result<Json<Page>, AppError> {
         history(
             &state,
@@ -85,7 +93,11 @@ impl MessagesApi {
 
     /// Send a private message. Allowed when either of us has the other as a contact, or to the
     /// chatbot.
-    #[oai(path = "/messages/private/:user_id", method = "post")]
+    #[oai(
+        path = "/messages/private/:user_id",
+        method = "post",
+        operation_id = "sendPrivateMessage"
+    )]
     async fn send_private(
         &self,
         state: Data<&AppState>,
@@ -97,7 +109,11 @@ impl MessagesApi {
     }
 
     /// A group's messages, ascending by seq (members only).
-    #[oai(path = "/groups/:group_id/messages", method = "get")]
+    #[oai(
+        path = "/groups/:group_id/messages",
+        method = "get",
+        operation_id = "getGroupHistory"
+    )]
     async fn group_history(
         &self,
         state: Data<&AppState>,
@@ -108,7 +124,7 @@ impl MessagesApi {
         /// Only messages after this seq (catching up).
         after_seq: Query<Option<i64>>,
         /// 1–200, default 50.
-        limit: Query<Option<i64>>,
+        limit: Query<Option<PageLimit>>,
     ) -> Result<Json<Page>, AppError> {
         history(
             &state,
@@ -122,7 +138,11 @@ impl MessagesApi {
     }
 
     /// Send a message to a group (members only).
-    #[oai(path = "/groups/:group_id/messages", method = "post")]
+    #[oai(
+        path = "/groups/:group_id/messages",
+        method = "post",
+        operation_id = "sendGroupMessage"
+    )]
     async fn send_group(
         &self,
         state: Data<&AppState>,
@@ -134,7 +154,11 @@ impl MessagesApi {
     }
 
     /// Every conversation I am in, most recently active first, with read state.
-    #[oai(path = "/conversations", method = "get")]
+    #[oai(
+        path = "/conversations",
+        method = "get",
+        operation_id = "listConversations"
+    )]
     async fn conversations(
         &self,
         state: Data<&AppState>,
@@ -171,9 +195,9 @@ async fn history(
     target: Target,
     before_seq: Option<i64>,
     after_seq: Option<i64>,
-    limit: Option<i64>,
+    limit: Option<PageLimit>,
 ) -> Result<Json<Page>, AppError> {
-    let limit = messaging::page_size(limit)?;
+    let limit = PageLimit::or_default(limit);
     let (items, has_more) =
         messaging::history(state, reader, target, before_seq, after_seq, limit).await?;
     Ok(Json(Page { items, has_more }))

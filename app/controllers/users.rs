@@ -13,15 +13,12 @@ use crate::{
     app::{
         models::{
             ids::UserId,
-            user::{is_username_char, User},
+            user::{SearchLimit, User, UsernamePrefix},
         },
         queries,
     },
     pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
 };
-
-/// Results returned when `limit` is not given.
-const DEFAULT_SEARCH_LIMIT: u32 = 20;
 
 /// The user routes.
 #[derive(Default)]
@@ -30,7 +27,7 @@ pub struct UsersApi;
 #[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]
 impl UsersApi {
     /// The caller's own profile.
-    #[oai(path = "/me", method = "get")]
+    #[oai(path = "/me", method = "get", operation_id = "getMe")]
     async fn me(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<User>, AppError> {
         let mut conn = state.db.get().await?;
         let user = queries::users::find_by_id(&mut conn, auth.0.user_id)
@@ -40,7 +37,7 @@ impl UsersApi {
     }
 
     /// One user by id. Usernames are public (anyone may search them), so any user may be named.
-    #[oai(path = "/:user_id", method = "get")]
+    #[oai(path = "/:user_id", method = "get", operation_id = "getUser")]
     async fn by_id(
         &self,
         state: Data<&AppState>,
@@ -55,29 +52,22 @@ impl UsersApi {
     }
 
     /// Users whose username starts with `q` (ignoring case), alphabetically.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "searchUsers")]
     async fn search(
         &self,
         state: Data<&AppState>,
         _auth: BearerAuth,
         /// A username prefix; empty or absent lists everyone.
-        #[oai(validator(max_length = 32))]
-        q: Query<Option<String>>,
+        q: Query<Option<UsernamePrefix>>,
         /// 1–100, default 20.
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u32>>,
+        limit: Query<Option<SearchLimit>>,
     ) -> Result<Json<Vec<User>>, AppError> {
-        let prefix = q.0.unwrap_or_default().to_ascii_lowercase();
-        if !prefix.chars().all(is_username_char) {
-            return Err(AppError::BadRequest(
-                "q may contain only letters a-z, digits 0-9, '_' and '.'".into(),
-            ));
-        }
+        let prefix = q.0.unwrap_or_default().folded();
         // '_' is a LIKE wildcard; it must match only itself.
         let pattern = prefix.replace('_', "\\_");
-        let limit = limit.0.unwrap_or(DEFAULT_SEARCH_LIMIT);
+        let limit = SearchLimit::or_default(limit.0);
         let mut conn = state.db.get().await?;
-        let users = queries::users::search_by_prefix(&mut conn, &pattern, i64::from(limit)).await?;
+        let users = queries::users::search_by_prefix(&mut conn, &pattern, limit).await?;
         Ok(Json(users.into_iter().map(User::from).collect()))
     }
 }

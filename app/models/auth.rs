@@ -3,17 +3,21 @@
 use poem_openapi::{registry::MetaSchema, Object};
 
 use super::{
-    fields::{text_field_openapi, TextField},
+    fields::{text_field_openapi, Omittable, TextField},
     user::{DisplayName, User, Username},
 };
 
-/// A password: 8–72 bytes (72 is the most bcrypt reads). Never printed, never sent back.
+/// A password: 8–72 characters. Never printed, never sent back.
+///
+/// Counted in characters, as the schema's `minLength`/`maxLength` count them, so that a password
+/// valid per the schema is valid here. bcrypt reads at most 72 bytes, so of a password written in
+/// many-byte characters only the first 72 bytes count (still 18 characters or more).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
 impl Password {
-    pub const MIN_BYTES: usize = 8;
-    pub const MAX_BYTES: usize = 72;
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 72;
 }
 
 impl std::fmt::Debug for Password {
@@ -26,17 +30,17 @@ impl TextField for Password {
     const FIELD: &'static str = "password";
 
     fn describe(schema: &mut MetaSchema) {
-        schema.min_length = Some(Self::MIN_BYTES);
-        schema.max_length = Some(Self::MAX_BYTES);
+        schema.min_length = Some(Self::MIN_CHARS);
+        schema.max_length = Some(Self::MAX_CHARS);
         schema.format = Some("password");
     }
 
     fn parse(raw: String) -> Result<Self, String> {
-        if !(Self::MIN_BYTES..=Self::MAX_BYTES).contains(&raw.len()) {
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&raw.chars().count()) {
             return Err(format!(
-                "must be {}–{} bytes long",
-                Self::MIN_BYTES,
-                Self::MAX_BYTES
+                "must be {}–{} characters long",
+                Self::MIN_CHARS,
+                Self::MAX_CHARS
             ));
         }
         Ok(Self(raw))
@@ -54,7 +58,7 @@ pub struct RefreshToken(String);
 
 impl RefreshToken {
     /// Far above any token we issue; keeps junk from being parsed at length.
-    pub const MAX_BYTES: usize = 2048;
+    pub const MAX_CHARS: usize = 2048;
 }
 
 impl TextField for RefreshToken {
@@ -62,12 +66,12 @@ impl TextField for RefreshToken {
 
     fn describe(schema: &mut MetaSchema) {
         schema.min_length = Some(1);
-        schema.max_length = Some(Self::MAX_BYTES);
+        schema.max_length = Some(Self::MAX_CHARS);
     }
 
     fn parse(raw: String) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > Self::MAX_BYTES {
-            return Err(format!("must be 1–{} bytes long", Self::MAX_BYTES));
+        if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS {
+            return Err(format!("must be 1–{} characters long", Self::MAX_CHARS));
         }
         Ok(Self(raw))
     }
@@ -85,7 +89,7 @@ pub struct RegisterRequest {
     #[oai(write_only)]
     pub password: Password,
     /// Shown to other users; defaults to the username.
-    pub display_name: Option<DisplayName>,
+    pub display_name: Omittable<DisplayName>,
 }
 
 /// Body of `POST /auth/login`.

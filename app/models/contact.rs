@@ -16,7 +16,8 @@ pub struct Contact {
     pub user: User,
     /// Whether the contact has a connection open now.
     pub online: bool,
-    /// When the contact was last connected; absent if never, or while online.
+    /// When the contact was last connected; absent (never `null`) if never, or while online.
+    #[oai(skip_serializing_if_is_none)]
     pub last_seen_at: Option<DateTime<Utc>>,
     pub added_at: DateTime<Utc>,
 }

@@ -19,21 +19,43 @@ pub trait TextField: Sized {
     fn as_str(&self) -> &str;
 }
 
-/// The rule shared by free-text names (display names, group names): surrounding whitespace is
-/// trimmed, and what remains is 1..=`max_chars` characters with no control characters.
+/// The rule shared by free-text names (display names, group names): at most `max_chars`
+/// characters as sent, not only whitespace, no control characters; surrounding whitespace is then
+/// trimmed. The length counts what was sent, as the schema's `maxLength` does.
 pub fn trimmed_text(raw: &str, max_chars: usize) -> Result<String, String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if trimmed.chars().count() > max_chars {
+    if raw.chars().count() > max_chars {
         return Err(format!("must be at most {max_chars} characters long"));
     }
-    if trimmed.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
+    }
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty or only whitespace".into());
     }
     Ok(trimmed.to_owned())
 }
+
+/// Adds [`trimmed_text`]'s rule to a schema, so that valid per schema means valid here.
+pub fn describe_trimmed_text(schema: &mut MetaSchema, max_chars: usize) {
+    schema.min_length = Some(1);
+    schema.max_length = Some(max_chars);
+    schema.pattern = Some(format!(
+        "^{NO_CONTROL}*{NOT_SPACE_OR_CONTROL}{NO_CONTROL}*$"
+    ));
+}
+
+/// Regex classes (ECMA 262 and Python alike) for the rules above. Control characters are Unicode's
+/// `Cc` (what `char::is_control` means); whitespace is Unicode's `White_Space` (what `str::trim`
+/// removes), spelled out because `\s` differs between regex engines.
+const NO_CONTROL: &str = r"[^\u0000-\u001f\u007f-\u009f]";
+const NOT_SPACE_OR_CONTROL: &str =
+    r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// Any character but NUL (message content, client message ids).
+pub const NO_NUL: &str = r"[^\u0000]";
+/// A character that is neither NUL nor whitespace (content must hold one).
+pub const NOT_SPACE_OR_NUL: &str =
+    r"[^\u0000\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 
 /// Implements poem-openapi's `Type` for a type that travels as one JSON string, given the type's
 /// name in error messages and its schema. Shared by the text fields, ids and message ids.
@@ -115,3 +137,149 @@ macro_rules! text_field_openapi {
 }
 
 pub(crate) use text_field_openapi;
+
+/// A body field that names itself in error messages.
+pub trait Named {
+    /// The JSON key.
+    const FIELD: &'static str;
+}
+
+impl<T: TextField> Named for T {
+    const FIELD: &'static str = <T as TextField>::FIELD;
+}
+
+/// An optional body field: it may be left out, but when present it must hold a value. `null` is
+/// refused, because the schema (which never says `nullable`) does not allow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Omittable<T>(pub Option<T>);
+
+impl<T: poem_openapi::types::Type> poem_openapi::types::Type for Omittable<T> {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("optional_{}", T::name()).into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(|value| value.as_raw_value())
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(value) => value.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl<T: poem_openapi::types::ParseFromJSON + Named> poem_openapi::types::ParseFromJSON
+    for Omittable<T>
+{
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        match value {
+            None => Ok(Self(None)),
+            Some(serde_json::Value::Null) => Err(poem_openapi::types::ParseError::custom(format!(
+                "{} must not be null; leave it out instead",
+                T::FIELD
+            ))),
+            Some(value) => T::parse_from_json(Some(value))
+                .map(|value| Self(Some(value)))
+                .map_err(poem_openapi::types::ParseError::propagate),
+        }
+    }
+}
+
+impl<T: poem_openapi::types::ToJSON> poem_openapi::types::ToJSON for Omittable<T> {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.0.as_ref().and_then(|value| value.to_json())
+    }
+}
+
+/// Declares a query parameter holding an integer in `$min..=$max`, named `$field` in errors; its
+/// schema states the range (`minimum`, `maximum`) and the default that applies when it is left out.
+macro_rules! int_range_param {
+    ($(#[$doc:meta])* $ty:ident, $field:literal, $min:literal ..= $max:literal, default $default:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $ty(pub i64);
+
+        impl $ty {
+            pub const MIN: i64 = $min;
+            pub const MAX: i64 = $max;
+            pub const DEFAULT: i64 = $default;
+
+            /// The value, checked against the range; errors name the field and the range.
+            pub fn parse(value: i64) -> Result<Self, String> {
+                if (Self::MIN..=Self::MAX).contains(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(format!("{} must be between {} and {}", $field, Self::MIN, Self::MAX))
+                }
+            }
+
+            /// The given value, or the default when left out.
+            pub fn or_default(value: Option<Self>) -> i64 {
+                value.map_or(Self::DEFAULT, |limit| limit.0)
+            }
+        }
+
+        impl poem_openapi::types::Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
+                    poem_openapi::registry::MetaSchema {
+                        minimum: Some($min as f64),
+                        maximum: Some($max as f64),
+                        default: Some(serde_json::json!($default)),
+                        ..poem_openapi::registry::MetaSchema::new_with_format("integer", "int64")
+                    },
+                ))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(std::iter::once(self))
+            }
+        }
+
+        impl poem_openapi::types::ParseFromParameter for $ty {
+            fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+                value
+                    .parse::<i64>()
+                    .map_err(|_| {
+                        format!("{} must be an integer between {} and {}", $field, $min, $max)
+                    })
+                    .and_then(Self::parse)
+                    .map_err(poem_openapi::types::ParseError::custom)
+            }
+        }
+    };
+}
+
+pub(crate) use int_range_param;

@@ -82,17 +82,49 @@ impl ClientFrame {
     }
 }
 
-/// Deserialises a frame's fields, prefixing errors with the path of the field at fault.
+/// Deserialises a frame's fields; errors are plain sentences naming the field at fault by its path
+/// (`to.user_id must be a UUID`), never serde's wording.
 fn fields<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let reason = err.into_inner().to_string();
-        if path == "." {
-            reason
-        } else {
-            format!("{path}: {reason}")
-        }
+        plain_reason(&path, &err.into_inner().to_string())
     })
+}
+
+/// Rewords one of serde's errors about the field at `path` ("." is the frame itself).
+fn plain_reason(path: &str, reason: &str) -> String {
+    if let Some(missing) = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return if path == "." {
+            format!("{missing} is required")
+        } else {
+            format!("{path}.{missing} is required")
+        };
+    }
+    if reason.contains("UUID parsing failed") {
+        return format!("{path} must be a UUID");
+    }
+    let expected = reason
+        .strip_prefix("invalid type: ")
+        .or_else(|| reason.strip_prefix("invalid value: "))
+        .and_then(|rest| rest.rsplit_once(", expected "))
+        .map(|(_, expected)| expected);
+    match expected {
+        Some(expected) => format!("{path} must be {}", plain_expectation(expected)),
+        None => format!("{path} is not valid"),
+    }
+}
+
+/// serde's name for what it expected, in words a client author uses.
+fn plain_expectation(expected: &str) -> &str {
+    match expected {
+        "i64" | "i32" | "u64" | "u32" => "an integer",
+        "a sequence" => "an array",
+        expected if expected.starts_with("struct ") => "an object",
+        expected => expected,
+    }
 }
 
 /// `{user_id}` or `{group_id}`: whom a frame is about.
@@ -312,4 +344,45 @@ pub mod server {
     /// Sent to every connection of an instance whose live event feed was interrupted and is back:
     /// pushes of the gap are lost, so the client `sync`s what it shows.
     pub const RESYNC: &str = r#"{"type":"resync","reason":"live_events_interrupted"}"#;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(frame: Value) -> String {
+        ClientFrame::parse(frame).expect_err("a malformed frame")
+    }
+
+    #[test]
+    fn malformed_frames_are_refused_in_plain_words() {
+        let cases = [
+            (json!({"type": "send"}), "to is required"),
+            (
+                json!({"type": "send", "to": {"user_id": "x"}, "content": "hi", "client_msg_id": "1"}),
+                "to.user_id must be a UUID",
+            ),
+            (
+                json!({"type": "send", "to": 5, "content": "hi", "client_msg_id": "1"}),
+                "to must be an object",
+            ),
+            (
+                json!({"type": "sync", "conversation": {}, "after_seq": "a"}),
+                "after_seq must be an integer",
+            ),
+            (
+                json!({"type": "presence", "user_ids": 5}),
+                "user_ids must be an array",
+            ),
+            (
+                json!({"type": "read", "conversation": {}, "seq": true}),
+                "seq must be an integer",
+            ),
+        ];
+        for (frame, expected) in cases {
+            let message = error_of(frame.clone());
+            assert_eq!(message, expected, "{frame}");
+            assert!(!message.contains('`'), "{message}");
+        }
+    }
 }

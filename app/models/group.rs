@@ -2,10 +2,18 @@
 
 use chrono::{DateTime, Utc};
 use diesel::{Insertable, Queryable, Selectable};
-use poem_openapi::{registry::MetaSchema, Enum, Object};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+    Enum, Object,
+};
 
 use super::{
-    fields::{text_field_openapi, trimmed_text, TextField},
+    fields::{
+        describe_trimmed_text, text_field_openapi, trimmed_text, Named, Omittable, TextField,
+    },
     ids::{GroupId, UserId},
     user::User,
 };
@@ -46,7 +54,8 @@ pub struct Group {
     pub name: String,
     /// Public groups are listed in `/groups/public` and anyone may join them.
     pub public: bool,
-    /// Absent for groups the system made (`general`).
+    /// Absent (never `null`) for groups the system made (`general`).
+    #[oai(skip_serializing_if_is_none)]
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub member_count: i32,
@@ -115,7 +124,8 @@ impl MemberRecord {
     }
 }
 
-/// 1–64 characters, not only whitespace; surrounding whitespace is trimmed.
+/// 1–64 characters, not only whitespace, no control characters; surrounding whitespace is
+/// trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupName(String);
 
@@ -127,8 +137,7 @@ impl TextField for GroupName {
     const FIELD: &'static str = "name";
 
     fn describe(schema: &mut MetaSchema) {
-        schema.min_length = Some(1);
-        schema.max_length = Some(Self::MAX_CHARS);
+        describe_trimmed_text(schema, Self::MAX_CHARS);
     }
 
     fn parse(raw: String) -> Result<Self, String> {
@@ -146,11 +155,123 @@ text_field_openapi!(GroupName);
 pub struct CreateGroupRequest {
     pub name: GroupName,
     /// Initial members besides the creator; each must be one of the creator's contacts.
-    #[oai(default)]
-    pub member_ids: Vec<UserId>,
+    pub member_ids: Omittable<MemberIds>,
     /// Listed in `/groups/public` and open for anyone to join. Default false.
-    #[oai(default)]
-    pub public: bool,
+    pub public: Omittable<PublicFlag>,
+}
+
+impl CreateGroupRequest {
+    /// The initial members as sent (none when left out).
+    pub fn member_ids(&self) -> &[UserId] {
+        self.member_ids.0.as_ref().map_or(&[], |ids| &ids.0)
+    }
+
+    /// Whether the group is public (false when left out).
+    pub fn is_public(&self) -> bool {
+        self.public.0.as_ref().is_some_and(|flag| flag.0)
+    }
+}
+
+/// `member_ids` of `POST /groups`: an array of user ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberIds(pub Vec<UserId>);
+
+impl Named for MemberIds {
+    const FIELD: &'static str = "member_ids";
+}
+
+impl Type for MemberIds {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = UserId;
+
+    fn name() -> Cow<'static, str> {
+        "MemberIds".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            items: Some(Box::new(UserId::schema_ref())),
+            default: Some(serde_json::json!([])),
+            ..MetaSchema::new("array")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a UserId> + 'a> {
+        Box::new(self.0.iter())
+    }
+}
+
+impl ParseFromJSON for MemberIds {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        let refused = || ParseError::custom("member_ids must be an array of user ids (UUIDs)");
+        let Some(serde_json::Value::Array(items)) = value else {
+            return Err(refused());
+        };
+        items
+            .into_iter()
+            .map(|item| UserId::parse_from_json(Some(item)).map_err(|_| refused()))
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+impl ToJSON for MemberIds {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.0.to_json()
+    }
+}
+
+/// `public` of `POST /groups`: true or false.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicFlag(pub bool);
+
+impl Named for PublicFlag {
+    const FIELD: &'static str = "public";
+}
+
+impl Type for PublicFlag {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "PublicFlag".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            default: Some(serde_json::Value::Bool(false)),
+            ..MetaSchema::new("boolean")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for PublicFlag {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        match value {
+            Some(serde_json::Value::Bool(public)) => Ok(Self(public)),
+            _ => Err(ParseError::custom("public must be true or false")),
+        }
+    }
+}
+
+impl ToJSON for PublicFlag {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::Bool(self.0))
+    }
 }
 
 /// Body of `PATCH /groups/{group_id}`.

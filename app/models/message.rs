@@ -5,7 +5,9 @@ use diesel::{Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object, Union};
 
 use super::{
-    fields::{string_type, text_field_openapi, TextField},
+    fields::{
+        int_range_param, string_type, text_field_openapi, TextField, NOT_SPACE_OR_NUL, NO_NUL,
+    },
     ids::{GroupId, UserId},
 };
 use crate::platform::database::schema::{conversations, messages};
@@ -15,14 +17,22 @@ use crate::platform::database::schema::{conversations, messages};
 pub struct MessageId(pub i64);
 
 impl MessageId {
+    /// The schema's pattern: a positive decimal number of up to 19 digits, no leading zero.
+    const PATTERN: &'static str = "^[1-9][0-9]{0,18}$";
+
+    /// Checks [`Self::PATTERN`]. Ids are below 2^63; a larger number is read as the largest id,
+    /// which is what "before" it means anyway.
     fn parse(raw: &str) -> poem_openapi::types::ParseResult<Self> {
-        raw.parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .map(Self)
+        let well_formed = (1..=19).contains(&raw.len())
+            && !raw.starts_with('0')
+            && raw.bytes().all(|b| b.is_ascii_digit());
+        well_formed
+            .then(|| raw.parse::<u64>().ok())
+            .flatten()
+            .map(|id| Self(i64::try_from(id).unwrap_or(i64::MAX)))
             .ok_or_else(|| {
                 poem_openapi::types::ParseError::custom(
-                    "message id must be a positive integer in a string",
+                    "must be a message id: a positive integer of at most 19 digits",
                 )
             })
     }
@@ -36,7 +46,7 @@ impl std::fmt::Display for MessageId {
 
 string_type!(MessageId, "MessageId", {
     let mut schema = MetaSchema::new("string");
-    schema.pattern = Some("^[0-9]+$".into());
+    schema.pattern = Some(MessageId::PATTERN.into());
     schema.description = Some("A sonyflake id as a decimal string.");
     schema
 });
@@ -106,6 +116,8 @@ pub struct Message {
     pub seq: i64,
     pub sender_id: UserId,
     pub content: String,
+    /// Absent (never `null`) when the message has none.
+    #[oai(skip_serializing_if_is_none)]
     pub client_msg_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -161,6 +173,14 @@ impl ConversationRecord {
     }
 }
 
+int_range_param!(
+    /// How many messages one page of history holds.
+    PageLimit,
+    "limit",
+    1..=200,
+    default 50
+);
+
 /// A page of history.
 #[derive(Debug, Object)]
 pub struct Page {
@@ -179,11 +199,13 @@ pub struct Conversation {
     pub read_seq: i64,
     /// `last_seq - read_seq`.
     pub unread: i64,
+    /// Absent (never `null`) while the conversation has no message.
+    #[oai(skip_serializing_if_is_none)]
     pub last_message: Option<Message>,
 }
 
 /// Why a text with a NUL character is refused (Postgres cannot store it).
-const NO_NUL: &str = "must not contain NUL characters";
+const NUL_REFUSED: &str = "must not contain NUL characters";
 
 /// 1–4096 characters, not only whitespace, no NUL. Kept exactly as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +221,7 @@ impl TextField for MessageContent {
     fn describe(schema: &mut MetaSchema) {
         schema.min_length = Some(1);
         schema.max_length = Some(Self::MAX_CHARS);
+        schema.pattern = Some(format!("^{NO_NUL}*{NOT_SPACE_OR_NUL}{NO_NUL}*$"));
     }
 
     fn parse(raw: String) -> Result<Self, String> {
@@ -213,7 +236,7 @@ impl TextField for MessageContent {
         }
         // Postgres text cannot hold NUL; other control characters (newlines, tabs) are content.
         if raw.contains('\0') {
-            return Err(NO_NUL.into());
+            return Err(NUL_REFUSED.into());
         }
         Ok(Self(raw))
     }
@@ -244,6 +267,7 @@ impl TextField for ClientMsgId {
     fn describe(schema: &mut MetaSchema) {
         schema.min_length = Some(1);
         schema.max_length = Some(Self::MAX_CHARS);
+        schema.pattern = Some(format!("^{NO_NUL}+$"));
     }
 
     fn parse(raw: String) -> Result<Self, String> {
@@ -251,7 +275,7 @@ impl TextField for ClientMsgId {
             return Err(format!("must be 1–{} characters long", Self::MAX_CHARS));
         }
         if raw.contains('\0') {
-            return Err(NO_NUL.into());
+            return Err(NUL_REFUSED.into());
         }
         Ok(Self(raw))
     }

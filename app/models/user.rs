@@ -5,7 +5,10 @@ use diesel::{Insertable, Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object};
 
 use super::{
-    fields::{text_field_openapi, trimmed_text, TextField},
+    fields::{
+        describe_trimmed_text, int_range_param, string_type, text_field_openapi, trimmed_text,
+        TextField,
+    },
     ids::UserId,
 };
 use crate::platform::database::schema::users;
@@ -102,7 +105,46 @@ impl TextField for Username {
 }
 text_field_openapi!(Username);
 
-/// 1–64 characters, not only whitespace; surrounding whitespace is trimmed.
+/// A username prefix to search by (`GET /users?q=`): up to 32 username characters, maybe none.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsernamePrefix(String);
+
+impl UsernamePrefix {
+    /// The form used to compare usernames.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+string_type!(UsernamePrefix, "UsernamePrefix", {
+    let mut schema = MetaSchema::new("string");
+    schema.max_length = Some(Username::MAX_CHARS);
+    schema.pattern = Some("^[A-Za-z0-9_.]*$".into());
+    schema
+});
+
+impl poem_openapi::types::ParseFromParameter for UsernamePrefix {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        if value.chars().count() > Username::MAX_CHARS || !value.chars().all(is_username_char) {
+            return Err(poem_openapi::types::ParseError::custom(format!(
+                "q must be at most {} characters: letters a-z, digits 0-9, '_' and '.'",
+                Username::MAX_CHARS
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+int_range_param!(
+    /// How many users one search returns.
+    SearchLimit,
+    "limit",
+    1..=100,
+    default 20
+);
+
+/// 1–64 characters, not only whitespace, no control characters; surrounding whitespace is
+/// trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -114,8 +156,7 @@ impl TextField for DisplayName {
     const FIELD: &'static str = "display_name";
 
     fn describe(schema: &mut MetaSchema) {
-        schema.min_length = Some(1);
-        schema.max_length = Some(Self::MAX_CHARS);
+        describe_trimmed_text(schema, Self::MAX_CHARS);
     }
 
     fn parse(raw: String) -> Result<Self, String> {

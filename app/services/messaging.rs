@@ -17,6 +17,7 @@ use crate::{
             ids::UserId,
             message::{
                 ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageRecord,
+                PageLimit,
             },
         },
         queries::{self, messages::ConversationKey},
@@ -32,11 +33,6 @@ use crate::{
     },
     platform::database::DbConn,
 };
-
-/// Messages per page when the client does not say.
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
-/// The most messages one page may hold.
-pub const MAX_PAGE_SIZE: i64 = 200;
 
 /// Stores a message from `sender` and delivers it; a retried `client_msg_id` returns the original.
 pub async fn send(
@@ -151,14 +147,14 @@ pub fn conv_of(target: Target) -> Conv {
     }
 }
 
-/// Checks a page size: 1–200, default 50.
+/// Checks a page size given over the WebSocket: 1–200, default 50 (the REST routes take a
+/// [`PageLimit`] query parameter, which checks itself).
 pub fn page_size(limit: Option<i64>) -> Result<i64, AppError> {
     match limit {
-        None => Ok(DEFAULT_PAGE_SIZE),
-        Some(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
-        Some(_) => Err(AppError::BadRequest(format!(
-            "limit must be between 1 and {MAX_PAGE_SIZE}"
-        ))),
+        None => Ok(PageLimit::DEFAULT),
+        Some(limit) => PageLimit::parse(limit)
+            .map(|limit| limit.0)
+            .map_err(AppError::BadRequest),
     }
 }
 

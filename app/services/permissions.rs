@@ -27,10 +27,9 @@ pub fn check_private(
     other_exists: bool,
     related: bool,
 ) -> Result<(), AppError> {
+    // Well-formed, but not allowed for this caller: 403, as the schema cannot rule it out.
     if other == sender {
-        return Err(AppError::BadRequest(
-            "to: you cannot message yourself".into(),
-        ));
+        return Err(AppError::Forbidden("you cannot message yourself".into()));
     }
     if !other_exists {
         return Err(AppError::NotFound("no such user".into()));

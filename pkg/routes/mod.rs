@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use poem::{get, Endpoint, EndpointExt, IntoEndpoint, Route};
-use poem_openapi::OpenApiService;
+use poem::{get, http::Method, Endpoint, EndpointExt, IntoEndpoint, Route};
+use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
@@ -12,7 +12,11 @@ use crate::{
     },
     pkg::{
         middleware::{
-            cors::cors, errors::to_contract_shape, limits::limit_body_size, request_id::request_id,
+            allow::{add_allow_header, AllowedMethods},
+            cors::cors,
+            errors::{to_contract_shape, BodyFields},
+            limits::limit_body_size,
+            request_id::request_id,
         },
         state::AppState,
     },
@@ -42,6 +46,8 @@ pub fn app(state: AppState) -> impl Endpoint {
     let api = openapi();
     let swagger_ui = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let allowed = Arc::new(allowed_methods());
+    let body_fields = Arc::new(body_fields());
     // The documented routes, mounted where their paths say (nesting them at "/" would also claim
     // "/" itself, which is the browser client's).
     let api = Arc::new(api.into_endpoint());
@@ -57,8 +63,42 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/readyz", api.clone())
         .at("/metrics", api)
         .around(limit_body_size)
-        .catch_all_error(to_contract_shape)
+        .catch_all_error(move |err| to_contract_shape(err, body_fields.clone()))
         .around(cors)
+        .around(move |next, req| add_allow_header(next, req, allowed.clone()))
         .around(request_id)
         .data(state)
+}
+
+/// The methods of every route mounted in [`app`], for the `Allow` header of 405 answers.
+fn allowed_methods() -> AllowedMethods {
+    let documented = Apis::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .flat_map(|path| {
+            let template = path.path;
+            path.operations
+                .into_iter()
+                .map(move |operation| (template.clone(), operation.method))
+        });
+    let undocumented = [
+        ("/", Method::GET),
+        ("/assets/{path}", Method::GET),
+        ("/ws", Method::GET),
+        ("/openapi.json", Method::GET),
+    ]
+    .map(|(template, method)| (template.to_owned(), method));
+    AllowedMethods::new(documented.chain(undocumented))
+}
+
+/// The required fields of every schema in the OpenAPI document, for errors about bodies that are
+/// not the object they should be.
+fn body_fields() -> BodyFields {
+    let mut registry = Registry::new();
+    Apis::register(&mut registry);
+    registry
+        .schemas
+        .into_iter()
+        .map(|(name, schema)| (name, schema.required))
+        .collect()
 }

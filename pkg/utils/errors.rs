@@ -157,6 +157,11 @@ impl ApiResponse for AppError {
             (403, "Authenticated, but not allowed"),
             (404, "No such resource (or not visible to you)"),
             (409, "Conflicts with existing state"),
+            (413, "The request body is over 64 KiB"),
+            (
+                415,
+                "A request body without `Content-Type: application/json` (routes that take a body)",
+            ),
             (
                 429,
                 "Too many requests; try again after Retry-After seconds",

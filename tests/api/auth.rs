@@ -93,9 +93,9 @@ async fn each_invalid_field_is_a_bad_request_naming_it() {
 }
 
 #[tokio::test]
-async fn a_password_of_exactly_72_bytes_is_accepted() {
+async fn passwords_are_counted_in_characters_as_the_schema_counts_them() {
     let app = spawn_app().await;
-    let password = "é".repeat(36); // 72 bytes, 36 characters
+    let password = "é".repeat(72); // 72 characters, 144 bytes
     let username = unique_username();
     let reply = app
         .post(
@@ -106,6 +106,18 @@ async fn a_password_of_exactly_72_bytes_is_accepted() {
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(app.login(&username, &password).await.status, StatusCode::OK);
+
+    for refused in ["é".repeat(7), "a".repeat(73)] {
+        let reply = app
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({ "username": unique_username(), "password": refused }),
+            )
+            .await;
+        let message = reply.error(StatusCode::BAD_REQUEST, "bad_request");
+        assert_eq!(message, "password must be 8–72 characters long");
+    }
 }
 
 #[tokio::test]

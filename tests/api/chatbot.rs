@@ -49,6 +49,18 @@ fn ask(to: Value, content: &str, client_msg_id: &str) -> Value {
     json!({ "type": "send", "to": to, "content": content, "client_msg_id": client_msg_id })
 }
 
+/// The chatbot's answer to one question (its `client_msg_id` is `reply:<question id>`), skipping
+/// other pushes — another device of the same user also receives earlier answers.
+async fn answer_to(socket: &mut WsClient, question_ack: &Value) -> Value {
+    let reply_id = format!("reply:{}", question_ack["message"]["id"].as_str().unwrap());
+    loop {
+        let message = bot_message(socket).await;
+        if message["client_msg_id"] == reply_id.as_str() {
+            return message;
+        }
+    }
+}
+
 /// The next message the chatbot wrote.
 async fn bot_message(socket: &mut WsClient) -> Value {
     loop {
@@ -309,14 +321,14 @@ async fn the_question_limit_counts_questions_asked_on_every_instance() {
     let mut socket_there = there.connect(&alice).await;
 
     // Two questions, one per instance: each instance alone is under its limit of two.
-    socket_here
+    let first = socket_here
         .request(ask(json!({ "user_id": CHATBOT }), "one", "q-1"))
         .await;
-    bot_message(&mut socket_here).await;
-    socket_there
+    answer_to(&mut socket_here, &first).await;
+    let second = socket_there
         .request(ask(json!({ "user_id": CHATBOT }), "two", "q-2"))
         .await;
-    bot_message(&mut socket_there).await;
+    answer_to(&mut socket_there, &second).await;
     let (_, error) = ask_refused(
         &mut socket_here,
         ask(json!({ "user_id": CHATBOT }), "three", "q-3"),

@@ -38,7 +38,7 @@ async fn adding_an_unknown_username_is_404() {
 }
 
 #[tokio::test]
-async fn adding_yourself_is_400() {
+async fn adding_yourself_is_forbidden() {
     let app = spawn_app().await;
     let alice = app.new_user().await;
     app.post(
@@ -47,7 +47,7 @@ async fn adding_yourself_is_400() {
         json!({ "username": alice.username }),
     )
     .await
-    .error(StatusCode::BAD_REQUEST, "bad_request");
+    .error(StatusCode::FORBIDDEN, "forbidden");
 }
 
 #[tokio::test]
@@ -119,4 +119,19 @@ async fn a_malformed_user_id_is_400_naming_it() {
         .await
         .error(StatusCode::BAD_REQUEST, "bad_request");
     assert!(message.contains("user_id"), "{message}");
+}
+
+#[tokio::test]
+async fn messaging_yourself_is_forbidden() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let message = app
+        .post(
+            &format!("/api/v1/messages/private/{}", alice.id),
+            Some(&alice.access_token),
+            json!({ "content": "hi me", "client_msg_id": "1" }),
+        )
+        .await
+        .error(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(message, "you cannot message yourself");
 }

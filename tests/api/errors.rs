@@ -83,3 +83,144 @@ async fn every_response_carries_a_request_id_and_echoes_the_clients() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
 }
+
+/// What the framework says that a client should never read.
+const FRAMEWORK_WORDING: [&str; 9] = [
+    "param0",
+    "verification failed",
+    "Expected input type",
+    "`",
+    "failed to parse",
+    "occurred while",
+    "EOF while",
+    "invalid type",
+    "minimum(",
+];
+
+/// One malformed request of the sweep: the method, the path, and the body with its content type.
+struct Probe {
+    method: reqwest::Method,
+    path: String,
+    body: Option<(&'static str, Option<&'static str>)>,
+}
+
+/// Malformed path, query and body inputs for one operation of the OpenAPI document.
+fn probes_for(
+    path: &str,
+    method: &str,
+    operation: &serde_json::Value,
+    user_id: &str,
+) -> Vec<Probe> {
+    let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+    let valid_path = path
+        .replace("{user_id}", user_id)
+        .replace("{group_id}", "00000000-0000-0000-0000-00000000000a");
+    let mut probes = Vec::new();
+    if path.contains('{') {
+        let bad = path
+            .replace("{user_id}", "not-a-uuid")
+            .replace("{group_id}", "x");
+        probes.push(Probe {
+            method: method.clone(),
+            path: bad,
+            body: None,
+        });
+    }
+    let parameters = operation["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+        let name = parameter["name"].as_str().unwrap();
+        // Invalid for every query parameter there is: integers, message ids and username prefixes.
+        for value in [
+            "x%20y",
+            "%C3%A9",
+            "-1.5",
+            "9999999999999999999999999999999999",
+        ] {
+            let path = format!("{valid_path}?{name}={value}");
+            probes.push(Probe {
+                method: method.clone(),
+                path,
+                body: None,
+            });
+        }
+    }
+    if operation.get("requestBody").is_some() {
+        let json = Some("application/json");
+        let bodies: [(&'static str, Option<&'static str>); 9] = [
+            ("{", json),
+            ("null", json),
+            ("[]", json),
+            ("\"text\"", json),
+            ("{}", json),
+            (
+                r#"{"username": 1, "password": [], "display_name": null, "name": {}, "user_id": 5,
+                 "member_ids": "x", "public": "yes", "content": null, "client_msg_id": 7,
+                 "refresh_token": false}"#,
+                json,
+            ),
+            (
+                r#"{"username": "x y", "password": "short", "name": "\u0007", "user_id": "x",
+                 "member_ids": [1], "content": " ", "client_msg_id": "", "refresh_token": ""}"#,
+                json,
+            ),
+            ("{}", Some("text/plain")),
+            ("{}", None),
+        ];
+        for body in bodies {
+            probes.push(Probe {
+                method: method.clone(),
+                path: valid_path.clone(),
+                body: Some(body),
+            });
+        }
+    }
+    probes
+}
+
+#[tokio::test]
+async fn malformed_input_on_every_route_is_refused_in_plain_words() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let spec = app.get("/openapi.json", None).await.body;
+    let mut swept = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for probe in probes_for(path, method, operation, &user.id) {
+                let mut request = app
+                    .http
+                    .request(
+                        probe.method.clone(),
+                        format!("{}{}", app.address, probe.path),
+                    )
+                    .bearer_auth(&user.access_token);
+                if let Some((body, content_type)) = probe.body {
+                    request = request.body(body);
+                    if let Some(content_type) = content_type {
+                        request = request.header("content-type", content_type);
+                    }
+                }
+                let reply = crate::helpers::TestApp::read(request.send().await.unwrap()).await;
+                let what = format!("{} {} {:?}", probe.method, probe.path, probe.body);
+                assert!(
+                    reply.status.is_client_error(),
+                    "{what} → {} {}",
+                    reply.status,
+                    reply.body
+                );
+                assert!(reply.body["code"].is_string(), "{what} → {}", reply.body);
+                let message = reply.body["message"].as_str().expect("a message");
+                for wording in FRAMEWORK_WORDING {
+                    assert!(
+                        !message.contains(wording),
+                        "{what} → {message:?} says {wording:?}"
+                    );
+                }
+                swept += 1;
+            }
+        }
+    }
+    assert!(swept > 100, "only {swept} malformed requests were sent");
+}

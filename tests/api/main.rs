@@ -17,6 +17,7 @@ mod password_hashing;
 mod presence;
 mod rate_limits;
 mod redis_outage;
+mod spec;
 mod tokens;
 mod users;
 mod web;

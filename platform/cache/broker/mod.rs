@@ -4,23 +4,19 @@
 //! One RESP3 connection per instance carries the subscriptions: a channel is subscribed while at
 //! least one local subscriber wants it, so an instance reads only its own clients' traffic.
 //!
-//! A supervisor task owns that connection. It notices a lost feed at once when the socket closes
-//! and within a few seconds when Redis stops answering (a PING every second), then connects again
-//! with capped, jittered back-off, for as long as the server runs, and subscribes every channel
-//! the hub still needs. Payloads published while the feed was down are missed — pub/sub is
+//! A supervisor task ([`feed`]) owns that connection. It notices a lost feed at once when the
+//! socket closes and within a few seconds when Redis stops answering (a PING every second), then
+//! connects again with capped, jittered back-off, for as long as the server runs, and subscribes
+//! every channel the hub still needs. Payloads published while the feed was down are missed — pub/sub is
 //! fire-and-forget, and everything that matters is stored first — so each recovery is announced
 //! through [`FeedStatus::recoveries`], for the application to tell its clients to catch up.
 
+mod feed;
+
 use std::{sync::Arc, time::Duration};
 
-use redis::{
-    aio::MultiplexedConnection, AsyncConnectionConfig, Client, IntoConnectionInfo, ProtocolVersion,
-    PushInfo, PushKind, RedisResult, Value,
-};
-use tokio::{
-    sync::{mpsc, watch, Mutex},
-    time::Instant,
-};
+use redis::{aio::MultiplexedConnection, Client, IntoConnectionInfo, ProtocolVersion, RedisResult};
+use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -229,131 +225,6 @@ impl Broker {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    /// Keeps the feed up until shutdown: connect, serve until lost, connect again.
-    async fn supervise(self, shutdown: CancellationToken) {
-        let mut delay = FIRST_RETRY_DELAY;
-        let mut down_since = Instant::now();
-        let mut ever_live = false;
-        while !shutdown.is_cancelled() {
-            let connected = tokio::select! {
-                connected = self.connect() => connected,
-                _ = shutdown.cancelled() => break,
-            };
-            let pushes = match connected {
-                Ok(pushes) => pushes,
-                Err(err) => {
-                    tracing::warn!(error = %err, retry_in = ?delay, "Redis feed unavailable");
-                    tokio::select! {
-                        _ = tokio::time::sleep(jittered(delay)) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
-                    continue;
-                }
-            };
-            delay = FIRST_RETRY_DELAY;
-            self.went_live(ever_live, down_since);
-            ever_live = true;
-            self.serve(pushes, &shutdown).await;
-            *self.lock_feed() = None;
-            self.inner.status.send_modify(|status| status.live = false);
-            metrics::gauge!(FEED_LIVE_METRIC).set(0.0);
-            down_since = Instant::now();
-            if !shutdown.is_cancelled() {
-                tracing::warn!("Redis feed lost; reconnecting");
-            }
-        }
-    }
-
-    /// Opens the feed connection and subscribes every channel the hub needs.
-    async fn connect(&self) -> RedisResult<mpsc::UnboundedReceiver<PushInfo>> {
-        let (pushes, received) = mpsc::unbounded_channel();
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(FEED_TIMEOUT)
-            .set_response_timeout(FEED_TIMEOUT)
-            .set_push_sender(pushes);
-        let mut feed = with_timeout(
-            self.inner
-                .client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await?;
-        // Held until the feed is recorded: a subscriber arriving meanwhile waits, then finds it.
-        let _serialised = self.inner.changes.lock().await;
-        let channels: Vec<String> = self
-            .inner
-            .hub
-            .channels()
-            .iter()
-            .map(|channel| self.inner.cache.key(channel))
-            .collect();
-        if !channels.is_empty() {
-            with_timeout(feed.subscribe(channels)).await?;
-        }
-        *self.lock_feed() = Some(feed);
-        Ok(received)
-    }
-
-    fn went_live(&self, after_loss: bool, down_since: Instant) {
-        if after_loss {
-            let down_for = down_since.elapsed();
-            metrics::counter!(RECONNECTS_METRIC).increment(1);
-            metrics::counter!(FEED_DOWN_METRIC).increment(down_for.as_secs());
-            tracing::info!(?down_for, "Redis feed live again");
-        }
-        metrics::gauge!(FEED_LIVE_METRIC).set(1.0);
-        self.inner.status.send_modify(|status| {
-            status.live = true;
-            if after_loss {
-                status.recoveries += 1;
-            }
-        });
-    }
-
-    /// Hands out pushed payloads until the connection is lost (closed, or a PING goes
-    /// unanswered) or the server shuts down.
-    async fn serve(
-        &self,
-        mut pushes: mpsc::UnboundedReceiver<PushInfo>,
-        shutdown: &CancellationToken,
-    ) {
-        let Some(mut feed) = self.feed() else { return };
-        let mut ping = tokio::time::interval(PING_INTERVAL);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                push = pushes.recv() => match push {
-                    Some(PushInfo { kind: PushKind::Message, data }) => self.deliver(data),
-                    Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => return,
-                    Some(_) => {}
-                },
-                _ = ping.tick() => {
-                    let answered = with_timeout(redis::cmd("PING").query_async::<Value>(&mut feed)).await;
-                    if let Err(err) = answered {
-                        tracing::warn!(error = %err, "Redis feed does not answer");
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    fn deliver(&self, data: Vec<Value>) {
-        let [channel, payload] = <[Value; 2]>::try_from(data).unwrap_or([Value::Nil, Value::Nil]);
-        let (Some(channel), Some(payload)) = (as_text(channel), as_text(payload)) else {
-            return;
-        };
-        let Some(channel) = channel.strip_prefix(self.inner.cache.key("").as_str()) else {
-            return;
-        };
-        let Some((tag, body)) = payload.split_once(TAG_SEPARATOR) else {
-            return;
-        };
-        metrics::counter!(RECEIVED_METRIC).increment(1);
-        self.inner.hub.hand_out(channel, tag, body);
-    }
 }
 
 impl Subscription {
@@ -376,19 +247,6 @@ impl Subscription {
     }
 }
 
-fn as_text(value: Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
-        Value::SimpleString(text) => Some(text),
-        _ => None,
-    }
-}
-
-/// `delay` scaled by a random factor in [0.5, 1.5).
-fn jittered(delay: Duration) -> Duration {
-    delay.mul_f64(0.5 + rand::random::<f64>())
-}
-
 fn feed_down() -> redis::RedisError {
     redis::RedisError::from((
         redis::ErrorKind::IoError,
@@ -406,8 +264,7 @@ async fn with_timeout<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::{jittered, Envelope};
-    use std::time::Duration;
+    use super::Envelope;
 
     #[test]
     fn envelopes_carry_their_tag_before_the_body() {
@@ -421,13 +278,5 @@ mod tests {
             body: "x",
         };
         assert_eq!(tagged.encode(), "s1\nx");
-    }
-
-    #[test]
-    fn jitter_stays_within_half_the_delay() {
-        for _ in 0..100 {
-            let delay = jittered(Duration::from_secs(2));
-            assert!(delay >= Duration::from_secs(1) && delay < Duration::from_secs(3));
-        }
     }
 }
