@@ -56,15 +56,15 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fd_limit=$(ulimit -n)
 start_server 18181 1
-server_pid=${pids[0]}
 start_server 18182 2
+server_pids="${pids[0]},${pids[1]}"
 # For login-flood: an instance hashing as production does (BCRYPT_COST=12, the default queue).
 # The auth rate limits stay off, so that the flood reaches the password hashing.
 start_server 18183 3 BCRYPT_COST=12 BCRYPT_QUEUE=
 
 if [ "$mode" = smoke ]; then
   "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
-    --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pid" \
+    --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pids" \
     --idle 20 --idle-hold 2s --pairs 2 --duration 2s --latency-rate 20 --groups 1 --group-size 3 \
     --reconnect 5 --missed 3
   "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 5 --duration 2s
@@ -83,7 +83,7 @@ insert_rate=$(pgbench -h 127.0.0.1 -U postgres -n -c 8 -j 2 -T 10 -f "$workdir/i
 # must stay within minutes: each connection's user is registered and logged in first).
 idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
 "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
-  --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pid" \
+  --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pids" \
   --idle "$idle" --idle-hold 10s --pairs 100 --duration 12s --latency-rate 5000 \
   --groups 100 --group-size 10 --reconnect 100 --missed 10 \
   --redis-publish-rate "$publish_rate" --postgres-insert-rate "$insert_rate" | tee "$workdir/results.md"

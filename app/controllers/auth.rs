@@ -24,7 +24,7 @@ use crate::{
     pkg::{
         middleware::{auth::BearerAuth, client_addr::ClientAddr},
         state::AppState,
-        utils::{errors::AppError, jwt::TokenError, metrics as names, random::secure_token},
+        utils::{errors::AppError, metrics as names, random::secure_token},
     },
 };
 
@@ -71,7 +71,6 @@ impl AuthApi {
         let password_hash = state.passwords.hash(request.password.as_str()).await?;
         let display_name = request
             .display_name
-            .0
             .as_ref()
             .map_or(request.username.as_str(), |name| name.as_str());
         let new_user = NewUser {
@@ -148,12 +147,7 @@ impl AuthApi {
         let claims = state
             .tokens
             .check_refresh(body.0.refresh_token.as_str())
-            .map_err(|err| match err {
-                TokenError::Expired => AppError::Unauthorized("refresh token has expired".into()),
-                TokenError::Invalid | TokenError::WrongKind(_) => {
-                    AppError::Unauthorized("refresh token is invalid".into())
-                }
-            })?;
+            .map_err(|err| err.refused("refresh token"))?;
         let (user_id, session_id) = (UserId(claims.sub), SessionId(claims.sid));
         // Counted only once the token is known good: nobody can spend another user's allowance.
         rate_limits::admit_refresh(&state, user_id).await?;

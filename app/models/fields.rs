@@ -153,6 +153,13 @@ impl<T: TextField> Named for T {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Omittable<T>(pub Option<T>);
 
+impl<T> Omittable<T> {
+    /// The value, if one was sent.
+    pub fn as_ref(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+}
+
 impl<T: poem_openapi::types::Type> poem_openapi::types::Type for Omittable<T> {
     const IS_REQUIRED: bool = false;
     type RawValueType = T::RawValueType;

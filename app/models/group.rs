@@ -163,12 +163,12 @@ pub struct CreateGroupRequest {
 impl CreateGroupRequest {
     /// The initial members as sent (none when left out).
     pub fn member_ids(&self) -> &[UserId] {
-        self.member_ids.0.as_ref().map_or(&[], |ids| &ids.0)
+        self.member_ids.as_ref().map_or(&[], |ids| &ids.0)
     }
 
     /// Whether the group is public (false when left out).
     pub fn is_public(&self) -> bool {
-        self.public.0.as_ref().is_some_and(|flag| flag.0)
+        self.public.as_ref().is_some_and(|flag| flag.0)
     }
 }
 

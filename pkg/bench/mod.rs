@@ -6,6 +6,7 @@
 //! Targets loopback servers only; every scenario is bounded in count and time.
 
 mod client;
+mod cost;
 mod login_flood;
 mod scenarios;
 mod stats;
@@ -16,6 +17,7 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 
 use client::Api;
+use cost::CpuMeter;
 use scenarios::Report;
 
 /// The scenarios `simplechat bench` can run.
@@ -75,9 +77,10 @@ pub struct BenchArgs {
     /// How long `idle` holds its connections.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub idle_hold: Duration,
-    /// The server's process id, so `idle` can read its memory and CPU from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The servers' process ids, comma-separated, so the scenarios can read their CPU (and
+    /// `idle` the first one's memory) from /proc.
+    #[arg(long = "server-pid", value_delimiter = ',')]
+    pub server_pids: Vec<u32>,
     /// Clients for `reconnect`.
     #[arg(long, default_value_t = 20)]
     pub reconnect: usize,
@@ -106,17 +109,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let api = Api::new(&args.url);
+    let meter = CpuMeter::new(args.server_pids.clone());
     let mut reports = Vec::new();
     for scenario in &args.scenarios {
         eprintln!("bench: running {scenario:?}");
         let report = match scenario {
             Scenario::Private => {
-                scenarios::private(&api, None, args.pairs, args.rate, args.duration).await?
+                scenarios::private(&api, None, args.pairs, args.rate, args.duration, &meter).await?
             }
             Scenario::Latency => {
-                let mut report =
-                    scenarios::private(&api, None, args.pairs, args.latency_rate, args.duration)
-                        .await?;
+                let mut report = scenarios::private(
+                    &api,
+                    None,
+                    args.pairs,
+                    args.latency_rate,
+                    args.duration,
+                    &meter,
+                )
+                .await?;
                 report.scenario = "latency".into();
                 report
             }
@@ -125,14 +135,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     bail!("cross needs --url2");
                 };
                 let far = Api::new(url2);
-                scenarios::private(&api, Some(&far), args.pairs, args.rate, args.duration).await?
+                scenarios::private(
+                    &api,
+                    Some(&far),
+                    args.pairs,
+                    args.rate,
+                    args.duration,
+                    &meter,
+                )
+                .await?
             }
             Scenario::Group => {
-                scenarios::group(&api, args.groups, args.group_size, args.rate, args.duration)
-                    .await?
+                scenarios::group(
+                    &api,
+                    args.groups,
+                    args.group_size,
+                    args.rate,
+                    args.duration,
+                    &meter,
+                )
+                .await?
             }
             Scenario::Idle => {
-                scenarios::idle(&api, args.idle, args.idle_hold, args.server_pid).await?
+                scenarios::idle(
+                    &api,
+                    args.idle,
+                    args.idle_hold,
+                    args.server_pids.first().copied(),
+                )
+                .await?
             }
             Scenario::Reconnect => scenarios::reconnect(&api, args.reconnect, args.missed).await?,
             Scenario::LoginFlood => {

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use super::{
     client::{Api, BenchUser, OnFrame, Socket},
+    cost::{cpu_micros, rss_kib, CpuMeter, CPU_PER_MESSAGE},
     stats::{Clock, Latency, Ordering, Violations},
 };
 
@@ -99,7 +100,8 @@ async fn run_flows(
     flows: Vec<Flow>,
     rate: u32,
     duration: Duration,
-) -> anyhow::Result<(Arc<Tally>, f64, u64)> {
+    meter: &CpuMeter,
+) -> anyhow::Result<(Arc<Tally>, f64, u64, String)> {
     let clock = Clock::start();
     let tally = Arc::new(Tally::default());
     let mut sockets = Vec::new();
@@ -155,6 +157,7 @@ async fn run_flows(
     }
 
     let flow_count = senders.len().max(1) as f64;
+    let cpu_before = meter.read();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (index, to, socket, window) in senders {
@@ -212,13 +215,23 @@ async fn run_flows(
     while tally.delivered.load(AtomicOrdering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let cpu = meter
+        .read()
+        .per_message_since(&cpu_before, tally.acked.load(AtomicOrdering::Relaxed));
     for socket in finished.into_iter().chain(sockets) {
         socket.close().await;
     }
-    Ok((tally, seconds, expected))
+    Ok((tally, seconds, expected, cpu))
 }
 
-fn report(name: &str, settings: String, tally: &Tally, seconds: f64, expected: u64) -> Report {
+fn report(
+    name: &str,
+    settings: String,
+    tally: &Tally,
+    seconds: f64,
+    expected: u64,
+    cpu: String,
+) -> Report {
     Report {
         scenario: name.to_owned(),
         settings,
@@ -231,7 +244,7 @@ fn report(name: &str, settings: String, tally: &Tally, seconds: f64, expected: u
         ack_ms: tally.ack.summary(),
         deliver_ms: tally.deliver.summary(),
         violations: tally.ordering.violations(),
-        extra: Vec::new(),
+        extra: vec![(CPU_PER_MESSAGE.into(), cpu)],
     }
 }
 
@@ -242,6 +255,7 @@ pub async fn private(
     pairs: usize,
     rate: u32,
     duration: Duration,
+    meter: &CpuMeter,
 ) -> anyhow::Result<Report> {
     let prefix = run_prefix();
     let senders = users(near, &format!("{prefix}s"), pairs).await?;
@@ -257,14 +271,14 @@ pub async fn private(
             sender,
         });
     }
-    let (tally, seconds, expected) = run_flows(flows, rate, duration).await?;
+    let (tally, seconds, expected, cpu) = run_flows(flows, rate, duration, meter).await?;
     let name = if far.is_some() { "cross" } else { "private" };
     let settings = format!(
         "{pairs} pairs, rate {}, {}s",
         rate_label(rate),
         duration.as_secs()
     );
-    Ok(report(name, settings, &tally, seconds, expected))
+    Ok(report(name, settings, &tally, seconds, expected, cpu))
 }
 
 /// `groups` groups of `size` members; each creator writes, every other member reads.
@@ -274,6 +288,7 @@ pub async fn group(
     size: usize,
     rate: u32,
     duration: Duration,
+    meter: &CpuMeter,
 ) -> anyhow::Result<Report> {
     let prefix = run_prefix();
     let mut flows = Vec::new();
@@ -294,13 +309,13 @@ pub async fn group(
                 .collect(),
         });
     }
-    let (tally, seconds, expected) = run_flows(flows, rate, duration).await?;
+    let (tally, seconds, expected, cpu) = run_flows(flows, rate, duration, meter).await?;
     let settings = format!(
         "{groups} groups of {size}, rate {}, {}s",
         rate_label(rate),
         duration.as_secs()
     );
-    Ok(report("group", settings, &tally, seconds, expected))
+    Ok(report("group", settings, &tally, seconds, expected, cpu))
 }
 
 fn rate_label(rate: u32) -> String {
@@ -455,26 +470,4 @@ pub async fn reconnect(api: &Api, count: usize, per_client: usize) -> anyhow::Re
         )],
         ..Report::default()
     })
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// User + system CPU time of a process, in microseconds.
-fn cpu_micros(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start at the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // Linux reports in clock ticks of 1/100 s.
-    Some(ticks * 10_000)
 }

@@ -29,21 +29,22 @@ pub struct AllowedMethods {
 
 impl AllowedMethods {
     /// Builds the table from `(path template, method)` pairs; a template names parameters as
-    /// `{name}` or `:name`.
+    /// `{name}` or `:name`. The router answers `HEAD` wherever it answers `GET`, so both are listed.
     pub fn new(routes: impl IntoIterator<Item = (String, Method)>) -> Self {
         let mut table = Self::default();
         for (template, method) in routes {
             let segments = segments_of(&template);
-            let name = method.as_str().to_owned();
+            let mut names = vec![method.as_str().to_owned()];
+            if method == Method::GET {
+                names.push(Method::HEAD.as_str().to_owned());
+            }
             match table
                 .routes
                 .iter_mut()
                 .find(|(known, _)| *known == segments)
             {
-                Some((_, methods)) => {
-                    methods.insert(name);
-                }
-                None => table.routes.push((segments, BTreeSet::from([name]))),
+                Some((_, methods)) => methods.extend(names),
+                None => table.routes.push((segments, names.into_iter().collect())),
             }
         }
         table
@@ -139,13 +140,13 @@ mod tests {
         );
         assert_eq!(
             table.for_path("/api/v1/groups/42").as_deref(),
-            Some("GET, PATCH")
+            Some("GET, HEAD, PATCH")
         );
         assert_eq!(
             table.for_path("/api/v1/groups/public").as_deref(),
-            Some("GET")
+            Some("GET, HEAD")
         );
-        assert_eq!(table.for_path("/ws").as_deref(), Some("GET"));
+        assert_eq!(table.for_path("/ws").as_deref(), Some("GET, HEAD"));
         assert_eq!(table.for_path("/nowhere"), None);
     }
 }

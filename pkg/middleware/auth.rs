@@ -9,10 +9,7 @@ use crate::{
         models::ids::{SessionId, UserId},
         queries,
     },
-    pkg::{
-        state::AppState,
-        utils::{errors::AppError, jwt::TokenError},
-    },
+    pkg::{state::AppState, utils::errors::AppError},
 };
 
 /// Who is asking: the user and the login session the token belongs to.
@@ -36,16 +33,23 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
 
 /// Checks an access token and its session; shared by REST routes and the WebSocket upgrade.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AppError> {
-    let claims = state.tokens.check_access(token).map_err(|err| match err {
-        TokenError::Expired => AppError::Unauthorized("access token has expired".into()),
-        TokenError::Invalid | TokenError::WrongKind(_) => {
-            AppError::Unauthorized("access token is invalid".into())
-        }
-    })?;
-    let caller = Caller {
-        user_id: UserId(claims.sub),
-        session_id: SessionId(claims.sid),
-    };
+    let claims = state
+        .tokens
+        .check_access(token)
+        .map_err(|err| err.refused("access token"))?;
+    live_caller(
+        state,
+        Caller {
+            user_id: UserId(claims.sub),
+            session_id: SessionId(claims.sid),
+        },
+    )
+    .await
+}
+
+/// The caller, if its session is still live: the one check behind a Bearer token and a
+/// WebSocket ticket alike.
+pub async fn live_caller(state: &AppState, caller: Caller) -> Result<Caller, AppError> {
     let mut conn = state.db.get().await?;
     if !queries::auth::session_is_live(&mut conn, caller.session_id, caller.user_id).await? {
         return Err(AppError::Unauthorized(

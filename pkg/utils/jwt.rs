@@ -10,6 +10,8 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::errors::AppError;
+
 /// Tolerated clock difference between the instances that sign and check a token.
 const CLOCK_LEEWAY_SECS: u64 = 5;
 
@@ -54,6 +56,19 @@ pub enum TokenError {
     Invalid,
     #[error("token is not a {0:?} token")]
     WrongKind(TokenKind),
+}
+
+impl TokenError {
+    /// The one way a refused token is told to the client: `401`, naming which token
+    /// (`"access token"`, `"refresh token"`) and why.
+    pub fn refused(self, which: &str) -> AppError {
+        match self {
+            Self::Expired => AppError::Unauthorized(format!("{which} has expired")),
+            Self::Invalid | Self::WrongKind(_) => {
+                AppError::Unauthorized(format!("{which} is invalid"))
+            }
+        }
+    }
 }
 
 /// The keys for signing and checking tokens, derived once from `JWT_SECRET`.

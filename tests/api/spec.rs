@@ -154,12 +154,12 @@ async fn query_ranges_and_patterns_are_the_documented_ones() {
 async fn a_wrong_method_is_405_with_an_allow_header() {
     let app = spawn_app().await;
     let cases = [
-        (Method::PUT, "/api/v1/users/me", "GET"),
-        (Method::DELETE, "/api/v1/groups/public", "GET"),
+        (Method::PUT, "/api/v1/users/me", "GET, HEAD"),
+        (Method::DELETE, "/api/v1/groups/public", "GET, HEAD"),
         (
             Method::PUT,
             &format!("/api/v1/groups/{GENERAL}") as &str,
-            "GET, PATCH",
+            "GET, HEAD, PATCH",
         ),
         (Method::GET, "/api/v1/auth/login", "POST"),
     ];

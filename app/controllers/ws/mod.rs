@@ -23,7 +23,7 @@ use crate::{
     },
     pkg::{
         middleware::{
-            auth::{authenticate, Caller},
+            auth::{authenticate, live_caller, Caller},
             cors,
         },
         state::AppState,
@@ -115,14 +115,12 @@ async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Caller, AppErro
     let (user_id, session_id) = queries::auth::take_ws_ticket(&state.cache, ticket)
         .await?
         .ok_or_else(|| AppError::Unauthorized("ticket is invalid, used or expired".into()))?;
-    let mut conn = state.db.get().await?;
-    if !queries::auth::session_is_live(&mut conn, session_id, user_id).await? {
-        return Err(AppError::Unauthorized(
-            "session has ended; log in again".into(),
-        ));
-    }
-    Ok(Caller {
-        user_id,
-        session_id,
-    })
+    live_caller(
+        state,
+        Caller {
+            user_id,
+            session_id,
+        },
+    )
+    .await
 }

@@ -1,0 +1,117 @@
+//! What a scenario cost in CPU, process by process: the servers, Postgres, Redis and the load
+//! generator itself, read from `/proc` (user + system time) before and after the sending window.
+//! On a box where all of them share the cores, throughput is cores divided by this cost, so it is
+//! the steadier figure to compare runs by.
+
+use std::fs;
+
+/// Reads the CPU time of the processes a run involves.
+pub struct CpuMeter {
+    servers: Vec<u32>,
+}
+
+/// CPU time used so far, in microseconds, by role.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTime {
+    pub servers: u64,
+    pub postgres: u64,
+    pub redis: u64,
+    pub generator: u64,
+}
+
+impl CpuMeter {
+    /// Meters the given server processes, every Postgres and Redis process of this machine, and
+    /// this process.
+    pub fn new(servers: Vec<u32>) -> Self {
+        Self { servers }
+    }
+
+    /// The CPU time used so far. Postgres and Redis processes are looked up at each reading, so
+    /// backends opened meanwhile count (one that ended meanwhile takes its time with it).
+    pub fn read(&self) -> CpuTime {
+        let sum = |pids: &[u32]| pids.iter().filter_map(|pid| cpu_micros(*pid)).sum();
+        CpuTime {
+            servers: sum(&self.servers),
+            postgres: sum(&processes_named(|name| name == "postgres")),
+            redis: sum(&processes_named(|name| name.starts_with("redis-server"))),
+            generator: cpu_micros(std::process::id()).unwrap_or(0),
+        }
+    }
+}
+
+impl CpuTime {
+    /// `µs per message: servers / Postgres / Redis / generator` from `before` to `self`.
+    pub fn per_message_since(&self, before: &CpuTime, messages: u64) -> String {
+        let per = |after: u64, before: u64| after.saturating_sub(before) / messages.max(1);
+        format!(
+            "{} / {} / {} / {}",
+            per(self.servers, before.servers),
+            per(self.postgres, before.postgres),
+            per(self.redis, before.redis),
+            per(self.generator, before.generator)
+        )
+    }
+}
+
+/// The label of [`CpuTime::per_message_since`]'s figure in a report.
+pub const CPU_PER_MESSAGE: &str = "CPU µs per message (servers / Postgres / Redis / generator)";
+
+/// Process ids whose command name passes `wanted`.
+fn processes_named(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|name| wanted(name.trim_end()))
+        })
+        .collect()
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// User + system CPU time of a process, in microseconds.
+pub fn cpu_micros(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s.
+    Some(ticks * 10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_metered() {
+        let meter = CpuMeter::new(vec![std::process::id()]);
+        let before = meter.read();
+        let mut spin = 0u64;
+        for n in 0..20_000_000u64 {
+            spin = spin.wrapping_add(n * n);
+        }
+        assert_ne!(spin, 1);
+        let after = meter.read();
+        assert!(after.generator >= before.generator);
+        assert!(after.servers >= before.servers);
+        assert_eq!(
+            after.per_message_since(&after, 10),
+            "0 / 0 / 0 / 0",
+            "nothing is spent between one reading and itself"
+        );
+    }
+}
