@@ -19,14 +19,16 @@ chat:
 	cargo run --quiet --bin simplechat -- chat --user $(AS) $(if $(TO),--to $(TO))
 
 ## The end-to-end checks CI runs, on this machine: nginx in front of two instances, every
-## rest/*.http file with httpyac, Swagger UI in headless Chromium. They install what they need
-## (nginx and chromium with apt when root, httpyac with npm, Python packages into a venv).
+## rest/*.http file with httpyac, Swagger UI and the web client in headless Chromium. They install
+## what they need (nginx and chromium with apt when root, httpyac with npm, Python packages into a
+## venv).
 E2E_BIN = $(or $(CARGO_TARGET_DIR),target)/debug/simplechat
 e2e: test-services
 	cargo build --bin simplechat
 	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/e2e-nginx.sh
 	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/http-files.sh
 	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/swagger-check.sh
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/web-client.sh
 
 ## Drop the database and the Redis keys that `make run` created (DATABASE_URL, REDIS_PREFIX).
 clean-data:

@@ -3,7 +3,8 @@
 # simplechat instances that share one database, one Redis prefix and one JWT secret but have
 # different MACHINE_IDs. Two WebSocket clients connect through nginx, land on different instances
 # and exchange a private message both ways (.ci/ws_e2e.py says how "different instances" is proven).
-# Three tests: `nginx -t` on the config; the exchange; failover (one instance stopped, then both).
+# Four tests: `nginx -t` on the config; the exchange; the web client at / through nginx; failover
+# (one instance stopped, then both).
 #
 # Uses the already-built binary (see .ci/lib.sh), installs nginx from Debian when missing and the
 # Python `websockets` package into a venv under ~/.cache/simplechat-ci. Loopback only; everything
@@ -92,6 +93,19 @@ if timeout 120 "$venv/bin/python" "$ci_root/.ci/ws_e2e.py" --base "http://127.0.
   ci_log "two clients on two instances exchanged messages through nginx"
 else
   failed=$((failed + 1))
+fi
+
+# --- the web client through nginx: served at /, and the Host the browser used (port included)
+# reaches the server, which names it in the page's Content-Security-Policy.
+headers=$(curl -sS -m 10 -D - -o "$ci_tmp/web.html" "http://127.0.0.1:$nginx_port/" | tr -d '\r') || headers=''
+if grep -qi '^HTTP/1.1 200' <<<"$headers" && grep -q 'assets/js/main.js' "$ci_tmp/web.html" &&
+  grep -qi "^content-security-policy:.*ws://127.0.0.1:$nginx_port" <<<"$headers"; then
+  passed=$((passed + 1))
+  ci_log "the web client is served through nginx, with the browser's Host (port included)"
+else
+  failed=$((failed + 1))
+  ci_log "GET / through nginx: expected 200, the page and a CSP naming ws://127.0.0.1:$nginx_port; got:"
+  echo "$headers" >&2
 fi
 
 # --- failover: with simplechat2 stopped, every request through nginx still succeeds (a refused

@@ -7,6 +7,7 @@ pub mod groups;
 pub mod health;
 pub mod messages;
 pub mod users;
+pub mod web;
 pub mod ws;
 
 use poem_openapi::Tags;

@@ -1,12 +1,20 @@
-//! `/api/v1/users*`: who am I, and finding other users by username prefix.
+//! `/api/v1/users*`: who am I, finding other users by username prefix, and naming a user by id
+//! (a message from someone not in your contacts carries only their id).
 
 use poem::web::Data;
-use poem_openapi::{param::Query, payload::Json, OpenApi};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    OpenApi,
+};
 
 use super::ApiTags;
 use crate::{
     app::{
-        models::user::{SearchLimit, User, UsernamePrefix},
+        models::{
+            ids::UserId,
+            user::{SearchLimit, User, UsernamePrefix},
+        },
         queries,
     },
     pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
@@ -25,6 +33,21 @@ impl UsersApi {
         let user = queries::users::find_by_id(&mut conn, auth.0.user_id)
             .await?
             .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?;
+        Ok(Json(user.into()))
+    }
+
+    /// One user by id. Usernames are public (anyone may search them), so any user may be named.
+    #[oai(path = "/:user_id", method = "get", operation_id = "getUser")]
+    async fn by_id(
+        &self,
+        state: Data<&AppState>,
+        _auth: BearerAuth,
+        user_id: Path<UserId>,
+    ) -> Result<Json<User>, AppError> {
+        let mut conn = state.db.get().await?;
+        let user = queries::users::find_by_id(&mut conn, user_id.0)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
         Ok(Json(user.into()))
     }
 

@@ -110,6 +110,9 @@ pub struct Config {
     pub ws_send_rate: u32,
     /// Sonyflake machine id; when absent one is leased from Redis.
     pub machine_id: Option<u16>,
+    /// Browser origins (`scheme://host[:port]`) on other sites that may call the API and open
+    /// WebSockets; empty means the server's own origin only.
+    pub cors_allowed_origins: Vec<String>,
     pub chatbot: ChatbotConfig,
 }
 
@@ -208,6 +211,7 @@ impl Config {
             machine_id: get("MACHINE_ID")
                 .map(|value| parse("MACHINE_ID", &value))
                 .transpose()?,
+            cors_allowed_origins: origins(&or("CORS_ALLOWED_ORIGINS", ""))?,
             chatbot: chatbot(&get, &or)?,
         })
     }
@@ -338,6 +342,26 @@ fn at_least_two(key: &'static str, value: &str) -> Result<i32, ConfigError> {
     Ok(count)
 }
 
+/// `CORS_ALLOWED_ORIGINS`: comma-separated origins such as `https://chat.example.com`, kept in
+/// the form browsers send in `Origin` (lowercase scheme and host, no default port, no path).
+fn origins(value: &str) -> Result<Vec<String>, ConfigError> {
+    let key = "CORS_ALLOWED_ORIGINS";
+    let mut origins = Vec::new();
+    for written in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let url =
+            url::Url::parse(written).map_err(|err| invalid(key, format!("{written:?}: {err}")))?;
+        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
+            return Err(invalid(
+                key,
+                format!("{written:?} is not an origin like https://chat.example.com"),
+            ));
+        }
+        origins.push(url.origin().ascii_serialization());
+    }
+    Ok(origins)
+}
+
 fn bcrypt_cost(value: &str) -> Result<u32, ConfigError> {
     let cost: u32 = parse("BCRYPT_COST", value)?;
     // bcrypt itself accepts 4..=31; anything above 16 takes seconds per login.
@@ -414,9 +438,25 @@ mod tests {
         assert_eq!(err.key, "EDENAI_API_KEY");
         let err = config(&[("CHATBOT_PROVIDER", "magic")]).unwrap_err();
         assert_eq!(err.key, "CHATBOT_PROVIDER");
+        let err = config(&[("CORS_ALLOWED_ORIGINS", "https://a.example/app")]).unwrap_err();
+        assert_eq!(err.key, "CORS_ALLOWED_ORIGINS");
         let err = config(&[("RATE_LIMIT_LOGIN_FAILURES", "-1")]).unwrap_err();
         assert_eq!(err.key, "RATE_LIMIT_LOGIN_FAILURES");
         let err = config(&[("BCRYPT_CONCURRENCY", "0")]).unwrap_err();
         assert_eq!(err.key, "BCRYPT_CONCURRENCY");
+    }
+
+    #[test]
+    fn cors_origins_are_kept_as_browsers_send_them() {
+        assert!(config(&[]).unwrap().cors_allowed_origins.is_empty());
+        let config = config(&[(
+            "CORS_ALLOWED_ORIGINS",
+            " HTTPS://Chat.Example.com:443/ ,http://127.0.0.1:9000",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.cors_allowed_origins,
+            ["https://chat.example.com", "http://127.0.0.1:9000"]
+        );
     }
 }

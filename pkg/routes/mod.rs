@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
-use poem::{get, http::Method, Endpoint, EndpointExt, Route};
+use poem::{get, http::Method, Endpoint, EndpointExt, IntoEndpoint, Route};
 use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
         auth::AuthApi, contacts::ContactsApi, groups::GroupsApi, health::HealthApi,
-        messages::MessagesApi, users::UsersApi, ws,
+        messages::MessagesApi, users::UsersApi, web, ws,
     },
     pkg::{
         middleware::{
             allow::{add_allow_header, AllowedMethods},
+            cors::cors,
             errors::{to_contract_shape, BodyFields},
             limits::limit_body_size,
             request_id::request_id,
@@ -39,21 +40,31 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the browser client at `/`, the REST API (documented in the
+/// OpenAPI document), the WebSocket, and the document with its Swagger UI.
 pub fn app(state: AppState) -> impl Endpoint {
     let api = openapi();
     let swagger_ui = api.swagger_ui();
     let spec = api.spec_endpoint();
     let allowed = Arc::new(allowed_methods());
     let body_fields = Arc::new(body_fields());
+    // The documented routes, mounted where their paths say (nesting them at "/" would also claim
+    // "/" itself, which is the browser client's).
+    let api = Arc::new(api.into_endpoint());
 
     Route::new()
+        .at("/", get(web::index))
+        .at("/assets/*path", get(web::file))
         .at("/ws", get(ws::upgrade))
         .at("/openapi.json", spec)
         .nest("/swagger", swagger_ui)
-        .nest("/", api)
+        .nest_no_strip("/api", api.clone())
+        .at("/healthz", api.clone())
+        .at("/readyz", api.clone())
+        .at("/metrics", api)
         .around(limit_body_size)
         .catch_all_error(move |err| to_contract_shape(err, body_fields.clone()))
+        .around(cors)
         .around(move |next, req| add_allow_header(next, req, allowed.clone()))
         .around(request_id)
         .data(state)
@@ -70,8 +81,13 @@ fn allowed_methods() -> AllowedMethods {
                 .into_iter()
                 .map(move |operation| (template.clone(), operation.method))
         });
-    let undocumented = [("/ws", Method::GET), ("/openapi.json", Method::GET)]
-        .map(|(template, method)| (template.to_owned(), method));
+    let undocumented = [
+        ("/", Method::GET),
+        ("/assets/{path}", Method::GET),
+        ("/ws", Method::GET),
+        ("/openapi.json", Method::GET),
+    ]
+    .map(|(template, method)| (template.to_owned(), method));
     AllowedMethods::new(documented.chain(undocumented))
 }
 

@@ -20,5 +20,6 @@ mod redis_outage;
 mod spec;
 mod tokens;
 mod users;
+mod web;
 mod ws_close_codes;
 mod ws_ticket;

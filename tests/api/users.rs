@@ -84,3 +84,27 @@ async fn search_needs_authentication() {
         .await
         .error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+#[tokio::test]
+async fn a_user_is_named_by_id() {
+    let app = spawn_app().await;
+    let me = app.new_user().await;
+    let other = app.new_user().await;
+
+    let reply = app
+        .get(
+            &format!("/api/v1/users/{}", other.id),
+            Some(&me.access_token),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["username"], other.username.as_str());
+
+    let missing = app
+        .get(
+            "/api/v1/users/7d3e2a41-5c9b-4f1e-9a6d-0b8c2e4f1a73",
+            Some(&me.access_token),
+        )
+        .await;
+    missing.error(StatusCode::NOT_FOUND, "not_found");
+}

@@ -22,7 +22,10 @@ use crate::{
         queries,
     },
     pkg::{
-        middleware::auth::{authenticate, live_caller, Caller},
+        middleware::{
+            auth::{authenticate, live_caller, Caller},
+            cors,
+        },
         state::AppState,
         utils::errors::AppError,
     },
@@ -54,6 +57,11 @@ pub async fn upgrade(
     Data(state): Data<&AppState>,
     ws: WebSocket,
 ) -> Result<impl IntoResponse, AppError> {
+    if !cors::may_open_socket(req, &state.config.cors_allowed_origins) {
+        return Err(AppError::Forbidden(
+            "this origin may not open a WebSocket (see CORS_ALLOWED_ORIGINS)".into(),
+        ));
+    }
     // A socket that cannot receive its live events is refused before the upgrade, so the client
     // (or the balancer in front) tries again, elsewhere or a little later.
     if !state.broker.is_live() {
