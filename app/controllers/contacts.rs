@@ -15,7 +15,10 @@ use crate::{
             user::UserRecord,
         },
         queries::{self, contacts::AddContactError},
-        services::presence::{Presence, PresenceState},
+        services::{
+            permissions,
+            presence::{Presence, PresenceState},
+        },
     },
     pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
 };
@@ -80,12 +83,7 @@ impl ContactsApi {
         let user = queries::users::find_by_username(&mut conn, &body.0.username.folded())
             .await?
             .ok_or_else(|| AppError::NotFound("no user has that username".into()))?;
-        // Well-formed, but not allowed for this caller: 403, as the schema cannot rule it out.
-        if user.id == auth.0.user_id {
-            return Err(AppError::Forbidden(
-                "you cannot add yourself as a contact".into(),
-            ));
-        }
+        permissions::may_add_contact(auth.0.user_id, user.id)?;
         let record = queries::contacts::add(&mut conn, auth.0.user_id, user.id)
             .await
             .map_err(|err| match err {

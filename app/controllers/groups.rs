@@ -24,7 +24,7 @@ use crate::{
             self,
             groups::{AddOutcome, NewGroup, RemoveOutcome},
         },
-        services::events,
+        services::{events, permissions},
     },
     pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
     platform::database::DbConn,
@@ -55,10 +55,6 @@ enum MemberRemoved {
     NoContent,
 }
 
-fn no_such_group() -> AppError {
-    AppError::NotFound("no such group".into())
-}
-
 #[OpenApi(prefix_path = "/api/v1/groups", tag = "ApiTags::Groups")]
 impl GroupsApi {
     /// Create a group; I become its admin. Initial members must be my contacts.
@@ -86,7 +82,7 @@ impl GroupsApi {
             )));
         }
         let mut conn = state.db.get().await?;
-        require_contacts(&mut conn, creator, &members).await?;
+        permissions::require_contacts(&mut conn, creator, &members).await?;
 
         let id = GroupId::new_random();
         queries::groups::create(
@@ -145,7 +141,7 @@ impl GroupsApi {
         group_id: Path<GroupId>,
     ) -> Result<Json<Group>, AppError> {
         let mut conn = state.db.get().await?;
-        role_in(&mut conn, group_id.0, auth.0.user_id).await?;
+        permissions::role_in(&mut conn, group_id.0, auth.0.user_id).await?;
         Ok(Json(group_with_members(&mut conn, group_id.0).await?))
     }
 
@@ -159,7 +155,7 @@ impl GroupsApi {
         body: Json<RenameGroupRequest>,
     ) -> Result<Json<Group>, AppError> {
         let mut conn = state.db.get().await?;
-        require_admin(&mut conn, group_id.0, auth.0.user_id).await?;
+        permissions::require_admin(&mut conn, group_id.0, auth.0.user_id).await?;
         let group = queries::groups::rename(&mut conn, group_id.0, body.0.name.as_str()).await?;
         let members = queries::groups::member_ids(&mut conn, group_id.0).await?;
         drop(conn);
@@ -183,8 +179,8 @@ impl GroupsApi {
     ) -> Result<MemberAdded, AppError> {
         let (admin, new_member) = (auth.0.user_id, body.0.user_id);
         let mut conn = state.db.get().await?;
-        require_admin(&mut conn, group_id.0, admin).await?;
-        require_contacts(&mut conn, admin, &[new_member]).await?;
+        permissions::require_admin(&mut conn, group_id.0, admin).await?;
+        permissions::require_contacts(&mut conn, admin, &[new_member]).await?;
         let member = add(&state, &mut conn, group_id.0, new_member, Role::Member).await?;
         Ok(MemberAdded::Created(Json(member)))
     }
@@ -204,12 +200,7 @@ impl GroupsApi {
     ) -> Result<MemberRemoved, AppError> {
         let (group_id, caller, target) = (group_id.0, auth.0.user_id, user_id.0);
         let mut conn = state.db.get().await?;
-        let caller_role = role_in(&mut conn, group_id, caller).await?;
-        if target != caller && caller_role != Role::Admin {
-            return Err(AppError::Forbidden(
-                "only an admin can remove other members".into(),
-            ));
-        }
+        permissions::may_remove_member(&mut conn, group_id, caller, target).await?;
         if let RemoveOutcome::NotAMember =
             queries::groups::remove_member(&mut conn, group_id, target).await?
         {
@@ -238,44 +229,10 @@ impl GroupsApi {
         match queries::groups::find(&mut conn, group_id.0).await? {
             Some(group) if group.public => {}
             // A private group is as invisible as a missing one.
-            _ => return Err(no_such_group()),
+            _ => return Err(permissions::no_such_group()),
         }
         let member = add(&state, &mut conn, group_id.0, auth.0.user_id, Role::Member).await?;
         Ok(MemberAdded::Created(Json(member)))
-    }
-}
-
-/// The caller's role; 404 when they are not a member (or the group does not exist).
-async fn role_in(conn: &mut DbConn, group_id: GroupId, user_id: UserId) -> Result<Role, AppError> {
-    queries::groups::role_of(conn, group_id, user_id)
-        .await?
-        .ok_or_else(no_such_group)
-}
-
-/// 404 for outsiders, 403 for plain members.
-async fn require_admin(
-    conn: &mut DbConn,
-    group_id: GroupId,
-    user_id: UserId,
-) -> Result<(), AppError> {
-    match role_in(conn, group_id, user_id).await? {
-        Role::Admin => Ok(()),
-        Role::Member => Err(AppError::Forbidden("only a group admin can do that".into())),
-    }
-}
-
-/// 403 unless every one of `users` is in `owner`'s contacts.
-async fn require_contacts(
-    conn: &mut DbConn,
-    owner: UserId,
-    users: &[UserId],
-) -> Result<(), AppError> {
-    let contacts = queries::contacts::contacts_among(conn, owner, users).await?;
-    match users.iter().find(|user| !contacts.contains(user)) {
-        Some(stranger) => Err(AppError::Forbidden(format!(
-            "user {stranger} is not one of your contacts; only contacts can be added"
-        ))),
-        None => Ok(()),
     }
 }
 
@@ -299,7 +256,7 @@ async fn add(
                     "the group is full: a group may have at most {max_members} members"
                 )))
             }
-            AddOutcome::NoSuchGroup => return Err(no_such_group()),
+            AddOutcome::NoSuchGroup => return Err(permissions::no_such_group()),
         };
     let user = queries::users::find_by_id(conn, user_id)
         .await?
@@ -314,7 +271,7 @@ async fn add(
 async fn group_with_members(conn: &mut DbConn, group_id: GroupId) -> Result<Group, AppError> {
     let group = queries::groups::find(conn, group_id)
         .await?
-        .ok_or_else(no_such_group)?;
+        .ok_or_else(permissions::no_such_group)?;
     let members = queries::groups::members(conn, group_id)
         .await?
         .into_iter()

@@ -1,10 +1,12 @@
-//! Who may write to or read a conversation. The rules live here once; the message writer applies
-//! them to a whole batch from a few queries, the other paths (typing, reading) one at a time.
+//! Who may do what: write to or read a conversation, add a contact, manage a group. The rules live
+//! here once; controllers and the message writer call them (the writer applies the messaging
+//! rules to a whole batch from a few queries, the other paths one at a time).
 
 use crate::{
     app::{
         models::{
             frames::Target,
+            group::Role,
             ids::{GroupId, UserId},
         },
         queries::{self, messages::ConversationKey},
@@ -82,5 +84,69 @@ pub async fn may_read(
     match target {
         Target::User(other) => Ok(ConversationKey::pair(user, other)),
         Target::Group(group_id) => member_of(conn, user, group_id).await,
+    }
+}
+
+/// Adding a contact: anyone but oneself (well-formed, so 403 rather than 400).
+pub fn may_add_contact(owner: UserId, other: UserId) -> Result<(), AppError> {
+    if owner == other {
+        return Err(AppError::Forbidden(
+            "you cannot add yourself as a contact".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The caller's role in a group; 404 when they are not a member (or the group does not exist).
+pub async fn role_in(
+    conn: &mut DbConn,
+    group_id: GroupId,
+    user_id: UserId,
+) -> Result<Role, AppError> {
+    queries::groups::role_of(conn, group_id, user_id)
+        .await?
+        .ok_or_else(no_such_group)
+}
+
+/// Renaming and adding members: admins only (404 for outsiders, 403 for plain members).
+pub async fn require_admin(
+    conn: &mut DbConn,
+    group_id: GroupId,
+    user_id: UserId,
+) -> Result<(), AppError> {
+    match role_in(conn, group_id, user_id).await? {
+        Role::Admin => Ok(()),
+        Role::Member => Err(AppError::Forbidden("only a group admin can do that".into())),
+    }
+}
+
+/// Removing a member: an admin may remove anyone, a member only themselves (leaving).
+pub async fn may_remove_member(
+    conn: &mut DbConn,
+    group_id: GroupId,
+    caller: UserId,
+    target: UserId,
+) -> Result<(), AppError> {
+    let caller_role = role_in(conn, group_id, caller).await?;
+    if target != caller && caller_role != Role::Admin {
+        return Err(AppError::Forbidden(
+            "only an admin can remove other members".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Members are added from the adder's contacts: 403 unless every one of `users` is one.
+pub async fn require_contacts(
+    conn: &mut DbConn,
+    owner: UserId,
+    users: &[UserId],
+) -> Result<(), AppError> {
+    let contacts = queries::contacts::contacts_among(conn, owner, users).await?;
+    match users.iter().find(|user| !contacts.contains(user)) {
+        Some(stranger) => Err(AppError::Forbidden(format!(
+            "user {stranger} is not one of your contacts; only contacts can be added"
+        ))),
+        None => Ok(()),
     }
 }
