@@ -81,6 +81,18 @@ ci_apt_install() {
 }
 
 # Fails early, with a hint, when Postgres or Redis does not answer.
+# ci_chromium: prints the path of Debian's chromium, installing it when missing (as root).
+ci_chromium() {
+  local chromium
+  chromium=$(command -v chromium || true)
+  if [ -z "$chromium" ]; then
+    ci_apt_install chromium >&2
+    chromium=$(command -v chromium) || ci_die "chromium is not on PATH after installing it"
+  fi
+  ci_log "$("$chromium" --version 2>/dev/null || echo chromium)"
+  echo "$chromium"
+}
+
 ci_require_services() {
   local rest
   rest=${CI_POSTGRES_URL#*://}; rest=${rest##*@}; rest=${rest%%/*}

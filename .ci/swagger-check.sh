@@ -18,12 +18,7 @@ ci_require_services
 bin=$(ci_bin)
 ci_log "binary: $bin"
 
-chromium=$(command -v chromium || true)
-if [ -z "$chromium" ]; then
-  ci_apt_install chromium
-  chromium=$(command -v chromium) || ci_die "chromium is not on PATH after installing it"
-fi
-ci_log "$("$chromium" --version 2>/dev/null || echo chromium)"
+chromium=$(ci_chromium)
 
 port=$(ci_free_port)
 database='' prefix='' # set by the two calls below

@@ -18,12 +18,7 @@ ci_require_services
 bin=$(ci_bin)
 ci_log "binary: $bin"
 
-chromium=$(command -v chromium || true)
-if [ -z "$chromium" ]; then
-  ci_apt_install chromium
-  chromium=$(command -v chromium) || ci_die "chromium is not on PATH after installing it"
-fi
-ci_log "$("$chromium" --version 2>/dev/null || echo chromium)"
+chromium=$(ci_chromium)
 
 venv=$CI_CACHE_DIR/venv-playwright
 if ! "$venv/bin/python" -c 'import playwright.sync_api' 2>/dev/null; then
