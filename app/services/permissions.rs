@@ -1,4 +1,5 @@
-//! Who may do what: write to or read a conversation, add a contact, manage a group. The rules live
+//! Who may do what: write to or read a conversation, add a contact, manage a group, see someone's
+//! presence. The rules live
 //! here once; controllers and the message writer call them (the writer applies the messaging
 //! rules to a whole batch from a few queries, the other paths one at a time).
 
@@ -149,4 +150,13 @@ pub async fn require_contacts(
         ))),
         None => Ok(()),
     }
+}
+
+/// Presence is shared with contacts only: of `users`, those whose online state `viewer` may see.
+pub async fn presence_visible_to(
+    conn: &mut DbConn,
+    viewer: UserId,
+    users: &[UserId],
+) -> Result<Vec<UserId>, AppError> {
+    Ok(queries::contacts::contacts_among(conn, viewer, users).await?)
 }

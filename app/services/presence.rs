@@ -24,7 +24,7 @@ use crate::{
     app::{
         models::{frames::server, ids::UserId},
         queries,
-        services::events,
+        services::{events, permissions},
     },
     pkg::{
         state::AppState,
@@ -114,7 +114,7 @@ impl Presence {
         user_ids: &[UserId],
     ) -> Result<Vec<PresenceState>, AppError> {
         let mut conn = state.db.get().await?;
-        let contacts = queries::contacts::contacts_among(&mut conn, viewer, user_ids).await?;
+        let contacts = permissions::presence_visible_to(&mut conn, viewer, user_ids).await?;
         let last_seen = queries::users::last_seen(&mut conn, &contacts).await?;
         drop(conn);
         Self::states(state, contacts, last_seen).await
