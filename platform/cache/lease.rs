@@ -25,10 +25,12 @@ use redis::{RedisResult, Script};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{timed_out, Cache};
+use super::{within, Cache};
 
 /// How long a lease key lives without renewal: an instance that dies frees its number by then.
 const LEASE_TTL: Duration = Duration::from_secs(30);
+/// Bounds each Redis call of the keeper, well inside [`VALIDITY`].
+const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the keeper renews.
 const RENEW_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a renewal keeps the number usable: long enough that a Redis restart of a few seconds
@@ -216,7 +218,8 @@ impl Keeper {
     /// Sets the key if absent; true when the number is ours now.
     async fn claim(&self, number: u16) -> RedisResult<bool> {
         let mut conn = self.cache.connection().await?;
-        let taken = bounded(
+        let taken = within(
+            CALL_TIMEOUT,
             redis::cmd("SET")
                 .arg(self.key(number))
                 .arg(&self.holder)
@@ -248,7 +251,8 @@ impl Keeper {
         let ttl = LEASE_TTL.as_millis() as u64;
         if self.pinned {
             // Pinned numbers are set unconditionally: the operator said this one is ours.
-            let previous = bounded(
+            let previous = within(
+                CALL_TIMEOUT,
                 redis::cmd("SET")
                     .arg(self.key(number))
                     .arg(&self.holder)
@@ -264,7 +268,8 @@ impl Keeper {
                 Some(_) => Renewal::Lost,
             });
         }
-        let found: i64 = bounded(
+        let found: i64 = within(
+            CALL_TIMEOUT,
             Script::new(RENEW)
                 .key(self.key(number))
                 .arg(&self.holder)
@@ -356,7 +361,8 @@ impl Keeper {
     async fn release(&self, number: u16) {
         let released = async {
             let mut conn = self.cache.connection().await?;
-            bounded(
+            within(
+                CALL_TIMEOUT,
                 Script::new(RELEASE)
                     .key(self.key(number))
                     .arg(&self.holder)
@@ -368,11 +374,4 @@ impl Keeper {
             tracing::warn!(number, error = %err, "could not release the lease");
         }
     }
-}
-
-/// Bounds one Redis round trip by the renewal interval's budget.
-async fn bounded<T>(future: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
-    tokio::time::timeout(Duration::from_secs(1), future)
-        .await
-        .unwrap_or_else(|_| Err(timed_out()))
 }

@@ -67,16 +67,24 @@ impl Cache {
     pub async fn ping(&self) -> RedisResult<()> {
         let mut conn = self.connection().await?;
         let reply: String =
-            tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async(&mut conn))
-                .await
-                .map_err(|_| timed_out())??;
+            within(REDIS_TIMEOUT, redis::cmd("PING").query_async(&mut conn)).await?;
         debug_assert_eq!(reply, "PONG");
         Ok(())
     }
 }
 
+/// Runs a Redis call, failing with a timeout error if it takes longer than `limit`.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = RedisResult<T>>,
+) -> RedisResult<T> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or_else(|_| Err(timed_out()))
+}
+
 /// The error for a Redis call that took longer than its limit.
-pub(crate) fn timed_out() -> RedisError {
+fn timed_out() -> RedisError {
     RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "Redis did not answer in time",

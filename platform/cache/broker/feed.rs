@@ -9,9 +9,11 @@ use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult, Value};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::platform::cache::within;
+
 use super::{
-    with_timeout, Broker, FEED_DOWN_METRIC, FEED_LIVE_METRIC, FEED_TIMEOUT, FIRST_RETRY_DELAY,
-    MAX_RETRY_DELAY, PING_INTERVAL, RECEIVED_METRIC, RECONNECTS_METRIC, TAG_SEPARATOR,
+    Broker, FEED_DOWN_METRIC, FEED_LIVE_METRIC, FEED_TIMEOUT, FIRST_RETRY_DELAY, MAX_RETRY_DELAY,
+    PING_INTERVAL, RECEIVED_METRIC, RECONNECTS_METRIC, TAG_SEPARATOR,
 };
 
 impl Broker {
@@ -58,7 +60,8 @@ impl Broker {
             .set_connection_timeout(FEED_TIMEOUT)
             .set_response_timeout(FEED_TIMEOUT)
             .set_push_sender(pushes);
-        let mut feed = with_timeout(
+        let mut feed = within(
+            FEED_TIMEOUT,
             self.inner
                 .client
                 .get_multiplexed_async_connection_with_config(&config),
@@ -74,7 +77,7 @@ impl Broker {
             .map(|channel| self.inner.cache.key(channel))
             .collect();
         if !channels.is_empty() {
-            with_timeout(feed.subscribe(channels)).await?;
+            within(FEED_TIMEOUT, feed.subscribe(channels)).await?;
         }
         *self.lock_feed() = Some(feed);
         Ok(received)
@@ -115,7 +118,7 @@ impl Broker {
                     Some(_) => {}
                 },
                 _ = ping.tick() => {
-                    let answered = with_timeout(redis::cmd("PING").query_async::<Value>(&mut feed)).await;
+                    let answered = within(FEED_TIMEOUT, redis::cmd("PING").query_async::<Value>(&mut feed)).await;
                     if let Err(err) = answered {
                         tracing::warn!(error = %err, "Redis feed does not answer");
                         return;

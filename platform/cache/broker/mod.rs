@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     hub::{Hub, Subscriber, EVERYONE},
-    timed_out, Cache,
+    within, Cache,
 };
 
 /// Separates the tag from the body in a published payload.
@@ -160,12 +160,11 @@ impl Broker {
             metrics::counter!(PUBLISH_FAILURES_METRIC).increment(payloads.len() as u64);
             return Err(feed_down());
         }
-        let published = tokio::time::timeout(PUBLISH_TIMEOUT, async {
+        let published = within(PUBLISH_TIMEOUT, async {
             let mut conn = self.inner.cache.connection().await?;
             pipe.query_async::<()>(&mut conn).await
         })
-        .await
-        .unwrap_or_else(|_| Err(timed_out()));
+        .await;
         match &published {
             Ok(()) => metrics::counter!(PUBLISHED_METRIC).increment(payloads.len() as u64),
             Err(_) => metrics::counter!(PUBLISH_FAILURES_METRIC).increment(payloads.len() as u64),
@@ -187,7 +186,7 @@ impl Broker {
         let (id, first) = self.inner.hub.insert(channel, subscriber);
         if first {
             let key = self.inner.cache.key(channel);
-            if let Err(err) = with_timeout(feed.subscribe(key)).await {
+            if let Err(err) = within(FEED_TIMEOUT, feed.subscribe(key)).await {
                 self.inner.hub.remove(channel, id);
                 return Err(err);
             }
@@ -241,7 +240,7 @@ impl Subscription {
             return;
         };
         let key = broker.inner.cache.key(&self.channel);
-        if let Err(err) = with_timeout(feed.unsubscribe(key)).await {
+        if let Err(err) = within(FEED_TIMEOUT, feed.unsubscribe(key)).await {
             tracing::warn!(error = %err, channel = %self.channel, "unsubscribe failed");
         }
     }
@@ -252,14 +251,6 @@ fn feed_down() -> redis::RedisError {
         redis::ErrorKind::IoError,
         "live events are unavailable (Redis feed down)",
     ))
-}
-
-async fn with_timeout<T>(
-    future: impl std::future::Future<Output = RedisResult<T>>,
-) -> RedisResult<T> {
-    tokio::time::timeout(FEED_TIMEOUT, future)
-        .await
-        .unwrap_or_else(|_| Err(timed_out()))
 }
 
 #[cfg(test)]
