@@ -39,16 +39,48 @@ impl CpuMeter {
     }
 }
 
+/// CPU µs per message, by role, over one sending window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuPerMessage {
+    pub servers: f64,
+    pub postgres: f64,
+    pub redis: f64,
+    pub generator: f64,
+}
+
 impl CpuTime {
-    /// `µs per message: servers / Postgres / Redis / generator` from `before` to `self`.
-    pub fn per_message_since(&self, before: &CpuTime, messages: u64) -> String {
-        let per = |after: u64, before: u64| after.saturating_sub(before) / messages.max(1);
-        format!(
-            "{} / {} / {} / {}",
-            per(self.servers, before.servers),
-            per(self.postgres, before.postgres),
-            per(self.redis, before.redis),
-            per(self.generator, before.generator)
+    /// What each role spent per message from `before` to `self`.
+    pub fn per_message_since(&self, before: &CpuTime, messages: u64) -> CpuPerMessage {
+        let per =
+            |after: u64, before: u64| after.saturating_sub(before) as f64 / messages.max(1) as f64;
+        CpuPerMessage {
+            servers: per(self.servers, before.servers),
+            postgres: per(self.postgres, before.postgres),
+            redis: per(self.redis, before.redis),
+            generator: per(self.generator, before.generator),
+        }
+    }
+}
+
+impl CpuPerMessage {
+    /// The roles in the order of [`CPU_PER_MESSAGE`], with their figures.
+    pub fn by_role(&self) -> [(&'static str, f64); 4] {
+        [
+            ("servers", self.servers),
+            ("Postgres", self.postgres),
+            ("Redis", self.redis),
+            ("generator", self.generator),
+        ]
+    }
+}
+
+/// `servers / Postgres / Redis / generator`, in whole µs.
+impl std::fmt::Display for CpuPerMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} / {:.0} / {:.0} / {:.0}",
+            self.servers, self.postgres, self.redis, self.generator
         )
     }
 }
@@ -109,7 +141,7 @@ mod tests {
         assert!(after.generator >= before.generator);
         assert!(after.servers >= before.servers);
         assert_eq!(
-            after.per_message_since(&after, 10),
+            after.per_message_since(&after, 10).to_string(),
             "0 / 0 / 0 / 0",
             "nothing is spent between one reading and itself"
         );

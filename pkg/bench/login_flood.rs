@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 
 use super::{
     client::{Api, OnFrame, Socket},
-    scenarios::{run_prefix, Report},
+    report::Report,
+    scenarios::run_prefix,
     stats::Latency,
 };
 

@@ -7,18 +7,24 @@
 
 mod client;
 mod cost;
+mod idle;
+mod latency;
 mod login_flood;
+mod plots;
+mod progress;
+mod report;
 mod scenarios;
 mod stats;
+mod targets;
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 
 use client::Api;
 use cost::CpuMeter;
-use scenarios::Report;
+use report::Report;
 
 /// The scenarios `simplechat bench` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,6 +68,9 @@ pub struct BenchArgs {
     /// Messages per second in all for `latency`.
     #[arg(long, default_value_t = 5000)]
     pub latency_rate: u32,
+    /// How many times `latency` runs in a row (the spread of its p99 is reported).
+    #[arg(long, default_value_t = 1)]
+    pub latency_runs: usize,
     /// How long each messaging scenario sends.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -96,6 +105,12 @@ pub struct BenchArgs {
     /// This box's single-row Postgres INSERT rate (from pgbench), to report our rates against.
     #[arg(long)]
     pub postgres_insert_rate: Option<f64>,
+    /// Draw the latency percentiles and the CPU per message as SVG into this folder.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// Write the cost targets, met or missed, as a Markdown table to this file.
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
 }
 
 /// Runs the chosen scenarios, prints a Markdown table and a closing `bench: N passed, M failed`
@@ -113,22 +128,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for scenario in &args.scenarios {
         eprintln!("bench: running {scenario:?}");
+        if *scenario == Scenario::Latency {
+            let (rate, runs) = (args.latency_rate, args.latency_runs.max(1));
+            let paced = latency::runs(&api, args.pairs, rate, args.duration, runs, &meter);
+            reports.extend(paced.await?);
+            continue;
+        }
         let report = match scenario {
             Scenario::Private => {
                 scenarios::private(&api, None, args.pairs, args.rate, args.duration, &meter).await?
-            }
-            Scenario::Latency => {
-                let mut report = scenarios::private(
-                    &api,
-                    None,
-                    args.pairs,
-                    args.latency_rate,
-                    args.duration,
-                    &meter,
-                )
-                .await?;
-                report.scenario = "latency".into();
-                report
             }
             Scenario::Cross => {
                 let Some(url2) = &args.url2 else {
@@ -157,7 +165,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 .await?
             }
             Scenario::Idle => {
-                scenarios::idle(
+                idle::idle(
                     &api,
                     args.idle,
                     args.idle_hold,
@@ -169,11 +177,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::LoginFlood => {
                 login_flood::login_flood(&api, args.flood_clients, args.duration).await?
             }
+            Scenario::Latency => unreachable!("run above, as many times as asked"),
         };
         reports.push(report);
     }
     println!("{}", markdown(&reports));
     println!("{}", ratios(&reports, &args));
+    write_figures(&reports, &args)?;
     let failed = reports.iter().filter(|report| !report.correct()).count();
     println!("bench: {} passed, {failed} failed", reports.len() - failed);
     if failed > 0 {
@@ -223,6 +233,18 @@ fn markdown(reports: &[Report]) -> String {
     out
 }
 
+/// The plots and the targets table, where asked for.
+fn write_figures(reports: &[Report], args: &BenchArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.plots {
+        plots::write(reports, dir)?;
+    }
+    if let Some(file) = &args.targets {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::fs::write(file, targets::table(reports, cores))?;
+    }
+    Ok(())
+}
+
 /// Our rates as fractions of what this box's Redis and Postgres do on their own.
 fn ratios(reports: &[Report], args: &BenchArgs) -> String {
     let mut out = String::new();
@@ -245,6 +267,7 @@ fn ratios(reports: &[Report], args: &BenchArgs) -> String {
             }
         }
     }
+    out.extend(latency::p99_spread(reports));
     if let Some(publish_rate) = args.redis_publish_rate {
         out.push_str(&format!(
             "- Redis alone: {publish_rate:.0} PUBLISH/s (redis-benchmark).\n"

@@ -2,7 +2,6 @@
 //! only, checks correctness while it measures, and returns a [`Report`].
 
 use std::{
-    net::{IpAddr, Ipv4Addr},
     sync::{
         atomic::{AtomicU64, Ordering as AtomicOrdering},
         Arc,
@@ -11,14 +10,16 @@ use std::{
 };
 
 use anyhow::Context;
-use futures_util::{future::try_join_all, StreamExt, TryStreamExt};
+use futures_util::future::try_join_all;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use super::{
     client::{Api, BenchUser, OnFrame, Socket},
-    cost::{cpu_micros, rss_kib, CpuMeter, CPU_PER_MESSAGE},
-    stats::{Clock, Latency, Ordering, Violations},
+    cost::{CpuMeter, CpuPerMessage, CPU_PER_MESSAGE},
+    progress,
+    report::Report,
+    stats::{Clock, Latency, Ordering},
 };
 
 /// Sends one sender may have awaiting their ack.
@@ -26,52 +27,22 @@ const SEND_WINDOW: usize = 8;
 /// How long stragglers may take after the sending stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// What one scenario measured.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub scenario: String,
-    pub settings: String,
-    pub seconds: f64,
-    pub sent: u64,
-    pub acked: u64,
-    pub delivered: u64,
-    pub expected_deliveries: u64,
-    pub errors: u64,
-    pub ack_ms: [f64; 4],
-    pub deliver_ms: [f64; 4],
-    pub violations: Violations,
-    /// Scenario-specific figures, already formatted.
-    pub extra: Vec<(String, String)>,
-}
-
-impl Report {
-    pub fn lost(&self) -> u64 {
-        self.expected_deliveries.saturating_sub(self.delivered)
-    }
-
-    /// True when nothing was lost, duplicated, reordered or refused.
-    pub fn correct(&self) -> bool {
-        self.lost() == 0
-            && self.errors == 0
-            && self.violations.duplicates == 0
-            && self.violations.gaps == 0
-            && self.violations.reordered == 0
-    }
-}
-
 /// A unique-enough username prefix for this run.
 pub fn run_prefix() -> String {
     format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// Creates `count` users on `api`, a few at a time.
-async fn users(api: &Api, prefix: &str, count: usize) -> anyhow::Result<Vec<BenchUser>> {
+pub async fn users(api: &Api, prefix: &str, count: usize) -> anyhow::Result<Vec<BenchUser>> {
+    let bar = progress::bar("registering users", count);
     let mut all = Vec::with_capacity(count);
     for chunk in (0..count).collect::<Vec<_>>().chunks(32) {
         let names: Vec<String> = chunk.iter().map(|n| format!("{prefix}_{n}")).collect();
         let batch = names.iter().map(|name| api.new_user(name));
         all.extend(try_join_all(batch).await?);
+        bar.inc(chunk.len() as u64);
     }
+    bar.finish_and_clear();
     Ok(all)
 }
 
@@ -101,12 +72,14 @@ async fn run_flows(
     rate: u32,
     duration: Duration,
     meter: &CpuMeter,
-) -> anyhow::Result<(Arc<Tally>, f64, u64, String)> {
+) -> anyhow::Result<(Arc<Tally>, f64, u64, CpuPerMessage)> {
     let clock = Clock::start();
     let tally = Arc::new(Tally::default());
     let mut sockets = Vec::new();
     let mut senders = Vec::new();
     let mut expected_per_message = 0u64;
+    let socket_count = flows.iter().map(|flow| 1 + flow.receivers.len()).sum();
+    let bar = progress::bar("connecting", socket_count);
 
     for (index, flow) in flows.into_iter().enumerate() {
         let sender_id = flow.sender.id.clone();
@@ -130,6 +103,7 @@ async fn run_flows(
                 tally.delivered.fetch_add(1, AtomicOrdering::Relaxed);
             });
             sockets.push(Socket::connect(api, receiver, None, on_frame).await?);
+            bar.inc(1);
         }
         expected_per_message += flow.receivers.len() as u64;
 
@@ -154,7 +128,9 @@ async fn run_flows(
         });
         let socket = Socket::connect(&flow.sender_api, &flow.sender, None, on_frame).await?;
         senders.push((index, flow.to, socket, window));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
 
     let flow_count = senders.len().max(1) as f64;
     let cpu_before = meter.read();
@@ -230,7 +206,7 @@ fn report(
     tally: &Tally,
     seconds: f64,
     expected: u64,
-    cpu: String,
+    cpu: CpuPerMessage,
 ) -> Report {
     Report {
         scenario: name.to_owned(),
@@ -243,8 +219,10 @@ fn report(
         errors: tally.errors.load(AtomicOrdering::Relaxed),
         ack_ms: tally.ack.summary(),
         deliver_ms: tally.deliver.summary(),
+        deliver_curve: tally.deliver.percentiles(),
+        cpu: Some(cpu),
         violations: tally.ordering.violations(),
-        extra: vec![(CPU_PER_MESSAGE.into(), cpu)],
+        extra: vec![(CPU_PER_MESSAGE.into(), cpu.to_string())],
     }
 }
 
@@ -290,15 +268,16 @@ pub async fn group(
     duration: Duration,
     meter: &CpuMeter,
 ) -> anyhow::Result<Report> {
-    let prefix = run_prefix();
+    let everyone = users(api, &run_prefix(), groups * size).await?;
+    let bar = progress::bar("creating groups", groups);
     let mut flows = Vec::new();
-    for g in 0..groups {
-        let members = users(api, &format!("{prefix}g{g}"), size).await?;
+    for members in everyone.chunks(size.max(1)) {
         let (creator, others) = members.split_first().context("a group needs members")?;
         for other in others {
             api.add_contact(creator, other).await?;
         }
         let group_id = api.create_group(creator, others).await?;
+        bar.inc(1);
         flows.push(Flow {
             sender: creator.clone(),
             sender_api: api.clone(),
@@ -309,6 +288,7 @@ pub async fn group(
                 .collect(),
         });
     }
+    bar.finish_and_clear();
     let (tally, seconds, expected, cpu) = run_flows(flows, rate, duration, meter).await?;
     let settings = format!(
         "{groups} groups of {size}, rate {}, {}s",
@@ -324,62 +304,6 @@ fn rate_label(rate: u32) -> String {
     } else {
         format!("{rate}/s")
     }
-}
-
-/// How many idle connections are being opened at once.
-const IDLE_CONNECTS_AT_ONCE: usize = 32;
-
-/// Holds `count` idle connections for `hold`, pinging as the heartbeat asks, and reads the
-/// server's memory and CPU from `/proc/<server_pid>` (when given).
-pub async fn idle(
-    api: &Api,
-    count: usize,
-    hold: Duration,
-    server_pid: Option<u32>,
-) -> anyhow::Result<Report> {
-    let people = users(api, &run_prefix(), count).await?;
-    let rss_before = server_pid.and_then(rss_kib);
-    // Connected a few at a time: each socket pings by itself from the moment it is up (see
-    // `Socket`), so a set-up that takes longer than two heartbeats loses none of them.
-    let sockets: Vec<Socket> = futures_util::stream::iter(people.iter().enumerate())
-        .map(|(n, person)| {
-            // 127.0.0.0/8 is all loopback: spreading sources lifts the per-address port limit.
-            let source = IpAddr::V4(Ipv4Addr::new(127, 1, (n / 250) as u8, (n % 250 + 1) as u8));
-            let on_frame: OnFrame = Arc::new(|_: &Value| {});
-            Socket::connect(api, person, Some(source), on_frame)
-        })
-        .buffer_unordered(IDLE_CONNECTS_AT_ONCE)
-        .try_collect()
-        .await?;
-    let rss_after = server_pid.and_then(rss_kib);
-    let cpu_before = server_pid.and_then(cpu_micros);
-    let started = Instant::now();
-    tokio::time::sleep(hold).await;
-    let held = started.elapsed();
-    let cpu_after = server_pid.and_then(cpu_micros);
-    for socket in sockets {
-        socket.close().await;
-    }
-
-    let mut report = Report {
-        scenario: "idle".into(),
-        settings: format!("{count} connections held {}s", hold.as_secs()),
-        seconds: held.as_secs_f64(),
-        ..Report::default()
-    };
-    if let (Some(before), Some(after)) = (rss_before, rss_after) {
-        let per = (after.saturating_sub(before) as f64 * 1024.0) / count as f64 / 1024.0;
-        report
-            .extra
-            .push(("server RSS per connection".into(), format!("{per:.1} KiB")));
-    }
-    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-        let per = (after - before) as f64 / count as f64 / held.as_secs_f64();
-        report
-            .extra
-            .push(("server CPU per connection".into(), format!("{per:.2} µs/s")));
-    }
-    Ok(report)
 }
 
 /// `per_client` messages each are stored for `count` clients while they are away; then all

@@ -41,7 +41,29 @@ impl Latency {
             ms(histogram.max()),
         ]
     }
+
+    /// The latency at each of [`PERCENTILES`], in milliseconds (empty when nothing was recorded).
+    pub fn percentiles(&self) -> Vec<f64> {
+        match self.0.lock() {
+            Ok(histogram) if histogram.len() > 0 => PERCENTILES
+                .iter()
+                .map(|(_, quantile)| histogram.value_at_quantile(*quantile) as f64 / 1000.0)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
+
+/// The points of a latency percentile plot: a label and its quantile.
+pub const PERCENTILES: [(&str, f64); 7] = [
+    ("p50", 0.50),
+    ("p75", 0.75),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p99.5", 0.995),
+    ("p99.9", 0.999),
+];
 
 /// Per (receiver, conversation): the last seq seen and what went wrong.
 #[derive(Default)]
@@ -122,5 +144,27 @@ mod tests {
         }
         let v = ordering.violations();
         assert_eq!((v.duplicates, v.gaps, v.reordered), (1, 1, 1));
+    }
+
+    #[test]
+    fn percentiles_rise_and_are_empty_without_data() {
+        let latency = Latency::default();
+        assert!(latency.percentiles().is_empty());
+        for ms in 1..=1000 {
+            latency.record(Duration::from_millis(ms));
+        }
+        let curve = latency.percentiles();
+        assert_eq!(curve.len(), PERCENTILES.len());
+        assert!(curve.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert!(
+            (curve[0] - 500.0).abs() < 1.0,
+            "p50 of 1..=1000 ms: {}",
+            curve[0]
+        );
+        assert!(
+            (curve[6] - 999.0).abs() < 1.0,
+            "p99.9 of 1..=1000 ms: {}",
+            curve[6]
+        );
     }
 }
