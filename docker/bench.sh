@@ -55,8 +55,12 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
 # one allows, before the servers start (they inherit it).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fd_limit=$(ulimit -n)
-start_server 18181 1
-start_server 18182 2
+# The smoke run's heartbeat is short enough that its few-second scenarios outlast two heartbeats:
+# a bench socket that stopped pinging would be closed by the server, and its messages counted lost.
+heartbeat=()
+if [ "$mode" = smoke ]; then heartbeat=(HEARTBEAT_INTERVAL=1s); fi
+start_server 18181 1 "${heartbeat[@]}"
+start_server 18182 2 "${heartbeat[@]}"
 server_pids="${pids[0]},${pids[1]}"
 # For login-flood: an instance hashing as production does (BCRYPT_COST=12, the default queue).
 # The auth rate limits stay off, so that the flood reaches the password hashing.
@@ -65,8 +69,9 @@ start_server 18183 3 BCRYPT_COST=12 BCRYPT_QUEUE=
 if [ "$mode" = smoke ]; then
   "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
     --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pids" \
-    --idle 20 --idle-hold 2s --pairs 2 --duration 2s --latency-rate 20 --groups 1 --group-size 3 \
-    --reconnect 5 --missed 3
+    --idle 20 --idle-hold 3s --pairs 2 --duration 3s --latency-rate 20 --latency-runs 2 \
+    --groups 1 --group-size 3 --reconnect 5 --missed 3 \
+    --plots "$workdir/plots" --targets "$workdir/targets.md"
   "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 5 --duration 2s
   exit 0
 fi
@@ -84,8 +89,9 @@ insert_rate=$(pgbench -h 127.0.0.1 -U postgres -n -c 8 -j 2 -T 10 -f "$workdir/i
 idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
 "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
   --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pids" \
-  --idle "$idle" --idle-hold 10s --pairs 100 --duration 12s --latency-rate 5000 \
+  --idle "$idle" --idle-hold 10s --pairs 100 --duration 12s --latency-rate 5000 --latency-runs 5 \
   --groups 100 --group-size 10 --reconnect 100 --missed 10 \
+  --plots docs/perf --targets "$workdir/targets.md" \
   --redis-publish-rate "$publish_rate" --postgres-insert-rate "$insert_rate" | tee "$workdir/results.md"
 "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 50 --duration 12s \
   | tee "$workdir/login-flood.md"
@@ -104,11 +110,20 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   echo "- Server settings: DATABASE_POOL_SIZE=32, MESSAGE_WRITERS=2 (the default), WS_OUTBOUND_QUEUE=4096, send-rate limit off, auth rate limits off, BCRYPT_COST=4 and BCRYPT_QUEUE=4096 (only the set-up logs in). Open-file limit: $fd_limit."
   echo "- \`private\`, \`group\` and \`cross\` run flat out (each sender keeps up to 8 sends awaiting their ack), so"
   echo "  their latencies are mostly queueing: they measure throughput. \`latency\` is \`private\` at a fixed total"
-  echo "  rate, the senders' ticks spread evenly: its latencies are what a user sees at that load."
+  echo "  rate, the senders' ticks spread evenly: its latencies are what a user sees at that load. It runs"
+  echo "  5 times in a row (\`latency 1\` … \`latency 5\`), each with fresh users: one run's p99 depends on"
+  echo "  what else the cores do at that moment, so the spread over the runs is the figure to read."
+  echo "- The last column's CPU µs per message is \`utime + stime\` of each process over the sending"
+  echo "  window divided by the messages acked: the servers, every Postgres and Redis process, and the"
+  echo "  load generator. All four share the cores, so it is the steadier figure to compare runs by."
   echo
   echo "## Results"
   echo
   sed '/^bench: /d' "$workdir/results.md"
+  echo "![send→deliver latency by percentile, one line per scenario](perf/latency-percentiles.svg)"
+  echo
+  echo "![CPU µs per message, by process, one bar per scenario](perf/cpu-per-message.svg)"
+  echo
   echo "A login flood against a third instance at BCRYPT_COST=12 (default hashing slots and queue, auth"
   echo "rate limits off so that the flood reaches the hashing); the owner reads \`GET /users/me\` and sends"
   echo "over a WebSocket every 20 ms meanwhile (send→ack is the owner's sends):"
@@ -116,6 +131,12 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   sed '/^bench: /d' "$workdir/login-flood.md"
   echo
   echo "## Targets"
+  echo
+  echo "The cost per message (issue 20), on this machine with all four kinds of process sharing its"
+  echo "cores. For a missed one, the last column links the profile that shows what bounds it; how the"
+  echo "profiles were taken and what they show: [performance.md](performance.md)."
+  echo
+  cat "$workdir/targets.md"
   echo
   echo "Goals, not tests: ≥ 50k idle connections at ≤ 15 KB server RSS each; ≥ 5k persisted 1:1 msgs/s with"
   echo "send→deliver p99 < 25 ms; ≥ 25k group deliveries/s; zero loss, duplicates or reordering everywhere;"
