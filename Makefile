@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
+.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -49,6 +49,11 @@ bench:
 ## A few seconds of every bench scenario with tiny sizes (CI runs this).
 bench-smoke:
 	BENCH_MODE=smoke docker/bench.sh
+
+## Where a message's CPU goes: perf flamegraphs of the server and Postgres' statements per message
+## under `private` and `group`, into docs/perf/ (needs root, perf and `cargo install inferno`).
+profile:
+	docker/profile.sh
 
 ## Fault suite (docs/RELIABILITY.md): its own Redis and Postgres, two instances under WebSocket load;
 ## kill -9, Redis restart, FLUSHALL, Postgres outage and SIGTERM, each checked. About 2 minutes.

@@ -131,6 +131,8 @@ async fn run_flows(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    // The sending window starts: docker/profile.sh starts its profilers on this line.
+    eprintln!("bench: sending for {:?}", duration);
 
     let flow_count = senders.len().max(1) as f64;
     let cpu_before = meter.read();
