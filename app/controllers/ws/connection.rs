@@ -3,6 +3,7 @@
 //! the broker. A client that lets the queue fill is disconnected with 4008 (it recovers with
 //! `sync`), so it never makes the server buffer without bound or slows anyone else down.
 
+use crate::app::state::AppState;
 use std::{
     sync::{
         atomic::{AtomicU16, Ordering},
@@ -22,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 use super::dispatch::{self, Session};
 use crate::{
     app::{
-        models::{frames::server, user::User},
-        services::{events::user_channel, presence::Presence},
+        models::{auth::Caller, frames::server, user::User},
+        services::{fanout::user_channel, presence},
     },
-    pkg::{middleware::auth::Caller, state::AppState, utils::metrics as names},
+    pkg::utils::metrics as names,
     platform::cache::{broker::FeedStatus, hub::Subscriber},
 };
 
@@ -99,7 +100,7 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         state.shutdown.clone(),
     ));
 
-    let presence = match Presence::connected(&state, user.id).await {
+    let presence = match presence::connected(&state, user.id).await {
         Ok(lease) => Some(lease),
         Err(err) => {
             tracing::warn!(error = %err, "presence registration failed");
@@ -169,7 +170,7 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
     let _ = writer.await;
     subscription.close().await;
     if let Some(lease) = presence {
-        Presence::disconnected(&state, lease).await;
+        presence::disconnected(&state, lease).await;
     }
 }
 

@@ -1,6 +1,7 @@
 //! Answers one client frame. Every problem becomes an `error` frame (echoing the request's `id`);
 //! nothing a client sends closes its connection.
 
+use crate::app::state::AppState;
 use std::num::NonZeroU32;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -8,13 +9,14 @@ use serde_json::Value;
 
 use crate::{
     app::{
+        models::auth::Caller,
         models::frames::{
             request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendFrame, SendInput,
             SyncFrame, TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
         },
-        services::{messaging, presence::Presence},
+        services::{messaging, presence},
     },
-    pkg::{middleware::auth::Caller, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// `typing` frames relayed per second per connection; the rest are dropped quietly.
@@ -154,7 +156,7 @@ async fn answer(
                     "user_ids may name at most {MAX_PRESENCE_IDS} users"
                 )));
             }
-            let states = Presence::of_contacts(state, me, &user_ids).await?;
+            let states = presence::of_contacts(state, me, &user_ids).await?;
             let users: Vec<_> = states
                 .into_iter()
                 .map(|state| (state.user_id, state.online, state.last_seen_at))

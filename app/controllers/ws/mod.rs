@@ -5,6 +5,7 @@
 mod connection;
 mod dispatch;
 
+use crate::app::state::AppState;
 use poem::{
     handler,
     http::header,
@@ -18,17 +19,11 @@ use serde::Deserialize;
 
 use crate::{
     app::{
-        models::{frames::MAX_FRAME_BYTES, user::User},
+        models::{auth::Caller, frames::MAX_FRAME_BYTES, user::User},
         queries,
+        services::sessions::{authenticate, live_caller},
     },
-    pkg::{
-        middleware::{
-            auth::{authenticate, live_caller, Caller},
-            cors,
-        },
-        state::AppState,
-        utils::errors::AppError,
-    },
+    pkg::{middleware::cors, utils::errors::AppError},
 };
 
 /// Initial read buffer per connection; it grows for larger frames. Client frames are mostly a
