@@ -15,7 +15,7 @@ use crate::{
             fields::TextField,
             frames::{server, Target},
             ids::UserId,
-            message::{ClientMsgId, Conv, Message, MessageContent, PageLimit},
+            messages::{ClientMsgId, Conv, Message, MessageContent, PageLimit},
         },
         queries,
         services::{

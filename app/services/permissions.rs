@@ -10,7 +10,7 @@ use crate::{
         models::{
             chatbot::CHATBOT_ID,
             frames::Target,
-            group::Role,
+            groups::Role,
             ids::{GroupId, UserId},
         },
         queries::{self, messages::ConversationKey},
