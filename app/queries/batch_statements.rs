@@ -166,6 +166,13 @@ impl QueryFragment<Pg> for AdvanceReadMarkers<'_> {
 /// The stored messages of exact `(sender, client_msg_id)` pairs, one per index of the arrays,
 /// with their conversations: each pair is one probe of the unique index, however many senders and
 /// ids the batch holds.
+///
+/// The probe is a `LATERAL` subquery with `LIMIT 1` on purpose. As a plain join, Postgres planned
+/// it once per connection while `messages` was small (a fresh database, or statistics not yet
+/// gathered) as a hash join over a scan of the whole table, and kept that plan as the table grew:
+/// at 200k messages each batch paid a 60 ms scan for a lookup that finds nothing. The `LIMIT`
+/// keeps the subquery from being merged into a join, so the only way to run it is per pair, and
+/// a per-pair lookup on the unique index's columns is an index probe whatever the table's size.
 pub struct MessagesByClientMsgIds<'a> {
     pub sender_ids: &'a [UserId],
     pub client_msg_ids: &'a [&'a str],
@@ -188,7 +195,9 @@ impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
         out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
         out.push_sql(
             ") AS wanted (sender_id, client_msg_id) \
-             JOIN chat.messages AS m USING (sender_id, client_msg_id) \
+             CROSS JOIN LATERAL (SELECT * FROM chat.messages AS stored \
+               WHERE stored.sender_id = wanted.sender_id \
+               AND stored.client_msg_id = wanted.client_msg_id LIMIT 1) AS m \
              JOIN chat.conversations AS c ON c.id = m.conversation_id",
         );
         Ok(())

@@ -75,7 +75,7 @@ impl Batcher {
         };
         let mut results: Vec<Option<Result<Written, AppError>>> =
             drafts.iter().map(|_| None).collect();
-        let mut allowed = Vec::with_capacity(drafts.len());
+        let mut firsts = Vec::with_capacity(drafts.len());
         let mut twins = Vec::new();
         let mut seen = HashSet::new();
         for (index, (draft, check)) in drafts.iter().zip(checks).enumerate() {
@@ -92,21 +92,27 @@ impl Batcher {
             };
             // The same draft twice in one batch (a retry sent before the first answer): the
             // second waits until the first is stored, then is a plain retry.
-            if !seen.insert((draft.sender, draft.client_msg_id.as_str())) {
+            if seen.insert((draft.sender, draft.client_msg_id.as_str())) {
+                firsts.push((index, key, readers));
+            } else {
                 twins.push((index, key, readers));
-                continue;
             }
-            match self.ids.next() {
-                Ok(id) => allowed.push(Allowed::new(index, key, readers, id, draft)),
+        }
+        // Every id the batch needs in one draw, off the runtime's threads (see `MessageIds::draw`).
+        let mut ids = self.ids.draw(firsts.len() + twins.len()).await.into_iter();
+        let mut allowed = Vec::with_capacity(firsts.len());
+        for ((index, key, readers), id) in firsts.into_iter().zip(ids.by_ref()) {
+            match id {
+                Ok(id) => allowed.push(Allowed::new(index, key, readers, id, &drafts[index])),
                 Err(err) => results[index] = Some(Err(err)),
             }
         }
         for (index, stored) in store(conn, allowed).await {
             results[index] = Some(settle(conn, &drafts[index], stored).await);
         }
-        for (index, key, readers) in twins {
+        for ((index, key, readers), id) in twins.into_iter().zip(ids) {
             let draft = &drafts[index];
-            results[index] = Some(match self.ids.next() {
+            results[index] = Some(match id {
                 Ok(id) => {
                     let twin = Allowed::new(index, key, readers, id, draft);
                     let (_, stored) = store(conn, vec![twin]).await.remove(0);
