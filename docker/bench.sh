@@ -43,13 +43,21 @@ if [ "$mode" = smoke ]; then heartbeat=(HEARTBEAT_INTERVAL=1s); fi
 start_server 18181 1 "${heartbeat[@]}"
 start_server 18182 2 "${heartbeat[@]}"
 server_pids="${pids[0]},${pids[1]}"
+# Meter the Postgres and Redis the servers use (not other instances on the machine): Postgres'
+# main process is its checkpointer's parent; its backends are its children.
+meter=(--server-pid "$server_pids")
+checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
+postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
+redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
+if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
+if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
 # For login-flood: an instance hashing as production does (BCRYPT_COST=12, the default queue).
 # The auth rate limits stay off, so that the flood reaches the password hashing.
 start_server 18183 3 BCRYPT_COST=12 BCRYPT_QUEUE=
 
 if [ "$mode" = smoke ]; then
   "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
-    --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pids" \
+    --scenarios idle,private,latency,group,cross,reconnect "${meter[@]}" \
     --idle 20 --idle-hold 3s --pairs 2 --duration 3s --latency-rate 20 --latency-runs 2 \
     --groups 1 --group-size 3 --reconnect 5 --missed 3 \
     --plots "$workdir/plots" --targets "$workdir/targets.md"
@@ -69,7 +77,7 @@ insert_rate=$(pgbench -h 127.0.0.1 -U postgres -n -c 8 -j 2 -T 10 -f "$workdir/i
 # must stay within minutes: each connection's user is registered and logged in first).
 idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
 "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
-  --scenarios idle,private,latency,group,cross,reconnect --server-pid "$server_pids" \
+  --scenarios idle,private,latency,group,cross,reconnect "${meter[@]}" \
   --idle "$idle" --idle-hold 10s --pairs 100 --duration 12s --latency-rate 5000 --latency-runs 5 \
   --groups 100 --group-size 10 --reconnect 100 --missed 10 \
   --plots docs/perf --targets "$workdir/targets.md" \

@@ -8,6 +8,10 @@ use std::fs;
 /// Reads the CPU time of the processes a run involves.
 pub struct CpuMeter {
     servers: Vec<u32>,
+    /// The Postgres and Redis to meter: a server process and its children, or, when not given,
+    /// every process of that name on the machine.
+    postgres: Option<u32>,
+    redis: Option<u32>,
 }
 
 /// CPU time used so far, in microseconds, by role.
@@ -20,20 +24,31 @@ pub struct CpuTime {
 }
 
 impl CpuMeter {
-    /// Meters the given server processes, every Postgres and Redis process of this machine, and
-    /// this process.
-    pub fn new(servers: Vec<u32>) -> Self {
-        Self { servers }
+    /// Meters the given server processes, this process, and Postgres and Redis: the given
+    /// instances (their main process and its children), or every `postgres` and `redis-server`
+    /// process of this machine.
+    pub fn new(servers: Vec<u32>, postgres: Option<u32>, redis: Option<u32>) -> Self {
+        Self {
+            servers,
+            postgres,
+            redis,
+        }
     }
 
-    /// The CPU time used so far. Postgres and Redis processes are looked up at each reading, so
-    /// backends opened meanwhile count (one that ended meanwhile takes its time with it).
+    /// The CPU time used so far. Processes are looked up at each reading, so Postgres backends
+    /// opened meanwhile count (one that ended meanwhile takes its time with it).
     pub fn read(&self) -> CpuTime {
         let sum = |pids: &[u32]| pids.iter().filter_map(|pid| cpu_micros(*pid)).sum();
+        let instance = |main: Option<u32>, named: fn(&str) -> bool| match main {
+            Some(main) => family_of(main),
+            None => processes_named(named),
+        };
         CpuTime {
             servers: sum(&self.servers),
-            postgres: sum(&processes_named(|name| name == "postgres")),
-            redis: sum(&processes_named(|name| name.starts_with("redis-server"))),
+            postgres: sum(&instance(self.postgres, |name| name == "postgres")),
+            redis: sum(&instance(self.redis, |name| {
+                name.starts_with("redis-server")
+            })),
             generator: cpu_micros(std::process::id()).unwrap_or(0),
         }
     }
@@ -88,13 +103,39 @@ impl std::fmt::Display for CpuPerMessage {
 /// The label of [`CpuTime::per_message_since`]'s figure in a report.
 pub const CPU_PER_MESSAGE: &str = "CPU µs per message (servers / Postgres / Redis / generator)";
 
-/// Process ids whose command name passes `wanted`.
-fn processes_named(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
+/// A process and its children (Postgres' backends are children of its main process).
+fn family_of(main: u32) -> Vec<u32> {
+    let mut family: Vec<u32> = all_processes()
+        .into_iter()
+        .filter(|pid| parent_of(*pid) == Some(main))
+        .collect();
+    family.push(main);
+    family
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn all_processes() -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// Process ids whose command name passes `wanted`.
+fn processes_named(wanted: impl Fn(&str) -> bool) -> Vec<u32> {
+    all_processes()
+        .into_iter()
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|name| wanted(name.trim_end()))
@@ -129,8 +170,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_family_is_its_main_process_and_its_children() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep runs");
+        let family = family_of(std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(family.contains(&std::process::id()));
+        assert!(family.contains(&child.id()), "{family:?}");
+    }
+
+    #[test]
     fn this_process_is_metered() {
-        let meter = CpuMeter::new(vec![std::process::id()]);
+        let meter = CpuMeter::new(vec![std::process::id()], None, None);
         let before = meter.read();
         let mut spin = 0u64;
         for n in 0..20_000_000u64 {

@@ -90,6 +90,13 @@ pub struct BenchArgs {
     /// `idle` the first one's memory) from /proc.
     #[arg(long = "server-pid", value_delimiter = ',')]
     pub server_pids: Vec<u32>,
+    /// The Postgres to meter (its main process id; its backends are its children). Without it,
+    /// every `postgres` process of the machine counts.
+    #[arg(long)]
+    pub postgres_pid: Option<u32>,
+    /// The Redis to meter. Without it, every `redis-server` process of the machine counts.
+    #[arg(long)]
+    pub redis_pid: Option<u32>,
     /// Clients for `reconnect`.
     #[arg(long, default_value_t = 20)]
     pub reconnect: usize,
@@ -124,7 +131,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let api = Api::new(&args.url);
-    let meter = CpuMeter::new(args.server_pids.clone());
+    let meter = CpuMeter::new(args.server_pids.clone(), args.postgres_pid, args.redis_pid);
     let mut reports = Vec::new();
     for scenario in &args.scenarios {
         eprintln!("bench: running {scenario:?}");
