@@ -45,7 +45,7 @@ impl Latency {
     /// The latency at each of [`PERCENTILES`], in milliseconds (empty when nothing was recorded).
     pub fn percentiles(&self) -> Vec<f64> {
         match self.0.lock() {
-            Ok(histogram) if histogram.len() > 0 => PERCENTILES
+            Ok(histogram) if !histogram.is_empty() => PERCENTILES
                 .iter()
                 .map(|(_, quantile)| histogram.value_at_quantile(*quantile) as f64 / 1000.0)
                 .collect(),
