@@ -8,7 +8,8 @@ use plotters::{
     coord::ranged1d::SegmentValue,
     prelude::{
         ChartBuilder, Color, IntoDrawingArea, IntoLogRange, IntoSegmentedCoord, LineSeries,
-        Palette, Palette99, PathElement, RGBColor, Rectangle, SVGBackend, BLACK, WHITE,
+        Palette, Palette99, PathElement, RGBColor, Rectangle, SVGBackend, SeriesLabelPosition,
+        BLACK, WHITE,
     },
 };
 
@@ -79,6 +80,9 @@ fn latency_plot(reports: &[&Report], path: &Path) -> anyhow::Result<()> {
         .configure_mesh()
         .x_labels(PERCENTILES.len())
         .x_label_formatter(&|value| category_label(value, &labels))
+        .y_labels(8)
+        .y_label_formatter(&|ms| format!("{ms:.0}"))
+        .light_line_style(WHITE)
         .y_desc("ms (log scale)")
         .draw()?;
     for (index, report) in reports.iter().enumerate() {
@@ -92,8 +96,10 @@ fn latency_plot(reports: &[&Report], path: &Path) -> anyhow::Result<()> {
             .label(report.scenario.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
     }
+    // Tails rise to the right and flat-out runs sit high: the lower right is where lines are not.
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
@@ -148,8 +154,10 @@ fn cpu_plot(reports: &[&Report], path: &Path) -> anyhow::Result<()> {
             .label(name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], colour.filled()));
     }
+    // The first bar is `private`, a cheap one: its top left is free.
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
