@@ -108,7 +108,7 @@ mod tests {
             }
         });
         let drawn: Vec<i64> = ids
-            .draw(600)
+            .draw(1000)
             .await
             .into_iter()
             .map(Result::unwrap)
