@@ -60,7 +60,7 @@ profile() {
   "$bin" bench --url "http://127.0.0.1:$server_port" --server-pid "$server_pid" \
     --scenarios "$name" --duration "$((seconds + 4))s" "$@" >"$workdir/$name.md" 2>"$workdir/$name.log" &
   local bench=$!
-  until grep -q '^bench: sending' "$workdir/$name.log"; do
+  until grep -qs '^bench: sending' "$workdir/$name.log"; do
     kill -0 "$bench" 2>/dev/null || { cat "$workdir/$name.log" >&2; return 1; }
     sleep 0.2
   done
