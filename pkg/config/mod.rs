@@ -85,6 +85,9 @@ pub struct Config {
     /// Writer tasks storing messages in batches (see `app/services/message_writer.rs`).
     pub message_writers: usize,
     pub redis_url: String,
+    /// Seed nodes (`host:port`) of a Redis Cluster; when given, they are used instead of
+    /// `redis_url`.
+    pub redis_cluster_nodes: Vec<String>,
     /// Prepended to every Redis key and channel, so several deployments (or tests) share one Redis.
     pub redis_prefix: String,
     pub jwt_secret: String,
@@ -190,6 +193,7 @@ impl Config {
             database_pool_size: parse("DATABASE_POOL_SIZE", &or("DATABASE_POOL_SIZE", "16"))?,
             message_writers: positive("MESSAGE_WRITERS", &or("MESSAGE_WRITERS", "2"))?,
             redis_url: or("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_cluster_nodes: cluster_nodes(&or("REDIS_CLUSTER_NODES", ""))?,
             redis_prefix: or("REDIS_PREFIX", "simplechat:"),
             jwt_secret,
             jwt_secret_is_dev_default,
@@ -292,6 +296,24 @@ fn trusted_proxies(value: &str) -> Result<Vec<IpNet>, ConfigError> {
         .collect()
 }
 
+/// A comma-separated list of `host:port` seed nodes; empty for none.
+fn cluster_nodes(value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+        .map(|node| match node.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(node.to_owned())
+            }
+            _ => Err(invalid(
+                "REDIS_CLUSTER_NODES",
+                format!("{node:?} is not host:port"),
+            )),
+        })
+        .collect()
+}
+
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         key,
@@ -381,6 +403,17 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_map(&map)
+    }
+
+    #[test]
+    fn cluster_nodes_are_host_port_pairs() {
+        let nodes = config(&[("REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-b:7001,")])
+            .expect("valid nodes")
+            .redis_cluster_nodes;
+        assert_eq!(nodes, ["10.0.0.1:7000", "redis-b:7001"]);
+        let err = config(&[("REDIS_CLUSTER_NODES", "10.0.0.1")]).unwrap_err();
+        assert_eq!(err.key, "REDIS_CLUSTER_NODES");
+        assert!(config(&[]).unwrap().redis_cluster_nodes.is_empty());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Postgres and Redis come from, in order: `TEST_DATABASE_URL` / `TEST_REDIS_URL`; containers
 //! started by testcontainers when a Docker engine answers; the local services on their standard
-//! ports.
+//! ports. `TEST_REDIS_CLUSTER_NODES` (seed nodes, `host:port,…`) runs every server against a Redis
+//! Cluster instead (`docker/redis-cluster.sh start` starts one; `make test-cluster` uses it).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -14,7 +15,10 @@ use std::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use simplechat::pkg::{config::Config, server::BoundServer};
+use simplechat::{
+    pkg::{config::Config, server::BoundServer},
+    platform::cache::{Cache, Connection, Target},
+};
 use tokio::sync::{oneshot, OnceCell};
 use tokio_tungstenite::{tungstenite, MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
@@ -103,7 +107,6 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
     pub http: reqwest::Client,
-    pub redis_url: String,
     pub redis_prefix: String,
     /// Shared by sibling instances; the database is removed when the last one is dropped.
     database: Arc<TestDatabase>,
@@ -144,6 +147,9 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     .collect();
     settings.insert("DATABASE_URL".into(), database.url.clone());
     settings.insert("REDIS_URL".into(), backends.redis_url.clone());
+    if let Ok(nodes) = std::env::var("TEST_REDIS_CLUSTER_NODES") {
+        settings.insert("REDIS_CLUSTER_NODES".into(), nodes);
+    }
     settings.insert("REDIS_PREFIX".into(), redis_prefix.clone());
     // A machine id set by hand is used at once; a leased one only after a grace period of
     // several seconds (see platform/cache/lease.rs). Every test has a Redis prefix of its own, so
@@ -195,7 +201,6 @@ async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDat
     TestApp {
         address: format!("http://{addr}"),
         http: reqwest::Client::new(),
-        redis_url: settings["REDIS_URL"].clone(),
         redis_prefix: settings["REDIS_PREFIX"].clone(),
         database,
         settings,
@@ -535,11 +540,17 @@ impl TestApp {
         response.text().await.expect("a text body")
     }
 
-    /// A Redis connection for looking at what the server stored.
-    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.redis_url.as_str())
-            .expect("a Redis URL")
-            .get_multiplexed_async_connection()
+    /// Where this instance's Redis is: one server, or a cluster's seed nodes.
+    pub fn redis_target(&self) -> Target {
+        redis_target(&self.settings)
+    }
+
+    /// A Redis connection for looking at what the server stored (on a cluster, commands go to
+    /// the node owning their key).
+    pub async fn redis(&self) -> Connection {
+        Cache::new(&self.redis_target(), "")
+            .expect("a Redis address")
+            .connection()
             .await
             .expect("Redis answers")
     }
@@ -557,25 +568,35 @@ impl Drop for TestApp {
             // A sibling still runs on the same database and prefix; it cleans up.
             return;
         }
-        let (redis_url, prefix) = (self.redis_url.clone(), self.redis_prefix.clone());
+        let (target, prefix) = (self.redis_target(), self.redis_prefix.clone());
         // Drop runs inside the test's runtime, where blocking is not allowed: clean up on a thread.
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            runtime.block_on(delete_keys(&redis_url, &prefix));
+            runtime.block_on(delete_keys(&target, &prefix));
         })
         .join()
         .ok();
     }
 }
 
-async fn delete_keys(redis_url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url) else {
+/// The Redis an instance with these settings uses.
+fn redis_target(settings: &HashMap<String, String>) -> Target {
+    match settings.get("REDIS_CLUSTER_NODES") {
+        Some(nodes) => Target::Cluster(nodes.split(',').map(str::to_owned).collect()),
+        None => Target::Single(settings["REDIS_URL"].clone()),
+    }
+}
+
+/// Deletes every key under `prefix` (on a cluster, KEYS asks every master and DEL is split by
+/// slot).
+async fn delete_keys(target: &Target, prefix: &str) {
+    let Ok(cache) = Cache::new(target, "") else {
         return;
     };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+    let Ok(mut conn) = cache.connection().await else {
         return;
     };
     let keys: Vec<String> = redis::cmd("KEYS")
