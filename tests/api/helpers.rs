@@ -147,15 +147,17 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     .collect();
     settings.insert("DATABASE_URL".into(), database.url.clone());
     settings.insert("REDIS_URL".into(), backends.redis_url.clone());
-    if let Ok(nodes) = std::env::var("TEST_REDIS_CLUSTER_NODES") {
-        settings.insert("REDIS_CLUSTER_NODES".into(), nodes);
-    }
     settings.insert("REDIS_PREFIX".into(), redis_prefix.clone());
     // A machine id set by hand is used at once; a leased one only after a grace period of
     // several seconds (see platform/cache/lease.rs). Every test has a Redis prefix of its own, so
     // any number is free; the tests of leasing remove it.
     settings.insert("MACHINE_ID".into(), "1".into());
     customise(&mut settings);
+    // A test that points REDIS_URL at a Redis of its own (one it stops, say) means that one.
+    let own_redis = settings["REDIS_URL"] != backends.redis_url;
+    if let (Ok(nodes), false) = (std::env::var("TEST_REDIS_CLUSTER_NODES"), own_redis) {
+        settings.insert("REDIS_CLUSTER_NODES".into(), nodes);
+    }
     start_instance(settings, Arc::new(database)).await
 }
 

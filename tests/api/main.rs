@@ -15,6 +15,7 @@ mod messaging;
 mod own_redis;
 mod password_hashing;
 mod presence;
+mod pubsub_kind;
 mod rate_limits;
 mod redis_outage;
 mod spec;
