@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
+.PHONY: run test test-cluster chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -13,6 +13,19 @@ run: services
 ## Run every test: unit tests and the integration tests against real Postgres and Redis.
 test: test-services
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) cargo test
+
+## The messaging, presence, auth and pub/sub tests and the two-instances-behind-nginx check again,
+## against a local Redis Cluster (docker/redis-cluster.sh: 3 masters + 3 replicas on ports
+## 7000-7005), which is stopped afterwards. About two minutes after a build.
+CLUSTER_TESTS = messaging:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket::
+test-cluster: test-services
+	cargo build --bin simplechat --tests
+	docker/redis-cluster.sh start
+	nodes=$$(docker/redis-cluster.sh nodes); \
+	TEST_REDIS_CLUSTER_NODES=$$nodes TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		cargo test --test api -- $(CLUSTER_TESTS) \
+	&& REDIS_CLUSTER_NODES=$$nodes SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/e2e-nginx.sh; \
+	status=$$?; docker/redis-cluster.sh stop; exit $$status
 
 ## Chat from the terminal against the running server: make chat AS=alice [TO=bob].
 chat:

@@ -43,8 +43,13 @@ const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
 pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
     // Install the metrics recorder before anything records.
     metrics::spawn_upkeep(shutdown.clone());
-    let cache = Cache::new(&redis_target(&config), &config.redis_prefix)
-        .context("REDIS_URL / REDIS_CLUSTER_NODES")?;
+    let target = redis_target(&config);
+    match &target {
+        Target::Single(_) => tracing::info!("Redis: one server (REDIS_URL)"),
+        Target::Cluster(nodes) => tracing::info!(?nodes, "Redis: a cluster, sharded pub/sub"),
+    }
+    let cache =
+        Cache::new(&target, &config.redis_prefix).context("REDIS_URL / REDIS_CLUSTER_NODES")?;
     // The lease first: a fresh machine id becomes usable only after a grace period, which runs
     // while the database is prepared.
     let wanted = config.machine_id.map_or(Wanted::Any, Wanted::Pinned);
