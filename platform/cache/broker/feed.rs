@@ -118,7 +118,7 @@ impl Broker {
                 _ = ping.tick() => {
                     let answered = within(FEED_TIMEOUT, feed.ping()).await;
                     if let Err(err) = answered {
-                        tracing::warn!(error = %err, "Redis feed does not answer");
+                        tracing::warn!(error = %err, "Redis feed check failed (no answer, or the cluster changed)");
                         return;
                     }
                 }

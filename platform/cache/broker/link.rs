@@ -21,7 +21,8 @@ use super::FEED_TIMEOUT;
 #[derive(Clone)]
 pub(super) enum FeedLink {
     Single(MultiplexedConnection),
-    Cluster(ClusterConnection),
+    /// With the slot map seen when the feed was opened: which master serves which slots.
+    Cluster(ClusterConnection, String),
 }
 
 /// What a push means to the feed.
@@ -62,7 +63,9 @@ impl FeedLink {
                 let client = cluster_builder(nodes, timeouts)
                     .push_sender(pushes)
                     .build()?;
-                Ok(Self::Cluster(client.get_async_connection().await?))
+                let mut connection = client.get_async_connection().await?;
+                let slots = slot_map(&mut connection).await?;
+                Ok(Self::Cluster(connection, slots))
             }
         }
     }
@@ -70,7 +73,7 @@ impl FeedLink {
     pub(super) async fn subscribe(&mut self, channels: Vec<String>) -> RedisResult<()> {
         match self {
             Self::Single(connection) => connection.subscribe(channels).await,
-            Self::Cluster(connection) => {
+            Self::Cluster(connection, _) => {
                 // One SSUBSCRIBE may only name channels of one slot: one call per channel, all
                 // at once.
                 let calls = channels.into_iter().map(|channel| {
@@ -85,19 +88,63 @@ impl FeedLink {
     pub(super) async fn unsubscribe(&mut self, channel: String) -> RedisResult<()> {
         match self {
             Self::Single(connection) => connection.unsubscribe(channel).await,
-            Self::Cluster(connection) => connection.sunsubscribe(channel).await,
+            Self::Cluster(connection, _) => connection.sunsubscribe(channel).await,
         }
     }
 
-    /// Checks that every node of the feed answers.
+    /// Checks that the feed's nodes answer and, on a cluster, that the topology is the one the
+    /// feed subscribed on. A changed slot map (a replica promoted, slots moved) fails the check:
+    /// the client library moves subscriptions to their new masters by itself, but a payload
+    /// published there before it did is missed, so the feed starts over and its clients resync.
     pub(super) async fn ping(&mut self) -> RedisResult<()> {
         let ping = redis::cmd("PING");
         match self {
             Self::Single(connection) => ping.query_async::<Value>(connection).await.map(drop),
-            // Routed to every node; fails if one of them does not answer.
-            Self::Cluster(connection) => ping.query_async::<Value>(connection).await.map(drop),
+            Self::Cluster(connection, subscribed_on) => {
+                ping.query_async::<Value>(connection).await?;
+                if slot_map(connection).await? == *subscribed_on {
+                    Ok(())
+                } else {
+                    Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "the cluster's topology changed",
+                    )))
+                }
+            }
         }
     }
+}
+
+/// Which master serves which slots, as one comparable text: `start-end@host:port` per range.
+async fn slot_map(connection: &mut ClusterConnection) -> RedisResult<String> {
+    let ranges: Vec<Value> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(connection)
+        .await?;
+    let mut map: Vec<String> = ranges.iter().filter_map(slot_range).collect();
+    map.sort();
+    Ok(map.join(" "))
+}
+
+/// One entry of `CLUSTER SLOTS`: `[start, end, [host, port, id, …], replicas…]`.
+fn slot_range(entry: &Value) -> Option<String> {
+    let Value::Array(fields) = entry else {
+        return None;
+    };
+    let (Value::Int(start), Value::Int(end), Value::Array(master)) =
+        (fields.first()?, fields.get(1)?, fields.get(2)?)
+    else {
+        return None;
+    };
+    let host = match master.first()? {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::SimpleString(text) => text.clone(),
+        _ => return None,
+    };
+    let Value::Int(port) = master.get(1)? else {
+        return None;
+    };
+    Some(format!("{start:05}-{end:05}@{host}:{port}"))
 }
 
 /// The publish command of the deployment's kind of channel.
