@@ -17,7 +17,7 @@ test: test-services
 ## The messaging, presence, auth and pub/sub tests and the two-instances-behind-nginx check again,
 ## against a local Redis Cluster (docker/redis-cluster.sh: 3 masters + 3 replicas on ports
 ## 7000-7005), which is stopped afterwards. About two minutes after a build.
-CLUSTER_TESTS = messaging:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket::
+CLUSTER_TESTS = messaging:: live_events:: message_rules:: history:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket::
 test-cluster: test-services
 	cargo build --bin simplechat --tests
 	docker/redis-cluster.sh start

@@ -1,6 +1,8 @@
 //! Message history and sending over REST, and the conversation list. Sending here walks the same
 //! code path as the WebSocket `send` frame (`services::messaging`).
 
+use crate::app::controllers::bearer::BearerAuth;
+use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{
     param::{Path, Query},
@@ -14,12 +16,12 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            message::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
+            messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
         },
         queries,
         services::messaging,
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The message routes.
@@ -30,7 +32,7 @@ pub struct MessagesApi;
 enum MessageSent {
     /// The stored message (the original one when `client_msg_id` was used before).
     #[oai(status = 201)]
-    Created(Json<crate::app::models::message::Message>),
+    Created(Json<crate::app::models::messages::Message>),
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Messages")]

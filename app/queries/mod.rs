@@ -6,5 +6,6 @@ mod batch_statements;
 pub mod chatbot;
 pub mod contacts;
 pub mod groups;
+pub mod message_batches;
 pub mod messages;
 pub mod users;

@@ -15,23 +15,18 @@ use crate::{
             fields::TextField,
             frames::{server, Target},
             ids::UserId,
-            message::{
-                ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageRecord,
-                PageLimit,
-            },
+            messages::{ClientMsgId, Conv, Message, MessageContent, PageLimit},
         },
-        queries::{self, messages::ConversationKey},
+        queries,
         services::{
-            chatbot, events,
-            message_writer::{Authority, Draft, Written},
-            permissions,
+            chatbot,
+            fanout::{self, audience},
+            message_writer::{Draft, Written},
+            permissions::{self, Authority},
         },
-    },
-    pkg::{
         state::AppState,
-        utils::{errors::AppError, metrics as names},
     },
-    platform::database::DbConn,
+    pkg::utils::{errors::AppError, metrics as names},
 };
 
 /// Stores a message from `sender` and delivers it; a retried `client_msg_id` returns the original.
@@ -56,11 +51,22 @@ pub async fn send(
     let state = state.clone();
     let message = tokio::spawn(
         async move {
-            let written = state.writer.write(draft).await?;
-            let (message, stored) = deliver(&state, sender, written).await;
-            if let Some((record, conversation)) = stored {
-                chatbot::consider(&state, &record, &conversation);
-            }
+            let message = match state.writer.write(draft).await? {
+                // A retry: its original was pushed when it was stored.
+                Written::Original {
+                    record,
+                    conversation,
+                } => record.into_message(conversation.seen_by(sender)),
+                Written::Stored {
+                    record,
+                    conversation,
+                    readers,
+                } => {
+                    fanout::new_message(&state, &record, &conversation, readers).await;
+                    chatbot::consider(&state, &record, &conversation);
+                    record.into_message(conversation.seen_by(sender))
+                }
+            };
             Ok::<_, AppError>(message)
         }
         // Logs from the task keep the request's id.
@@ -70,73 +76,6 @@ pub async fn send(
     .map_err(AppError::internal)??;
     metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     Ok(message)
-}
-
-/// Pushes a message the writer stored now to every reader (a retry's original was pushed when it
-/// was stored). Returns the message as the sender sees it, and the stored row when it is new.
-pub async fn deliver(
-    state: &AppState,
-    sender: UserId,
-    written: Written,
-) -> (Message, Option<(MessageRecord, ConversationRecord)>) {
-    match written {
-        Written::Original {
-            record,
-            conversation,
-        } => (record.into_message(conversation.seen_by(sender)), None),
-        Written::Stored {
-            record,
-            conversation,
-            readers,
-        } => {
-            metrics::counter!(names::MESSAGES_STORED).increment(1);
-            let message = record.clone().into_message(conversation.seen_by(sender));
-            fan_out(state, &record, &conversation, readers).await;
-            (message, Some((record, conversation)))
-        }
-    }
-}
-
-/// Pushes a stored message to every reader, each seeing the conversation from their side.
-async fn fan_out(
-    state: &AppState,
-    record: &MessageRecord,
-    conversation: &ConversationRecord,
-    readers: Vec<UserId>,
-) {
-    if conversation.group_id.is_some() {
-        // One view for all members: serialise once.
-        let frame = server::message(
-            &record
-                .clone()
-                .into_message(conversation.seen_by(record.sender_id)),
-        );
-        events::to_users(state, readers, &frame).await;
-    } else {
-        let frames = readers.into_iter().map(|reader| {
-            let message = record.clone().into_message(conversation.seen_by(reader));
-            (reader, server::message(&message))
-        });
-        events::to_each(state, frames).await;
-    }
-}
-
-/// Everyone who receives a conversation's messages: both parties, or the current members.
-async fn readers_of(
-    conn: &mut DbConn,
-    conversation: &ConversationRecord,
-) -> Result<Vec<UserId>, AppError> {
-    Ok(
-        match (
-            conversation.group_id,
-            conversation.user_low,
-            conversation.user_high,
-        ) {
-            (Some(group_id), _, _) => queries::groups::member_ids(conn, group_id).await?,
-            (None, Some(low), Some(high)) => chatbot::reachable([low, high]),
-            _ => Vec::new(),
-        },
-    )
 }
 
 /// The conversation as the reader names it.
@@ -200,7 +139,7 @@ pub async fn mark_read(
         .ok_or_else(|| AppError::BadRequest("seq: no such message in this conversation".into()))?;
     let read_seq =
         queries::messages::advance_read_marker(&mut conn, conversation.id, reader, seq).await?;
-    let readers = readers_of(&mut conn, &conversation).await?;
+    let readers = audience::readers_of(&mut conn, &conversation).await?;
     drop(conn);
 
     let frames = readers.into_iter().map(|peer| {
@@ -209,7 +148,7 @@ pub async fn mark_read(
             server::read(reader, &conversation.seen_by(peer), read_seq),
         )
     });
-    events::to_each(state, frames).await;
+    fanout::to_each(state, frames).await;
     Ok(())
 }
 
@@ -217,14 +156,7 @@ pub async fn mark_read(
 pub async fn typing(state: &AppState, from: UserId, target: Target) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     let key = permissions::may_write(&mut conn, from, target).await?;
-    let peers: Vec<UserId> = match key {
-        ConversationKey::Pair(low, high) => vec![if low == from { high } else { low }],
-        ConversationKey::Group(group_id) => queries::groups::member_ids(&mut conn, group_id)
-            .await?
-            .into_iter()
-            .filter(|member| *member != from)
-            .collect(),
-    };
+    let peers = audience::typing_peers(&mut conn, key, from).await?;
     drop(conn);
     let frames = peers.into_iter().map(|peer| {
         let conversation = match target {
@@ -233,6 +165,6 @@ pub async fn typing(state: &AppState, from: UserId, target: Target) -> Result<()
         };
         (peer, server::typing(from, &conversation))
     });
-    events::to_each(state, frames).await;
+    fanout::to_each(state, frames).await;
     Ok(())
 }

@@ -15,7 +15,7 @@ use super::{
         describe_trimmed_text, text_field_openapi, trimmed_text, Named, Omittable, TextField,
     },
     ids::{GroupId, UserId},
-    user::User,
+    users::User,
 };
 use crate::platform::database::schema::{group_members, groups};
 
