@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test test-cluster chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
+.PHONY: run test test-cluster bench-scale chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -59,12 +59,18 @@ openapi:
 bench:
 	docker/bench.sh
 
+## Scaled out: a Redis Cluster, three instances, 50,100 idle WebSockets from three load-generator
+## processes, then cross-instance traffic through the cluster; writes the "Scaled out" section of
+## docs/BENCHMARKS.md. About ten minutes; SCALE_PER_INSTANCE sets the sockets per instance.
+bench-scale:
+	docker/bench-scale.sh
+
 ## A few seconds of every bench scenario with tiny sizes (CI runs this).
 bench-smoke:
 	BENCH_MODE=smoke docker/bench.sh
 
 ## Fault suite (docs/RELIABILITY.md): its own Redis and Postgres, two instances under WebSocket load;
-## kill -9, Redis restart, FLUSHALL, Postgres outage and SIGTERM, each checked. About 2 minutes.
+## kill -9, Redis restart, FLUSHALL, Postgres outage, SIGTERM and a Redis Cluster failover, each checked. About 3 minutes.
 faults:
 	tests/faults/run.sh
 
