@@ -11,11 +11,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 per_instance=${SCALE_PER_INSTANCE:-16700}
-hold=${SCALE_HOLD:-40s}
+hold=${SCALE_HOLD:-60s}
 latency_rate=${SCALE_LATENCY_RATE:-2000}
+# SCALE_PROFILE=debug and a small SCALE_PER_INSTANCE try the script out quickly; SCALE_OUT names
+# another file to write the section to.
+profile=${SCALE_PROFILE:-release}
+out=${SCALE_OUT:-docs/BENCHMARKS.md}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet --bin simplechat
-bin=$CARGO_TARGET_DIR/release/simplechat
+if [ "$profile" = release ]; then
+  cargo build --release --quiet --bin simplechat
+else
+  cargo build --quiet --bin simplechat
+fi
+bin=$CARGO_TARGET_DIR/$profile/simplechat
 docker/dev-services.sh
 
 run_id=scale_$(date +%s)_$RANDOM
@@ -101,6 +109,7 @@ echo "scale: peak $peak open WebSockets, $peak_at s after the start" >&2
 start_server 18194 4 REDIS_PREFIX="$run_id:single:"
 start_server 18195 5 REDIS_PREFIX="$run_id:single:"
 "$bin" bench --url http://127.0.0.1:18194 --url2 http://127.0.0.1:18195 --scenarios latency \
+  --server-pid "${pids[-2]},${pids[-1]}" \
   --pairs 100 --duration 10s --latency-rate "$latency_rate" | tee "$workdir/single-traffic.md"
 
 section=$workdir/section.md
@@ -108,7 +117,7 @@ section=$workdir/section.md
   echo "## Scaled out: Redis Cluster, three instances"
   echo
   echo "Written by \`make bench-scale\` (docker/bench-scale.sh) on $(date -u +%Y-%m-%d), same machine."
-  echo "A Redis Cluster of 3 masters + 3 replicas on loopback, three release-build instances on it"
+  echo "A Redis Cluster of 3 masters + 3 replicas on loopback, three $profile-build instances on it"
   echo "(sharded pub/sub), and one load-generator process per instance holding $per_instance idle,"
   echo "authenticated WebSockets for $hold (registered, logged in, then connected 32 at a time; each"
   echo "pings on the heartbeat from the moment it connects). Peak open at once, summed over the"
@@ -131,7 +140,7 @@ section=$workdir/section.md
 } >"$section"
 # The section stays last in docs/BENCHMARKS.md: replace the previous one (`make bench`, which
 # rewrites the rest, keeps it).
-out=docs/BENCHMARKS.md
+touch "$out"
 sed -i '/^## Scaled out/,$d' "$out"
 cat "$section" >>"$out"
 echo "wrote the 'Scaled out' section of $out" >&2
