@@ -37,6 +37,8 @@ cleanup() {
   docker/redis-cluster.sh stop || true
   psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$run_id\" WITH (FORCE)" >/dev/null 2>&1 || true
   redis-cli -h 127.0.0.1 --scan --pattern "$run_id:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
+  mkdir -p "${TMPDIR:-/tmp}/simplechat-bench-scale"
+  cp "$workdir"/*.md "${TMPDIR:-/tmp}/simplechat-bench-scale/" 2>/dev/null || true
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -100,17 +102,25 @@ while kill -0 "${gen_pids[@]}" 2>/dev/null; do
 done
 for pid in "${gen_pids[@]}"; do wait "$pid"; done
 echo "scale: peak $peak open WebSockets, $peak_at s after the start" >&2
+# Let the 50k closes (and their offline announcements) settle before measuring latency.
+for _ in $(seq 120); do
+  total=0
+  for port in "${ports[@]}"; do total=$((total + $(instance_connections "$port"))); done
+  [ "$total" = 0 ] && break
+  sleep 1
+done
 
 "$bin" bench --url "http://127.0.0.1:${ports[0]}" --url2 "http://127.0.0.1:${ports[1]}" \
   --scenarios latency,cross,group --server-pid "${server_pids[0]},${server_pids[1]}" \
   --pairs 100 --duration 10s --latency-rate "$latency_rate" --groups 50 --group-size 10 \
-  | tee "$workdir/cluster-traffic.md"
+  | tee "$workdir/cluster-traffic.md" || echo "(the run failed: $(tail -n 1 "$workdir/cluster-traffic.md"))" >&2
 # The same 1:1 latency run with two instances on one Redis: the cluster's cost is the difference.
 start_server 18194 4 REDIS_PREFIX="$run_id:single:"
 start_server 18195 5 REDIS_PREFIX="$run_id:single:"
 "$bin" bench --url http://127.0.0.1:18194 --url2 http://127.0.0.1:18195 --scenarios latency \
   --server-pid "${pids[-2]},${pids[-1]}" \
-  --pairs 100 --duration 10s --latency-rate "$latency_rate" | tee "$workdir/single-traffic.md"
+  --pairs 100 --duration 10s --latency-rate "$latency_rate" | tee "$workdir/single-traffic.md" ||
+  echo "(the run failed)" >&2
 
 section=$workdir/section.md
 {
