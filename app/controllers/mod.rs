@@ -2,9 +2,11 @@
 //! One file per area; the routes that mount them are listed in `pkg/routes`.
 
 pub mod auth;
+pub mod blocks;
 pub mod contacts;
 pub mod groups;
 pub mod health;
+pub mod message_changes;
 pub mod messages;
 pub mod users;
 pub mod web;

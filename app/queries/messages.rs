@@ -55,6 +55,9 @@ pub struct NewMessage<'a> {
     pub sender_id: UserId,
     pub content: &'a str,
     pub client_msg_id: &'a str,
+    /// The message this one answers, in the same conversation (checked by the caller; the
+    /// table's foreign key makes sure).
+    pub reply_to: Option<i64>,
 }
 
 /// Stores messages in one transaction, each with the next seq of its conversation, in the order
@@ -209,6 +212,7 @@ struct MessageColumns<'a> {
     sender_ids: Vec<UserId>,
     contents: Vec<&'a str>,
     client_msg_ids: Vec<&'a str>,
+    reply_to_ids: Vec<Option<i64>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -219,6 +223,7 @@ impl<'a> MessageColumns<'a> {
         self.sender_ids.push(new.sender_id);
         self.contents.push(new.content);
         self.client_msg_ids.push(new.client_msg_id);
+        self.reply_to_ids.push(new.reply_to);
     }
 
     fn statement(&self) -> InsertMessages<'_> {
@@ -229,6 +234,7 @@ impl<'a> MessageColumns<'a> {
             sender_ids: &self.sender_ids,
             contents: &self.contents,
             client_msg_ids: &self.client_msg_ids,
+            reply_to_ids: &self.reply_to_ids,
         }
     }
 }
@@ -277,8 +283,8 @@ pub async fn create_group_conversation(
         .map(drop)
 }
 
-/// The name Postgres gave the `UNIQUE (sender_id, client_msg_id)` constraint of the migration.
-const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_sender_id_client_msg_id_key";
+/// The `UNIQUE (conversation_id, sender_id, client_msg_id)` constraint of the migrations.
+const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_conversation_sender_client_msg_id_key";
 
 /// Whether an insert failed because the sender had already used the `client_msg_id`.
 pub fn is_client_msg_id_taken(err: &diesel::result::Error) -> bool {

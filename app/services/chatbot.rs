@@ -229,11 +229,14 @@ async fn answer(
         target,
         content,
         client_msg_id: format!("reply:{}", question.id),
+        reply_to: None,
         authority: Authority::Trusted,
     };
     match state.writer.write(draft).await {
         Ok(written) => {
-            messaging::deliver(state, CHATBOT_ID, written).await;
+            if let Err(err) = messaging::deliver(state, CHATBOT_ID, written).await {
+                tracing::warn!(error = %err, "delivering the chatbot's stored answer failed");
+            }
         }
         Err(err) => {
             tracing::warn!(error = %err, "storing the chatbot's answer failed");
@@ -265,6 +268,8 @@ async fn context(
     .await?;
     Ok(records
         .into_iter()
+        // A message deleted for everyone is gone from the conversation, for the bot too.
+        .filter(|record| !record.deleted)
         .map(|record| Turn {
             speaker: if record.sender_id == CHATBOT_ID {
                 Speaker::Assistant
@@ -304,6 +309,10 @@ mod tests {
             content: content.into(),
             client_msg_id: "c".into(),
             created_at: chrono::Utc::now(),
+            change_seq: 0,
+            edited_at: None,
+            deleted: false,
+            reply_to_id: None,
         }
     }
 
@@ -314,6 +323,7 @@ mod tests {
             user_high: None,
             group_id: Some(GroupId::new_random()),
             last_seq: 1,
+            change_seq: 0,
         }
     }
 

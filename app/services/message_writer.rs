@@ -31,7 +31,7 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            message::{ConversationRecord, MessageRecord},
+            message::{ConversationRecord, MessageId, MessageRecord},
         },
         queries::{
             self,
@@ -54,6 +54,8 @@ pub struct Draft {
     pub target: Target,
     pub content: String,
     pub client_msg_id: String,
+    /// The message this one answers; the caller has checked it is in the same conversation.
+    pub reply_to: Option<MessageId>,
     pub authority: Authority,
 }
 
@@ -265,6 +267,7 @@ impl<'a> Allowed<'a> {
                 sender_id: draft.sender,
                 content: &draft.content,
                 client_msg_id: &draft.client_msg_id,
+                reply_to: draft.reply_to.map(|id| id.0),
             },
         }
     }

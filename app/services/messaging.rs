@@ -16,13 +16,13 @@ use crate::{
             frames::{server, Target},
             ids::UserId,
             message::{
-                ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageRecord,
-                PageLimit,
+                ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageId,
+                MessageRecord, PageLimit,
             },
         },
         queries::{self, messages::ConversationKey},
         services::{
-            chatbot, events,
+            chatbot, events, message_views,
             message_writer::{Authority, Draft, Written},
             permissions,
         },
@@ -41,13 +41,18 @@ pub async fn send(
     target: Target,
     content: &MessageContent,
     client_msg_id: &ClientMsgId,
+    reply_to: Option<MessageId>,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
+    if let Some(quoted) = reply_to {
+        check_reply_to(state, sender, target, quoted).await?;
+    }
     let draft = Draft {
         sender,
         target,
         content: content.as_str().to_owned(),
         client_msg_id: client_msg_id.as_str().to_owned(),
+        reply_to,
         authority: Authority::Rules,
     };
     // Storing and delivering run to their end in a task of their own: a REST request is dropped
@@ -57,7 +62,7 @@ pub async fn send(
     let message = tokio::spawn(
         async move {
             let written = state.writer.write(draft).await?;
-            let (message, stored) = deliver(&state, sender, written).await;
+            let (message, stored) = deliver(&state, sender, written).await?;
             if let Some((record, conversation)) = stored {
                 chatbot::consider(&state, &record, &conversation);
             }
@@ -72,50 +77,82 @@ pub async fn send(
     Ok(message)
 }
 
+/// A reply must quote a message of the conversation it is sent to (one its sender can read).
+async fn check_reply_to(
+    state: &AppState,
+    sender: UserId,
+    target: Target,
+    quoted: MessageId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    let key = permissions::may_read(&mut conn, sender, target).await?;
+    let conversation = queries::messages::find_conversation(&mut conn, key).await?;
+    let found = match conversation {
+        Some(conversation) => {
+            queries::message_changes::quoted(&mut conn, &[conversation.id], &[quoted.0]).await?
+        }
+        None => Vec::new(),
+    };
+    if found.is_empty() {
+        return Err(AppError::BadRequest(
+            "reply_to: no such message in this conversation".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Pushes a message the writer stored now to every reader (a retry's original was pushed when it
 /// was stored). Returns the message as the sender sees it, and the stored row when it is new.
 pub async fn deliver(
     state: &AppState,
     sender: UserId,
     written: Written,
-) -> (Message, Option<(MessageRecord, ConversationRecord)>) {
-    match written {
+) -> Result<(Message, Option<(MessageRecord, ConversationRecord)>), AppError> {
+    let (record, conversation, readers) = match written {
         Written::Original {
             record,
             conversation,
-        } => (record.into_message(conversation.seen_by(sender)), None),
+        } => {
+            let mut conn = state.db.get().await?;
+            let conv = conversation.seen_by(sender);
+            return Ok((message_views::one(&mut conn, record, conv).await?, None));
+        }
         Written::Stored {
             record,
             conversation,
             readers,
-        } => {
-            metrics::counter!(names::MESSAGES_STORED).increment(1);
-            let message = record.clone().into_message(conversation.seen_by(sender));
-            fan_out(state, &record, &conversation, readers).await;
-            (message, Some((record, conversation)))
+        } => (record, conversation, readers),
+    };
+    metrics::counter!(names::MESSAGES_STORED).increment(1);
+    // A new message has no reactions; only a reply needs a look at the message it quotes.
+    let message = match record.reply_to_id {
+        None => record.clone().into_message(conversation.seen_by(sender)),
+        Some(_) => {
+            let mut conn = state.db.get().await?;
+            let conv = conversation.seen_by(sender);
+            message_views::one(&mut conn, record.clone(), conv).await?
         }
-    }
+    };
+    fan_out(state, &message, &conversation, readers).await;
+    Ok((message, Some((record, conversation))))
 }
 
 /// Pushes a stored message to every reader, each seeing the conversation from their side.
 async fn fan_out(
     state: &AppState,
-    record: &MessageRecord,
+    message: &Message,
     conversation: &ConversationRecord,
     readers: Vec<UserId>,
 ) {
     if conversation.group_id.is_some() {
         // One view for all members: serialise once.
-        let frame = server::message(
-            &record
-                .clone()
-                .into_message(conversation.seen_by(record.sender_id)),
-        );
+        let frame = server::message(message);
         events::to_users(state, readers, &frame).await;
     } else {
         let frames = readers.into_iter().map(|reader| {
-            let message = record.clone().into_message(conversation.seen_by(reader));
-            (reader, server::message(&message))
+            let mut seen = message.clone();
+            seen.conversation = conversation.seen_by(reader);
+            (reader, server::message(&seen))
         });
         events::to_each(state, frames).await;
     }
@@ -175,11 +212,11 @@ pub async fn history(
     let (records, has_more) =
         queries::messages::page(&mut conn, conversation.id, before_seq, after_seq, limit).await?;
     let conv = conversation.seen_by(reader);
-    let messages = records
+    let rows = records
         .into_iter()
-        .map(|record| record.into_message(conv.clone()))
+        .map(|record| (record, conv.clone()))
         .collect();
-    Ok((messages, has_more))
+    Ok((message_views::complete(&mut conn, rows).await?, has_more))
 }
 
 /// Stores that `reader` has read up to `seq` and tells the other readers.

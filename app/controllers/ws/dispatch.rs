@@ -9,10 +9,11 @@ use serde_json::Value;
 use crate::{
     app::{
         models::frames::{
-            request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendFrame, SendInput,
-            SyncFrame, TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
+            request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendInput, SyncFrame,
+            TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
         },
-        services::{messaging, presence::Presence},
+        models::ids::UserId,
+        services::{message_changes, messaging, presence::Presence},
     },
     pkg::{middleware::auth::Caller, state::AppState, utils::errors::AppError},
 };
@@ -90,11 +91,7 @@ async fn answer(
     let me = session.caller.user_id;
     match frame {
         ClientFrame::Ping => Ok(Some(server::pong(id))),
-        ClientFrame::Send(SendFrame {
-            to,
-            content,
-            client_msg_id,
-        }) => {
+        ClientFrame::Send(frame) => {
             if let Err(not_until) = session.sends.check() {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
@@ -104,36 +101,19 @@ async fn answer(
                     retry_after_secs: wait.as_secs().max(1),
                 });
             }
-            let input =
-                SendInput::parse(&to, content, client_msg_id).map_err(AppError::BadRequest)?;
+            let input = SendInput::parse(frame).map_err(AppError::BadRequest)?;
             let message = messaging::send(
                 state,
                 me,
                 input.target,
                 &input.content,
                 &input.client_msg_id,
+                input.reply_to,
             )
             .await?;
             Ok(Some(server::ack(id, &message)))
         }
-        ClientFrame::Sync(SyncFrame {
-            conversation,
-            after_seq,
-            limit,
-        }) => {
-            let target = conversation
-                .target("conversation")
-                .map_err(AppError::BadRequest)?;
-            let limit = messaging::page_size(limit)?;
-            let (messages, has_more) =
-                messaging::history(state, me, target, None, Some(after_seq.max(0)), limit).await?;
-            Ok(Some(server::messages(
-                id,
-                &messaging::conv_of(target),
-                &messages,
-                has_more,
-            )))
-        }
+        ClientFrame::Sync(frame) => sync(state, me, id, frame).await.map(Some),
         ClientFrame::Read(ReadFrame { conversation, seq }) => {
             let target = conversation
                 .target("conversation")
@@ -162,4 +142,39 @@ async fn answer(
             Ok(Some(server::presence_state(id, &users)))
         }
     }
+}
+
+/// `sync`: the messages after `after_seq`; with `changed_after`, also the messages up to
+/// `after_seq` changed since, and the conversation's `change_seq`.
+async fn sync(
+    state: &AppState,
+    me: UserId,
+    id: Option<&str>,
+    frame: SyncFrame,
+) -> Result<String, AppError> {
+    let target = frame
+        .conversation
+        .target("conversation")
+        .map_err(AppError::BadRequest)?;
+    let limit = messaging::page_size(frame.limit)?;
+    let after_seq = frame.after_seq.max(0);
+    let conv = messaging::conv_of(target);
+    let Some(changed_after) = frame.changed_after else {
+        let (messages, has_more) =
+            messaging::history(state, me, target, None, Some(after_seq), limit).await?;
+        return Ok(server::messages(id, &conv, &messages, has_more));
+    };
+    // Changes first: their change_seq is read before the new messages, so nothing falls
+    // between the two reads unseen (a later change is sent again next time).
+    let changes =
+        message_changes::changes(state, me, target, changed_after, Some(after_seq), limit).await?;
+    let (messages, has_more) =
+        messaging::history(state, me, target, None, Some(after_seq), limit).await?;
+    Ok(server::messages_with_changes(
+        id,
+        &conv,
+        (&messages, has_more),
+        (&changes.messages, changes.has_more),
+        changes.change_seq,
+    ))
 }
