@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
     app::models::{ids::UserId, user::UserRecord},
@@ -65,15 +66,25 @@ pub async fn blockers_among(
         .await
 }
 
-/// Every `(blocker, blocked)` pair among `users` (both sides in the list).
-pub async fn among(
+/// Every `(blocker, blocked)` pair among `users` (both sides in the list): the blocking rule for
+/// a whole batch of sends. The future does not hold the connection, so it can be pipelined.
+pub fn among<'a>(
     conn: &mut AsyncPgConnection,
-    users: &[UserId],
-) -> QueryResult<Vec<(UserId, UserId)>> {
+    users: &'a [UserId],
+) -> BoxFuture<'a, QueryResult<Vec<(UserId, UserId)>>> {
     blocks::table
         .filter(blocks::blocker_id.eq_any(users))
         .filter(blocks::blocked_id.eq_any(users))
         .select((blocks::blocker_id, blocks::blocked_id))
         .load(conn)
-        .await
+        .boxed()
+}
+
+/// Every `(blocker, blocked)` pair between `a` and `b`, either way.
+pub async fn between(
+    conn: &mut AsyncPgConnection,
+    a: UserId,
+    b: UserId,
+) -> QueryResult<Vec<(UserId, UserId)>> {
+    among(conn, &[a, b]).await
 }

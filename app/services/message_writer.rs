@@ -1,7 +1,7 @@
 //! The message writer: every message is stored through here, as part of a batch.
 //!
 //! Sends from all connections of this instance queue up, and a few writer tasks each take what
-//! has queued and store it together: one check pass (four queries at most, sent at once, whatever
+//! has queued and store it together: one check pass (five queries at most, sent at once, whatever
 //! the batch holds) and one transaction, so one commit for many messages. Under light load a batch
 //! is a single message and nothing waits; under heavy load batches grow, and the cost per message
 //! falls instead of every message paying for its own round trips and commit.
@@ -287,7 +287,7 @@ enum Check {
 }
 
 /// Finds the retries among the drafts and applies the messaging rules to the others, from at
-/// most four queries sent at once.
+/// most five queries sent at once.
 async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
     let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
     let client_msg_ids: Vec<&str> = drafts
@@ -316,7 +316,7 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
     // The queries go out together (pipelined): Postgres answers them one after the other, with
     // no round trip in between.
     let conn: &mut AsyncPgConnection = conn;
-    let (stored, existing, links, memberships) = try_join!(
+    let (stored, existing, links, blocks, memberships) = try_join!(
         queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
         if recipients.is_empty() {
             nothing()
@@ -327,6 +327,11 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
             nothing()
         } else {
             queries::contacts::links_among(conn, &parties)
+        },
+        if parties.is_empty() {
+            nothing()
+        } else {
+            queries::blocks::among(conn, &parties)
         },
         if groups.is_empty() {
             nothing()
@@ -343,6 +348,7 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
         .collect();
     let existing: HashSet<UserId> = existing.into_iter().collect();
     let links: HashSet<(UserId, UserId)> = links.into_iter().collect();
+    let blocks: HashSet<(UserId, UserId)> = blocks.into_iter().collect();
     let mut members = HashMap::<GroupId, Vec<UserId>>::new();
     for (group_id, member) in memberships {
         members.entry(group_id).or_default().push(member);
@@ -360,6 +366,7 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
                         existing.contains(&other),
                         related,
                     )?;
+                    permissions::check_unblocked(draft.sender, other, &blocks)?;
                 }
                 let readers = chatbot::reachable([draft.sender, other]);
                 Ok((ConversationKey::pair(draft.sender, other), readers))

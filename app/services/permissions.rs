@@ -58,6 +58,8 @@ pub async fn may_write(
             let (exists, related) =
                 queries::contacts::exists_and_related(conn, user, other).await?;
             check_private(user, other, exists, related)?;
+            let blocks = queries::blocks::between(conn, user, other).await?;
+            check_unblocked(user, other, &blocks.into_iter().collect())?;
             Ok(ConversationKey::pair(user, other))
         }
         Target::Group(group_id) => member_of(conn, user, group_id).await,

@@ -10,6 +10,7 @@ mod groups;
 mod health;
 mod helpers;
 mod liveness;
+mod message_changes;
 mod message_writer;
 mod messaging;
 mod own_redis;
