@@ -2,6 +2,7 @@
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
 mod auth;
+mod blocks;
 mod chat_client;
 mod chatbot;
 mod contacts;
@@ -18,6 +19,7 @@ mod password_hashing;
 mod presence;
 mod rate_limits;
 mod redis_outage;
+mod search;
 mod spec;
 mod tokens;
 mod users;
