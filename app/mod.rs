@@ -5,3 +5,4 @@ pub mod controllers;
 pub mod models;
 pub mod queries;
 pub mod services;
+pub mod state;

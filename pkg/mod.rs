@@ -6,5 +6,4 @@ pub mod config;
 pub mod middleware;
 pub mod routes;
 pub mod server;
-pub mod state;
 pub mod utils;

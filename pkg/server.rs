@@ -1,5 +1,6 @@
 //! Start-up and shutdown of one server process, shared by `main` and the integration tests.
 
+use crate::app::state::{AppState, Services};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
@@ -13,11 +14,14 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    app::services::{message_writer::MessageWriter, presence::Presence, sessions},
+    app::services::{
+        message_writer::MessageWriter,
+        presence::{self, handle::Presence},
+        sessions,
+    },
     pkg::{
         config::Config,
         routes,
-        state::{AppState, Services},
         utils::{message_ids::MessageIds, metrics},
     },
     platform::{
@@ -82,7 +86,7 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
         broker,
     };
     let state = AppState::new(config, services, shutdown.clone());
-    Presence::spawn_background(state.clone(), shutdown.clone());
+    presence::spawn_background(state.clone(), shutdown.clone());
     sessions::spawn_checks(state.clone(), shutdown);
     Ok(state)
 }

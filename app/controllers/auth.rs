@@ -4,6 +4,8 @@
 //! bounded (`pkg/utils/password.rs`) and never runs while a database connection is held: a flood
 //! of logins must not take the pool from everyone else's requests.
 
+use crate::app::controllers::bearer::BearerAuth;
+use crate::app::state::AppState;
 use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{payload::Json, ApiResponse, OpenApi};
@@ -19,11 +21,10 @@ use crate::{
             user::{NewUser, User, UserRecord},
         },
         queries::{self, auth::Rotation, users::InsertUserError},
-        services::{events, rate_limits},
+        services::{fanout, rate_limits},
     },
     pkg::{
-        middleware::{auth::BearerAuth, client_addr::ClientAddr},
-        state::AppState,
+        middleware::client_addr::ClientAddr,
         utils::{errors::AppError, metrics as names, random::secure_token},
     },
 };
@@ -162,7 +163,7 @@ impl AuthApi {
             Rotation::Rotated { generation } => generation,
             Rotation::ReuseDetected => {
                 tracing::warn!(%user_id, %session_id, "refresh token reused; session revoked");
-                events::to_session(&state, user_id, session_id, server::SESSION_REVOKED).await;
+                fanout::to_session(&state, user_id, session_id, server::SESSION_REVOKED).await;
                 return Err(AppError::Unauthorized(
                     "refresh token was already used; the session has been ended".into(),
                 ));
@@ -195,7 +196,7 @@ impl AuthApi {
         queries::auth::revoke_session(&mut conn, auth.0.session_id).await?;
         drop(conn);
         // Open WebSockets of this session, on any instance, are told and closed.
-        events::to_session(
+        fanout::to_session(
             &state,
             auth.0.user_id,
             auth.0.session_id,

@@ -4,14 +4,15 @@
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 
-use super::ApiTags;
+use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{ids::UserId, user::User},
         queries,
         services::permissions,
+        state::AppState,
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The blocking routes.

@@ -3,6 +3,8 @@
 //! `online` and `last_seen_at` come from the presence registry: a contact is online while any of
 //! their connections is open, on any instance.
 
+use crate::app::controllers::bearer::BearerAuth;
+use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 
@@ -17,10 +19,10 @@ use crate::{
         queries::{self, contacts::AddContactError},
         services::{
             permissions,
-            presence::{Presence, PresenceState},
+            presence::{self, handle::PresenceState},
         },
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The contact routes.
@@ -61,7 +63,7 @@ impl ContactsApi {
             .iter()
             .filter_map(|(_, user)| user.last_seen_at.map(|seen| (user.id, seen)))
             .collect();
-        let states = Presence::states(&state, users, last_seen).await?;
+        let states = presence::states(&state, users, last_seen).await?;
         Ok(Json(
             contacts
                 .into_iter()
@@ -98,7 +100,7 @@ impl ContactsApi {
             .map(|seen| (user.id, seen))
             .into_iter()
             .collect();
-        let presence = Presence::states(&state, vec![user.id], last_seen)
+        let presence = presence::states(&state, vec![user.id], last_seen)
             .await?
             .pop()
             .ok_or_else(|| {

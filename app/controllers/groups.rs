@@ -4,6 +4,8 @@
 //! as a group that does not exist, so ids cannot be probed. Admin-only actions by a plain member
 //! answer 403.
 
+use crate::app::controllers::bearer::BearerAuth;
+use crate::app::state::AppState;
 use std::collections::BTreeSet;
 
 use poem::web::Data;
@@ -24,9 +26,9 @@ use crate::{
             self,
             groups::{AddOutcome, NewGroup, RemoveOutcome},
         },
-        services::{events, permissions},
+        services::{fanout, permissions},
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
     platform::database::DbConn,
 };
 
@@ -101,7 +103,7 @@ impl GroupsApi {
         drop(conn);
         let everyone = std::iter::once(creator).chain(members);
         let frame = server::group_event(id, GroupEvent::Created, None, Some(&group.name));
-        events::to_users(&state, everyone, &frame).await;
+        fanout::to_users(&state, everyone, &frame).await;
         Ok(GroupCreated::Created(Json(group)))
     }
 
@@ -161,7 +163,7 @@ impl GroupsApi {
         let members = queries::groups::member_ids(&mut conn, group_id.0).await?;
         drop(conn);
         let frame = server::group_event(group.id, GroupEvent::Renamed, None, Some(&group.name));
-        events::to_users(&state, members, &frame).await;
+        fanout::to_users(&state, members, &frame).await;
         Ok(Json(group.into_group()))
     }
 
@@ -215,7 +217,7 @@ impl GroupsApi {
         let remaining = queries::groups::member_ids(&mut conn, group_id).await?;
         drop(conn);
         let frame = server::group_event(group_id, GroupEvent::MemberRemoved, Some(target), None);
-        events::to_users(&state, remaining.into_iter().chain([target]), &frame).await;
+        fanout::to_users(&state, remaining.into_iter().chain([target]), &frame).await;
         Ok(MemberRemoved::NoContent)
     }
 
@@ -265,7 +267,7 @@ async fn add(
         .ok_or_else(|| AppError::NotFound("no such user".into()))?;
     let members = queries::groups::member_ids(conn, group_id).await?;
     let frame = server::group_event(group_id, GroupEvent::MemberAdded, Some(user_id), None);
-    events::to_users(state, members, &frame).await;
+    fanout::to_users(state, members, &frame).await;
     Ok(record.into_member(user.into()))
 }
 

@@ -2,6 +2,7 @@
 //! is up) and `/metrics`
 //! (Prometheus), for load balancers, orchestrators and monitoring.
 
+use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{
     payload::{Json, PlainText},
@@ -11,10 +12,7 @@ use poem_openapi::{
 use super::ApiTags;
 use crate::{
     app::models::health::HealthStatus,
-    pkg::{
-        state::AppState,
-        utils::{errors::ErrorBody, metrics},
-    },
+    pkg::utils::{errors::ErrorBody, metrics},
     platform::database,
 };
 

@@ -8,7 +8,7 @@ use poem_openapi::{
     ApiResponse, OpenApi,
 };
 
-use super::ApiTags;
+use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::message::{EditMessageRequest, Emoji, Message, MessageId, Page, PageLimit},
@@ -16,8 +16,9 @@ use crate::{
             message_changes,
             search::{self, Search},
         },
+        state::AppState,
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The routes that change or search messages.

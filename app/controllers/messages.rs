@@ -1,6 +1,8 @@
 //! Message history and sending over REST, and the conversation list. Sending here walks the same
 //! code path as the WebSocket `send` frame (`services::messaging`).
 
+use crate::app::controllers::bearer::BearerAuth;
+use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{
     param::{Path, Query},
@@ -19,7 +21,7 @@ use crate::{
         queries,
         services::{message_changes, message_views, messaging},
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The message routes.

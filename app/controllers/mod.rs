@@ -2,6 +2,7 @@
 //! One file per area; the routes that mount them are listed in `pkg/routes`.
 
 pub mod auth;
+pub mod bearer;
 pub mod blocks;
 pub mod contacts;
 pub mod groups;

@@ -1,6 +1,8 @@
 //! `/api/v1/users*`: who am I, finding other users by username prefix, and naming a user by id
 //! (a message from someone not in your contacts carries only their id).
 
+use crate::app::controllers::bearer::BearerAuth;
+use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{
     param::{Path, Query},
@@ -17,7 +19,7 @@ use crate::{
         },
         queries,
     },
-    pkg::{middleware::auth::BearerAuth, state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The user routes.

@@ -4,8 +4,16 @@ use poem_openapi::{registry::MetaSchema, Object};
 
 use super::{
     fields::{text_field_openapi, Omittable, TextField},
+    ids::{SessionId, UserId},
     user::{DisplayName, User, Username},
 };
+
+/// Who is asking: the user and the login session their token or ticket belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
 
 /// A password: at least 8 characters and at most 72 bytes in UTF-8. Never printed, never sent back.
 ///

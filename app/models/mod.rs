@@ -2,6 +2,7 @@
 //! inputs. One file per area, named as in `controllers` and `queries`.
 
 pub mod auth;
+pub mod chatbot;
 pub mod contact;
 pub mod fields;
 pub mod frames;

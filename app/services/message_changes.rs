@@ -13,16 +13,20 @@ use crate::{
     app::{
         models::{
             fields::TextField,
-            frames::{server, Target},
+            frames::Target,
             ids::UserId,
             message::{
                 ConversationRecord, Emoji, Message, MessageContent, MessageId, MessageRecord,
             },
         },
         queries::{self, message_changes, reactions},
-        services::{chatbot, events, message_views, permissions},
+        services::{
+            fanout::{self, audience},
+            message_views, permissions,
+        },
+        state::AppState,
     },
-    pkg::{state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
     platform::database::DbConn,
 };
 
@@ -212,21 +216,8 @@ async fn publish(
     conversation: &ConversationRecord,
 ) -> Result<Message, AppError> {
     let message = message_views::one(conn, changed, conversation.seen_by(actor)).await?;
-    let readers = match (
-        conversation.group_id,
-        conversation.user_low,
-        conversation.user_high,
-    ) {
-        (Some(group_id), _, _) => queries::groups::member_ids(conn, group_id).await?,
-        (None, Some(low), Some(high)) => chatbot::reachable([low, high]),
-        _ => Vec::new(),
-    };
-    let frames = readers.into_iter().map(|reader| {
-        let mut seen = message.clone();
-        seen.conversation = conversation.seen_by(reader);
-        (reader, server::message_updated(&seen))
-    });
-    events::to_each(state, frames).await;
+    let readers = audience::readers_of(conn, conversation).await?;
+    fanout::message_updated(state, &message, conversation, readers).await;
     Ok(message)
 }
 

@@ -37,7 +37,10 @@ use crate::{
             self,
             messages::{ConversationKey, NewMessage},
         },
-        services::{chatbot, permissions},
+        services::{
+            fanout::audience,
+            permissions::{self, Authority, SendFacts},
+        },
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds, metrics as names},
     platform::database::{DbConn, DbPool},
@@ -57,15 +60,6 @@ pub struct Draft {
     /// The message this one answers; the caller has checked it is in the same conversation.
     pub reply_to: Option<MessageId>,
     pub authority: Authority,
-}
-
-/// Whether the messaging rules still have to be checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Authority {
-    /// A user's message: the contact and membership rules apply.
-    Rules,
-    /// Authorised already: the chatbot answering where it was asked.
-    Trusted,
 }
 
 /// What became of a draft.
@@ -289,6 +283,48 @@ enum Check {
 /// Finds the retries among the drafts and applies the messaging rules to the others, from at
 /// most five queries sent at once.
 async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
+    let (originals, facts) = read_facts(conn, drafts).await?;
+    Ok(drafts
+        .iter()
+        .map(|draft| {
+            // A retry gets its original even when the rules would now refuse a new message.
+            if let Some((record, conversation)) =
+                originals.get(&(draft.sender, draft.client_msg_id.clone()))
+            {
+                return Check::Original(Written::Original {
+                    record: record.clone(),
+                    conversation: conversation.clone(),
+                });
+            }
+            match permissions::may_send(&facts, draft.sender, draft.target, draft.authority) {
+                Ok(key) => Check::Allowed {
+                    key,
+                    readers: readers(&facts, draft.sender, draft.target),
+                },
+                Err(refusal) => Check::Refused(refusal),
+            }
+        })
+        .collect())
+}
+
+/// Who receives a message to `target`: the group's members as read by the check pass (membership
+/// is read just before the store), or both parties.
+fn readers(facts: &SendFacts, sender: UserId, target: Target) -> Vec<UserId> {
+    match target {
+        Target::User(other) => audience::of_pair(sender, other),
+        Target::Group(group_id) => facts.members.get(&group_id).cloned().unwrap_or_default(),
+    }
+}
+
+/// Earlier messages with the drafts' `client_msg_id`s, by (sender, client_msg_id).
+type Originals = HashMap<(UserId, String), (MessageRecord, ConversationRecord)>;
+
+/// Reads what the check pass needs for the whole batch: the sender's earlier messages with the
+/// same `client_msg_id`s, and the facts the rules look at.
+async fn read_facts(
+    conn: &mut DbConn,
+    drafts: &[Draft],
+) -> Result<(Originals, SendFacts), DieselError> {
     let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
     let client_msg_ids: Vec<&str> = drafts
         .iter()
@@ -339,65 +375,23 @@ async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, Diesel
             queries::groups::members_of_groups(conn, &groups)
         },
     )?;
-    let originals: HashMap<(UserId, String), (MessageRecord, ConversationRecord)> = stored
+    let originals = stored
         .into_iter()
         .map(|(record, conversation)| {
             let key = (record.sender_id, record.client_msg_id.clone());
             (key, (record, conversation))
         })
         .collect();
-    let existing: HashSet<UserId> = existing.into_iter().collect();
-    let links: HashSet<(UserId, UserId)> = links.into_iter().collect();
-    let blocks: HashSet<(UserId, UserId)> = blocks.into_iter().collect();
-    let mut members = HashMap::<GroupId, Vec<UserId>>::new();
-    for (group_id, member) in memberships {
-        members.entry(group_id).or_default().push(member);
-    }
-
-    let rules = |draft: &Draft| -> Result<(ConversationKey, Vec<UserId>), AppError> {
-        match draft.target {
-            Target::User(other) => {
-                if draft.authority == Authority::Rules {
-                    let related = links.contains(&(draft.sender, other))
-                        || links.contains(&(other, draft.sender));
-                    permissions::check_private(
-                        draft.sender,
-                        other,
-                        existing.contains(&other),
-                        related,
-                    )?;
-                    permissions::check_unblocked(draft.sender, other, &blocks)?;
-                }
-                let readers = chatbot::reachable([draft.sender, other]);
-                Ok((ConversationKey::pair(draft.sender, other), readers))
-            }
-            Target::Group(group_id) => {
-                let readers = members.get(&group_id).cloned().unwrap_or_default();
-                if draft.authority == Authority::Rules && !readers.contains(&draft.sender) {
-                    return Err(permissions::no_such_group());
-                }
-                Ok((ConversationKey::Group(group_id), readers))
-            }
-        }
+    let mut facts = SendFacts {
+        existing: existing.into_iter().collect(),
+        links: links.into_iter().collect(),
+        blocks: blocks.into_iter().collect(),
+        ..SendFacts::default()
     };
-    Ok(drafts
-        .iter()
-        .map(|draft| {
-            // A retry gets its original even when the rules would now refuse a new message.
-            if let Some((record, conversation)) =
-                originals.get(&(draft.sender, draft.client_msg_id.clone()))
-            {
-                return Check::Original(Written::Original {
-                    record: record.clone(),
-                    conversation: conversation.clone(),
-                });
-            }
-            match rules(draft) {
-                Ok((key, readers)) => Check::Allowed { key, readers },
-                Err(refusal) => Check::Refused(refusal),
-            }
-        })
-        .collect())
+    for (group_id, member) in memberships {
+        facts.members.entry(group_id).or_default().push(member);
+    }
+    Ok((originals, facts))
 }
 
 /// The answer of a query not worth asking: nothing.
@@ -428,11 +422,14 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
             .zip(stored)
             .map(|(allowed, stored)| {
                 let outcome = match stored {
-                    Some((record, conversation)) => Stored::Done(Written::Stored {
-                        record,
-                        conversation,
-                        readers: allowed.readers,
-                    }),
+                    Some((record, conversation)) => {
+                        metrics::counter!(names::MESSAGES_STORED).increment(1);
+                        Stored::Done(Written::Stored {
+                            record,
+                            conversation,
+                            readers: allowed.readers,
+                        })
+                    }
                     None => Stored::Gone,
                 };
                 (allowed.index, outcome)

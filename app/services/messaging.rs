@@ -20,18 +20,17 @@ use crate::{
                 MessageRecord, PageLimit,
             },
         },
-        queries::{self, messages::ConversationKey},
+        queries,
         services::{
-            chatbot, events, message_views,
-            message_writer::{Authority, Draft, Written},
-            permissions,
+            chatbot,
+            fanout::{self, audience},
+            message_views,
+            message_writer::{Draft, Written},
+            permissions::{self, Authority},
         },
-    },
-    pkg::{
         state::AppState,
-        utils::{errors::AppError, metrics as names},
     },
-    platform::database::DbConn,
+    pkg::utils::{errors::AppError, metrics as names},
 };
 
 /// Stores a message from `sender` and delivers it; a retried `client_msg_id` returns the original.
@@ -61,11 +60,28 @@ pub async fn send(
     let state = state.clone();
     let message = tokio::spawn(
         async move {
-            let written = state.writer.write(draft).await?;
-            let (message, stored) = deliver(&state, sender, written).await?;
-            if let Some((record, conversation)) = stored {
-                chatbot::consider(&state, &record, &conversation);
-            }
+            let message = match state.writer.write(draft).await? {
+                // A retry: its original was pushed when it was stored; it is answered as it is
+                // now (edited or reacted to since, perhaps).
+                Written::Original {
+                    record,
+                    conversation,
+                } => {
+                    let mut conn = state.db.get().await?;
+                    let view = conversation.seen_by(sender);
+                    message_views::one(&mut conn, record, view).await?
+                }
+                Written::Stored {
+                    record,
+                    conversation,
+                    readers,
+                } => {
+                    let message = new_message_view(&state, &record, &conversation).await?;
+                    fanout::new_message(&state, &message, &conversation, readers).await;
+                    chatbot::consider(&state, &record, &conversation);
+                    message
+                }
+            };
             Ok::<_, AppError>(message)
         }
         // Logs from the task keep the request's id.
@@ -101,79 +117,19 @@ async fn check_reply_to(
     Ok(())
 }
 
-/// Pushes a message the writer stored now to every reader (a retry's original was pushed when it
-/// was stored). Returns the message as the sender sees it, and the stored row when it is new.
-pub async fn deliver(
+/// A message just stored, as its sender sees it. It has no reactions yet; only a reply needs a
+/// look at the message it quotes.
+pub async fn new_message_view(
     state: &AppState,
-    sender: UserId,
-    written: Written,
-) -> Result<(Message, Option<(MessageRecord, ConversationRecord)>), AppError> {
-    let (record, conversation, readers) = match written {
-        Written::Original {
-            record,
-            conversation,
-        } => {
-            let mut conn = state.db.get().await?;
-            let conv = conversation.seen_by(sender);
-            return Ok((message_views::one(&mut conn, record, conv).await?, None));
-        }
-        Written::Stored {
-            record,
-            conversation,
-            readers,
-        } => (record, conversation, readers),
-    };
-    metrics::counter!(names::MESSAGES_STORED).increment(1);
-    // A new message has no reactions; only a reply needs a look at the message it quotes.
-    let message = match record.reply_to_id {
-        None => record.clone().into_message(conversation.seen_by(sender)),
-        Some(_) => {
-            let mut conn = state.db.get().await?;
-            let conv = conversation.seen_by(sender);
-            message_views::one(&mut conn, record.clone(), conv).await?
-        }
-    };
-    fan_out(state, &message, &conversation, readers).await;
-    Ok((message, Some((record, conversation))))
-}
-
-/// Pushes a stored message to every reader, each seeing the conversation from their side.
-async fn fan_out(
-    state: &AppState,
-    message: &Message,
+    record: &MessageRecord,
     conversation: &ConversationRecord,
-    readers: Vec<UserId>,
-) {
-    if conversation.group_id.is_some() {
-        // One view for all members: serialise once.
-        let frame = server::message(message);
-        events::to_users(state, readers, &frame).await;
-    } else {
-        let frames = readers.into_iter().map(|reader| {
-            let mut seen = message.clone();
-            seen.conversation = conversation.seen_by(reader);
-            (reader, server::message(&seen))
-        });
-        events::to_each(state, frames).await;
+) -> Result<Message, AppError> {
+    let view = conversation.seen_by(record.sender_id);
+    if record.reply_to_id.is_none() {
+        return Ok(record.clone().into_message(view));
     }
-}
-
-/// Everyone who receives a conversation's messages: both parties, or the current members.
-async fn readers_of(
-    conn: &mut DbConn,
-    conversation: &ConversationRecord,
-) -> Result<Vec<UserId>, AppError> {
-    Ok(
-        match (
-            conversation.group_id,
-            conversation.user_low,
-            conversation.user_high,
-        ) {
-            (Some(group_id), _, _) => queries::groups::member_ids(conn, group_id).await?,
-            (None, Some(low), Some(high)) => chatbot::reachable([low, high]),
-            _ => Vec::new(),
-        },
-    )
+    let mut conn = state.db.get().await?;
+    Ok(message_views::one(&mut conn, record.clone(), view).await?)
 }
 
 /// The conversation as the reader names it.
@@ -237,7 +193,7 @@ pub async fn mark_read(
         .ok_or_else(|| AppError::BadRequest("seq: no such message in this conversation".into()))?;
     let read_seq =
         queries::messages::advance_read_marker(&mut conn, conversation.id, reader, seq).await?;
-    let readers = readers_of(&mut conn, &conversation).await?;
+    let readers = audience::readers_of(&mut conn, &conversation).await?;
     drop(conn);
 
     let frames = readers.into_iter().map(|peer| {
@@ -246,7 +202,7 @@ pub async fn mark_read(
             server::read(reader, &conversation.seen_by(peer), read_seq),
         )
     });
-    events::to_each(state, frames).await;
+    fanout::to_each(state, frames).await;
     Ok(())
 }
 
@@ -254,14 +210,7 @@ pub async fn mark_read(
 pub async fn typing(state: &AppState, from: UserId, target: Target) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     let key = permissions::may_write(&mut conn, from, target).await?;
-    let peers: Vec<UserId> = match key {
-        ConversationKey::Pair(low, high) => vec![if low == from { high } else { low }],
-        ConversationKey::Group(group_id) => queries::groups::member_ids(&mut conn, group_id)
-            .await?
-            .into_iter()
-            .filter(|member| *member != from)
-            .collect(),
-    };
+    let peers = audience::typing_peers(&mut conn, key, from).await?;
     drop(conn);
     let frames = peers.into_iter().map(|peer| {
         let conversation = match target {
@@ -270,6 +219,6 @@ pub async fn typing(state: &AppState, from: UserId, target: Target) -> Result<()
         };
         (peer, server::typing(from, &conversation))
     });
-    events::to_each(state, frames).await;
+    fanout::to_each(state, frames).await;
     Ok(())
 }

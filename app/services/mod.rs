@@ -1,8 +1,12 @@
 //! Logic shared by the REST and WebSocket controllers, so both walk the same code path: sending a
-//! message (authorise, store, fan out), publishing live events to users, and presence.
+//! message (authorise, store, fan out), live pushes, presence, sessions and the chatbot.
+//!
+//! A service function takes the shared state (`app::state::AppState`) and does one job; the
+//! state holds only handles (`chatbot::handle`, `presence::handle`, the message writer's queue),
+//! none of which reaches back to the state.
 
 pub mod chatbot;
-pub mod events;
+pub mod fanout;
 pub mod message_changes;
 pub mod message_views;
 pub mod message_writer;

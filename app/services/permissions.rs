@@ -1,18 +1,20 @@
-//! Who may do what: write to or read a conversation, add a contact, manage a group, see someone's
-//! presence. The rules live
-//! here once; controllers and the message writer call them (the writer applies the messaging
-//! rules to a whole batch from a few queries, the other paths one at a time).
+//! Who may do what: send to, write to or read a conversation, add a contact, manage a group, see
+//! someone's presence. The rules live here once; controllers and the message writer call them
+//! (the writer gathers the facts for a whole batch in a few queries, then asks [`may_send`] of
+//! each message; the other paths ask one at a time).
+
+use std::collections::{HashMap, HashSet};
 
 use crate::{
     app::{
         models::{
+            chatbot::CHATBOT_ID,
             frames::Target,
             group::Role,
             ids::{GroupId, UserId},
             message::{ConversationRecord, MessageRecord},
         },
         queries::{self, messages::ConversationKey},
-        services::chatbot::CHATBOT_ID,
     },
     pkg::utils::errors::AppError,
     platform::database::DbConn,
@@ -46,8 +48,62 @@ pub fn check_private(
     Ok(())
 }
 
-/// Checks that `user` may write to the conversation: the rule for `typing` (messages are checked
-/// in batches by the message writer, with [`check_private`] and the same membership rule).
+/// Whether the messaging rules still have to be checked for a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    /// A user's message: the contact and membership rules apply.
+    Rules,
+    /// Authorised already: the chatbot answering where it was asked.
+    Trusted,
+}
+
+/// What the send rules need to know about a batch of messages, read in one pass.
+#[derive(Default)]
+pub struct SendFacts {
+    /// Which of the private recipients exist.
+    pub existing: HashSet<UserId>,
+    /// Contact links among the senders and recipients, as (owner, contact).
+    pub links: HashSet<(UserId, UserId)>,
+    /// Blocks among the senders and recipients, as (blocker, blocked).
+    pub blocks: HashSet<(UserId, UserId)>,
+    /// The current members of each group written to.
+    pub members: HashMap<GroupId, Vec<UserId>>,
+}
+
+/// The send rule: a private message needs [`check_private`], a group message membership (a
+/// non-member is told the group does not exist). Gives the conversation it goes to.
+pub fn may_send(
+    facts: &SendFacts,
+    sender: UserId,
+    target: Target,
+    authority: Authority,
+) -> Result<ConversationKey, AppError> {
+    let checked = authority == Authority::Rules;
+    match target {
+        Target::User(other) => {
+            if checked {
+                let related = facts.links.contains(&(sender, other))
+                    || facts.links.contains(&(other, sender));
+                check_private(sender, other, facts.existing.contains(&other), related)?;
+                check_unblocked(sender, other, &facts.blocks)?;
+            }
+            Ok(ConversationKey::pair(sender, other))
+        }
+        Target::Group(group_id) => {
+            let is_member = facts
+                .members
+                .get(&group_id)
+                .is_some_and(|members| members.contains(&sender));
+            if checked && !is_member {
+                return Err(no_such_group());
+            }
+            Ok(ConversationKey::Group(group_id))
+        }
+    }
+}
+
+/// Checks that `user` may write to the conversation: the rule for `typing` (messages go through
+/// [`may_send`], with the same rules).
 pub async fn may_write(
     conn: &mut DbConn,
     user: UserId,

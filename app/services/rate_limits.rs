@@ -9,16 +9,14 @@
 //! If Redis cannot be asked, the request goes through (logged and counted): an outage of the
 //! cache must not lock everyone out of their accounts.
 
+use crate::app::state::AppState;
 use std::{net::IpAddr, time::Duration};
 
 use ipnet::Ipv6Net;
 
 use crate::{
     app::models::ids::UserId,
-    pkg::{
-        state::AppState,
-        utils::{errors::AppError, metrics as names},
-    },
+    pkg::utils::{errors::AppError, metrics as names},
     platform::cache::rate_limit::{self, Verdict, Window},
 };
 

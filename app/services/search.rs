@@ -9,8 +9,9 @@ use crate::{
         },
         queries::{self, search::TextQuery},
         services::message_views,
+        state::AppState,
     },
-    pkg::{state::AppState, utils::errors::AppError},
+    pkg::utils::errors::AppError,
 };
 
 /// The longest search text, in characters.

@@ -1,4 +1,8 @@
-//! Open sockets and the sessions they belong to.
+//! Login sessions: whether the one behind a request is still live, and closing the sockets of
+//! those that are not.
+//!
+//! Every request is checked against Postgres, not only its token's signature, so logout takes
+//! effect at once rather than when the access token expires.
 //!
 //! A socket's session is checked once, when it opens. Logging out, or reusing an old refresh
 //! token, tells the session's sockets at once (`session_revoked` through Redis), but that push is
@@ -14,11 +18,44 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     app::{
-        models::{frames::server, ids::SessionId},
+        models::{
+            auth::Caller,
+            frames::server,
+            ids::{SessionId, UserId},
+        },
         queries,
+        state::AppState,
     },
-    pkg::state::AppState,
+    pkg::utils::errors::AppError,
 };
+
+/// Checks an access token and its session: the Bearer routes and the WebSocket upgrade alike.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AppError> {
+    let claims = state
+        .tokens
+        .check_access(token)
+        .map_err(|err| err.refused("access token"))?;
+    live_caller(
+        state,
+        Caller {
+            user_id: UserId(claims.sub),
+            session_id: SessionId(claims.sid),
+        },
+    )
+    .await
+}
+
+/// The caller, if its session is still live: the one check behind a Bearer token and a
+/// WebSocket ticket alike.
+pub async fn live_caller(state: &AppState, caller: Caller) -> Result<Caller, AppError> {
+    let mut conn = state.db.get().await?;
+    if !queries::auth::session_is_live(&mut conn, caller.session_id, caller.user_id).await? {
+        return Err(AppError::Unauthorized(
+            "session has ended; log in again".into(),
+        ));
+    }
+    Ok(caller)
+}
 
 /// Sessions checked per query.
 const CHECK_BATCH: usize = 1000;
@@ -68,7 +105,7 @@ async fn close_dead_sessions(state: &AppState) {
         for chunk in sessions.chunks(CHECK_BATCH) {
             live.extend(queries::auth::live_sessions(&mut conn, chunk).await?);
         }
-        Ok::<_, crate::pkg::utils::errors::AppError>(())
+        Ok::<_, AppError>(())
     };
     if let Err(err) = checked.await {
         tracing::warn!(error = %err, "checking the sockets' sessions failed");

@@ -7,12 +7,15 @@
 //! was written by the client and proves nothing. A client that is not behind a trusted proxy can
 //! therefore never choose the address it is counted under.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+};
 
 use ipnet::IpNet;
 use poem::{FromRequest, Request, RequestBody};
 
-use crate::pkg::{state::AppState, utils::errors::AppError};
+use crate::pkg::{config::Config, utils::errors::AppError};
 
 /// The address a request is counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +23,9 @@ pub struct ClientAddr(pub IpAddr);
 
 impl<'a> FromRequest<'a> for ClientAddr {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let state = req
-            .data::<AppState>()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState is not attached")))?;
+        let config = req.data::<Arc<Config>>().ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("the configuration is not attached"))
+        })?;
         // The server listens on TCP only; anything else would be a unix socket, i.e. local.
         let peer = req
             .remote_addr()
@@ -33,11 +36,7 @@ impl<'a> FromRequest<'a> for ClientAddr {
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok());
-        Ok(Self(client_addr(
-            peer,
-            forwarded,
-            &state.config.trusted_proxies,
-        )))
+        Ok(Self(client_addr(peer, forwarded, &config.trusted_proxies)))
     }
 }
 

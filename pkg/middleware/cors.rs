@@ -9,13 +9,15 @@
 //! headers, so browsers keep the answers from them; their preflights are refused with 403.
 //! Tokens travel in `Authorization`, never in cookies, so credentials are not allowed.
 
+use std::sync::Arc;
+
 use poem::{
     http::{header, HeaderValue, Method, StatusCode},
     Endpoint, IntoResponse, Request, Response,
 };
 
 use crate::pkg::{
-    state::AppState,
+    config::Config,
     utils::errors::{error_response, ErrorBody},
 };
 
@@ -33,8 +35,8 @@ pub async fn cors<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> 
         return Ok(next.call(req).await?.into_response());
     };
     let allowed = req
-        .data::<AppState>()
-        .is_some_and(|state| is_listed(&state.config.cors_allowed_origins, &origin));
+        .data::<Arc<Config>>()
+        .is_some_and(|config| is_listed(&config.cors_allowed_origins, &origin));
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()

@@ -1,9 +1,8 @@
-//! What runs around every handler: authentication, request ids and logging, body limits,
+//! What runs around every handler: request ids and logging, body limits,
 //! cross-origin rules, the mapping of the framework's own rejections into the contract's error
 //! shape, `Allow` on 405, and who the client is.
 
 pub mod allow;
-pub mod auth;
 pub mod client_addr;
 pub mod cors;
 pub mod errors;

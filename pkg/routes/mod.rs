@@ -1,5 +1,6 @@
 //! The one place that lists every endpoint and the middleware around them.
 
+use crate::app::state::AppState;
 use std::sync::Arc;
 
 use poem::{get, http::Method, Endpoint, EndpointExt, IntoEndpoint, Route};
@@ -11,15 +12,12 @@ use crate::{
         health::HealthApi, message_changes::MessageChangesApi, messages::MessagesApi,
         users::UsersApi, web, ws,
     },
-    pkg::{
-        middleware::{
-            allow::{add_allow_header, AllowedMethods},
-            cors::cors,
-            errors::{to_contract_shape, BodyFields},
-            limits::limit_body_size,
-            request_id::request_id,
-        },
-        state::AppState,
+    pkg::middleware::{
+        allow::{add_allow_header, AllowedMethods},
+        cors::cors,
+        errors::{to_contract_shape, BodyFields},
+        limits::limit_body_size,
+        request_id::request_id,
     },
 };
 
@@ -70,6 +68,8 @@ pub fn app(state: AppState) -> impl Endpoint {
         .around(cors)
         .around(move |next, req| add_allow_header(next, req, allowed.clone()))
         .around(request_id)
+        // Middleware reads only the configuration; handlers get the whole state.
+        .data(state.config.clone())
         .data(state)
 }
 

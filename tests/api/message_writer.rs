@@ -11,7 +11,10 @@ use simplechat::{
             frames::Target,
             ids::{GroupId, UserId},
         },
-        services::message_writer::{Authority, Draft, MessageWriter, Written},
+        services::{
+            message_writer::{Draft, MessageWriter, Written},
+            permissions::Authority,
+        },
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds},
     platform::{cache::lease::Lease, database},

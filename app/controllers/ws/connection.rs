@@ -1,61 +1,30 @@
-//! One WebSocket connection: this task reads and answers frames; a writer task owns the socket's
-//! sending half. Both meet at a bounded queue, which also receives the user's live events from
-//! the broker. A client that lets the queue fill is disconnected with 4008 (it recovers with
-//! `sync`), so it never makes the server buffer without bound or slows anyone else down.
-
-use std::{
-    sync::{
-        atomic::{AtomicU16, Ordering},
-        Arc,
-    },
-    time::Duration,
+use std::sync::{
+    atomic::{AtomicU16, Ordering},
+    Arc,
 };
 
-use futures_util::{
-    stream::{SplitSink, SplitStream},
-    SinkExt, StreamExt,
-};
+use futures_util::{stream::SplitStream, StreamExt};
 use poem::web::websocket::{Message, WebSocketStream};
-use tokio::sync::{mpsc, watch};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::{self, Session};
+use super::{
+    close_code,
+    dispatch::{self, Client},
+    writer,
+};
 use crate::{
     app::{
-        models::{frames::server, user::User},
-        services::{events::user_channel, presence::Presence},
+        models::{auth::Caller, frames::server, user::User},
+        services::{fanout::user_channel, presence},
+        state::AppState,
     },
-    pkg::{middleware::auth::Caller, state::AppState, utils::metrics as names},
+    pkg::utils::metrics as names,
     platform::cache::{broker::FeedStatus, hub::Subscriber},
 };
-
-/// Close codes beyond the standard ones.
-pub mod close_code {
-    /// Normal closure.
-    pub const NORMAL: u16 = 1000;
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// A text frame that is not valid UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    /// A frame or message over the size limit (see `ws::MAX_WS_MESSAGE_BYTES`).
-    pub const TOO_BIG: u16 = 1009;
-    /// Redis (live events) is unavailable.
-    pub const UNAVAILABLE: u16 = 1011;
-    /// Nothing was received for two heartbeat intervals.
-    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
-    /// The session was logged out.
-    pub const SESSION_REVOKED: u16 = 4001;
-    /// The client read too slowly; reconnect and `sync`.
-    pub const TOO_SLOW: u16 = 4008;
-}
-
-/// The most queued frames written with one flush.
-const MAX_BURST: usize = 64;
-/// How long the last frames and the close frame may take to go out.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a client that read too slowly gets to drain its socket and see the 4008 close; the
-/// connection holds nothing but that socket meanwhile.
-const SLOW_CLIENT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves one connection until the client leaves, falls silent, reads too slowly, is logged out,
 /// or the server shuts down.
@@ -87,19 +56,18 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
             tracing::warn!(error = %err, "no live events for this connection; closing it");
             code.store(close_code::UNAVAILABLE, Ordering::Relaxed);
             stop.cancel();
-            write(sink, outbound, stop, code, state.shutdown.clone()).await;
+            writer::write(sink, outbound, stop, code, state.shutdown.clone()).await;
             return;
         }
     };
-    let writer = tokio::spawn(write(
+    let writing = tokio::spawn(writer::write(
         sink,
         outbound,
         stop.clone(),
         code.clone(),
         state.shutdown.clone(),
     ));
-
-    let presence = match Presence::connected(&state, user.id).await {
+    let lease = match presence::connected(&state, user.id).await {
         Ok(lease) => Some(lease),
         Err(err) => {
             tracing::warn!(error = %err, "presence registration failed");
@@ -107,81 +75,119 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         }
     };
 
-    let mut session = Session::new(&state, caller);
-    let mut closing = None;
     // Only interruptions after this connection subscribed call for a resync.
     let mut feed = state.broker.watch_status();
-    let mut recoveries_seen = feed.borrow_and_update().recoveries;
+    let recoveries_seen = feed.borrow_and_update().recoveries;
+    let mut connection = Connection {
+        client: Client::new(&state, caller),
+        state,
+        queue,
+        stop,
+        overflow,
+        feed,
+        recoveries_seen,
+    };
     metrics::gauge!(names::WS_CONNECTIONS).increment(1.0);
+    let closing = connection.serve(&mut stream).await;
+    metrics::gauge!(names::WS_CONNECTIONS).decrement(1.0);
 
-    while closing.is_none() {
-        let next = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            _ = overflow.cancelled() => {
-                closing = Some(close_code::TOO_SLOW);
-                break;
-            }
-            Ok(()) = feed.changed() => {
-                if resync_needed(&mut feed, &mut recoveries_seen)
-                    && queue.try_send(server::RESYNC.into()).is_err()
-                {
-                    closing = Some(close_code::TOO_SLOW);
+    let state = connection.finish(closing, &code, writing).await;
+    subscription.close().await;
+    if let Some(lease) = lease {
+        presence::disconnected(&state, lease).await;
+    }
+}
+
+/// The reading half of one connection, while it is open.
+struct Connection {
+    state: AppState,
+    client: Client,
+    /// Into the writer: replies, and (through the subscription) live events.
+    queue: mpsc::Sender<Arc<str>>,
+    /// Stops the writer; a child of the server's shutdown.
+    stop: CancellationToken,
+    /// Cancelled by the hub when a live event found the queue full.
+    overflow: CancellationToken,
+    feed: watch::Receiver<FeedStatus>,
+    recoveries_seen: u64,
+}
+
+impl Connection {
+    /// Reads and answers frames until the connection ends; gives the close code when the server
+    /// chose one (None: the client left, or the server is stopping).
+    async fn serve(&mut self, stream: &mut SplitStream<WebSocketStream>) -> Option<u16> {
+        let silence_limit = self.state.config.heartbeat_interval * 2;
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.stop.cancelled() => return None,
+                _ = self.overflow.cancelled() => return Some(close_code::TOO_SLOW),
+                Ok(()) = self.feed.changed() => {
+                    if self.resync_needed() && !self.push(server::RESYNC.into()) {
+                        return Some(close_code::TOO_SLOW);
+                    }
+                    continue;
                 }
-                continue;
-            }
-            next = tokio::time::timeout(heartbeat * 2, read_frame(&mut stream)) => next,
-        };
-        let Ok(frame) = next else {
-            closing = Some(close_code::HEARTBEAT_TIMEOUT);
-            break;
-        };
-        let reply = match frame {
-            None => break,
-            Some(Incoming::Activity) => continue,
-            Some(Incoming::Refused(code)) => {
-                closing = Some(code);
-                break;
-            }
-            // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
-            Some(Incoming::Text(text)) => dispatch::handle(&state, &mut session, &text).await,
-            Some(Incoming::Binary) => Some(dispatch::binary_refused()),
-        };
-        if let Some(reply) = reply {
-            if queue.try_send(reply.into()).is_err() {
-                closing = Some(close_code::TOO_SLOW);
+                next = tokio::time::timeout(silence_limit, read_frame(stream)) => next,
+            };
+            let Ok(frame) = next else {
+                return Some(close_code::HEARTBEAT_TIMEOUT);
+            };
+            let reply = match frame {
+                None => return None,
+                Some(Incoming::Activity) => continue,
+                Some(Incoming::Refused(code)) => return Some(code),
+                // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
+                Some(Incoming::Text(text)) => {
+                    dispatch::handle(&self.state, &mut self.client, &text).await
+                }
+                Some(Incoming::Binary) => Some(dispatch::binary_refused()),
+            };
+            if let Some(reply) = reply {
+                if !self.push(reply.into()) {
+                    return Some(close_code::TOO_SLOW);
+                }
             }
         }
     }
 
-    let final_code = closing.unwrap_or(if state.shutdown.is_cancelled() {
-        close_code::GOING_AWAY
-    } else {
-        code.load(Ordering::Relaxed)
-    });
-    code.store(final_code, Ordering::Relaxed);
-    if final_code == close_code::TOO_SLOW {
-        metrics::counter!(names::SLOW_CLIENTS_DROPPED).increment(1);
+    /// Queues a frame for the writer; false when the client let the queue fill.
+    fn push(&self, frame: Arc<str>) -> bool {
+        self.queue.try_send(frame).is_ok()
     }
-    metrics::gauge!(names::WS_CONNECTIONS).decrement(1.0);
-    stop.cancel();
-    drop(queue);
-    let _ = writer.await;
-    subscription.close().await;
-    if let Some(lease) = presence {
-        Presence::disconnected(&state, lease).await;
-    }
-}
 
-/// Whether the feed came back since the last look: pushes of the gap are lost, so the client
-/// must `sync`. (A change to "down" alone needs nothing yet.)
-fn resync_needed(feed: &mut watch::Receiver<FeedStatus>, recoveries_seen: &mut u64) -> bool {
-    let status = *feed.borrow_and_update();
-    if status.live && status.recoveries != *recoveries_seen {
-        *recoveries_seen = status.recoveries;
-        return true;
+    /// Whether the feed came back since the last look: pushes of the gap are lost, so the
+    /// client must `sync`. (A change to "down" alone needs nothing yet.)
+    fn resync_needed(&mut self) -> bool {
+        let status = *self.feed.borrow_and_update();
+        if status.live && status.recoveries != self.recoveries_seen {
+            self.recoveries_seen = status.recoveries;
+            return true;
+        }
+        false
     }
-    false
+
+    /// Records why the connection ends, stops the writer and waits for its close frame.
+    async fn finish(
+        self,
+        closing: Option<u16>,
+        code: &AtomicU16,
+        writing: JoinHandle<()>,
+    ) -> AppState {
+        let final_code = closing.unwrap_or(if self.state.shutdown.is_cancelled() {
+            close_code::GOING_AWAY
+        } else {
+            code.load(Ordering::Relaxed)
+        });
+        code.store(final_code, Ordering::Relaxed);
+        if final_code == close_code::TOO_SLOW {
+            metrics::counter!(names::SLOW_CLIENTS_DROPPED).increment(1);
+        }
+        self.stop.cancel();
+        drop(self.queue);
+        let _ = writing.await;
+        self.state
+    }
 }
 
 /// What the client sent.
@@ -223,111 +229,4 @@ fn refusal_code(err: &std::io::Error) -> Option<u16> {
     } else {
         None
     }
-}
-
-/// Writes the frames queued so far with one flush, so a burst leaves in as few TCP segments as
-/// possible, and empties `burst`.
-async fn write_burst(
-    sink: &mut SplitSink<WebSocketStream, Message>,
-    burst: &mut Vec<Arc<str>>,
-) -> std::io::Result<()> {
-    // A frame leaves `burst` only once it was handed to the socket: if this is cancelled (the
-    // server is stopping), the frames not yet written are still there to be flushed.
-    while let Some(frame) = burst.first() {
-        sink.feed(Message::Text(frame.to_string())).await?;
-        burst.remove(0);
-    }
-    sink.flush().await
-}
-
-/// Drops every frame after a `session_revoked`: the socket closes with it. True if there is one.
-fn cut_after_revocation(burst: &mut Vec<Arc<str>>) -> bool {
-    match burst
-        .iter()
-        .position(|frame| &**frame == server::SESSION_REVOKED)
-    {
-        Some(last) => {
-            burst.truncate(last + 1);
-            true
-        }
-        None => false,
-    }
-}
-
-/// Writes queued frames until stopped, then flushes what is still queued (unless the client, or
-/// its revoked session, is the reason we stopped) and sends the close frame.
-async fn write(
-    mut sink: SplitSink<WebSocketStream, Message>,
-    mut outbound: mpsc::Receiver<Arc<str>>,
-    stop: CancellationToken,
-    code: Arc<AtomicU16>,
-    server_shutdown: CancellationToken,
-) {
-    // Grows only as far as bursts need: most connections are idle, and memory per connection counts.
-    let mut burst = Vec::new();
-    loop {
-        let received = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            received = outbound.recv_many(&mut burst, MAX_BURST) => received,
-        };
-        if received == 0 {
-            break;
-        }
-        let revoked = cut_after_revocation(&mut burst);
-        let sent = tokio::select! {
-            sent = write_burst(&mut sink, &mut burst) => sent.is_ok(),
-            _ = stop.cancelled() => false,
-        };
-        if !sent {
-            break;
-        }
-        if revoked {
-            code.store(close_code::SESSION_REVOKED, Ordering::Relaxed);
-            stop.cancel();
-            break;
-        }
-    }
-
-    let mut final_code = code.load(Ordering::Relaxed);
-    // The reader may not have recorded why yet when the server itself is stopping.
-    if final_code == close_code::NORMAL && server_shutdown.is_cancelled() {
-        final_code = close_code::GOING_AWAY;
-    }
-    let timeout = if final_code == close_code::TOO_SLOW {
-        SLOW_CLIENT_CLOSE_TIMEOUT
-    } else {
-        FLUSH_TIMEOUT
-    };
-    let _ = tokio::time::timeout(timeout, async {
-        // A slow client cannot take more; a client we could not subscribe gets no `ready`; a
-        // revoked session gets nothing after `session_revoked`.
-        let flush = !matches!(
-            final_code,
-            close_code::TOO_SLOW | close_code::UNAVAILABLE | close_code::SESSION_REVOKED
-        );
-        if flush {
-            // What an interrupted burst had not written yet goes first, in order.
-            while let Ok(frame) = outbound.try_recv() {
-                burst.push(frame);
-            }
-            cut_after_revocation(&mut burst);
-            if write_burst(&mut sink, &mut burst).await.is_err() {
-                return;
-            }
-        }
-        let reason = match final_code {
-            close_code::GOING_AWAY => "server shutting down",
-            close_code::HEARTBEAT_TIMEOUT => "heartbeat timeout",
-            close_code::SESSION_REVOKED => "session revoked",
-            close_code::TOO_SLOW => "client too slow; reconnect and sync",
-            close_code::UNAVAILABLE => "live events unavailable",
-            close_code::INVALID_PAYLOAD => "text frame is not valid UTF-8",
-            close_code::TOO_BIG => "frame or message too big",
-            _ => "",
-        };
-        let _ = sink.send(Message::close_with(final_code, reason)).await;
-        let _ = sink.close().await;
-    })
-    .await;
 }

@@ -2,9 +2,12 @@
 //! then hands the socket to a per-connection task ([`connection`]) that answers frames
 //! ([`dispatch`]) and forwards live events from the broker.
 
+mod close_code;
 mod connection;
 mod dispatch;
+mod writer;
 
+use crate::app::state::AppState;
 use poem::{
     handler,
     http::header,
@@ -18,17 +21,11 @@ use serde::Deserialize;
 
 use crate::{
     app::{
-        models::{frames::MAX_FRAME_BYTES, user::User},
+        models::{auth::Caller, frames::MAX_FRAME_BYTES, user::User},
         queries,
+        services::sessions::{authenticate, live_caller},
     },
-    pkg::{
-        middleware::{
-            auth::{authenticate, live_caller, Caller},
-            cors,
-        },
-        state::AppState,
-        utils::errors::AppError,
-    },
+    pkg::{middleware::cors, utils::errors::AppError},
 };
 
 /// Initial read buffer per connection; it grows for larger frames. Client frames are mostly a
@@ -92,7 +89,7 @@ pub async fn upgrade(
     // idle connections cost far more memory than anything else about them.
     config.read_buffer_size = WS_READ_BUFFER_BYTES;
     // A burst of queued frames is gathered up to this much before it is written, and flushed at
-    // the end of the burst (see `connection::write_burst`): fewer writes and segments than one
+    // the end of the burst (see `writer::write_burst`): fewer writes and segments than one
     // per frame. The buffer grows only when used, so idle connections do not pay for it.
     config.write_buffer_size = WS_WRITE_BUFFER_BYTES;
     let state = state.clone();

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    app::services::{chatbot::Chatbot, message_writer::MessageWriter, presence::Presence},
+    app::services::{
+        chatbot::handle::Chatbot, message_writer::MessageWriter, presence::handle::Presence,
+    },
     pkg::{
         config::Config,
         utils::{jwt::TokenKeys, password::PasswordHasher},

@@ -10,163 +10,121 @@
 //! settled once the push is sent: if the instance dies in between, any instance's sweep announces
 //! it two heartbeat intervals later.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Mutex,
-    time::Duration,
-};
+pub mod handle;
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use self::handle::{ConnectionLease, PresenceState};
 use crate::{
     app::{
         models::{frames::server, ids::UserId},
         queries,
-        services::{events, permissions},
-    },
-    pkg::{
+        services::{
+            fanout::{self, audience},
+            permissions,
+        },
         state::AppState,
-        utils::{errors::AppError, metrics as names},
     },
-    platform::cache::{
-        liveness::{Liveness, WentOffline},
-        Cache,
-    },
+    pkg::utils::{errors::AppError, metrics as names},
+    platform::cache::liveness::WentOffline,
 };
 
-/// What a user's contacts may know of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresenceState {
-    pub user_id: UserId,
-    pub online: bool,
-    /// When they were last connected; absent while online or if never.
-    pub last_seen_at: Option<DateTime<Utc>>,
+/// Registers a new connection; announces the user online if it is their first.
+pub async fn connected(state: &AppState, user_id: UserId) -> Result<ConnectionLease, AppError> {
+    let presence = &state.presence;
+    let lease = Uuid::new_v4().simple().to_string();
+    presence.local().insert(lease.clone(), user_id);
+    if presence
+        .liveness
+        .touch(&user_id.to_string(), &lease)
+        .await?
+    {
+        announce(state, user_id, true, None).await;
+    }
+    Ok(ConnectionLease { user_id, lease })
 }
 
-/// The presence registry of one instance.
-pub struct Presence {
-    liveness: Liveness,
-    heartbeat: Duration,
-    /// This instance's open connections: lease id → user.
-    local: Mutex<HashMap<String, UserId>>,
+/// Unregisters a connection; announces the user offline if it was their last.
+pub async fn disconnected(state: &AppState, lease: ConnectionLease) {
+    let presence = &state.presence;
+    presence.local().remove(&lease.lease);
+    match presence
+        .liveness
+        .release(&lease.user_id.to_string(), &lease.lease)
+        .await
+    {
+        Ok(Some(offline)) => went_offline(state, offline, Debt::Settle).await,
+        Ok(None) => {}
+        // Either RELEASE did not run (the lease expires and a sweep announces the user
+        // offline) or its answer was lost (the announcement stays owed, and is taken up).
+        Err(err) => tracing::warn!(error = %err, "presence release failed"),
+    }
 }
 
-/// One connection's presence lease; hand it back to [`Presence::disconnected`].
-pub struct ConnectionLease {
-    user_id: UserId,
-    lease: String,
+/// Online state and last-seen time of those of `user_ids` that `viewer` has as contacts;
+/// the others are left out.
+pub async fn of_contacts(
+    state: &AppState,
+    viewer: UserId,
+    user_ids: &[UserId],
+) -> Result<Vec<PresenceState>, AppError> {
+    let mut conn = state.db.get().await?;
+    let contacts = permissions::presence_visible_to(&mut conn, viewer, user_ids).await?;
+    let last_seen = queries::users::last_seen(&mut conn, &contacts).await?;
+    drop(conn);
+    states(state, contacts, last_seen).await
 }
 
-impl Presence {
-    pub fn new(cache: Cache, heartbeat: Duration) -> Self {
-        Self {
-            liveness: Liveness::new(cache, "presence", heartbeat * 3 / 2),
-            heartbeat,
-            local: Mutex::new(HashMap::new()),
-        }
-    }
+/// Combines live leases with stored last-seen times.
+pub async fn states(
+    state: &AppState,
+    users: Vec<UserId>,
+    last_seen: HashMap<UserId, DateTime<Utc>>,
+) -> Result<Vec<PresenceState>, AppError> {
+    let owners: Vec<String> = users.iter().map(ToString::to_string).collect();
+    let live = state.presence.liveness.live(&owners).await?;
+    Ok(users
+        .into_iter()
+        .zip(live)
+        .map(|(user_id, online)| PresenceState {
+            user_id,
+            online,
+            last_seen_at: if online {
+                None
+            } else {
+                last_seen.get(&user_id).copied()
+            },
+        })
+        .collect())
+}
 
-    fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserId>> {
-        self.local
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Registers a new connection; announces the user online if it is their first.
-    pub async fn connected(state: &AppState, user_id: UserId) -> Result<ConnectionLease, AppError> {
-        let presence = &state.presence;
-        let lease = Uuid::new_v4().simple().to_string();
-        presence.local().insert(lease.clone(), user_id);
-        if presence
-            .liveness
-            .touch(&user_id.to_string(), &lease)
-            .await?
-        {
-            announce(state, user_id, true, None).await;
-        }
-        Ok(ConnectionLease { user_id, lease })
-    }
-
-    /// Unregisters a connection; announces the user offline if it was their last.
-    pub async fn disconnected(state: &AppState, lease: ConnectionLease) {
-        let presence = &state.presence;
-        presence.local().remove(&lease.lease);
-        match presence
-            .liveness
-            .release(&lease.user_id.to_string(), &lease.lease)
-            .await
-        {
-            Ok(Some(offline)) => went_offline(state, offline, Debt::Settle).await,
-            Ok(None) => {}
-            // Either RELEASE did not run (the lease expires and a sweep announces the user
-            // offline) or its answer was lost (the announcement stays owed, and is taken up).
-            Err(err) => tracing::warn!(error = %err, "presence release failed"),
-        }
-    }
-
-    /// Online state and last-seen time of those of `user_ids` that `viewer` has as contacts;
-    /// the others are left out.
-    pub async fn of_contacts(
-        state: &AppState,
-        viewer: UserId,
-        user_ids: &[UserId],
-    ) -> Result<Vec<PresenceState>, AppError> {
-        let mut conn = state.db.get().await?;
-        let contacts = permissions::presence_visible_to(&mut conn, viewer, user_ids).await?;
-        let last_seen = queries::users::last_seen(&mut conn, &contacts).await?;
-        drop(conn);
-        Self::states(state, contacts, last_seen).await
-    }
-
-    /// Combines live leases with stored last-seen times.
-    pub async fn states(
-        state: &AppState,
-        users: Vec<UserId>,
-        last_seen: HashMap<UserId, DateTime<Utc>>,
-    ) -> Result<Vec<PresenceState>, AppError> {
-        let owners: Vec<String> = users.iter().map(ToString::to_string).collect();
-        let live = state.presence.liveness.live(&owners).await?;
-        Ok(users
-            .into_iter()
-            .zip(live)
-            .map(|(user_id, online)| PresenceState {
-                user_id,
-                online,
-                last_seen_at: if online {
-                    None
-                } else {
-                    last_seen.get(&user_id).copied()
-                },
-            })
-            .collect())
-    }
-
-    /// Renews this instance's leases and sweeps expired ones, until `shutdown`.
-    pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
-        let heartbeat = state.presence.heartbeat;
-        let renewing = state.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(heartbeat / 2);
-            loop {
-                tokio::select! {
-                    _ = every.tick() => renew(&renewing).await,
-                    _ = stop.cancelled() => break,
-                }
+/// Renews this instance's leases and sweeps expired ones, until `shutdown`.
+pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
+    let heartbeat = state.presence.heartbeat;
+    let renewing = state.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(heartbeat / 2);
+        loop {
+            tokio::select! {
+                _ = every.tick() => renew(&renewing).await,
+                _ = stop.cancelled() => break,
             }
-        });
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(heartbeat / 4);
-            loop {
-                tokio::select! {
-                    _ = every.tick() => sweep(&state).await,
-                    _ = shutdown.cancelled() => break,
-                }
+        }
+    });
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(heartbeat / 4);
+        loop {
+            tokio::select! {
+                _ = every.tick() => sweep(&state).await,
+                _ = shutdown.cancelled() => break,
             }
-        });
-    }
+        }
+    });
 }
 
 async fn renew(state: &AppState) {
@@ -258,7 +216,7 @@ async fn announce(
     last_seen_at: Option<DateTime<Utc>>,
 ) -> bool {
     let watchers = match state.db.get().await {
-        Ok(mut conn) => queries::contacts::owners_of(&mut conn, user_id).await,
+        Ok(mut conn) => audience::presence_watchers(&mut conn, user_id).await,
         Err(err) => {
             tracing::warn!(error = %err, "presence announcement skipped");
             return false;
@@ -267,7 +225,7 @@ async fn announce(
     match watchers {
         Ok(watchers) => {
             let frame = server::presence(user_id, online, last_seen_at);
-            events::to_users(state, watchers, &frame).await
+            fanout::to_users(state, watchers, &frame).await
         }
         Err(err) => {
             tracing::warn!(error = %err, "presence announcement skipped");

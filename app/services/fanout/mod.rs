@@ -1,13 +1,24 @@
-//! Live events to users, through the Redis broker.
+//! Every live push leaves through here: messages, read markers, typing, group events, presence,
+//! chatbot refusals and session revocations. [`audience`] decides who receives each; this file
+//! turns a frame into broker publishes. (The broker carries them across instances; each
+//! instance's hub hands them to its local sockets — see `platform/cache`.)
 //!
 //! Every user has one channel, `user:<id>`. An instance subscribes to it while that user has a
 //! connection there, so it receives only its own users' traffic. Publishing to N users is N
 //! PUBLISHes in one pipelined round trip. A frame addressed to one session (`session_revoked`)
 //! carries that session's id as the envelope tag.
 
+pub mod audience;
+
 use crate::{
-    app::models::ids::{SessionId, UserId},
-    pkg::state::AppState,
+    app::{
+        models::{
+            frames::server,
+            ids::{SessionId, UserId},
+            message::{ConversationRecord, Message},
+        },
+        state::AppState,
+    },
     platform::cache::broker::Envelope,
 };
 
@@ -71,5 +82,55 @@ pub async fn to_session(state: &AppState, user: UserId, session: SessionId, fram
     };
     if let Err(err) = state.broker.publish(&user_channel(user), &envelope).await {
         tracing::warn!(error = %err, "session push failed");
+    }
+}
+
+/// Pushes a newly stored message (`message`, completed) to its readers, each seeing the
+/// conversation from their side.
+pub async fn new_message(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+) {
+    to_readers(state, message, conversation, readers, server::message).await;
+}
+
+/// Pushes `message_updated` with a message as it is after an edit, a delete or a reaction
+/// change to its readers, each seeing the conversation from their side.
+pub async fn message_updated(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+) {
+    to_readers(
+        state,
+        message,
+        conversation,
+        readers,
+        server::message_updated,
+    )
+    .await;
+}
+
+/// Pushes one frame about a message to each reader, with the conversation as that reader names it.
+async fn to_readers(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+    frame_of: fn(&Message) -> String,
+) {
+    if conversation.group_id.is_some() {
+        // One view for all members: serialise once.
+        to_users(state, readers, &frame_of(message)).await;
+    } else {
+        let frames = readers.into_iter().map(|reader| {
+            let mut seen = message.clone();
+            seen.conversation = conversation.seen_by(reader);
+            (reader, frame_of(&seen))
+        });
+        to_each(state, frames).await;
     }
 }
