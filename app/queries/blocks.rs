@@ -52,6 +52,18 @@ pub async fn blocked_by(
         .await
 }
 
+/// The ids of the users `blocker` has blocked.
+pub async fn blocked_ids(
+    conn: &mut AsyncPgConnection,
+    blocker: UserId,
+) -> QueryResult<Vec<UserId>> {
+    blocks::table
+        .filter(blocks::blocker_id.eq(blocker))
+        .select(blocks::blocked_id)
+        .load(conn)
+        .await
+}
+
 /// Of `users`, those who have blocked `blocked`.
 pub async fn blockers_among(
     conn: &mut AsyncPgConnection,

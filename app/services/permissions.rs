@@ -220,6 +220,20 @@ pub async fn presence_visible_to(
     Ok(queries::contacts::contacts_among(conn, viewer, users).await?)
 }
 
+/// Of `users`, those who have blocked `viewer`: to the viewer they always look offline, with no
+/// last-seen time, and their presence changes are not pushed to them.
+pub async fn presence_hidden_from(
+    conn: &mut DbConn,
+    viewer: UserId,
+    users: &[UserId],
+) -> Result<HashSet<UserId>, AppError> {
+    if users.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let blockers = queries::blocks::blockers_among(conn, viewer, users).await?;
+    Ok(blockers.into_iter().collect())
+}
+
 /// A message one cannot read is reported exactly as a missing one.
 pub fn no_such_message() -> AppError {
     AppError::NotFound("no such message".into())

@@ -169,3 +169,68 @@ async fn blocking_oneself_is_forbidden_and_unknown_users_are_not_found() {
     let anonymous = app.get("/api/v1/users/blocked", None).await;
     anonymous.error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+#[tokio::test]
+async fn a_blocked_user_sees_the_blocker_offline_without_last_seen_at() {
+    let app = spawn_app().await;
+    let other = app.spawn_sibling().await;
+    let (alice, bob, carol) = (
+        app.new_user().await,
+        app.new_user().await,
+        app.new_user().await,
+    );
+    app.add_contact(&bob, &alice).await;
+    app.add_contact(&carol, &alice).await;
+    let mut alice_socket = app.connect(&alice).await;
+    alice_socket.close().await;
+    let mut alice_socket = app.connect(&alice).await;
+
+    assert_eq!(
+        block(&app, &alice, &bob, true).await,
+        StatusCode::NO_CONTENT
+    );
+
+    let seen_by = |viewer: &TestUser| {
+        let token = viewer.access_token.clone();
+        let app = &app;
+        async move { app.get("/api/v1/contacts", Some(&token)).await.body[0].clone() }
+    };
+    let to_carol = seen_by(&carol).await;
+    assert_eq!(
+        to_carol["online"], true,
+        "others still see alice: {to_carol}"
+    );
+    let to_bob = seen_by(&bob).await;
+    assert_eq!(to_bob["online"], false, "{to_bob}");
+    assert!(to_bob["last_seen_at"].is_null(), "{to_bob}");
+    let mut bob_socket = other.connect(&bob).await;
+    let state = bob_socket
+        .request(json!({ "type": "presence", "user_ids": [alice.id] }))
+        .await;
+    assert_eq!(state["users"][0]["online"], false, "{state}");
+    assert!(state["users"][0]["last_seen_at"].is_null(), "{state}");
+
+    // Alice goes offline: carol is told, with last_seen_at; bob hears nothing of it. Both are on
+    // the same instance and a push to bob would leave in the same publish as carol's, so once
+    // carol has hers, bob's would be ahead of the answer to his next ping.
+    let mut carol_socket = other.connect(&carol).await;
+    alice_socket.close().await;
+    let offline = carol_socket.next_of_type("presence").await;
+    assert_eq!(offline["online"], false);
+    assert!(offline["last_seen_at"].is_string(), "{offline}");
+    bob_socket.send_json(json!({ "type": "ping" })).await;
+    let next = bob_socket.next_json().await;
+    assert_eq!(next["type"], "pong", "no presence push reaches bob: {next}");
+    let after = seen_by(&bob).await;
+    assert!(
+        after["last_seen_at"].is_null(),
+        "still hidden once offline: {after}"
+    );
+
+    assert_eq!(
+        block(&app, &alice, &bob, false).await,
+        StatusCode::NO_CONTENT
+    );
+    let visible = seen_by(&bob).await;
+    assert!(visible["last_seen_at"].is_string(), "unblocked: {visible}");
+}
