@@ -9,7 +9,9 @@
 #
 # Needs psql and a Postgres the caller may create databases in: SEARCH_BENCH_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres). The scratch database is dropped at the end.
-# Run it alone on the machine (timings): `flock -x /work/.heavy.lock docker/search-bench.sh` here.
+# With SEARCH_BENCH_LOCK=<file>, loading runs under a shared `flock` of that file and the timed
+# queries under an exclusive one, so the timings never run beside other heavy work that takes the
+# same lock (builds, tests), and loading does not keep it from them for minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +29,15 @@ psql_admin -c "CREATE DATABASE \"$database\""
 for migration in platform/migrations/*/up.sql; do psql_db -f "$migration" >/dev/null; done
 echo "postgres: $(psql_db -c 'SHOW server_version')"
 
+# Runs the rest of the command under the lock, when one is given.
+locked() { # $1: -s or -x
+  local mode=$1
+  shift
+  if [ -n "${SEARCH_BENCH_LOCK:-}" ]; then flock "$mode" "$SEARCH_BENCH_LOCK" "$@"; else "$@"; fi
+}
+
 started=$(date +%s)
-psql_db >/dev/null <<SQL
+locked -s psql "$db_url" -qAtX -v ON_ERROR_STOP=1 >/dev/null <<SQL
 -- 2,000 users; 10,000 private pairs (each user talks to about ten others); 200 groups of 25.
 INSERT INTO chat.users (id, username, display_name)
 SELECT md5('user' || n)::uuid, 'user' || n, 'User ' || n FROM generate_series(1, 2000) n;
@@ -44,34 +53,44 @@ SELECT DISTINCT md5('group' || g)::uuid, md5('user' || (1 + (g * 31 + m * 97) % 
 FROM generate_series(1, 200) g, generate_series(1, 25) m;
 INSERT INTO chat.conversations (group_id) SELECT id FROM chat.groups ON CONFLICT DO NOTHING;
 
--- A vocabulary of 20,000 made-up words; texts draw from it with a skew (a few words are common,
--- most are rare), as in real chat.
-CREATE TEMP TABLE vocabulary AS
-SELECT n AS rank, substr(md5('w' || n), 1, 3 + n % 6) AS word FROM generate_series(0, 19999) n;
-CREATE TEMP TABLE words AS SELECT array_agg(word ORDER BY rank) AS list FROM vocabulary;
-
--- Messages spread over the conversations, 70 % private; ids grow with time like sonyflake ids.
+-- Messages spread over the conversations, 70 % private; ids grow with time like sonyflake ids,
+-- and seq counts 1, 2, 3, … per conversation in id order. Loaded the way a restore would be:
+-- foreign-key triggers off and the secondary indexes built afterwards (the same definitions).
 CREATE TEMP TABLE conversation_ids AS
 SELECT row_number() OVER (ORDER BY id) - 1 AS slot, id, group_id IS NOT NULL AS is_group
 FROM chat.conversations;
 CREATE TEMP TABLE counts AS
 SELECT count(*) FILTER (WHERE NOT is_group) AS private, count(*) FILTER (WHERE is_group) AS groups
 FROM conversation_ids;
+ANALYZE conversation_ids;
+CREATE TEMP TABLE secondary_indexes AS
+SELECT indexname, indexdef FROM pg_indexes
+WHERE schemaname = 'chat' AND tablename = 'messages'
+  AND indexname NOT IN (SELECT conname FROM pg_constraint);
+DO \$\$ DECLARE i record; BEGIN
+  FOR i IN SELECT indexname FROM secondary_indexes LOOP
+    EXECUTE format('DROP INDEX chat.%I', i.indexname);
+  END LOOP;
+END \$\$;
+ALTER TABLE chat.messages DISABLE TRIGGER ALL;
 INSERT INTO chat.messages (id, conversation_id, seq, sender_id, content, client_msg_id)
-SELECT m.n * 1000 + 1, c.id, -m.n, md5('user' || (1 + m.n % 2000))::uuid,
-       (SELECT string_agg(w.list[1 + floor(20000 * power(random(), 3))::int + 0 * k], ' ')
-        FROM generate_series(1, 4 + (m.n % 9)) k),
+SELECT m.n * 1000 + 1, c.id,
+       row_number() OVER (PARTITION BY c.id ORDER BY m.n),
+       md5('user' || (1 + m.n % 2000))::uuid,
+       -- 4–12 words of a made-up vocabulary of 20,000 (word r is the start of md5('w' || r)),
+       -- drawn with a skew: a few words are common, most are rare, as in real chat.
+       (SELECT string_agg(substr(md5('w' || r), 1, 3 + r % 6), ' ')
+        FROM (SELECT floor(20000 * power(random(), 3))::int + 0 * k AS r
+              FROM generate_series(1, 4 + m.n % 9) k) words),
        'bench-' || m.n
-FROM generate_series(1, $messages) m(n)
-CROSS JOIN words w
-CROSS JOIN counts
-JOIN conversation_ids c ON c.slot = CASE WHEN m.n % 10 < 7 THEN m.n % counts.private
-                                         ELSE counts.private + m.n % counts.groups END;
--- seq 1, 2, 3, … per conversation, in id order; last_seq to match.
-UPDATE chat.messages m SET seq = s.seq
-FROM (SELECT conversation_id, id, row_number() OVER (PARTITION BY conversation_id ORDER BY id) seq
-      FROM chat.messages) s
-WHERE m.conversation_id = s.conversation_id AND m.id = s.id;
+FROM (SELECT n, CASE WHEN n % 10 < 7 THEN n % counts.private
+                     ELSE counts.private + n % counts.groups END AS slot
+      FROM generate_series(1, $messages) n, counts) m
+JOIN conversation_ids c USING (slot);
+ALTER TABLE chat.messages ENABLE TRIGGER ALL;
+DO \$\$ DECLARE i record; BEGIN
+  FOR i IN SELECT indexdef FROM secondary_indexes LOOP EXECUTE i.indexdef; END LOOP;
+END \$\$;
 UPDATE chat.conversations c SET last_seq = s.last_seq
 FROM (SELECT conversation_id, max(seq) last_seq FROM chat.messages GROUP BY conversation_id) s
 WHERE c.id = s.conversation_id;
@@ -97,8 +116,7 @@ mine="SELECT id FROM chat.conversations WHERE user_low = '$user' OR user_high = 
       OR group_id IN (SELECT group_id FROM chat.group_members WHERE user_id = '$user')"
 ids="$(psql_db -c "SELECT string_agg(id::text, ',') FROM ($mine) c")"
 busy="$(psql_db -c "SELECT conversation_id FROM chat.messages GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")"
-common="$(psql_db -c "SELECT word FROM vocabulary WHERE rank = 0" 2>/dev/null || true)"
-common=${common:-$(psql_db -c "SELECT substr(md5('w0'), 1, 3)")}
+common=$(psql_db -c "SELECT substr(md5('w0'), 1, 3)")
 rare=$(psql_db -c "SELECT substr(md5('w' || 15000), 1, 3 + 15000 % 6)")
 echo "user in $conversations conversations; messages there: $(psql_db -c \
   "SELECT count(*) FROM chat.messages WHERE conversation_id IN ($ids)")"
@@ -134,7 +152,9 @@ declare -a queries=(
 printf '%-52s %10s  %s\n' query "time (ms)" "plan"
 for i in "${!queries[@]}"; do
   plan=""
-  for _ in 1 2 3; do plan=$(psql_db -c "EXPLAIN (ANALYZE, BUFFERS) ${queries[$i]}"); done
+  for _ in 1 2 3; do
+    plan=$(locked -x psql "$db_url" -qAtX -v ON_ERROR_STOP=1 -c "EXPLAIN (ANALYZE, BUFFERS) ${queries[$i]}")
+  done
   time_ms=$(sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p' <<<"$plan")
   rows=$(head -1 <<<"$plan" | sed -n 's/.*actual time=[^ ]* rows=\([0-9]*\).*/\1/p')
   top=$(grep -m1 -oE '(Bitmap Heap Scan on [a-z_]+|(Index|Index Only) Scan( Backward)? using [a-z_]+|Seq Scan on [a-z_]+)' <<<"$plan" || true)

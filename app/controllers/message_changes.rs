@@ -11,7 +11,10 @@ use poem_openapi::{
 use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
-        models::message::{EditMessageRequest, Emoji, Message, MessageId, Page, PageLimit},
+        models::{
+            message::{Message, MessageId, Page, PageLimit},
+            message_changes::{EditMessageRequest, Emoji, SearchText},
+        },
         services::{
             message_changes,
             search::{self, Search},
@@ -42,7 +45,7 @@ impl MessageChangesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         /// What to look for (1–256 characters).
-        q: Query<String>,
+        q: Query<SearchText>,
         /// Only my private conversation with this user, or this group.
         with: Query<Option<uuid::Uuid>>,
         /// Only messages older than this id (the last one of the previous page).
@@ -103,11 +106,10 @@ impl MessageChangesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         message_id: Path<MessageId>,
-        emoji: Path<String>,
+        emoji: Path<Emoji>,
     ) -> Result<Json<Message>, AppError> {
-        let emoji = Emoji::parse(emoji.0).map_err(AppError::BadRequest)?;
         let message =
-            message_changes::react(&state, auth.0.user_id, message_id.0, &emoji, true).await?;
+            message_changes::react(&state, auth.0.user_id, message_id.0, &emoji.0, true).await?;
         Ok(Json(message))
     }
 
@@ -122,11 +124,10 @@ impl MessageChangesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         message_id: Path<MessageId>,
-        emoji: Path<String>,
+        emoji: Path<Emoji>,
     ) -> Result<Json<Message>, AppError> {
-        let emoji = Emoji::parse(emoji.0).map_err(AppError::BadRequest)?;
         let message =
-            message_changes::react(&state, auth.0.user_id, message_id.0, &emoji, false).await?;
+            message_changes::react(&state, auth.0.user_id, message_id.0, &emoji.0, false).await?;
         Ok(Json(message))
     }
 }

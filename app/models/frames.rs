@@ -250,19 +250,11 @@ pub mod server {
         items: &[Message],
         has_more: bool,
     ) -> String {
-        text(
-            json!({
-                "type": "messages",
-                "conversation": conversation.to_json(),
-                "messages": items.to_json(),
-                "has_more": has_more,
-            }),
-            id,
-        )
+        text(messages_frame(conversation, items, has_more), id)
     }
 
-    /// The answer to a `sync` with `changed_after`: the new messages, and the held ones that
-    /// changed, with the conversation's `change_seq` when they were read.
+    /// The answer to a `sync` with `changed_after`: also the held messages that changed (and
+    /// whether more did), with the conversation's `change_seq` when they were read.
     pub fn messages_with_changes(
         id: Option<&str>,
         conversation: &Conv,
@@ -270,18 +262,20 @@ pub mod server {
         changed: (&[Message], bool),
         change_seq: i64,
     ) -> String {
-        text(
-            json!({
-                "type": "messages",
-                "conversation": conversation.to_json(),
-                "messages": page.0.to_json(),
-                "has_more": page.1,
-                "changed": changed.0.to_json(),
-                "changed_has_more": changed.1,
-                "change_seq": change_seq,
-            }),
-            id,
-        )
+        let mut frame = messages_frame(conversation, page.0, page.1);
+        frame["changed"] = changed.0.to_json().unwrap_or_default();
+        frame["changed_has_more"] = Value::Bool(changed.1);
+        frame["change_seq"] = change_seq.into();
+        text(frame, id)
+    }
+
+    fn messages_frame(conversation: &Conv, items: &[Message], has_more: bool) -> Value {
+        json!({
+            "type": "messages",
+            "conversation": conversation.to_json(),
+            "messages": items.to_json(),
+            "has_more": has_more,
+        })
     }
 
     /// A message of one of the reader's conversations was edited, deleted or reacted to.

@@ -347,32 +347,3 @@ pub struct SendMessageRequest {
     /// The id of a message of the same conversation that this one answers.
     pub reply_to: Option<MessageId>,
 }
-
-/// Body of `PATCH /messages/{message_id}`.
-#[derive(Debug, Object)]
-pub struct EditMessageRequest {
-    pub content: MessageContent,
-}
-
-/// A reaction's emoji: 1–32 bytes, no whitespace (sent URL-encoded in the path).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Emoji(String);
-
-impl Emoji {
-    pub const MAX_BYTES: usize = 32;
-
-    /// Checks the rules; the error names the field.
-    pub fn parse(raw: String) -> Result<Self, String> {
-        if raw.is_empty() || raw.len() > Self::MAX_BYTES {
-            return Err(format!("emoji must be 1–{} bytes long", Self::MAX_BYTES));
-        }
-        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("emoji must not contain whitespace or control characters".into());
-        }
-        Ok(Self(raw))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}

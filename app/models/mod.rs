@@ -10,4 +10,5 @@ pub mod group;
 pub mod health;
 pub mod ids;
 pub mod message;
+pub mod message_changes;
 pub mod user;

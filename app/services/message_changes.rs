@@ -15,9 +15,8 @@ use crate::{
             fields::TextField,
             frames::Target,
             ids::UserId,
-            message::{
-                ConversationRecord, Emoji, Message, MessageContent, MessageId, MessageRecord,
-            },
+            message::{ConversationRecord, Message, MessageContent, MessageId, MessageRecord},
+            message_changes::Emoji,
         },
         queries::{self, message_changes, reactions},
         services::{

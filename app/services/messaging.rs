@@ -101,7 +101,8 @@ async fn check_reply_to(
     quoted: MessageId,
 ) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
-    let key = permissions::may_read(&mut conn, sender, target).await?;
+    // Whether the message may be sent at all is answered first (the writer asks again).
+    let key = permissions::may_write(&mut conn, sender, target).await?;
     let conversation = queries::messages::find_conversation(&mut conn, key).await?;
     let found = match conversation {
         Some(conversation) => {

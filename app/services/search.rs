@@ -6,6 +6,7 @@ use crate::{
         models::{
             ids::UserId,
             message::{Message, MessageId},
+            message_changes::SearchText,
         },
         queries::{self, search::TextQuery},
         services::message_views,
@@ -19,7 +20,7 @@ pub const MAX_QUERY_CHARS: usize = 256;
 
 /// One search request.
 pub struct Search {
-    pub text: String,
+    pub text: SearchText,
     /// Only the private conversation with this user, or this group.
     pub with: Option<uuid::Uuid>,
     pub before: Option<MessageId>,
@@ -32,7 +33,7 @@ pub async fn search(
     reader: UserId,
     search: Search,
 ) -> Result<(Vec<Message>, bool), AppError> {
-    let text = text_query(&search.text)?;
+    let text = text_query(search.text.as_str())?;
     let mut conn = state.db.get().await?;
     let conversations = queries::search::conversations_of(&mut conn, reader, search.with).await?;
     let ids: Vec<i64> = conversations

@@ -3,6 +3,7 @@
 
 mod auth;
 mod blocks;
+mod catch_up;
 mod chat_client;
 mod chatbot;
 mod contacts;
@@ -11,6 +12,7 @@ mod groups;
 mod health;
 mod helpers;
 mod liveness;
+mod message_actions;
 mod message_changes;
 mod message_writer;
 mod messaging;
