@@ -18,7 +18,7 @@ use crate::{
             fields::TextField,
             frames::server,
             ids::{SessionId, UserId},
-            user::{NewUser, User, UserRecord},
+            users::{NewUser, User, UserRecord},
         },
         queries::{self, auth::Rotation, users::InsertUserError},
         services::{fanout, rate_limits},

@@ -10,7 +10,7 @@ use crate::{
     pkg::utils::errors::AppError,
 };
 
-/// The Bearer scheme, as declared in the OpenAPI document.
+/// `Authorization: Bearer <access_token>`, as declared in the OpenAPI document.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
 pub struct BearerAuth(pub Caller);

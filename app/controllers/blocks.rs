@@ -7,7 +7,7 @@ use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
-        models::{ids::UserId, user::User},
+        models::{ids::UserId, users::User},
         queries,
         services::permissions,
         state::AppState,

@@ -12,9 +12,9 @@ use super::ApiTags;
 use crate::{
     app::{
         models::{
-            contact::{AddContactRequest, Contact, ContactRecord},
+            contacts::{AddContactRequest, Contact, ContactRecord},
             ids::UserId,
-            user::UserRecord,
+            users::UserRecord,
         },
         queries::{self, contacts::AddContactError},
         services::{

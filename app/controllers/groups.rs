@@ -17,7 +17,7 @@ use crate::{
         models::frames::server::{self, GroupEvent},
         models::{
             fields::TextField,
-            group::{
+            groups::{
                 AddMemberRequest, CreateGroupRequest, Group, Member, RenameGroupRequest, Role,
             },
             ids::{GroupId, UserId},

@@ -12,8 +12,8 @@ use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
-            message::{Message, MessageId, Page, PageLimit},
             message_changes::{EditMessageRequest, Emoji, SearchText},
+            messages::{Message, MessageId, Page, PageLimit},
         },
         services::{
             message_changes,

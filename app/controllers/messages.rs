@@ -16,7 +16,7 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            message::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
+            messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
         },
         queries,
         services::{message_changes, message_views, messaging},
@@ -32,7 +32,7 @@ pub struct MessagesApi;
 enum MessageSent {
     /// The stored message (the original one when `client_msg_id` was used before).
     #[oai(status = 201)]
-    Created(Json<crate::app::models::message::Message>),
+    Created(Json<crate::app::models::messages::Message>),
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Messages")]

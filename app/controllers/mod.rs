@@ -1,4 +1,6 @@
-//! Thin handlers: parse the request, check who is asking, call queries, map the result.
+//! Thin handlers: parse the request, call the services (which check who may do what, in
+//! `services::permissions`), map the result. Who is asking is settled before a handler runs
+//! (`bearer.rs` for REST, `ws/mod.rs` for the WebSocket upgrade).
 //! One file per area; the routes that mount them are listed in `pkg/routes`.
 
 pub mod auth;

@@ -15,7 +15,7 @@ use crate::{
     app::{
         models::{
             ids::UserId,
-            user::{SearchLimit, User, UsernamePrefix},
+            users::{SearchLimit, User, UsernamePrefix},
         },
         queries,
     },

@@ -5,7 +5,7 @@ use poem_openapi::{registry::MetaSchema, Object};
 use super::{
     fields::{text_field_openapi, Omittable, TextField},
     ids::{SessionId, UserId},
-    user::{DisplayName, User, Username},
+    users::{DisplayName, User, Username},
 };
 
 /// Who is asking: the user and the login session their token or ticket belongs to.

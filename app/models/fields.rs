@@ -138,6 +138,38 @@ macro_rules! text_field_openapi {
 
 pub(crate) use text_field_openapi;
 
+/// Declares a short name-like text field: 1–`max` characters, not only whitespace, no control
+/// characters, surrounding whitespace trimmed; `field` names it in errors.
+macro_rules! trimmed_text_field {
+    ($(#[$doc:meta])* $ty:ident, $field:literal, max $max:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $ty(String);
+
+        impl $ty {
+            pub const MAX_CHARS: usize = $max;
+        }
+
+        impl $crate::app::models::fields::TextField for $ty {
+            const FIELD: &'static str = $field;
+
+            fn describe(schema: &mut poem_openapi::registry::MetaSchema) {
+                $crate::app::models::fields::describe_trimmed_text(schema, Self::MAX_CHARS);
+            }
+
+            fn parse(raw: String) -> Result<Self, String> {
+                $crate::app::models::fields::trimmed_text(&raw, Self::MAX_CHARS).map(Self)
+            }
+
+            fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        $crate::app::models::fields::text_field_openapi!($ty);
+    };
+}
+pub(crate) use trimmed_text_field;
+
 /// A body field that names itself in error messages.
 pub trait Named {
     /// The JSON key.

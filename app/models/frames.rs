@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use super::{
     fields::TextField,
     ids::{GroupId, SessionId, UserId},
-    message::{ClientMsgId, Conv, Message, MessageContent, MessageId},
-    user::User,
+    messages::{ClientMsgId, Conv, Message, MessageContent, MessageId},
+    users::User,
 };
 
 /// Longest `id` a client request may carry.

@@ -5,7 +5,7 @@ use poem_openapi::{registry::MetaSchema, Object};
 
 use super::{
     fields::{string_type, NOT_SPACE_OR_NUL, NO_NUL},
-    message::MessageContent,
+    messages::MessageContent,
 };
 
 /// Body of `PATCH /messages/{message_id}`.

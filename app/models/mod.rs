@@ -1,14 +1,23 @@
 //! The types the API speaks and stores: request and response bodies, rows, ids and validated
-//! inputs. One file per area, named as in `controllers` and `queries`.
+//! inputs. One file per area, named (in the plural) as in `controllers` and `queries`.
+//!
+//! Glossary — one conversation, in the forms it takes on its way through:
+//! - `frames::Target`: the conversation as a participant names it (the other user, or the group).
+//! - `messages::Conv`: the same, as a reader sees it on the wire (`{kind, user_id | group_id}`).
+//! - `queries::messages::ConversationKey`: the same, as storage keys it (a sorted user pair).
+//! - `messages::ConversationRecord`: its stored row (id, parties or group, `last_seq`).
+//! - `messages::Conversation`: an entry of `GET /conversations` (with unread counts).
+//!
+//! "Session" always means a login session (`ids::SessionId`); a socket is a connection.
 
 pub mod auth;
 pub mod chatbot;
-pub mod contact;
+pub mod contacts;
 pub mod fields;
 pub mod frames;
-pub mod group;
+pub mod groups;
 pub mod health;
 pub mod ids;
-pub mod message;
 pub mod message_changes;
-pub mod user;
+pub mod messages;
+pub mod users;

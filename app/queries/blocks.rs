@@ -5,7 +5,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
-    app::models::{ids::UserId, user::UserRecord},
+    app::models::{ids::UserId, users::UserRecord},
     platform::database::schema::{blocks, users},
 };
 

@@ -5,7 +5,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
-    app::models::{contact::ContactRecord, ids::UserId, user::UserRecord},
+    app::models::{contacts::ContactRecord, ids::UserId, users::UserRecord},
     platform::database::schema::{contacts, users},
 };
 

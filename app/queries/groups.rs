@@ -13,9 +13,9 @@ use futures_util::{future::BoxFuture, FutureExt};
 use super::users::lower;
 use crate::{
     app::models::{
-        group::{GroupRecord, MemberRecord, Role},
+        groups::{GroupRecord, MemberRecord, Role},
         ids::{GroupId, UserId},
-        user::UserRecord,
+        users::UserRecord,
     },
     platform::database::schema::{group_members, groups, users},
 };

@@ -11,7 +11,7 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::{
-    app::models::message::{ConversationRecord, MessageRecord},
+    app::models::messages::{ConversationRecord, MessageRecord},
     platform::database::schema::{conversations, messages, reactions},
 };
 

@@ -1,23 +1,14 @@
 //! SQL for `chat.conversations`, `chat.messages` and `chat.read_markers`.
 
-use std::collections::{BTreeMap, HashMap};
-
 use diesel::{prelude::*, result::DatabaseErrorKind, upsert::excluded};
-use diesel_async::{
-    scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
-};
-use futures_util::{
-    future::{try_join_all, BoxFuture},
-    try_join, FutureExt, TryFutureExt,
-};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::{future::BoxFuture, FutureExt};
 
-use super::batch_statements::{
-    AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages, MessagesByClientMsgIds,
-};
+use super::batch_statements::MessagesByClientMsgIds;
 use crate::{
     app::models::{
         ids::{GroupId, UserId},
-        message::{ConversationRecord, MessageRecord},
+        messages::{ConversationRecord, MessageRecord},
     },
     platform::database::schema::{conversations, group_members, messages, read_markers},
 };
@@ -28,7 +19,7 @@ diesel::define_sql_function! {
 }
 
 /// Which conversation: a private pair or a group. Keys sort private pairs first, then groups:
-/// the order in which [`store_batch`] locks conversations.
+/// the order in which `message_batches::store_batch` locks conversations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConversationKey {
     /// Stored with the smaller id first; build it with [`ConversationKey::pair`].
@@ -43,229 +34,6 @@ impl ConversationKey {
             Self::Pair(a, b)
         } else {
             Self::Pair(b, a)
-        }
-    }
-}
-
-/// A message about to be stored.
-#[derive(Clone, Copy)]
-pub struct NewMessage<'a> {
-    pub id: i64,
-    pub key: ConversationKey,
-    pub sender_id: UserId,
-    pub content: &'a str,
-    pub client_msg_id: &'a str,
-    /// The message this one answers, in the same conversation (checked by the caller; the
-    /// table's foreign key makes sure).
-    pub reply_to: Option<i64>,
-}
-
-/// Stores messages in one transaction, each with the next seq of its conversation, in the order
-/// given. Returns, for each message, the stored row and its conversation as of that message;
-/// `None` when its group no longer exists.
-///
-/// Taking seqs locks each conversation's row until commit, so concurrent writers (on any
-/// instance) queue up and seqs have no gaps. Conversation rows are locked in one fixed order
-/// (private pairs, then groups, each sorted), so two batches never deadlock over them. A
-/// `client_msg_id` the sender already used fails the whole batch with a unique violation and
-/// rolls it back, seqs included. Each sender's read marker moves to their newest message: one's
-/// own messages are read.
-///
-/// Statements that do not need each other's answers are pipelined: sent together and run by
-/// Postgres one after the other, in the order sent, with no round trip in between (once each is
-/// prepared on the connection). diesel-async 0.5 sends pipelined statements in the order their
-/// futures are first polled, which `try_join!` and `try_join_all` do in order; `take_seqs` relies
-/// on it for its lock order.
-pub async fn store_batch(
-    conn: &mut AsyncPgConnection,
-    batch: &[NewMessage<'_>],
-) -> QueryResult<Vec<Option<(MessageRecord, ConversationRecord)>>> {
-    conn.transaction(|conn| {
-        async move {
-            let mut counts = BTreeMap::<ConversationKey, i64>::new();
-            for new in batch {
-                *counts.entry(new.key).or_default() += 1;
-            }
-            let conversations = take_seqs(conn, &counts).await?;
-
-            // Hand out each conversation's new seqs in batch order.
-            let mut next_seq: HashMap<ConversationKey, i64> = conversations
-                .iter()
-                .map(|(key, conversation)| (*key, conversation.last_seq - counts[key] + 1))
-                .collect();
-            let mut rows = MessageColumns::default();
-            let mut placed = Vec::with_capacity(batch.len());
-            let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
-            for new in batch {
-                let (Some(conversation), Some(seq)) =
-                    (conversations.get(&new.key), next_seq.get_mut(&new.key))
-                else {
-                    placed.push(None);
-                    continue;
-                };
-                rows.push(new, conversation.id, *seq);
-                placed.push(Some((new.id, conversation)));
-                newest_read.insert((conversation.id, new.sender_id), *seq);
-                *seq += 1;
-            }
-            if rows.ids.is_empty() {
-                return Ok(vec![None; batch.len()]);
-            }
-            let markers = MarkerColumns::from(&newest_read);
-            let insert: BoxFuture<QueryResult<Vec<MessageRecord>>> =
-                rows.statement().get_results(conn).boxed();
-            let advance = markers.statement().execute(conn);
-            let (stored, _) = try_join!(insert, advance)?;
-            let mut stored: HashMap<i64, MessageRecord> = stored
-                .into_iter()
-                .map(|record| (record.id, record))
-                .collect();
-
-            Ok(placed
-                .into_iter()
-                .map(|placed| {
-                    let (id, conversation) = placed?;
-                    let record = stored.remove(&id)?;
-                    let mut conversation = conversation.clone();
-                    conversation.last_seq = record.seq;
-                    Some((record, conversation))
-                })
-                .collect())
-        }
-        .scope_boxed()
-    })
-    .await
-}
-
-/// Adds each key's count to its conversation's `last_seq` and returns the conversations after
-/// that, creating a private conversation on its first message. A group whose conversation is
-/// gone (the group was deleted) is missing from the answer.
-async fn take_seqs(
-    conn: &mut AsyncPgConnection,
-    counts: &BTreeMap<ConversationKey, i64>,
-) -> QueryResult<HashMap<ConversationKey, ConversationRecord>> {
-    // `counts` is sorted with pairs first: the lock order of every batch. The pairs' upsert locks
-    // its rows in the order given; the groups' rows are locked in order before they are updated.
-    let (mut lows, mut highs, mut pair_counts) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut group_ids, mut group_counts) = (Vec::new(), Vec::new());
-    for (key, count) in counts {
-        match *key {
-            ConversationKey::Pair(low, high) => {
-                lows.push(low);
-                highs.push(high);
-                pair_counts.push(*count);
-            }
-            ConversationKey::Group(group_id) => {
-                group_ids.push(group_id);
-                group_counts.push(*count);
-            }
-        }
-    }
-    let mut pipeline: Vec<BoxFuture<QueryResult<Vec<ConversationRecord>>>> = Vec::new();
-    if !lows.is_empty() {
-        let bump = BumpPairs {
-            lows: &lows,
-            highs: &highs,
-            counts: &pair_counts,
-        };
-        pipeline.push(bump.get_results(conn).boxed());
-    }
-    if !group_ids.is_empty() {
-        let lock = conversations::table
-            .filter(conversations::group_id.eq_any(&group_ids))
-            .order(conversations::group_id)
-            // The lock an UPDATE of `last_seq` takes anyway; unlike FOR UPDATE it does not block
-            // the key-share locks that inserting a read marker or message takes on the row.
-            .for_no_key_update()
-            .select(conversations::id)
-            .load::<i64>(conn)
-            .map_ok(|_| Vec::new());
-        pipeline.push(lock.boxed());
-        let bump = BumpGroups {
-            group_ids: &group_ids,
-            counts: &group_counts,
-        };
-        pipeline.push(bump.get_results(conn).boxed());
-    }
-    let rows = try_join_all(pipeline).await?;
-
-    Ok(rows
-        .into_iter()
-        .flatten()
-        .filter_map(|row: ConversationRecord| {
-            let key = match (row.group_id, row.user_low, row.user_high) {
-                (Some(group_id), _, _) => ConversationKey::Group(group_id),
-                (None, Some(low), Some(high)) => ConversationKey::Pair(low, high),
-                _ => return None,
-            };
-            Some((key, row))
-        })
-        .collect())
-}
-
-/// A batch's messages, column by column, as [`InsertMessages`] takes them.
-#[derive(Default)]
-struct MessageColumns<'a> {
-    ids: Vec<i64>,
-    conversation_ids: Vec<i64>,
-    seqs: Vec<i64>,
-    sender_ids: Vec<UserId>,
-    contents: Vec<&'a str>,
-    client_msg_ids: Vec<&'a str>,
-    reply_to_ids: Vec<Option<i64>>,
-}
-
-impl<'a> MessageColumns<'a> {
-    fn push(&mut self, new: &NewMessage<'a>, conversation_id: i64, seq: i64) {
-        self.ids.push(new.id);
-        self.conversation_ids.push(conversation_id);
-        self.seqs.push(seq);
-        self.sender_ids.push(new.sender_id);
-        self.contents.push(new.content);
-        self.client_msg_ids.push(new.client_msg_id);
-        self.reply_to_ids.push(new.reply_to);
-    }
-
-    fn statement(&self) -> InsertMessages<'_> {
-        InsertMessages {
-            ids: &self.ids,
-            conversation_ids: &self.conversation_ids,
-            seqs: &self.seqs,
-            sender_ids: &self.sender_ids,
-            contents: &self.contents,
-            client_msg_ids: &self.client_msg_ids,
-            reply_to_ids: &self.reply_to_ids,
-        }
-    }
-}
-
-/// Read markers to advance, column by column, in key order (a batch writes only markers of
-/// conversations it has locked, so the order is for determinism, not for safety).
-struct MarkerColumns {
-    conversation_ids: Vec<i64>,
-    user_ids: Vec<UserId>,
-    seqs: Vec<i64>,
-}
-
-impl From<&BTreeMap<(i64, UserId), i64>> for MarkerColumns {
-    fn from(markers: &BTreeMap<(i64, UserId), i64>) -> Self {
-        Self {
-            conversation_ids: markers
-                .keys()
-                .map(|(conversation, _)| *conversation)
-                .collect(),
-            user_ids: markers.keys().map(|(_, user)| *user).collect(),
-            seqs: markers.values().copied().collect(),
-        }
-    }
-}
-
-impl MarkerColumns {
-    fn statement(&self) -> AdvanceReadMarkers<'_> {
-        AdvanceReadMarkers {
-            conversation_ids: &self.conversation_ids,
-            user_ids: &self.user_ids,
-            seqs: &self.seqs,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! All storage access, one file per area: the SQL (diesel) and the Redis keys of that area.
-//! Queries take a connection and typed values and return rows; they know nothing of HTTP.
+//! Queries take a connection and typed values and return rows; they know nothing of HTTP and
+//! decide nothing about who may do what (that is `services::permissions`).
 
 pub mod auth;
 mod batch_statements;
@@ -7,6 +8,7 @@ pub mod blocks;
 pub mod chatbot;
 pub mod contacts;
 pub mod groups;
+pub mod message_batches;
 pub mod message_changes;
 pub mod messages;
 pub mod reactions;

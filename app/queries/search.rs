@@ -16,7 +16,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::{
     app::models::{
         ids::{GroupId, UserId},
-        message::{ConversationRecord, MessageRecord},
+        messages::{ConversationRecord, MessageRecord},
     },
     platform::database::schema::{conversations, group_members, messages},
 };

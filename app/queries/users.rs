@@ -7,7 +7,7 @@ use futures_util::{future::BoxFuture, FutureExt};
 use crate::{
     app::models::{
         ids::UserId,
-        user::{NewUser, UserRecord},
+        users::{NewUser, UserRecord},
     },
     platform::database::schema::users,
 };

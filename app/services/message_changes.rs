@@ -15,8 +15,8 @@ use crate::{
             fields::TextField,
             frames::Target,
             ids::UserId,
-            message::{ConversationRecord, Message, MessageContent, MessageId, MessageRecord},
             message_changes::Emoji,
+            messages::{ConversationRecord, Message, MessageContent, MessageId, MessageRecord},
         },
         queries::{self, message_changes, reactions},
         services::{

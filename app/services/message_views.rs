@@ -10,7 +10,7 @@ use diesel_async::AsyncPgConnection;
 use crate::app::{
     models::{
         ids::UserId,
-        message::{Conv, Message, MessageId, MessageRecord, Reaction, ReplyTo},
+        messages::{Conv, Message, MessageId, MessageRecord, Reaction, ReplyTo},
     },
     queries,
 };

@@ -15,7 +15,7 @@ use crate::{
             fields::TextField,
             frames::{server, Target},
             ids::UserId,
-            message::{
+            messages::{
                 ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageId,
                 MessageRecord, PageLimit,
             },

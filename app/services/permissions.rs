@@ -10,9 +10,9 @@ use crate::{
         models::{
             chatbot::CHATBOT_ID,
             frames::Target,
-            group::Role,
+            groups::Role,
             ids::{GroupId, UserId},
-            message::{ConversationRecord, MessageRecord},
+            messages::{ConversationRecord, MessageRecord},
         },
         queries::{self, messages::ConversationKey},
     },

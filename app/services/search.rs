@@ -5,8 +5,8 @@ use crate::{
     app::{
         models::{
             ids::UserId,
-            message::{Message, MessageId},
             message_changes::SearchText,
+            messages::{Message, MessageId},
         },
         queries::{self, search::TextQuery},
         services::message_views,

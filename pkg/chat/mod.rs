@@ -83,20 +83,26 @@ pub async fn chat(
     for contact in rest.contacts(&me.token).await? {
         directory.learn(&contact["user"]);
     }
-    let mut peer = None;
-    if let Some(username) = &args.to {
-        peer = Some(rest.befriend(&me.token, username, &mut directory).await?);
-    }
+    let peer = match &args.to {
+        Some(username) => Some(rest.befriend(&me.token, username, &mut directory).await?),
+        None => None,
+    };
 
     let ticket = rest.ws_ticket(&me.token).await?;
     let ws_url = format!("{}/ws?ticket={ticket}", args.url.replacen("http", "ws", 1));
     let (socket, _) = tokio_tungstenite::connect_async(ws_url)
         .await
         .context("opening the WebSocket")?;
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut terminal = Terminal {
+        rest,
+        token: me.token,
+        directory,
+        peer,
+        sink,
+    };
     let mut lines = input.lines();
     let mut heartbeat = tokio::time::interval(Duration::from_secs(25));
-
     loop {
         let line = tokio::select! {
             frame = stream.next() => {
@@ -106,43 +112,17 @@ pub async fn chat(
                 if let Some(every) = frame["heartbeat_interval_ms"].as_u64() {
                     heartbeat = tokio::time::interval(Duration::from_millis(every));
                 }
-                if frame["type"] == "resync" {
-                    // Live events were interrupted: catch up with the current peer.
-                    if let Some(peer) = &peer {
-                        sink.send(Message::Text(sync_frame(peer).to_string())).await?;
-                    }
-                }
-                render::frame(&frame, &directory)
+                terminal.on_frame(&frame).await?
             }
             _ = heartbeat.tick() => {
-                sink.send(Message::Text(json!({"type": "ping"}).to_string())).await?;
+                terminal.send(json!({"type": "ping"})).await?;
                 continue;
             }
             typed = lines.next_line() => {
                 let Some(typed) = typed? else { break };
-                match typed.trim() {
-                    "" => continue,
-                    "/quit" => break,
-                    "/contacts" => render::contacts(&rest.contacts(&me.token).await?),
-                    command if command.starts_with("/to ") => {
-                        let username = command.trim_start_matches("/to ").trim();
-                        match rest.befriend(&me.token, username, &mut directory).await {
-                            Ok(found) => {
-                                let line = Line::Note(format!("talking to {}", found.username));
-                                sink.send(Message::Text(sync_frame(&found).to_string())).await?;
-                                peer = Some(found);
-                                line
-                            }
-                            Err(err) => Line::Problem(format!("{err:#}")),
-                        }
-                    }
-                    text => match &peer {
-                        Some(peer) => {
-                            sink.send(Message::Text(send_frame(peer, text).to_string())).await?;
-                            continue;
-                        }
-                        None => Line::Problem("pick someone first: /to <username>".into()),
-                    },
+                match terminal.on_typed(typed.trim()).await? {
+                    Some(line) => line,
+                    None => break,
                 }
             }
         };
@@ -151,8 +131,72 @@ pub async fn chat(
             output.flush().await?;
         }
     }
-    let _ = sink.close().await;
+    let _ = terminal.sink.close().await;
     Ok(())
+}
+
+/// The sending half of the socket, the REST client, and whom we talk to.
+struct Terminal<S> {
+    rest: Rest,
+    token: String,
+    directory: Directory,
+    peer: Option<Peer>,
+    sink: S,
+}
+
+impl<S> Terminal<S>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    async fn send(&mut self, frame: Value) -> anyhow::Result<()> {
+        Ok(self.sink.send(Message::Text(frame.to_string())).await?)
+    }
+
+    /// The line to print for a frame from the server.
+    async fn on_frame(&mut self, frame: &Value) -> anyhow::Result<Line> {
+        if frame["type"] == "resync" {
+            // Live events were interrupted: catch up with the current peer.
+            if let Some(peer) = &self.peer {
+                let sync = sync_frame(peer);
+                self.send(sync).await?;
+            }
+        }
+        Ok(render::frame(frame, &self.directory))
+    }
+
+    /// What a typed line does; `None` to quit.
+    async fn on_typed(&mut self, typed: &str) -> anyhow::Result<Option<Line>> {
+        let line = match typed {
+            "" => Line::Silent,
+            "/quit" => return Ok(None),
+            "/contacts" => render::contacts(&self.rest.contacts(&self.token).await?),
+            command if command.starts_with("/to ") => {
+                let username = command.trim_start_matches("/to ").trim();
+                match self
+                    .rest
+                    .befriend(&self.token, username, &mut self.directory)
+                    .await
+                {
+                    Ok(found) => {
+                        let line = Line::Note(format!("talking to {}", found.username));
+                        self.send(sync_frame(&found)).await?;
+                        self.peer = Some(found);
+                        line
+                    }
+                    Err(err) => Line::Problem(format!("{err:#}")),
+                }
+            }
+            text => match &self.peer {
+                Some(peer) => {
+                    let frame = send_frame(peer, text);
+                    self.send(frame).await?;
+                    Line::Silent
+                }
+                None => Line::Problem("pick someone first: /to <username>".into()),
+            },
+        };
+        Ok(Some(line))
+    }
 }
 
 fn send_frame(peer: &Peer, content: &str) -> Value {

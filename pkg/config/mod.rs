@@ -4,9 +4,15 @@
 //! wins). Every key, its default and its meaning is listed in `.env.example` and the README.
 //! A bad value stops start-up with one line that names the key.
 
+mod values;
+
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use ipnet::IpNet;
+
+use self::values::{
+    at_least_two, bcrypt_cost, duration, invalid, origins, parse, positive, trusted_proxies,
+};
 
 /// The fixed secret used when `APP_ENV=dev` and no `JWT_SECRET` is given. Never valid elsewhere.
 const DEV_JWT_SECRET: &str = "simplechat-dev-secret-do-not-use-in-production";
@@ -149,29 +155,8 @@ impl Config {
         let get = |key: &'static str| lookup(key).filter(|value| !value.trim().is_empty());
         let or = |key: &'static str, default: &str| get(key).unwrap_or_else(|| default.to_owned());
 
-        let app_env = match or("APP_ENV", "dev").as_str() {
-            "dev" => AppEnv::Dev,
-            "test" => AppEnv::Test,
-            "prod" | "production" => AppEnv::Prod,
-            other => {
-                return Err(invalid(
-                    "APP_ENV",
-                    format!("expected dev, test or prod, got {other:?}"),
-                ))
-            }
-        };
-
-        let (jwt_secret, jwt_secret_is_dev_default) = match get("JWT_SECRET") {
-            Some(secret) if app_env != AppEnv::Dev && secret.len() < MIN_JWT_SECRET_LEN => {
-                return Err(invalid(
-                    "JWT_SECRET",
-                    format!("must be at least {MIN_JWT_SECRET_LEN} bytes"),
-                ))
-            }
-            Some(secret) => (secret, false),
-            None if app_env == AppEnv::Dev => (DEV_JWT_SECRET.to_owned(), true),
-            None => return Err(invalid("JWT_SECRET", "required unless APP_ENV=dev")),
-        };
+        let app_env = app_env(&or("APP_ENV", "dev"))?;
+        let (jwt_secret, jwt_secret_is_dev_default) = jwt_secret(app_env, get("JWT_SECRET"))?;
 
         // One hashing slot per core: bcrypt keeps a core busy for as long as it runs.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -214,6 +199,34 @@ impl Config {
             cors_allowed_origins: origins(&or("CORS_ALLOWED_ORIGINS", ""))?,
             chatbot: chatbot(&get, &or)?,
         })
+    }
+}
+
+fn app_env(value: &str) -> Result<AppEnv, ConfigError> {
+    match value {
+        "dev" => Ok(AppEnv::Dev),
+        "test" => Ok(AppEnv::Test),
+        "prod" | "production" => Ok(AppEnv::Prod),
+        other => Err(invalid(
+            "APP_ENV",
+            format!("expected dev, test or prod, got {other:?}"),
+        )),
+    }
+}
+
+/// The signing secret, and whether it is the development default. Outside `dev` a secret is
+/// required and must be long enough to resist guessing.
+fn jwt_secret(app_env: AppEnv, given: Option<String>) -> Result<(String, bool), ConfigError> {
+    match given {
+        Some(secret) if app_env != AppEnv::Dev && secret.len() < MIN_JWT_SECRET_LEN => {
+            Err(invalid(
+                "JWT_SECRET",
+                format!("must be at least {MIN_JWT_SECRET_LEN} bytes"),
+            ))
+        }
+        Some(secret) => Ok((secret, false)),
+        None if app_env == AppEnv::Dev => Ok((DEV_JWT_SECRET.to_owned(), true)),
+        None => Err(invalid("JWT_SECRET", "required unless APP_ENV=dev")),
     }
 }
 
@@ -271,104 +284,6 @@ fn rate_limits(or: &impl Fn(&'static str, &str) -> String) -> Result<RateLimitCo
         refresh_per_min: limit("RATE_LIMIT_REFRESH_PER_MIN", "60")?,
         ws_ticket_per_min: limit("RATE_LIMIT_WS_TICKET_PER_MIN", "60")?,
     })
-}
-
-/// A comma-separated list of CIDRs (a bare address means just that address); `none` trusts no
-/// peer, so `X-Forwarded-For` is never read.
-fn trusted_proxies(value: &str) -> Result<Vec<IpNet>, ConfigError> {
-    if value.trim() == "none" {
-        return Ok(Vec::new());
-    }
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| invalid("TRUSTED_PROXIES", format!("{entry:?} is not a CIDR")))
-        })
-        .collect()
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key,
-        reason: reason.into(),
-    }
-}
-
-fn parse<T: std::str::FromStr>(key: &'static str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .trim()
-        .parse()
-        .map_err(|err| invalid(key, format!("{value:?}: {err}")))
-}
-
-/// Durations are written the human way: `90s`, `15m`, `30d`, `250ms`.
-fn duration(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    let parsed = humantime::parse_duration(value.trim())
-        .map_err(|err| invalid(key, format!("{value:?}: {err} (write e.g. 90s, 15m, 30d)")))?;
-    if parsed.is_zero() {
-        return Err(invalid(key, "must be longer than zero"));
-    }
-    Ok(parsed)
-}
-
-fn positive<T: std::str::FromStr + Default + PartialOrd>(
-    key: &'static str,
-    value: &str,
-) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    let number: T = parse(key, value)?;
-    if number <= T::default() {
-        return Err(invalid(key, "must be greater than zero"));
-    }
-    Ok(number)
-}
-
-/// A group needs room for its creator and one more.
-fn at_least_two(key: &'static str, value: &str) -> Result<i32, ConfigError> {
-    let count: i32 = parse(key, value)?;
-    if count < 2 {
-        return Err(invalid(key, "must be at least 2"));
-    }
-    Ok(count)
-}
-
-/// `CORS_ALLOWED_ORIGINS`: comma-separated origins such as `https://chat.example.com`, kept in
-/// the form browsers send in `Origin` (lowercase scheme and host, no default port, no path).
-fn origins(value: &str) -> Result<Vec<String>, ConfigError> {
-    let key = "CORS_ALLOWED_ORIGINS";
-    let mut origins = Vec::new();
-    for written in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let url =
-            url::Url::parse(written).map_err(|err| invalid(key, format!("{written:?}: {err}")))?;
-        let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
-            return Err(invalid(
-                key,
-                format!("{written:?} is not an origin like https://chat.example.com"),
-            ));
-        }
-        origins.push(url.origin().ascii_serialization());
-    }
-    Ok(origins)
-}
-
-fn bcrypt_cost(value: &str) -> Result<u32, ConfigError> {
-    let cost: u32 = parse("BCRYPT_COST", value)?;
-    // bcrypt itself accepts 4..=31; anything above 16 takes seconds per login.
-    if !(4..=16).contains(&cost) {
-        return Err(invalid("BCRYPT_COST", "must be between 4 and 16"));
-    }
-    Ok(cost)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::{
     helpers::spawn_app,
-    message_actions::{delete, edit, friends, private_history, react},
+    message_actions::{delete, edit, private_history, react},
 };
 
 /// Applies a sync answer to what a client holds, by seq.
@@ -23,7 +23,7 @@ fn apply(held: &mut BTreeMap<i64, Value>, messages: &[Value]) {
 async fn a_client_that_was_away_catches_up_on_every_change_with_one_sync() {
     let app = spawn_app().await;
     let other = app.spawn_sibling().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     for index in 1..=50 {
         let (from, to) = if index % 3 == 0 {
             (&bob, &alice)
@@ -122,7 +122,7 @@ async fn a_client_that_was_away_catches_up_on_every_change_with_one_sync() {
 #[tokio::test]
 async fn history_routes_and_conversations_show_changes_by_change_seq() {
     let app = spawn_app().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let group_id = app.create_group(&alice, &[&bob], false).await;
     let first = app.send_group(&alice, &group_id, "one").await;
     let second = app.send_group(&bob, &group_id, "two").await;

@@ -6,13 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{Reply, TestApp, TestUser};
 
-/// Two users who have each other as contacts.
-pub async fn friends(app: &TestApp) -> (TestUser, TestUser) {
-    let (alice, bob) = (app.new_user().await, app.new_user().await);
-    app.add_contact(&alice, &bob).await;
-    (alice, bob)
-}
-
 pub fn id_of(message: &Value) -> &str {
     message["id"].as_str().expect("a message id")
 }

@@ -9,14 +9,14 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{spawn_app, TestApp},
-    message_actions::{delete, edit, friends, private_history, react},
+    message_actions::{delete, edit, private_history, react},
 };
 
 #[tokio::test]
 async fn an_edit_keeps_id_and_seq_and_reaches_every_device_on_every_instance() {
     let app = spawn_app().await;
     let other = app.spawn_sibling().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let sent = app.send_private(&alice, &bob, "helo").await;
     let mut bob_there = other.connect(&bob).await;
     let mut alice_there = other.connect(&alice).await;
@@ -49,7 +49,7 @@ async fn an_edit_keeps_id_and_seq_and_reaches_every_device_on_every_instance() {
 #[tokio::test]
 async fn only_the_sender_edits_strangers_see_nothing_and_deleted_messages_stay_deleted() {
     let app = spawn_app().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let stranger = app.new_user().await;
     let sent = app.send_private(&alice, &bob, "mine").await;
 
@@ -108,7 +108,7 @@ async fn rows_holding(app: &TestApp, text: &str) -> i64 {
 async fn deleting_leaves_a_tombstone_without_content_or_reactions_and_tells_everyone() {
     let app = spawn_app().await;
     let other = app.spawn_sibling().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let first = app
         .send_private(&alice, &bob, "a secret to take back")
         .await;
@@ -157,7 +157,7 @@ async fn deleting_leaves_a_tombstone_without_content_or_reactions_and_tells_ever
 #[tokio::test]
 async fn a_group_admin_deletes_any_message_a_member_only_their_own_an_outsider_nothing() {
     let app = spawn_app().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let carol = app.new_user().await;
     app.add_contact(&alice, &carol).await;
     let outsider = app.new_user().await;
@@ -198,7 +198,7 @@ async fn a_group_admin_deletes_any_message_a_member_only_their_own_an_outsider_n
 #[tokio::test]
 async fn reactions_are_idempotent_per_user_counted_and_limited_to_20_emoji() {
     let app = spawn_app().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let stranger = app.new_user().await;
     let sent = app.send_private(&alice, &bob, "react to me").await;
 
@@ -260,7 +260,7 @@ async fn reactions_are_idempotent_per_user_counted_and_limited_to_20_emoji() {
 #[tokio::test]
 async fn a_reply_quotes_a_message_of_its_own_conversation_as_it_is_now() {
     let app = spawn_app().await;
-    let (alice, bob) = friends(&app).await;
+    let (alice, bob) = app.friends().await;
     let carol = app.new_user().await;
     app.add_contact(&alice, &carol).await;
     let long = "é".repeat(150);

@@ -16,3 +16,17 @@ pub const HEARTBEAT_TIMEOUT: u16 = 4000;
 pub const SESSION_REVOKED: u16 = 4001;
 /// The client read too slowly; reconnect and `sync`.
 pub const TOO_SLOW: u16 = 4008;
+
+/// The reason sent with a close code, in words.
+pub fn reason(code: u16) -> &'static str {
+    match code {
+        GOING_AWAY => "server shutting down",
+        HEARTBEAT_TIMEOUT => "heartbeat timeout",
+        SESSION_REVOKED => "session revoked",
+        TOO_SLOW => "client too slow; reconnect and sync",
+        UNAVAILABLE => "live events unavailable",
+        INVALID_PAYLOAD => "text frame is not valid UTF-8",
+        TOO_BIG => "frame or message too big",
+        _ => "",
+    }
+}

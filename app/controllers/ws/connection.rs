@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     app::{
-        models::{auth::Caller, frames::server, user::User},
+        models::{auth::Caller, frames::server, users::User},
         services::{fanout::user_channel, presence},
         state::AppState,
     },
@@ -46,11 +46,8 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         tag: caller.session_id.to_string(),
         overflow: overflow.clone(),
     };
-    let subscription = match state
-        .broker
-        .subscribe(&user_channel(user.id), subscriber)
-        .await
-    {
+    let channel = user_channel(user.id);
+    let subscription = match state.broker.subscribe(&channel, subscriber).await {
         Ok(subscription) => subscription,
         Err(err) => {
             tracing::warn!(error = %err, "no live events for this connection; closing it");
@@ -67,13 +64,11 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         code.clone(),
         state.shutdown.clone(),
     ));
-    let lease = match presence::connected(&state, user.id).await {
-        Ok(lease) => Some(lease),
-        Err(err) => {
-            tracing::warn!(error = %err, "presence registration failed");
-            None
-        }
-    };
+    // Without a presence lease the connection still works; the user just shows offline.
+    let lease = presence::connected(&state, user.id)
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "presence registration failed"))
+        .ok();
 
     // Only interruptions after this connection subscribed call for a resync.
     let mut feed = state.broker.watch_status();

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::{
     app::{
-        models::{auth::Caller, frames::MAX_FRAME_BYTES, user::User},
+        models::{auth::Caller, frames::MAX_FRAME_BYTES, users::User},
         queries,
         services::sessions::{authenticate, live_caller},
     },

@@ -65,18 +65,31 @@ pub async fn write(
 ) {
     // Grows only as far as bursts need: most connections are idle, and memory per connection counts.
     let mut burst = Vec::new();
+    write_until_stopped(&mut sink, &mut outbound, &mut burst, &stop, &code).await;
+    close(sink, outbound, burst, &code, &server_shutdown).await;
+}
+
+/// Writes bursts of queued frames until the connection stops, the socket fails, or a
+/// `session_revoked` went out. Frames of an interrupted burst stay in `burst`.
+async fn write_until_stopped(
+    sink: &mut SplitSink<WebSocketStream, Message>,
+    outbound: &mut mpsc::Receiver<Arc<str>>,
+    burst: &mut Vec<Arc<str>>,
+    stop: &CancellationToken,
+    code: &AtomicU16,
+) {
     loop {
         let received = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
-            received = outbound.recv_many(&mut burst, MAX_BURST) => received,
+            received = outbound.recv_many(burst, MAX_BURST) => received,
         };
         if received == 0 {
             break;
         }
-        let revoked = cut_after_revocation(&mut burst);
+        let revoked = cut_after_revocation(burst);
         let sent = tokio::select! {
-            sent = write_burst(&mut sink, &mut burst) => sent.is_ok(),
+            sent = write_burst(sink, burst) => sent.is_ok(),
             _ = stop.cancelled() => false,
         };
         if !sent {
@@ -88,7 +101,17 @@ pub async fn write(
             break;
         }
     }
+}
 
+/// Flushes what is still queued (unless the client, or its revoked session, is the reason the
+/// connection stops) and sends the close frame, all within a time limit.
+async fn close(
+    mut sink: SplitSink<WebSocketStream, Message>,
+    mut outbound: mpsc::Receiver<Arc<str>>,
+    mut burst: Vec<Arc<str>>,
+    code: &AtomicU16,
+    server_shutdown: &CancellationToken,
+) {
     let mut final_code = code.load(Ordering::Relaxed);
     // The reader may not have recorded why yet when the server itself is stopping.
     if final_code == close_code::NORMAL && server_shutdown.is_cancelled() {
@@ -116,16 +139,7 @@ pub async fn write(
                 return;
             }
         }
-        let reason = match final_code {
-            close_code::GOING_AWAY => "server shutting down",
-            close_code::HEARTBEAT_TIMEOUT => "heartbeat timeout",
-            close_code::SESSION_REVOKED => "session revoked",
-            close_code::TOO_SLOW => "client too slow; reconnect and sync",
-            close_code::UNAVAILABLE => "live events unavailable",
-            close_code::INVALID_PAYLOAD => "text frame is not valid UTF-8",
-            close_code::TOO_BIG => "frame or message too big",
-            _ => "",
-        };
+        let reason = close_code::reason(final_code);
         let _ = sink.send(Message::close_with(final_code, reason)).await;
         let _ = sink.close().await;
     })

@@ -14,7 +14,7 @@ use crate::{
             chatbot::{CHATBOT_ID, MENTION},
             frames::{server, Target},
             ids::{GroupId, UserId},
-            message::{ConversationRecord, MessageContent, MessageRecord},
+            messages::{ConversationRecord, MessageContent, MessageRecord},
         },
         queries,
         services::{

@@ -6,7 +6,7 @@ use crate::{
         models::{
             chatbot,
             ids::{GroupId, UserId},
-            message::ConversationRecord,
+            messages::ConversationRecord,
         },
         queries::{self, messages::ConversationKey},
     },

@@ -15,7 +15,7 @@ use crate::{
         models::{
             frames::server,
             ids::{SessionId, UserId},
-            message::{ConversationRecord, Message},
+            messages::{ConversationRecord, Message},
         },
         state::AppState,
     },

@@ -11,11 +11,9 @@ use poem_openapi::{
 };
 
 use super::{
-    fields::{
-        describe_trimmed_text, text_field_openapi, trimmed_text, Named, Omittable, TextField,
-    },
+    fields::{trimmed_text_field, Named, Omittable},
     ids::{GroupId, UserId},
-    user::User,
+    users::User,
 };
 use crate::platform::database::schema::{group_members, groups};
 
@@ -124,31 +122,13 @@ impl MemberRecord {
     }
 }
 
-/// 1–64 characters, not only whitespace, no control characters; surrounding whitespace is
-/// trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupName(String);
-
-impl GroupName {
-    pub const MAX_CHARS: usize = 64;
-}
-
-impl TextField for GroupName {
-    const FIELD: &'static str = "name";
-
-    fn describe(schema: &mut MetaSchema) {
-        describe_trimmed_text(schema, Self::MAX_CHARS);
-    }
-
-    fn parse(raw: String) -> Result<Self, String> {
-        trimmed_text(&raw, Self::MAX_CHARS).map(Self)
-    }
-
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-text_field_openapi!(GroupName);
+trimmed_text_field!(
+    /// 1–64 characters, not only whitespace, no control characters; surrounding whitespace is
+    /// trimmed.
+    GroupName,
+    "name",
+    max 64
+);
 
 /// Body of `POST /groups`.
 #[derive(Debug, Object)]

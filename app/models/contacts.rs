@@ -6,7 +6,7 @@ use poem_openapi::Object;
 
 use super::{
     ids::UserId,
-    user::{User, Username},
+    users::{User, Username},
 };
 use crate::platform::database::schema::contacts;
 

@@ -5,10 +5,7 @@ use diesel::{Insertable, Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object};
 
 use super::{
-    fields::{
-        describe_trimmed_text, int_range_param, string_type, text_field_openapi, trimmed_text,
-        TextField,
-    },
+    fields::{int_range_param, string_type, text_field_openapi, trimmed_text_field, TextField},
     ids::UserId,
 };
 use crate::platform::database::schema::users;
@@ -143,31 +140,13 @@ int_range_param!(
     default 20
 );
 
-/// 1–64 characters, not only whitespace, no control characters; surrounding whitespace is
-/// trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayName(String);
-
-impl DisplayName {
-    pub const MAX_CHARS: usize = 64;
-}
-
-impl TextField for DisplayName {
-    const FIELD: &'static str = "display_name";
-
-    fn describe(schema: &mut MetaSchema) {
-        describe_trimmed_text(schema, Self::MAX_CHARS);
-    }
-
-    fn parse(raw: String) -> Result<Self, String> {
-        trimmed_text(&raw, Self::MAX_CHARS).map(Self)
-    }
-
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-text_field_openapi!(DisplayName);
+trimmed_text_field!(
+    /// 1–64 characters, not only whitespace, no control characters; surrounding whitespace is
+    /// trimmed.
+    DisplayName,
+    "display_name",
+    max 64
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,238 @@
+//! One writer task: takes what has queued, checks it, stores it in one transaction, answers.
+
+use std::{collections::HashSet, sync::Arc};
+
+use diesel::result::Error as DieselError;
+use diesel_async::AsyncPgConnection;
+use tokio::sync::{mpsc, Mutex};
+
+use super::{
+    checks::{check, Check},
+    Draft, Job, Written, MAX_BATCH,
+};
+use crate::{
+    app::{
+        models::ids::UserId,
+        queries::{self, message_batches::NewMessage, messages::ConversationKey},
+        services::permissions,
+    },
+    pkg::utils::{errors::AppError, message_ids::MessageIds, metrics as names},
+    platform::database::{DbConn, DbPool},
+};
+
+/// One writer task.
+#[derive(Clone)]
+pub(super) struct Batcher {
+    pub(super) db: DbPool,
+    pub(super) ids: Arc<MessageIds>,
+}
+
+impl Batcher {
+    pub(super) async fn run(self, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            // Whatever queued while this writer was busy becomes its next batch. The lock is held
+            // while waiting on purpose: one idle writer waits for the next send, the others wait
+            // for the lock, so a send is taken by exactly one writer, the first free one.
+            let received = jobs.lock().await.recv_many(&mut batch, MAX_BATCH).await;
+            if received == 0 {
+                return;
+            }
+            metrics::histogram!(names::WRITE_BATCH_SIZE).record(batch.len() as f64);
+            self.write_batch(std::mem::take(&mut batch)).await;
+        }
+    }
+
+    async fn write_batch(&self, jobs: Vec<Job>) {
+        let (drafts, replies): (Vec<Draft>, Vec<_>) =
+            jobs.into_iter().map(|job| (job.draft, job.reply)).unzip();
+        let results = match self.db.get().await {
+            Ok(mut conn) => self.write_all(&mut conn, &drafts).await,
+            Err(err) => {
+                // Converting logs the cause, once; every sender gets the same answer.
+                let unavailable = AppError::from(err).to_string();
+                drafts
+                    .iter()
+                    .map(|_| Err(AppError::Unavailable(unavailable.clone())))
+                    .collect()
+            }
+        };
+        for (reply, result) in replies.into_iter().zip(results) {
+            // A sender that went away will retry and be given the original.
+            let _ = reply.send(result);
+        }
+    }
+
+    /// The outcome of each draft, in order.
+    async fn write_all(
+        &self,
+        conn: &mut DbConn,
+        drafts: &[Draft],
+    ) -> Vec<Result<Written, AppError>> {
+        let checks = match check(conn, drafts).await {
+            Ok(checks) => checks,
+            Err(err) => return drafts.iter().map(|_| Err(storage_error(&err))).collect(),
+        };
+        let mut results: Vec<Option<Result<Written, AppError>>> =
+            drafts.iter().map(|_| None).collect();
+        let mut allowed = Vec::with_capacity(drafts.len());
+        let mut twins = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, (draft, check)) in drafts.iter().zip(checks).enumerate() {
+            let (key, readers) = match check {
+                Check::Original(written) => {
+                    results[index] = Some(Ok(written));
+                    continue;
+                }
+                Check::Refused(refusal) => {
+                    results[index] = Some(Err(refusal));
+                    continue;
+                }
+                Check::Allowed { key, readers } => (key, readers),
+            };
+            // The same draft twice in one batch (a retry sent before the first answer): the
+            // second waits until the first is stored, then is a plain retry.
+            if !seen.insert((draft.sender, draft.client_msg_id.as_str())) {
+                twins.push((index, key, readers));
+                continue;
+            }
+            match self.ids.next() {
+                Ok(id) => allowed.push(Allowed::new(index, key, readers, id, draft)),
+                Err(err) => results[index] = Some(Err(err)),
+            }
+        }
+        for (index, stored) in store(conn, allowed).await {
+            results[index] = Some(settle(conn, &drafts[index], stored).await);
+        }
+        for (index, key, readers) in twins {
+            let draft = &drafts[index];
+            results[index] = Some(match self.ids.next() {
+                Ok(id) => {
+                    let twin = Allowed::new(index, key, readers, id, draft);
+                    let (_, stored) = store(conn, vec![twin]).await.remove(0);
+                    settle(conn, draft, stored).await
+                }
+                Err(err) => Err(err),
+            });
+        }
+        results
+            .into_iter()
+            .map(|result| result.expect("every draft has an outcome"))
+            .collect()
+    }
+}
+
+/// A draft that passed the checks, ready to store.
+struct Allowed<'a> {
+    index: usize,
+    readers: Vec<UserId>,
+    new: NewMessage<'a>,
+}
+
+impl<'a> Allowed<'a> {
+    fn new(
+        index: usize,
+        key: ConversationKey,
+        readers: Vec<UserId>,
+        id: i64,
+        draft: &'a Draft,
+    ) -> Self {
+        Self {
+            index,
+            readers,
+            new: NewMessage {
+                id,
+                key,
+                sender_id: draft.sender,
+                content: &draft.content,
+                client_msg_id: &draft.client_msg_id,
+                reply_to: draft.reply_to.map(|id| id.0),
+            },
+        }
+    }
+}
+
+/// What became of an allowed draft in the store.
+enum Stored {
+    Done(Written),
+    /// Its `client_msg_id` was stored meanwhile: a retry raced its original.
+    Taken,
+    /// Its group was deleted after the check.
+    Gone,
+    Failed(AppError),
+}
+
+/// Stores the allowed drafts together, or one by one when the batch fails. Gives each draft's
+/// index with what became of it.
+async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stored)> {
+    if allowed.is_empty() {
+        return Vec::new();
+    }
+    let batch: Vec<NewMessage> = allowed.iter().map(|allowed| allowed.new).collect();
+    match queries::message_batches::store_batch(conn, &batch).await {
+        Ok(stored) => allowed
+            .into_iter()
+            .zip(stored)
+            .map(|(allowed, stored)| {
+                let outcome = match stored {
+                    Some((record, conversation)) => {
+                        metrics::counter!(names::MESSAGES_STORED).increment(1);
+                        Stored::Done(Written::Stored {
+                            record,
+                            conversation,
+                            readers: allowed.readers,
+                        })
+                    }
+                    None => Stored::Gone,
+                };
+                (allowed.index, outcome)
+            })
+            .collect(),
+        Err(err) if allowed.len() == 1 => {
+            let outcome = if queries::messages::is_client_msg_id_taken(&err) {
+                Stored::Taken
+            } else {
+                Stored::Failed(storage_error(&err))
+            };
+            vec![(allowed[0].index, outcome)]
+        }
+        Err(_) => {
+            let mut results = Vec::with_capacity(allowed.len());
+            for allowed in allowed {
+                results.extend(Box::pin(store(conn, vec![allowed])).await);
+            }
+            results
+        }
+    }
+}
+
+/// The answer to a draft, given what became of it in the store.
+async fn settle(conn: &mut DbConn, draft: &Draft, stored: Stored) -> Result<Written, AppError> {
+    match stored {
+        Stored::Done(written) => Ok(written),
+        Stored::Taken => {
+            let conn: &mut AsyncPgConnection = conn;
+            let sender = [draft.sender];
+            let client_msg_id = [draft.client_msg_id.as_str()];
+            match queries::messages::by_client_msg_ids(conn, &sender, &client_msg_id).await {
+                Ok(found) => match found.into_iter().next() {
+                    Some((record, conversation)) => Ok(Written::Original {
+                        record,
+                        conversation,
+                    }),
+                    None => Err(AppError::internal(anyhow::anyhow!(
+                        "client_msg_id taken, yet no message has it"
+                    ))),
+                },
+                Err(err) => Err(storage_error(&err)),
+            }
+        }
+        Stored::Gone => Err(permissions::no_such_group()),
+        Stored::Failed(err) => Err(err),
+    }
+}
+
+/// An internal error for a draft whose storing failed (perhaps with others of its batch).
+pub(super) fn storage_error(err: &DieselError) -> AppError {
+    AppError::internal(anyhow::anyhow!("storing messages: {err}"))
+}

@@ -1,0 +1,183 @@
+//! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
+//! five queries sent at once.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::{result::Error as DieselError, QueryResult};
+use diesel_async::AsyncPgConnection;
+use futures_util::{
+    future::{self, BoxFuture},
+    try_join, FutureExt,
+};
+
+use super::{Draft, Written};
+use crate::{
+    app::{
+        models::{
+            frames::Target,
+            ids::{GroupId, UserId},
+            messages::{ConversationRecord, MessageRecord},
+        },
+        queries::{self, messages::ConversationKey},
+        services::{
+            fanout::audience,
+            permissions::{self, Authority, SendFacts},
+        },
+    },
+    pkg::utils::errors::AppError,
+    platform::database::DbConn,
+};
+
+/// What the check pass says of one draft.
+pub(super) enum Check {
+    /// A retry: the sender stored this `client_msg_id` before.
+    Original(Written),
+    /// The rules refuse it.
+    Refused(AppError),
+    /// It may be stored in this conversation, and is pushed to these readers.
+    Allowed {
+        key: ConversationKey,
+        readers: Vec<UserId>,
+    },
+}
+
+/// Finds the retries among the drafts and applies the messaging rules to the others, from at
+/// most five queries sent at once.
+pub(super) async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
+    let (originals, facts) = read_facts(conn, drafts).await?;
+    Ok(drafts
+        .iter()
+        .map(|draft| {
+            // A retry gets its original even when the rules would now refuse a new message.
+            if let Some((record, conversation)) =
+                originals.get(&(draft.sender, draft.client_msg_id.clone()))
+            {
+                return Check::Original(Written::Original {
+                    record: record.clone(),
+                    conversation: conversation.clone(),
+                });
+            }
+            match permissions::may_send(&facts, draft.sender, draft.target, draft.authority) {
+                Ok(key) => Check::Allowed {
+                    key,
+                    readers: readers(&facts, draft.sender, draft.target),
+                },
+                Err(refusal) => Check::Refused(refusal),
+            }
+        })
+        .collect())
+}
+
+/// Who receives a message to `target`: the group's members as read by the check pass (membership
+/// is read just before the store), or both parties.
+fn readers(facts: &SendFacts, sender: UserId, target: Target) -> Vec<UserId> {
+    match target {
+        Target::User(other) => audience::of_pair(sender, other),
+        Target::Group(group_id) => facts.members.get(&group_id).cloned().unwrap_or_default(),
+    }
+}
+
+/// Earlier messages with the drafts' `client_msg_id`s, by (sender, client_msg_id).
+type Originals = HashMap<(UserId, String), (MessageRecord, ConversationRecord)>;
+
+/// Reads what the check pass needs for the whole batch: the sender's earlier messages with the
+/// same `client_msg_id`s, and the facts the rules look at.
+async fn read_facts(
+    conn: &mut DbConn,
+    drafts: &[Draft],
+) -> Result<(Originals, SendFacts), DieselError> {
+    let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
+    let client_msg_ids: Vec<&str> = drafts
+        .iter()
+        .map(|draft| draft.client_msg_id.as_str())
+        .collect();
+    let Subjects {
+        recipients,
+        parties,
+        groups,
+    } = Subjects::of(drafts);
+
+    // The queries go out together (pipelined): Postgres answers them one after the other, with
+    // no round trip in between.
+    let conn: &mut AsyncPgConnection = conn;
+    let (stored, existing, links, blocks, memberships) = try_join!(
+        queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
+        if recipients.is_empty() {
+            nothing()
+        } else {
+            queries::users::existing_among(conn, &recipients)
+        },
+        if parties.is_empty() {
+            nothing()
+        } else {
+            queries::contacts::links_among(conn, &parties)
+        },
+        if parties.is_empty() {
+            nothing()
+        } else {
+            queries::blocks::among(conn, &parties)
+        },
+        if groups.is_empty() {
+            nothing()
+        } else {
+            queries::groups::members_of_groups(conn, &groups)
+        },
+    )?;
+    let originals = stored
+        .into_iter()
+        .map(|(record, conversation)| {
+            let key = (record.sender_id, record.client_msg_id.clone());
+            (key, (record, conversation))
+        })
+        .collect();
+    let mut facts = SendFacts {
+        existing: existing.into_iter().collect(),
+        links: links.into_iter().collect(),
+        blocks: blocks.into_iter().collect(),
+        ..SendFacts::default()
+    };
+    for (group_id, member) in memberships {
+        facts.members.entry(group_id).or_default().push(member);
+    }
+    Ok((originals, facts))
+}
+
+/// Whom the rules will ask about, each once.
+struct Subjects {
+    /// Recipients of private messages under the rules: do they exist?
+    recipients: Vec<UserId>,
+    /// Senders and recipients of those: which contact links join them?
+    parties: Vec<UserId>,
+    /// Groups written to: who are their members?
+    groups: Vec<GroupId>,
+}
+
+impl Subjects {
+    fn of(drafts: &[Draft]) -> Self {
+        let mut recipients = HashSet::new();
+        let mut parties = HashSet::new();
+        let mut groups = HashSet::new();
+        for draft in drafts {
+            match (draft.target, draft.authority) {
+                (Target::User(other), Authority::Rules) => {
+                    recipients.insert(other);
+                    parties.extend([draft.sender, other]);
+                }
+                (Target::User(_), Authority::Trusted) => {}
+                (Target::Group(group_id), _) => {
+                    groups.insert(group_id);
+                }
+            }
+        }
+        Self {
+            recipients: recipients.into_iter().collect(),
+            parties: parties.into_iter().collect(),
+            groups: groups.into_iter().collect(),
+        }
+    }
+}
+
+/// The answer of a query not worth asking: nothing.
+fn nothing<'a, T: Send + 'a>() -> BoxFuture<'a, QueryResult<Vec<T>>> {
+    future::ok(Vec::new()).boxed()
+}

@@ -1,0 +1,123 @@
+//! The message writer: every message is stored through here, as part of a batch.
+//!
+//! Sends from all connections of this instance queue up, and a few writer tasks each take what
+//! has queued and store it together: one check pass (five queries at most, sent at once, whatever
+//! the batch holds) and one transaction, so one commit for many messages. Under light load a batch
+//! is a single message and nothing waits; under heavy load batches grow, and the cost per message
+//! falls instead of every message paying for its own round trips and commit.
+//!
+//! Nothing about a message changes by being batched: it is authorised by the same rules, gets
+//! the next seq of its conversation, and its sender hears back only after the commit. A retried
+//! `client_msg_id` is found by the check pass and answered with its original. Should a batch still
+//! fail (a retry racing its original on another instance, say), its messages are stored one by
+//! one, so no message fails because of another.
+
+mod batcher;
+mod checks;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use self::batcher::Batcher;
+use crate::{
+    app::{
+        models::{
+            frames::Target,
+            ids::UserId,
+            messages::{ConversationRecord, MessageId, MessageRecord},
+        },
+        services::permissions::Authority,
+    },
+    pkg::utils::{errors::AppError, message_ids::MessageIds},
+    platform::database::DbPool,
+};
+
+/// The most messages stored in one transaction.
+const MAX_BATCH: usize = 128;
+/// Sends waiting for a writer, per instance, before senders wait to queue.
+const QUEUE_DEPTH: usize = 4096;
+
+/// A message to store.
+pub struct Draft {
+    pub sender: UserId,
+    pub target: Target,
+    pub content: String,
+    pub client_msg_id: String,
+    /// The message this one answers; the caller has checked it is in the same conversation.
+    pub reply_to: Option<MessageId>,
+    pub authority: Authority,
+}
+
+/// What became of a draft.
+pub enum Written {
+    /// Stored now; `readers` are everyone it is pushed to.
+    Stored {
+        record: MessageRecord,
+        conversation: ConversationRecord,
+        readers: Vec<UserId>,
+    },
+    /// The sender stored this `client_msg_id` before: the original, stored and delivered then.
+    Original {
+        record: MessageRecord,
+        conversation: ConversationRecord,
+    },
+}
+
+/// A draft waiting in the queue, with the way back to its sender.
+pub(super) struct Job {
+    pub(super) draft: Draft,
+    pub(super) reply: oneshot::Sender<Result<Written, AppError>>,
+}
+
+/// The handle senders use; cheap to clone.
+#[derive(Clone)]
+pub struct MessageWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl MessageWriter {
+    /// Starts `writers` writer tasks (at least one; the configuration sees to it); they stop
+    /// when the last handle is dropped.
+    pub fn spawn(db: DbPool, ids: Arc<MessageIds>, writers: usize) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..writers {
+            let batcher = Batcher {
+                db: db.clone(),
+                ids: ids.clone(),
+            };
+            tokio::spawn(supervise(batcher, jobs.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Stores a message (or finds the original of a retry); returns once it is committed.
+    pub async fn write(&self, draft: Draft) -> Result<Written, AppError> {
+        let (reply, answer) = oneshot::channel();
+        // The writers are gone (the server is stopping) or the one with this draft failed.
+        let stopped = || {
+            AppError::Unavailable(
+                "the message could not be confirmed; retry with the same client_msg_id".into(),
+            )
+        };
+        self.queue
+            .send(Job { draft, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Runs a writer, and another in its place should it panic: that batch's senders get an error
+/// (a retry finds its message if it was stored), and storing goes on. Ends with the queue.
+async fn supervise(batcher: Batcher, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        match tokio::spawn(batcher.clone().run(jobs.clone())).await {
+            Err(err) if err.is_panic() => {
+                tracing::error!(error = %err, "a message writer panicked; starting another");
+            }
+            _ => return,
+        }
+    }
+}
