@@ -71,6 +71,8 @@ impl MessagesApi {
         method = "get",
         operation_id = "getPrivateHistory"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn private_history(
         &self,
         state: Data<&AppState>,
@@ -125,6 +127,8 @@ impl MessagesApi {
         method = "get",
         operation_id = "getGroupHistory"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn group_history(
         &self,
         state: Data<&AppState>,
