@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
+.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-search bench-smoke faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -45,6 +45,10 @@ openapi:
 ## Measure throughput, latency and correctness under load; writes docs/BENCHMARKS.md.
 bench:
 	docker/bench.sh
+
+## Message search and history reads on a million messages, with EXPLAIN ANALYZE (docs/api-notes.md).
+bench-search:
+	docker/search-bench.sh
 
 ## A few seconds of every bench scenario with tiny sizes (CI runs this).
 bench-smoke:
