@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test test-cluster bench-scale chat migrate openapi fmt lint services test-services bench bench-smoke faults soak clean-data e2e compose.up compose.down
+.PHONY: run test test-cluster chat migrate openapi fmt lint services test-services bench bench-scale bench-search bench-smoke faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -64,6 +64,10 @@ bench:
 ## docs/BENCHMARKS.md. About ten minutes; SCALE_PER_INSTANCE sets the sockets per instance.
 bench-scale:
 	docker/bench-scale.sh
+
+## Message search and history reads on a million messages, with EXPLAIN ANALYZE (docs/api-notes.md).
+bench-search:
+	docker/search-bench.sh
 
 ## A few seconds of every bench scenario with tiny sizes (CI runs this).
 bench-smoke:

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{
     fields::TextField,
     ids::{GroupId, SessionId, UserId},
-    messages::{ClientMsgId, Conv, Message, MessageContent},
+    messages::{ClientMsgId, Conv, Message, MessageContent, MessageId},
     users::User,
 };
 
@@ -36,6 +36,8 @@ pub struct SendFrame {
     pub to: Address,
     pub content: String,
     pub client_msg_id: String,
+    /// The id (a string of digits) of the message this one answers.
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +46,8 @@ pub struct SyncFrame {
     #[serde(default)]
     pub after_seq: i64,
     pub limit: Option<i64>,
+    /// Also send the messages up to `after_seq` changed after this `change_seq`.
+    pub changed_after: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,16 +163,24 @@ pub struct SendInput {
     pub target: Target,
     pub content: MessageContent,
     pub client_msg_id: ClientMsgId,
+    pub reply_to: Option<MessageId>,
 }
 
 impl SendInput {
-    pub fn parse(to: &Address, content: String, client_msg_id: String) -> Result<Self, String> {
+    pub fn parse(frame: SendFrame) -> Result<Self, String> {
+        let reply_to = match frame.reply_to {
+            None => None,
+            Some(raw) => Some(MessageId::parse(&raw).map_err(|_| {
+                "reply_to must be a message id: a string of at most 19 digits".to_owned()
+            })?),
+        };
         Ok(Self {
-            target: to.target("to")?,
-            content: MessageContent::parse(content)
+            target: frame.to.target("to")?,
+            content: MessageContent::parse(frame.content)
                 .map_err(|reason| format!("{} {reason}", MessageContent::FIELD))?,
-            client_msg_id: ClientMsgId::parse(client_msg_id)
+            client_msg_id: ClientMsgId::parse(frame.client_msg_id)
                 .map_err(|reason| format!("{} {reason}", ClientMsgId::FIELD))?,
+            reply_to,
         })
     }
 }
@@ -238,14 +250,39 @@ pub mod server {
         items: &[Message],
         has_more: bool,
     ) -> String {
+        text(messages_frame(conversation, items, has_more), id)
+    }
+
+    /// The answer to a `sync` with `changed_after`: also the held messages that changed (and
+    /// whether more did), with the conversation's `change_seq` when they were read.
+    pub fn messages_with_changes(
+        id: Option<&str>,
+        conversation: &Conv,
+        page: (&[Message], bool),
+        changed: (&[Message], bool),
+        change_seq: i64,
+    ) -> String {
+        let mut frame = messages_frame(conversation, page.0, page.1);
+        frame["changed"] = changed.0.to_json().unwrap_or_default();
+        frame["changed_has_more"] = Value::Bool(changed.1);
+        frame["change_seq"] = change_seq.into();
+        text(frame, id)
+    }
+
+    fn messages_frame(conversation: &Conv, items: &[Message], has_more: bool) -> Value {
+        json!({
+            "type": "messages",
+            "conversation": conversation.to_json(),
+            "messages": items.to_json(),
+            "has_more": has_more,
+        })
+    }
+
+    /// A message of one of the reader's conversations was edited, deleted or reacted to.
+    pub fn message_updated(message: &Message) -> String {
         text(
-            json!({
-                "type": "messages",
-                "conversation": conversation.to_json(),
-                "messages": items.to_json(),
-                "has_more": has_more,
-            }),
-            id,
+            json!({ "type": "message_updated", "message": message.to_json() }),
+            None,
         )
     }
 

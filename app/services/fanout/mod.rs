@@ -15,7 +15,7 @@ use crate::{
         models::{
             frames::server,
             ids::{SessionId, UserId},
-            messages::{ConversationRecord, MessageRecord},
+            messages::{ConversationRecord, Message},
         },
         state::AppState,
     },
@@ -85,22 +85,51 @@ pub async fn to_session(state: &AppState, user: UserId, session: SessionId, fram
     }
 }
 
-/// Pushes a newly stored message to its readers, each seeing the conversation from their side.
+/// Pushes a newly stored message (`message`, completed) to its readers, each seeing the
+/// conversation from their side.
 pub async fn new_message(
     state: &AppState,
-    record: &MessageRecord,
+    message: &Message,
     conversation: &ConversationRecord,
     readers: Vec<UserId>,
 ) {
+    to_readers(state, message, conversation, readers, server::message).await;
+}
+
+/// Pushes `message_updated` with a message as it is after an edit, a delete or a reaction
+/// change to its readers, each seeing the conversation from their side.
+pub async fn message_updated(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+) {
+    to_readers(
+        state,
+        message,
+        conversation,
+        readers,
+        server::message_updated,
+    )
+    .await;
+}
+
+/// Pushes one frame about a message to each reader, with the conversation as that reader names it.
+async fn to_readers(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+    frame_of: fn(&Message) -> String,
+) {
     if conversation.group_id.is_some() {
         // One view for all members: serialise once.
-        let view = conversation.seen_by(record.sender_id);
-        let frame = server::message(&record.clone().into_message(view));
-        to_users(state, readers, &frame).await;
+        to_users(state, readers, &frame_of(message)).await;
     } else {
         let frames = readers.into_iter().map(|reader| {
-            let message = record.clone().into_message(conversation.seen_by(reader));
-            (reader, server::message(&message))
+            let mut seen = message.clone();
+            seen.conversation = conversation.seen_by(reader);
+            (reader, frame_of(&seen))
         });
         to_each(state, frames).await;
     }
