@@ -47,7 +47,7 @@ pub async fn to_users(
     match state.broker.publish_all(&payloads).await {
         Ok(()) => true,
         Err(err) => {
-            tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+            push_failed(state, &err);
             false
         }
     }
@@ -69,7 +69,7 @@ pub async fn to_each(state: &AppState, frames: impl IntoIterator<Item = (UserId,
         })
         .collect();
     if let Err(err) = state.broker.publish_all(&payloads).await {
-        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+        push_failed(state, &err);
     }
 }
 
@@ -81,7 +81,18 @@ pub async fn to_session(state: &AppState, user: UserId, session: SessionId, fram
         body: frame,
     };
     if let Err(err) = state.broker.publish(&user_channel(user), &envelope).await {
-        tracing::warn!(error = %err, "session push failed");
+        push_failed(state, &err);
+    }
+}
+
+/// Logs a push that did not go out. While the feed is down every push fails by design (the feed
+/// supervisor has logged the outage, and the failures are counted in the metrics), so only a
+/// failure with the feed up is worth a warning; one per push during an outage would flood the log.
+fn push_failed(state: &AppState, err: &redis::RedisError) {
+    if state.broker.is_live() {
+        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+    } else {
+        tracing::debug!(error = %err, "live push skipped: the feed is down");
     }
 }
 
