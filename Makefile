@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test chat migrate openapi fmt lint services test-services bench bench-smoke profile faults soak clean-data e2e compose.up compose.down
+.PHONY: run test test-cluster chat migrate openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -13,6 +13,19 @@ run: services
 ## Run every test: unit tests and the integration tests against real Postgres and Redis.
 test: test-services
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) cargo test
+
+## The messaging, presence, auth and pub/sub tests and the two-instances-behind-nginx check again,
+## against a local Redis Cluster (docker/redis-cluster.sh: 3 masters + 3 replicas on ports
+## 7000-7005), which is stopped afterwards. About two minutes after a build.
+CLUSTER_TESTS = messaging:: live_events:: message_rules:: history:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket::
+test-cluster: test-services
+	cargo build --bin simplechat --tests
+	docker/redis-cluster.sh start
+	nodes=$$(docker/redis-cluster.sh nodes); \
+	TEST_REDIS_CLUSTER_NODES=$$nodes TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		cargo test --test api -- $(CLUSTER_TESTS) \
+	&& REDIS_CLUSTER_NODES=$$nodes SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/e2e-nginx.sh; \
+	status=$$?; docker/redis-cluster.sh stop; exit $$status
 
 ## Chat from the terminal against the running server: make chat AS=alice [TO=bob].
 chat:
@@ -46,6 +59,16 @@ openapi:
 bench:
 	docker/bench.sh
 
+## Scaled out: a Redis Cluster, three instances, 50,100 idle WebSockets from three load-generator
+## processes, then cross-instance traffic through the cluster; writes the "Scaled out" section of
+## docs/BENCHMARKS.md. About ten minutes; SCALE_PER_INSTANCE sets the sockets per instance.
+bench-scale:
+	docker/bench-scale.sh
+
+## Message search and history reads on a million messages, with EXPLAIN ANALYZE (docs/api-notes.md).
+bench-search:
+	docker/search-bench.sh
+
 ## A few seconds of every bench scenario with tiny sizes (CI runs this).
 bench-smoke:
 	BENCH_MODE=smoke docker/bench.sh
@@ -56,7 +79,7 @@ profile:
 	docker/profile.sh
 
 ## Fault suite (docs/RELIABILITY.md): its own Redis and Postgres, two instances under WebSocket load;
-## kill -9, Redis restart, FLUSHALL, Postgres outage and SIGTERM, each checked. About 2 minutes.
+## kill -9, Redis restart, FLUSHALL, Postgres outage, SIGTERM and a Redis Cluster failover, each checked. About 3 minutes.
 faults:
 	tests/faults/run.sh
 

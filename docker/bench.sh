@@ -85,6 +85,8 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
 "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 50 --duration 12s \
   | tee "$workdir/login-flood.md"
 
+# The "Scaled out" section is written by `make bench-scale` (docker/bench-scale.sh): kept, last.
+scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo
@@ -132,5 +134,9 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   echo "while 50 clients flood wrong logins at BCRYPT_COST=12, \`GET /users/me\` and WebSocket sends p99 < 100 ms."
   echo "This run held $idle idle connections, so the RSS figure is per-connection growth at that count,"
   echo "not a 50k measurement: 50k connections need an open-file limit above 50k on both ends (here $fd_limit)."
+  if [ -n "$scale_section" ]; then
+    echo
+    echo "$scale_section"
+  fi
 } >docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md" >&2

@@ -28,7 +28,7 @@ use crate::{
         cache::{
             broker::Broker,
             lease::{self, LeaseError, Wanted},
-            Cache,
+            Cache, Target,
         },
         database,
     },
@@ -47,7 +47,13 @@ const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
 pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
     // Install the metrics recorder before anything records.
     metrics::spawn_upkeep(shutdown.clone());
-    let cache = Cache::new(&config.redis_url, &config.redis_prefix).context("REDIS_URL")?;
+    let target = redis_target(&config);
+    match &target {
+        Target::Single(_) => tracing::info!("Redis: one server (REDIS_URL)"),
+        Target::Cluster(nodes) => tracing::info!(?nodes, "Redis: a cluster, sharded pub/sub"),
+    }
+    let cache =
+        Cache::new(&target, &config.redis_prefix).context("REDIS_URL / REDIS_CLUSTER_NODES")?;
     // The lease first: a fresh machine id becomes usable only after a grace period, which runs
     // while the database is prepared.
     let wanted = config.machine_id.map_or(Wanted::Any, Wanted::Pinned);
@@ -61,8 +67,7 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
     let db = database::pool(&config.database_url, config.database_pool_size)?;
-    let broker =
-        Broker::start(cache.clone(), &config.redis_url, shutdown.clone()).context("REDIS_URL")?;
+    let broker = Broker::start(cache.clone(), shutdown.clone());
     if lease.current().is_none() {
         tracing::info!(wait = ?lease::GRACE, "a fresh machine id is used only after a grace period");
     }
@@ -172,5 +177,14 @@ impl BoundServer {
         }
         tracing::info!("server stopped");
         result
+    }
+}
+
+/// One Redis (`REDIS_URL`), or a cluster when `REDIS_CLUSTER_NODES` names its seed nodes.
+pub fn redis_target(config: &Config) -> Target {
+    if config.redis_cluster_nodes.is_empty() {
+        Target::Single(config.redis_url.clone())
+    } else {
+        Target::Cluster(config.redis_cluster_nodes.clone())
     }
 }

@@ -63,7 +63,7 @@ impl ContactsApi {
             .iter()
             .filter_map(|(_, user)| user.last_seen_at.map(|seen| (user.id, seen)))
             .collect();
-        let states = presence::states(&state, users, last_seen).await?;
+        let states = presence::states(&state, auth.0.user_id, users, last_seen).await?;
         Ok(Json(
             contacts
                 .into_iter()
@@ -100,7 +100,7 @@ impl ContactsApi {
             .map(|seen| (user.id, seen))
             .into_iter()
             .collect();
-        let presence = presence::states(&state, vec![user.id], last_seen)
+        let presence = presence::states(&state, auth.0.user_id, vec![user.id], last_seen)
             .await?
             .pop()
             .ok_or_else(|| {

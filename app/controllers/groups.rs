@@ -85,6 +85,7 @@ impl GroupsApi {
         }
         let mut conn = state.db.get().await?;
         permissions::require_contacts(&mut conn, creator, &members).await?;
+        permissions::require_not_blocked_by(&mut conn, creator, &members).await?;
 
         let id = GroupId::new_random();
         queries::groups::create(
@@ -183,6 +184,7 @@ impl GroupsApi {
         let mut conn = state.db.get().await?;
         permissions::require_admin(&mut conn, group_id.0, admin).await?;
         permissions::require_contacts(&mut conn, admin, &[new_member]).await?;
+        permissions::require_not_blocked_by(&mut conn, admin, &[new_member]).await?;
         let member = add(&state, &mut conn, group_id.0, new_member, Role::Member).await?;
         Ok(MemberAdded::Created(Json(member)))
     }

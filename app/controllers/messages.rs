@@ -19,7 +19,7 @@ use crate::{
             messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
         },
         queries,
-        services::messaging,
+        services::{message_changes, message_views, messaging},
     },
     pkg::utils::errors::AppError,
 };
@@ -57,10 +57,11 @@ impl MessagesApi {
         let mut conn = state.db.get().await?;
         let (rows, has_more) =
             queries::messages::private_page(&mut conn, me, before.0.map(|id| id.0), limit).await?;
-        let items = rows
+        let rows = rows
             .into_iter()
-            .map(|(record, conversation)| record.into_message(conversation.seen_by(me)))
+            .map(|(record, conversation)| (record, conversation.seen_by(me)))
             .collect();
+        let items = message_views::complete(&mut conn, rows).await?;
         Ok(Json(Page { items, has_more }))
     }
 
@@ -70,6 +71,8 @@ impl MessagesApi {
         method = "get",
         operation_id = "getPrivateHistory"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn private_history(
         &self,
         state: Data<&AppState>,
@@ -77,17 +80,25 @@ impl MessagesApi {
         user_id: Path<UserId>,
         /// Only messages before this seq (scrolling back).
         before_seq: Query<Option<i64>>,
-        /// Only messages after this seq (catching up).
+        /// Only messages after this seq (catching up); with `changed_after`, only changed
+        /// messages up to this seq (the ones you hold).
         after_seq: Query<Option<i64>>,
+        /// Instead of history: the messages changed (edited, deleted, reacted to) after this
+        /// `change_seq`, in `change_seq` order.
+        changed_after: Query<Option<i64>>,
         /// 1–200, default 50.
         limit: Query<Option<PageLimit>>,
     ) -> Result<Json<Page>, AppError> {
+        let window = Window {
+            before_seq: before_seq.0,
+            after_seq: after_seq.0,
+            changed_after: changed_after.0,
+        };
         history(
             &state,
             auth.0.user_id,
             Target::User(user_id.0),
-            before_seq.0,
-            after_seq.0,
+            window,
             limit.0,
         )
         .await
@@ -116,6 +127,8 @@ impl MessagesApi {
         method = "get",
         operation_id = "getGroupHistory"
     )]
+    // poem-openapi takes each query parameter as an argument of its own.
+    #[allow(clippy::too_many_arguments)]
     async fn group_history(
         &self,
         state: Data<&AppState>,
@@ -123,17 +136,25 @@ impl MessagesApi {
         group_id: Path<GroupId>,
         /// Only messages before this seq (scrolling back).
         before_seq: Query<Option<i64>>,
-        /// Only messages after this seq (catching up).
+        /// Only messages after this seq (catching up); with `changed_after`, only changed
+        /// messages up to this seq (the ones you hold).
         after_seq: Query<Option<i64>>,
+        /// Instead of history: the messages changed (edited, deleted, reacted to) after this
+        /// `change_seq`, in `change_seq` order.
+        changed_after: Query<Option<i64>>,
         /// 1–200, default 50.
         limit: Query<Option<PageLimit>>,
     ) -> Result<Json<Page>, AppError> {
+        let window = Window {
+            before_seq: before_seq.0,
+            after_seq: after_seq.0,
+            changed_after: changed_after.0,
+        };
         history(
             &state,
             auth.0.user_id,
             Target::Group(group_id.0),
-            before_seq.0,
-            after_seq.0,
+            window,
             limit.0,
         )
         .await
@@ -169,6 +190,16 @@ impl MessagesApi {
         let me = auth.0.user_id;
         let mut conn = state.db.get().await?;
         let summaries = queries::messages::summaries(&mut conn, me).await?;
+        let last_messages = summaries
+            .iter()
+            .filter_map(|summary| {
+                let record = summary.last_message.clone()?;
+                Some((record, summary.conversation.seen_by(me)))
+            })
+            .collect();
+        let mut last_messages = message_views::complete(&mut conn, last_messages)
+            .await?
+            .into_iter();
         Ok(Json(
             summaries
                 .into_iter()
@@ -177,13 +208,13 @@ impl MessagesApi {
                     let last_seq = summary.conversation.last_seq;
                     let read_seq = summary.read_seq.min(last_seq);
                     Conversation {
-                        last_message: summary
-                            .last_message
-                            .map(|record| record.into_message(conv.clone())),
+                        // In the same order as the summaries that have one.
+                        last_message: summary.last_message.and_then(|_| last_messages.next()),
                         conversation: conv,
                         last_seq,
                         read_seq,
                         unread: last_seq - read_seq,
+                        change_seq: summary.conversation.change_seq,
                     }
                 })
                 .collect(),
@@ -191,17 +222,50 @@ impl MessagesApi {
     }
 }
 
+/// Which part of a conversation a history request asks for.
+struct Window {
+    before_seq: Option<i64>,
+    after_seq: Option<i64>,
+    changed_after: Option<i64>,
+}
+
 async fn history(
     state: &AppState,
     reader: UserId,
     target: Target,
-    before_seq: Option<i64>,
-    after_seq: Option<i64>,
+    window: Window,
     limit: Option<PageLimit>,
 ) -> Result<Json<Page>, AppError> {
     let limit = PageLimit::or_default(limit);
-    let (items, has_more) =
-        messaging::history(state, reader, target, before_seq, after_seq, limit).await?;
+    if let Some(changed_after) = window.changed_after {
+        if window.before_seq.is_some() {
+            return Err(AppError::BadRequest(
+                "before_seq cannot be combined with changed_after".into(),
+            ));
+        }
+        let changes = message_changes::changes(
+            state,
+            reader,
+            target,
+            changed_after,
+            window.after_seq,
+            limit,
+        )
+        .await?;
+        return Ok(Json(Page {
+            items: changes.messages,
+            has_more: changes.has_more,
+        }));
+    }
+    let (items, has_more) = messaging::history(
+        state,
+        reader,
+        target,
+        window.before_seq,
+        window.after_seq,
+        limit,
+    )
+    .await?;
     Ok(Json(Page { items, has_more }))
 }
 
@@ -211,7 +275,14 @@ async fn send(
     target: Target,
     body: SendMessageRequest,
 ) -> Result<MessageSent, AppError> {
-    let message =
-        messaging::send(state, sender, target, &body.content, &body.client_msg_id).await?;
+    let message = messaging::send(
+        state,
+        sender,
+        target,
+        &body.content,
+        &body.client_msg_id,
+        body.reply_to,
+    )
+    .await?;
     Ok(MessageSent::Created(Json(message)))
 }

@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod bearer;
+pub mod blocks;
 pub mod contacts;
 pub mod groups;
 pub mod health;
+pub mod message_changes;
 pub mod messages;
 pub mod users;
 pub mod web;

@@ -22,7 +22,7 @@ impl MessageId {
 
     /// Checks [`Self::PATTERN`]. Ids are below 2^63; a larger number is read as the largest id,
     /// which is what "before" it means anyway.
-    fn parse(raw: &str) -> poem_openapi::types::ParseResult<Self> {
+    pub fn parse(raw: &str) -> poem_openapi::types::ParseResult<Self> {
         let well_formed = (1..=19).contains(&raw.len())
             && !raw.starts_with('0')
             && raw.bytes().all(|b| b.is_ascii_digit());
@@ -120,6 +120,44 @@ pub struct Message {
     #[oai(skip_serializing_if_is_none)]
     pub client_msg_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the content was last edited; absent if never.
+    #[oai(skip_serializing_if_is_none)]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted for everyone: `content` is `""`, and it has no reactions.
+    pub deleted: bool,
+    /// The message this one answers; absent when it answers none.
+    #[oai(skip_serializing_if_is_none)]
+    pub reply_to: Option<ReplyTo>,
+    /// One entry per emoji, in the order they were first used.
+    pub reactions: Vec<Reaction>,
+    /// The conversation's `change_seq` of this message's latest edit, delete or reaction change;
+    /// 0 until it is first changed.
+    pub change_seq: i64,
+}
+
+/// The message a reply answers, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ReplyTo {
+    pub id: MessageId,
+    pub seq: i64,
+    pub sender_id: UserId,
+    /// The first 100 characters of the quoted message's current content; `""` once deleted.
+    pub preview: String,
+}
+
+impl ReplyTo {
+    /// How many characters of the quoted message a reply shows.
+    pub const PREVIEW_CHARS: usize = 100;
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Reaction {
+    pub emoji: String,
+    /// `user_ids.len()`.
+    pub count: i64,
+    /// In the order they reacted.
+    pub user_ids: Vec<UserId>,
 }
 
 /// A row of `chat.messages`.
@@ -133,10 +171,15 @@ pub struct MessageRecord {
     pub content: String,
     pub client_msg_id: String,
     pub created_at: DateTime<Utc>,
+    pub change_seq: i64,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted: bool,
+    pub reply_to_id: Option<i64>,
 }
 
 impl MessageRecord {
-    /// The message as seen by a reader, given the conversation from that reader's side.
+    /// The message as seen by a reader, given the conversation from that reader's side, without
+    /// its reply and reactions (which live in other rows; see `services::message_views`).
     pub fn into_message(self, conversation: Conv) -> Message {
         Message {
             id: MessageId(self.id),
@@ -146,6 +189,11 @@ impl MessageRecord {
             content: self.content,
             client_msg_id: Some(self.client_msg_id),
             created_at: self.created_at,
+            edited_at: self.edited_at,
+            deleted: self.deleted,
+            reply_to: None,
+            reactions: Vec::new(),
+            change_seq: self.change_seq,
         }
     }
 }
@@ -159,6 +207,8 @@ pub struct ConversationRecord {
     pub user_high: Option<UserId>,
     pub group_id: Option<GroupId>,
     pub last_seq: i64,
+    /// The number of the conversation's latest change (edit, delete, reaction); 0 before any.
+    pub change_seq: i64,
 }
 
 impl ConversationRecord {
@@ -199,6 +249,9 @@ pub struct Conversation {
     pub read_seq: i64,
     /// `last_seq - read_seq`.
     pub unread: i64,
+    /// The number of the latest edit, delete or reaction change in the conversation (0 before
+    /// any): what to pass as `changed_after` next time.
+    pub change_seq: i64,
     /// Absent (never `null`) while the conversation has no message.
     #[oai(skip_serializing_if_is_none)]
     pub last_message: Option<Message>,
@@ -291,4 +344,6 @@ text_field_openapi!(ClientMsgId);
 pub struct SendMessageRequest {
     pub content: MessageContent,
     pub client_msg_id: ClientMsgId,
+    /// The id of a message of the same conversation that this one answers.
+    pub reply_to: Option<MessageId>,
 }

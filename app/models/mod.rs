@@ -18,5 +18,6 @@ pub mod frames;
 pub mod groups;
 pub mod health;
 pub mod ids;
+pub mod message_changes;
 pub mod messages;
 pub mod users;

@@ -14,7 +14,7 @@
 use diesel::{
     pg::Pg,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{Array, BigInt, Text, Uuid},
+    sql_types::{Array, BigInt, Nullable, Text, Uuid},
     QueryResult,
 };
 
@@ -22,6 +22,10 @@ use crate::{
     app::models::ids::{GroupId, UserId},
     platform::database::schema::{conversations, messages},
 };
+
+/// The columns of `chat.messages` in the order of its `table!` (and of `MessageRecord`).
+const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, content, client_msg_id, \
+     created_at, change_seq, edited_at, deleted, reply_to_id";
 
 /// Declares a statement's plumbing: diesel caches its prepared form under the type's identity,
 /// and its rows have the SQL types of `$row`.
@@ -65,7 +69,7 @@ impl QueryFragment<Pg> for BumpPairs<'_> {
         out.push_sql(
             ") ON CONFLICT (user_low, user_high) DO UPDATE \
              SET last_seq = conversations.last_seq + excluded.last_seq \
-             RETURNING id, user_low, user_high, group_id, last_seq",
+             RETURNING id, user_low, user_high, group_id, last_seq, change_seq",
         );
         Ok(())
     }
@@ -91,7 +95,7 @@ impl QueryFragment<Pg> for BumpGroups<'_> {
         out.push_bind_param::<Array<BigInt>, _>(self.counts)?;
         out.push_sql(
             ") AS batch (group_id, count) WHERE c.group_id = batch.group_id \
-             RETURNING c.id, c.user_low, c.user_high, c.group_id, c.last_seq",
+             RETURNING c.id, c.user_low, c.user_high, c.group_id, c.last_seq, c.change_seq",
         );
         Ok(())
     }
@@ -105,6 +109,7 @@ pub struct InsertMessages<'a> {
     pub sender_ids: &'a [UserId],
     pub contents: &'a [&'a str],
     pub client_msg_ids: &'a [&'a str],
+    pub reply_to_ids: &'a [Option<i64>],
 }
 
 cached_statement!(InsertMessages, messages::SqlType);
@@ -113,7 +118,7 @@ impl QueryFragment<Pg> for InsertMessages<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
             "INSERT INTO chat.messages \
-             (id, conversation_id, seq, sender_id, content, client_msg_id) \
+             (id, conversation_id, seq, sender_id, content, client_msg_id, reply_to_id) \
              SELECT * FROM unnest(",
         );
         out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
@@ -127,9 +132,10 @@ impl QueryFragment<Pg> for InsertMessages<'_> {
         out.push_bind_param::<Array<Text>, _>(self.contents)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
-        out.push_sql(
-            ") RETURNING id, conversation_id, seq, sender_id, content, client_msg_id, created_at",
-        );
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(self.reply_to_ids)?;
+        out.push_sql(") RETURNING ");
+        out.push_sql(MESSAGE_COLUMNS);
         Ok(())
     }
 }
@@ -187,7 +193,8 @@ impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
             "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.client_msg_id, \
-             m.created_at, c.id, c.user_low, c.user_high, c.group_id, c.last_seq \
+             m.created_at, m.change_seq, m.edited_at, m.deleted, m.reply_to_id, \
+             c.id, c.user_low, c.user_high, c.group_id, c.last_seq, c.change_seq \
              FROM unnest(",
         );
         out.push_bind_param::<Array<Uuid>, _>(self.sender_ids)?;

@@ -32,6 +32,9 @@ pub struct NewMessage<'a> {
     pub sender_id: UserId,
     pub content: &'a str,
     pub client_msg_id: &'a str,
+    /// The message this one answers, in the same conversation (checked by the caller; the
+    /// table's foreign key makes sure).
+    pub reply_to: Option<i64>,
 }
 
 /// Stores messages in one transaction, each with the next seq of its conversation, in the order
@@ -186,6 +189,7 @@ struct MessageColumns<'a> {
     sender_ids: Vec<UserId>,
     contents: Vec<&'a str>,
     client_msg_ids: Vec<&'a str>,
+    reply_to_ids: Vec<Option<i64>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -196,6 +200,7 @@ impl<'a> MessageColumns<'a> {
         self.sender_ids.push(new.sender_id);
         self.contents.push(new.content);
         self.client_msg_ids.push(new.client_msg_id);
+        self.reply_to_ids.push(new.reply_to);
     }
 
     fn statement(&self) -> InsertMessages<'_> {
@@ -206,6 +211,7 @@ impl<'a> MessageColumns<'a> {
             sender_ids: &self.sender_ids,
             contents: &self.contents,
             client_msg_ids: &self.client_msg_ids,
+            reply_to_ids: &self.reply_to_ids,
         }
     }
 }

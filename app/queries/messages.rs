@@ -51,8 +51,8 @@ pub async fn create_group_conversation(
         .map(drop)
 }
 
-/// The name Postgres gave the `UNIQUE (sender_id, client_msg_id)` constraint of the migration.
-const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_sender_id_client_msg_id_key";
+/// The `UNIQUE (conversation_id, sender_id, client_msg_id)` constraint of the migrations.
+const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_conversation_sender_client_msg_id_key";
 
 /// Whether an insert failed because the sender had already used the `client_msg_id`.
 pub fn is_client_msg_id_taken(err: &diesel::result::Error) -> bool {

@@ -4,9 +4,13 @@
 
 pub mod auth;
 mod batch_statements;
+pub mod blocks;
 pub mod chatbot;
 pub mod contacts;
 pub mod groups;
 pub mod message_batches;
+pub mod message_changes;
 pub mod messages;
+pub mod reactions;
+pub mod search;
 pub mod users;

@@ -15,12 +15,16 @@ use crate::{
             fields::TextField,
             frames::{server, Target},
             ids::UserId,
-            messages::{ClientMsgId, Conv, Message, MessageContent, PageLimit},
+            messages::{
+                ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageId,
+                MessageRecord, PageLimit,
+            },
         },
         queries,
         services::{
             chatbot,
             fanout::{self, audience},
+            message_views,
             message_writer::{Draft, Written},
             permissions::{self, Authority},
         },
@@ -36,13 +40,18 @@ pub async fn send(
     target: Target,
     content: &MessageContent,
     client_msg_id: &ClientMsgId,
+    reply_to: Option<MessageId>,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
+    if let Some(quoted) = reply_to {
+        check_reply_to(state, sender, target, quoted).await?;
+    }
     let draft = Draft {
         sender,
         target,
         content: content.as_str().to_owned(),
         client_msg_id: client_msg_id.as_str().to_owned(),
+        reply_to,
         authority: Authority::Rules,
     };
     // Storing and delivering run to their end in a task of their own: a REST request is dropped
@@ -52,19 +61,25 @@ pub async fn send(
     let message = tokio::spawn(
         async move {
             let message = match state.writer.write(draft).await? {
-                // A retry: its original was pushed when it was stored.
+                // A retry: its original was pushed when it was stored; it is answered as it is
+                // now (edited or reacted to since, perhaps).
                 Written::Original {
                     record,
                     conversation,
-                } => record.into_message(conversation.seen_by(sender)),
+                } => {
+                    let mut conn = state.db.get().await?;
+                    let view = conversation.seen_by(sender);
+                    message_views::one(&mut conn, record, view).await?
+                }
                 Written::Stored {
                     record,
                     conversation,
                     readers,
                 } => {
-                    fanout::new_message(&state, &record, &conversation, readers).await;
+                    let message = new_message_view(&state, &record, &conversation).await?;
+                    fanout::new_message(&state, &message, &conversation, readers).await;
                     chatbot::consider(&state, &record, &conversation);
-                    record.into_message(conversation.seen_by(sender))
+                    message
                 }
             };
             Ok::<_, AppError>(message)
@@ -76,6 +91,46 @@ pub async fn send(
     .map_err(AppError::internal)??;
     metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     Ok(message)
+}
+
+/// A reply must quote a message of the conversation it is sent to (one its sender can read).
+async fn check_reply_to(
+    state: &AppState,
+    sender: UserId,
+    target: Target,
+    quoted: MessageId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    // Whether the message may be sent at all is answered first (the writer asks again).
+    let key = permissions::may_write(&mut conn, sender, target).await?;
+    let conversation = queries::messages::find_conversation(&mut conn, key).await?;
+    let found = match conversation {
+        Some(conversation) => {
+            queries::message_changes::quoted(&mut conn, &[conversation.id], &[quoted.0]).await?
+        }
+        None => Vec::new(),
+    };
+    if found.is_empty() {
+        return Err(AppError::BadRequest(
+            "reply_to: no such message in this conversation".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A message just stored, as its sender sees it. It has no reactions yet; only a reply needs a
+/// look at the message it quotes.
+pub async fn new_message_view(
+    state: &AppState,
+    record: &MessageRecord,
+    conversation: &ConversationRecord,
+) -> Result<Message, AppError> {
+    let view = conversation.seen_by(record.sender_id);
+    if record.reply_to_id.is_none() {
+        return Ok(record.clone().into_message(view));
+    }
+    let mut conn = state.db.get().await?;
+    Ok(message_views::one(&mut conn, record.clone(), view).await?)
 }
 
 /// The conversation as the reader names it.
@@ -114,11 +169,11 @@ pub async fn history(
     let (records, has_more) =
         queries::messages::page(&mut conn, conversation.id, before_seq, after_seq, limit).await?;
     let conv = conversation.seen_by(reader);
-    let messages = records
+    let rows = records
         .into_iter()
-        .map(|record| record.into_message(conv.clone()))
+        .map(|record| (record, conv.clone()))
         .collect();
-    Ok((messages, has_more))
+    Ok((message_views::complete(&mut conn, rows).await?, has_more))
 }
 
 /// Stores that `reader` has read up to `seq` and tells the other readers.

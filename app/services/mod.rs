@@ -7,9 +7,12 @@
 
 pub mod chatbot;
 pub mod fanout;
+pub mod message_changes;
+pub mod message_views;
 pub mod message_writer;
 pub mod messaging;
 pub mod permissions;
 pub mod presence;
 pub mod rate_limits;
+pub mod search;
 pub mod sessions;

@@ -12,6 +12,7 @@ use crate::{
             frames::Target,
             groups::Role,
             ids::{GroupId, UserId},
+            messages::{ConversationRecord, MessageRecord},
         },
         queries::{self, messages::ConversationKey},
     },
@@ -63,6 +64,8 @@ pub struct SendFacts {
     pub existing: HashSet<UserId>,
     /// Contact links among the senders and recipients, as (owner, contact).
     pub links: HashSet<(UserId, UserId)>,
+    /// Blocks among the senders and recipients, as (blocker, blocked).
+    pub blocks: HashSet<(UserId, UserId)>,
     /// The current members of each group written to.
     pub members: HashMap<GroupId, Vec<UserId>>,
 }
@@ -82,6 +85,7 @@ pub fn may_send(
                 let related = facts.links.contains(&(sender, other))
                     || facts.links.contains(&(other, sender));
                 check_private(sender, other, facts.existing.contains(&other), related)?;
+                check_unblocked(sender, other, &facts.blocks)?;
             }
             Ok(ConversationKey::pair(sender, other))
         }
@@ -110,6 +114,8 @@ pub async fn may_write(
             let (exists, related) =
                 queries::contacts::exists_and_related(conn, user, other).await?;
             check_private(user, other, exists, related)?;
+            let blocks = queries::blocks::between(conn, user, other).await?;
+            check_unblocked(user, other, &blocks.into_iter().collect())?;
             Ok(ConversationKey::pair(user, other))
         }
         Target::Group(group_id) => member_of(conn, user, group_id).await,
@@ -212,4 +218,129 @@ pub async fn presence_visible_to(
     users: &[UserId],
 ) -> Result<Vec<UserId>, AppError> {
     Ok(queries::contacts::contacts_among(conn, viewer, users).await?)
+}
+
+/// Of `users`, those who have blocked `viewer`: to the viewer they always look offline, with no
+/// last-seen time, and their presence changes are not pushed to them.
+pub async fn presence_hidden_from(
+    conn: &mut DbConn,
+    viewer: UserId,
+    users: &[UserId],
+) -> Result<HashSet<UserId>, AppError> {
+    if users.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let blockers = queries::blocks::blockers_among(conn, viewer, users).await?;
+    Ok(blockers.into_iter().collect())
+}
+
+/// A message one cannot read is reported exactly as a missing one.
+pub fn no_such_message() -> AppError {
+    AppError::NotFound("no such message".into())
+}
+
+/// Checks that `user` may read a stored conversation now: a party of the private pair, or a
+/// current member of the group. Anyone else is told the message does not exist.
+pub async fn may_read_stored(
+    conn: &mut DbConn,
+    user: UserId,
+    conversation: &ConversationRecord,
+) -> Result<(), AppError> {
+    let allowed = match conversation.group_id {
+        Some(group_id) => queries::groups::role_of(conn, group_id, user)
+            .await?
+            .is_some(),
+        None => conversation.user_low == Some(user) || conversation.user_high == Some(user),
+    };
+    allowed.then_some(()).ok_or_else(no_such_message)
+}
+
+/// Editing: its sender only, and not once it is deleted.
+pub fn may_edit(user: UserId, message: &MessageRecord) -> Result<(), AppError> {
+    if message.sender_id != user {
+        return Err(AppError::Forbidden(
+            "only the sender can edit a message".into(),
+        ));
+    }
+    if message.deleted {
+        return Err(AppError::Forbidden(
+            "a deleted message cannot be edited".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Deleting for everyone: its sender, or an admin of the group it was sent in.
+pub async fn may_delete(
+    conn: &mut DbConn,
+    user: UserId,
+    message: &MessageRecord,
+    conversation: &ConversationRecord,
+) -> Result<(), AppError> {
+    if message.sender_id == user {
+        return Ok(());
+    }
+    if let Some(group_id) = conversation.group_id {
+        if role_in(conn, group_id, user).await? == Role::Admin {
+            return Ok(());
+        }
+    }
+    Err(AppError::Forbidden(
+        "only the sender or a group admin can delete a message".into(),
+    ))
+}
+
+/// Reacting: to any message one can read, unless it is deleted.
+pub fn may_react(message: &MessageRecord) -> Result<(), AppError> {
+    if message.deleted {
+        return Err(AppError::Forbidden(
+            "a deleted message takes no reactions".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Blocking: anyone but oneself (well-formed, so 403 rather than 400); unknown users are 404.
+pub fn may_block(blocker: UserId, blocked: UserId, blocked_exists: bool) -> Result<(), AppError> {
+    if blocker == blocked {
+        return Err(AppError::Forbidden("you cannot block yourself".into()));
+    }
+    if !blocked_exists {
+        return Err(AppError::NotFound("no such user".into()));
+    }
+    Ok(())
+}
+
+/// The blocking rule for private messages (and typing): nothing goes from a blocked user to the
+/// one who blocked them, nor the other way while the block stands. The refusal tells the blocked
+/// user nothing about the block: it reads like any other refusal to write.
+pub fn check_unblocked(
+    sender: UserId,
+    other: UserId,
+    blocks: &std::collections::HashSet<(UserId, UserId)>,
+) -> Result<(), AppError> {
+    if blocks.contains(&(sender, other)) {
+        return Err(AppError::Forbidden(
+            "you have blocked this user; unblock them to write to them".into(),
+        ));
+    }
+    if blocks.contains(&(other, sender)) {
+        return Err(AppError::Forbidden("you cannot message this user".into()));
+    }
+    Ok(())
+}
+
+/// Adding members: nobody who has blocked the adder (the refusal does not say why).
+pub async fn require_not_blocked_by(
+    conn: &mut DbConn,
+    adder: UserId,
+    users: &[UserId],
+) -> Result<(), AppError> {
+    let blockers = queries::blocks::blockers_among(conn, adder, users).await?;
+    match blockers.first() {
+        Some(blocker) => Err(AppError::Forbidden(format!(
+            "user {blocker} cannot be added to a group by you"
+        ))),
+        None => Ok(()),
+    }
 }

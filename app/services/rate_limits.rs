@@ -74,14 +74,14 @@ pub async fn admit_login(
     let limits = &state.config.rate_limits;
     let address = address_key(client);
     let attempt = LoginAttempt {
-        failures_key: format!("rate:login_failures:{address}:{username}"),
+        failures_key: format!("rate:{{{address}}}:login_failures:{username}"),
         member: uuid::Uuid::new_v4().simple().to_string(),
     };
     let rules = [
         (
             Rule::LoginPerAddress,
             window(
-                format!("rate:login:{address}"),
+                format!("rate:{{{address}}}:login"),
                 limits.login_per_min,
                 MINUTE,
             ),

@@ -11,7 +11,8 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use ipnet::IpNet;
 
 use self::values::{
-    at_least_two, bcrypt_cost, duration, invalid, origins, parse, positive, trusted_proxies,
+    at_least_two, bcrypt_cost, cluster_nodes, duration, invalid, origins, parse, positive,
+    trusted_proxies,
 };
 
 /// The fixed secret used when `APP_ENV=dev` and no `JWT_SECRET` is given. Never valid elsewhere.
@@ -91,6 +92,9 @@ pub struct Config {
     /// Writer tasks storing messages in batches (see `app/services/message_writer.rs`).
     pub message_writers: usize,
     pub redis_url: String,
+    /// Seed nodes (`host:port`) of a Redis Cluster; when given, they are used instead of
+    /// `redis_url`.
+    pub redis_cluster_nodes: Vec<String>,
     /// Prepended to every Redis key and channel, so several deployments (or tests) share one Redis.
     pub redis_prefix: String,
     pub jwt_secret: String,
@@ -175,6 +179,7 @@ impl Config {
             database_pool_size: parse("DATABASE_POOL_SIZE", &or("DATABASE_POOL_SIZE", "16"))?,
             message_writers: positive("MESSAGE_WRITERS", &or("MESSAGE_WRITERS", "2"))?,
             redis_url: or("REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_cluster_nodes: cluster_nodes(&or("REDIS_CLUSTER_NODES", ""))?,
             redis_prefix: or("REDIS_PREFIX", "simplechat:"),
             jwt_secret,
             jwt_secret_is_dev_default,
@@ -296,6 +301,17 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_map(&map)
+    }
+
+    #[test]
+    fn cluster_nodes_are_host_port_pairs() {
+        let nodes = config(&[("REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-b:7001,")])
+            .expect("valid nodes")
+            .redis_cluster_nodes;
+        assert_eq!(nodes, ["10.0.0.1:7000", "redis-b:7001"]);
+        let err = config(&[("REDIS_CLUSTER_NODES", "10.0.0.1")]).unwrap_err();
+        assert_eq!(err.key, "REDIS_CLUSTER_NODES");
+        assert!(config(&[]).unwrap().redis_cluster_nodes.is_empty());
     }
 
     #[test]

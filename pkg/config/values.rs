@@ -6,6 +6,24 @@ use ipnet::IpNet;
 
 use super::ConfigError;
 
+/// A comma-separated list of `host:port` seed nodes; empty for none.
+pub(super) fn cluster_nodes(value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+        .map(|node| match node.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(node.to_owned())
+            }
+            _ => Err(invalid(
+                "REDIS_CLUSTER_NODES",
+                format!("{node:?} is not host:port"),
+            )),
+        })
+        .collect()
+}
+
 /// A comma-separated list of CIDRs (a bare address means just that address); `none` trusts no
 /// peer, so `X-Forwarded-For` is never read.
 pub(super) fn trusted_proxies(value: &str) -> Result<Vec<IpNet>, ConfigError> {

@@ -8,8 +8,9 @@ use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
-        auth::AuthApi, contacts::ContactsApi, groups::GroupsApi, health::HealthApi,
-        messages::MessagesApi, users::UsersApi, web, ws,
+        auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi, groups::GroupsApi,
+        health::HealthApi, message_changes::MessageChangesApi, messages::MessagesApi,
+        users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -25,9 +26,11 @@ pub type Apis = (
     HealthApi,
     AuthApi,
     UsersApi,
+    BlocksApi,
     ContactsApi,
     GroupsApi,
     MessagesApi,
+    MessageChangesApi,
 );
 
 /// The OpenAPI service: the routes plus their generated document.

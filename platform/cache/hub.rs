@@ -73,6 +73,11 @@ impl Hub {
         self.lock().keys().cloned().collect()
     }
 
+    /// Whether `channel` has at least one subscriber.
+    pub fn has_channel(&self, channel: &str) -> bool {
+        self.lock().contains_key(channel)
+    }
+
     /// How many channels have subscribers.
     pub fn channel_count(&self) -> usize {
         self.lock().len()

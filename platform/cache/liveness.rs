@@ -9,6 +9,11 @@
 //! Transitions are decided inside Redis scripts against a per-owner `online` flag, so they are
 //! exact: an owner goes online once when its first live lease appears and offline once when its
 //! last one goes, whichever instance sees it, and two sweepers never report the same lease.
+//!
+//! Every key of a family carries the family as its hash tag (`{presence}:owner:<id>`, …): the
+//! scripts find owners' keys themselves, so on a Redis Cluster they must all lie in one slot.
+//! That puts a family on one master; presence traffic is a renewal per connection per heartbeat,
+//! which one master carries for far more connections than one instance holds.
 
 use std::{sync::LazyLock, time::Duration};
 
@@ -143,12 +148,12 @@ impl Liveness {
     /// What every owner's set of leases is named with, before the owner (scripts that find
     /// owners themselves build the names from it).
     fn owner_sets(&self) -> String {
-        self.cache.key(&format!("{}:owner:", self.family))
+        self.cache.key(&format!("{{{}}}:owner:", self.family))
     }
 
     /// What every owner's online flag is named with, before the owner.
     fn online_flags(&self) -> String {
-        self.cache.key(&format!("{}:online:", self.family))
+        self.cache.key(&format!("{{{}}}:online:", self.family))
     }
 
     fn owner_set(&self, owner: &str) -> String {
@@ -160,11 +165,11 @@ impl Liveness {
     }
 
     fn all_leases(&self) -> String {
-        self.cache.key(&format!("{}:leases", self.family))
+        self.cache.key(&format!("{{{}}}:leases", self.family))
     }
 
     fn owed(&self) -> String {
-        self.cache.key(&format!("{}:owed", self.family))
+        self.cache.key(&format!("{{{}}}:owed", self.family))
     }
 
     /// Takes or renews a lease; true when the owner came online by it.

@@ -4,10 +4,16 @@
 //! channel name goes through [`Cache::key`], which adds `REDIS_PREFIX`, so deployments and tests
 //! can share one Redis without seeing each other.
 //!
+//! Redis is one server or a Redis Cluster ([`connection::Target`]); nothing outside this folder
+//! knows which. On a cluster, keys that one script or atomic pipeline touches together share a
+//! hash tag (the part of a name between `{` and `}`), so they lie in one slot: see
+//! [`liveness`] and the rate-limit keys of `app/services/rate_limits.rs`.
+//!
 //! The command connection is opened on first use rather than at start-up: a server whose Redis is
 //! down still starts, answers `/healthz`, and reports the outage on `/readyz`.
 
 pub mod broker;
+pub mod connection;
 pub mod hub;
 pub mod lease;
 pub mod liveness;
@@ -15,11 +21,11 @@ pub mod rate_limit;
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig},
-    Client, RedisError, RedisResult,
-};
+use redis::{RedisError, RedisResult};
 use tokio::sync::OnceCell;
+
+use connection::Backend;
+pub use connection::{Connection, Target};
 
 /// Bounds connecting and every Redis round trip, so an unreachable Redis fails a request within
 /// about two seconds instead of hanging it.
@@ -28,19 +34,31 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// A handle to Redis, cheap to clone.
 #[derive(Clone)]
 pub struct Cache {
-    client: Client,
+    target: Arc<Target>,
+    backend: Backend,
     prefix: Arc<str>,
-    commands: Arc<OnceCell<ConnectionManager>>,
+    commands: Arc<OnceCell<Connection>>,
 }
 
 impl Cache {
-    /// Checks the URL; connects later, on first use.
-    pub fn new(redis_url: &str, prefix: &str) -> RedisResult<Self> {
+    /// Checks the address(es); connects later, on first use.
+    pub fn new(target: &Target, prefix: &str) -> RedisResult<Self> {
         Ok(Self {
-            client: Client::open(redis_url)?,
+            target: Arc::new(target.clone()),
+            backend: Backend::new(target)?,
             prefix: prefix.into(),
             commands: Arc::new(OnceCell::new()),
         })
+    }
+
+    /// Where Redis is.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Whether Redis is a cluster (pub/sub is then sharded: `SSUBSCRIBE` / `SPUBLISH`).
+    pub fn is_cluster(&self) -> bool {
+        self.backend.is_cluster()
     }
 
     /// The full name of a key or channel: `REDIS_PREFIX` followed by `name`.
@@ -48,19 +66,14 @@ impl Cache {
         format!("{}{}", self.prefix, name)
     }
 
-    /// The shared command connection. It reconnects by itself after Redis comes back.
-    pub async fn connection(&self) -> RedisResult<ConnectionManager> {
-        let manager = self
+    /// The shared command connection. It reconnects by itself after Redis comes back (and, on a
+    /// cluster, follows the topology).
+    pub async fn connection(&self) -> RedisResult<Connection> {
+        let connection = self
             .commands
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(REDIS_TIMEOUT)
-                    .set_response_timeout(REDIS_TIMEOUT)
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(self.client.clone(), config).await
-            })
+            .get_or_try_init(|| self.backend.connect(REDIS_TIMEOUT))
             .await?;
-        Ok(manager.clone())
+        Ok(connection.clone())
     }
 
     /// Answers whether Redis serves commands.

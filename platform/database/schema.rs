@@ -62,17 +62,40 @@ diesel::table! {
         user_high -> Nullable<Uuid>,
         group_id -> Nullable<Uuid>,
         last_seq -> Int8,
+        change_seq -> Int8,
     }
 }
 
 diesel::table! {
-    chat.messages (id) {
+    chat.messages (conversation_id, id) {
         id -> Int8,
         conversation_id -> Int8,
         seq -> Int8,
         sender_id -> Uuid,
         content -> Text,
         client_msg_id -> Text,
+        created_at -> Timestamptz,
+        change_seq -> Int8,
+        edited_at -> Nullable<Timestamptz>,
+        deleted -> Bool,
+        reply_to_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    chat.reactions (conversation_id, message_id, emoji, user_id) {
+        conversation_id -> Int8,
+        message_id -> Int8,
+        emoji -> Text,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat.blocks (blocker_id, blocked_id) {
+        blocker_id -> Uuid,
+        blocked_id -> Uuid,
         created_at -> Timestamptz,
     }
 }
@@ -99,4 +122,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     messages,
     read_markers,
+    reactions,
+    blocks,
 );

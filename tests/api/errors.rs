@@ -132,13 +132,20 @@ fn probes_for(
         .unwrap_or_default();
     for parameter in parameters.iter().filter(|p| p["in"] == "query") {
         let name = parameter["name"].as_str().unwrap();
-        // Invalid for every query parameter there is: integers, message ids and username prefixes.
-        for value in [
-            "x%20y",
-            "%C3%A9",
-            "-1.5",
-            "9999999999999999999999999999999999",
-        ] {
+        // Invalid for every query parameter there is: integers, message ids and username prefixes;
+        // a search text is free text, so only blank and NUL are malformed there.
+        let free_text = path == "/api/v1/messages/search" && name == "q";
+        let values: &[&str] = if free_text {
+            &["%20%20", "%00", "a%00b"]
+        } else {
+            &[
+                "x%20y",
+                "%C3%A9",
+                "-1.5",
+                "9999999999999999999999999999999999",
+            ]
+        };
+        for value in values {
             let path = format!("{valid_path}?{name}={value}");
             probes.push(Probe {
                 method: method.clone(),

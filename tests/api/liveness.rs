@@ -18,7 +18,7 @@ async fn renewed(leases: &Liveness, batch: &[(String, String)]) -> Vec<String> {
 async fn renewing_in_batches_reports_only_owners_that_had_gone_offline() {
     // The app only lends its Redis prefix, dropped with it; its own presence uses another family.
     let app = spawn_app().await;
-    let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
+    let cache = Cache::new(&app.redis_target(), &app.redis_prefix).unwrap();
     let leases = Liveness::new(cache, "test-leases", Duration::from_secs(60));
 
     assert!(
@@ -60,7 +60,7 @@ async fn renewing_in_batches_reports_only_owners_that_had_gone_offline() {
 #[tokio::test]
 async fn settling_a_going_offline_leaves_a_later_one_of_the_same_owner_owed() {
     let app = spawn_app().await;
-    let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
+    let cache = Cache::new(&app.redis_target(), &app.redis_prefix).unwrap();
     let leases = Liveness::new(cache, "test-owed", Duration::from_secs(60));
     let go_offline = || async {
         leases.touch("ann", "lease").await.unwrap();

@@ -2,6 +2,8 @@
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
 mod auth;
+mod blocks;
+mod catch_up;
 mod chat_client;
 mod chatbot;
 mod contacts;
@@ -12,14 +14,18 @@ mod helpers;
 mod history;
 mod live_events;
 mod liveness;
+mod message_actions;
+mod message_changes;
 mod message_rules;
 mod message_writer;
 mod messaging;
 mod own_redis;
 mod password_hashing;
 mod presence;
+mod pubsub_kind;
 mod rate_limits;
 mod redis_outage;
+mod search;
 mod spec;
 mod tokens;
 mod users;

@@ -33,6 +33,7 @@ fn draft(sender: &TestUser, target: Target, client_msg_id: &str) -> Draft {
         target,
         content: format!("content of {client_msg_id}"),
         client_msg_id: client_msg_id.to_owned(),
+        reply_to: None,
         authority: Authority::Rules,
     }
 }

@@ -152,7 +152,7 @@ async fn an_offline_announcement_an_instance_died_owing_is_made_by_a_sweep() {
 
     // An instance that is not running: it takes Alice online and offline in Redis, then "dies"
     // before telling anyone (it never announces).
-    let cache = Cache::new(&app.redis_url, &app.redis_prefix).unwrap();
+    let cache = Cache::new(&app.redis_target(), &app.redis_prefix).unwrap();
     let dead_instance = Liveness::new(cache, "presence", Duration::from_secs(60));
     assert!(dead_instance.touch(&alice.id, "lease").await.unwrap());
     assert!(dead_instance

@@ -28,6 +28,7 @@ import time
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from cluster_failover import fault_cluster_failover
 from infra import Instance, Pids, Postgres, Redis, http, log, server_env
 
 PASSWORD = "correct horse battery"
@@ -36,7 +37,8 @@ RETRYABLE = {"unavailable", "internal", "rate_limited"}
 WINDOW = 40
 WARM_UP = 3.0
 LOAD_AFTER = 4.0
-ALL_FAULTS = ["kill9", "redis_restart", "flushall", "postgres", "sigterm"]
+# cluster_failover moves both instances to a Redis Cluster for good: it stays last.
+ALL_FAULTS = ["kill9", "redis_restart", "flushall", "postgres", "sigterm", "cluster_failover"]
 
 
 def now():
@@ -448,6 +450,7 @@ class Suite:
         self.run_id = secrets.token_hex(3)
         self.pids = Pids(self.tmp)
         self.redis = Redis(self.tmp, self.pids)
+        self.cluster = None  # set by the cluster_failover fault
         self.pg = Postgres(self.tmp, self.pids)
         self.database = "faults"
         self.prefix = f"faults_{self.run_id}:"
@@ -1137,6 +1140,9 @@ class Suite:
         phase.recovery = self.first_ack_after(senders_on_victim, t0)
         await self.audit(phase)
 
+    async def fault_cluster_failover(self, phase):
+        await fault_cluster_failover(self, phase)
+
     # --- driver
     async def run(self):
         self.t0 = now()
@@ -1144,7 +1150,8 @@ class Suite:
         faults = self.args.faults
         titles = {"kill9": "kill -9 one instance", "redis_restart": "Redis restart",
                   "flushall": "Redis FLUSHALL, then a third instance", "postgres": "Postgres stop/start",
-                  "sigterm": "SIGTERM one instance"}
+                  "sigterm": "SIGTERM one instance",
+                  "cluster_failover": "Redis Cluster: kill -9 a master, its replica takes over"}
         repair = False
         for name in faults:
             await self.baseline(repair)
@@ -1185,6 +1192,11 @@ class Suite:
                 inst.proc.kill()
                 inst.proc.wait(5)
         self.redis.stop()
+        if self.cluster is not None:
+            try:
+                self.cluster.stop()
+            except Exception as err:
+                log(f"stopping the Redis Cluster: {err}")
         try:
             self.pg.stop("immediate")
         except Exception as err:

@@ -14,7 +14,7 @@ use crate::{
             request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendFrame, SendInput,
             SyncFrame, TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
         },
-        services::{messaging, presence},
+        services::{message_changes, messaging, presence},
     },
     pkg::utils::errors::AppError,
 };
@@ -106,11 +106,7 @@ async fn on_send(
     state: &AppState,
     client: &mut Client,
     id: Option<&str>,
-    SendFrame {
-        to,
-        content,
-        client_msg_id,
-    }: SendFrame,
+    frame: SendFrame,
 ) -> Result<String, AppError> {
     if let Err(not_until) = client.sends.check() {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
@@ -121,7 +117,7 @@ async fn on_send(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let input = SendInput::parse(&to, content, client_msg_id).map_err(AppError::BadRequest)?;
+    let input = SendInput::parse(frame).map_err(AppError::BadRequest)?;
     let me = client.caller.user_id;
     let message = messaging::send(
         state,
@@ -129,34 +125,45 @@ async fn on_send(
         input.target,
         &input.content,
         &input.client_msg_id,
+        input.reply_to,
     )
     .await?;
     Ok(server::ack(id, &message))
 }
 
-/// `sync`: the messages after `after_seq`.
+/// `sync`: the messages after `after_seq`; with `changed_after`, also the messages up to
+/// `after_seq` changed since, and the conversation's `change_seq`.
 async fn on_sync(
     state: &AppState,
     client: &Client,
     id: Option<&str>,
-    SyncFrame {
-        conversation,
-        after_seq,
-        limit,
-    }: SyncFrame,
+    frame: SyncFrame,
 ) -> Result<String, AppError> {
-    let target = conversation
+    let target = frame
+        .conversation
         .target("conversation")
         .map_err(AppError::BadRequest)?;
-    let limit = messaging::page_size(limit)?;
+    let limit = messaging::page_size(frame.limit)?;
     let me = client.caller.user_id;
+    let after_seq = frame.after_seq.max(0);
+    let conv = messaging::conv_of(target);
+    let Some(changed_after) = frame.changed_after else {
+        let (messages, has_more) =
+            messaging::history(state, me, target, None, Some(after_seq), limit).await?;
+        return Ok(server::messages(id, &conv, &messages, has_more));
+    };
+    // Changes first: their change_seq is read before the new messages, so nothing falls between
+    // the two reads unseen (a change made meanwhile is sent again next time).
+    let changes =
+        message_changes::changes(state, me, target, changed_after, Some(after_seq), limit).await?;
     let (messages, has_more) =
-        messaging::history(state, me, target, None, Some(after_seq.max(0)), limit).await?;
-    Ok(server::messages(
+        messaging::history(state, me, target, None, Some(after_seq), limit).await?;
+    Ok(server::messages_with_changes(
         id,
-        &messaging::conv_of(target),
-        &messages,
-        has_more,
+        &conv,
+        (&messages, has_more),
+        (&changes.messages, changes.has_more),
+        changes.change_seq,
     ))
 }
 

@@ -173,6 +173,7 @@ async fn try_answer(
         target: destination.target(),
         content: fit(&reply),
         client_msg_id: format!("reply:{}", question.id),
+        reply_to: None,
         authority: Authority::Trusted,
     };
     let written = state.writer.write(draft).await.map_err(Refusal::logged(
@@ -185,7 +186,9 @@ async fn try_answer(
         readers,
     } = written
     {
-        fanout::new_message(state, &record, &conversation, readers).await;
+        // A new message without a reply: nothing more to look up.
+        let message = record.into_message(conversation.seen_by(CHATBOT_ID));
+        fanout::new_message(state, &message, &conversation, readers).await;
     }
     Ok(())
 }
@@ -207,6 +210,8 @@ async fn context(
     .await?;
     Ok(records
         .into_iter()
+        // A message deleted for everyone is gone from the conversation, for the bot too.
+        .filter(|record| !record.deleted)
         .map(|record| Turn {
             speaker: if record.sender_id == CHATBOT_ID {
                 Speaker::Assistant
@@ -242,6 +247,10 @@ mod tests {
             content: content.into(),
             client_msg_id: "c".into(),
             created_at: chrono::Utc::now(),
+            change_seq: 0,
+            edited_at: None,
+            deleted: false,
+            reply_to_id: None,
         }
     }
 
@@ -252,6 +261,7 @@ mod tests {
             user_high: None,
             group_id: Some(GroupId::new_random()),
             last_seq: 1,
+            change_seq: 0,
         }
     }
 

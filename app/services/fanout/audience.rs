@@ -60,10 +60,16 @@ pub async fn group_members(conn: &mut DbConn, group_id: GroupId) -> Result<Vec<U
     Ok(queries::groups::member_ids(conn, group_id).await?)
 }
 
-/// Who is told when a user comes online or goes offline: everyone who has them as a contact.
+/// Who is told when a user comes online or goes offline: everyone who has them as a contact,
+/// except those they have blocked.
 pub async fn presence_watchers(
     conn: &mut DbConn,
     user_id: UserId,
 ) -> Result<Vec<UserId>, AppError> {
-    Ok(queries::contacts::owners_of(conn, user_id).await?)
+    let watchers = queries::contacts::owners_of(conn, user_id).await?;
+    let blocked = queries::blocks::blocked_ids(conn, user_id).await?;
+    Ok(watchers
+        .into_iter()
+        .filter(|watcher| !blocked.contains(watcher))
+        .collect())
 }

@@ -15,7 +15,7 @@ use crate::{
         models::{
             frames::server,
             ids::{SessionId, UserId},
-            messages::{ConversationRecord, MessageRecord},
+            messages::{ConversationRecord, Message},
         },
         state::AppState,
     },
@@ -47,7 +47,7 @@ pub async fn to_users(
     match state.broker.publish_all(&payloads).await {
         Ok(()) => true,
         Err(err) => {
-            tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+            push_failed(state, &err);
             false
         }
     }
@@ -69,7 +69,7 @@ pub async fn to_each(state: &AppState, frames: impl IntoIterator<Item = (UserId,
         })
         .collect();
     if let Err(err) = state.broker.publish_all(&payloads).await {
-        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+        push_failed(state, &err);
     }
 }
 
@@ -81,26 +81,66 @@ pub async fn to_session(state: &AppState, user: UserId, session: SessionId, fram
         body: frame,
     };
     if let Err(err) = state.broker.publish(&user_channel(user), &envelope).await {
-        tracing::warn!(error = %err, "session push failed");
+        push_failed(state, &err);
     }
 }
 
-/// Pushes a newly stored message to its readers, each seeing the conversation from their side.
+/// Logs a push that did not go out. While the feed is down every push fails by design (the feed
+/// supervisor has logged the outage, and the failures are counted in the metrics), so only a
+/// failure with the feed up is worth a warning; one per push during an outage would flood the log.
+fn push_failed(state: &AppState, err: &redis::RedisError) {
+    if state.broker.is_live() {
+        tracing::warn!(error = %err, "live push failed; clients will catch up with sync");
+    } else {
+        tracing::debug!(error = %err, "live push skipped: the feed is down");
+    }
+}
+
+/// Pushes a newly stored message (`message`, completed) to its readers, each seeing the
+/// conversation from their side.
 pub async fn new_message(
     state: &AppState,
-    record: &MessageRecord,
+    message: &Message,
     conversation: &ConversationRecord,
     readers: Vec<UserId>,
 ) {
+    to_readers(state, message, conversation, readers, server::message).await;
+}
+
+/// Pushes `message_updated` with a message as it is after an edit, a delete or a reaction
+/// change to its readers, each seeing the conversation from their side.
+pub async fn message_updated(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+) {
+    to_readers(
+        state,
+        message,
+        conversation,
+        readers,
+        server::message_updated,
+    )
+    .await;
+}
+
+/// Pushes one frame about a message to each reader, with the conversation as that reader names it.
+async fn to_readers(
+    state: &AppState,
+    message: &Message,
+    conversation: &ConversationRecord,
+    readers: Vec<UserId>,
+    frame_of: fn(&Message) -> String,
+) {
     if conversation.group_id.is_some() {
         // One view for all members: serialise once.
-        let view = conversation.seen_by(record.sender_id);
-        let frame = server::message(&record.clone().into_message(view));
-        to_users(state, readers, &frame).await;
+        to_users(state, readers, &frame_of(message)).await;
     } else {
         let frames = readers.into_iter().map(|reader| {
-            let message = record.clone().into_message(conversation.seen_by(reader));
-            (reader, server::message(&message))
+            let mut seen = message.clone();
+            seen.conversation = conversation.seen_by(reader);
+            (reader, frame_of(&seen))
         });
         to_each(state, frames).await;
     }

@@ -152,6 +152,7 @@ impl<'a> Allowed<'a> {
                 sender_id: draft.sender,
                 content: &draft.content,
                 client_msg_id: &draft.client_msg_id,
+                reply_to: draft.reply_to.map(|id| id.0),
             },
         }
     }
@@ -159,7 +160,8 @@ impl<'a> Allowed<'a> {
 
 /// What became of an allowed draft in the store.
 enum Stored {
-    Done(Written),
+    /// Boxed: a stored message is large, the other outcomes small.
+    Done(Box<Written>),
     /// Its `client_msg_id` was stored meanwhile: a retry raced its original.
     Taken,
     /// Its group was deleted after the check.
@@ -182,11 +184,11 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
                 let outcome = match stored {
                     Some((record, conversation)) => {
                         metrics::counter!(names::MESSAGES_STORED).increment(1);
-                        Stored::Done(Written::Stored {
+                        Stored::Done(Box::new(Written::Stored {
                             record,
                             conversation,
                             readers: allowed.readers,
-                        })
+                        }))
                     }
                     None => Stored::Gone,
                 };
@@ -214,7 +216,7 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
 /// The answer to a draft, given what became of it in the store.
 async fn settle(conn: &mut DbConn, draft: &Draft, stored: Stored) -> Result<Written, AppError> {
     match stored {
-        Stored::Done(written) => Ok(written),
+        Stored::Done(written) => Ok(*written),
         Stored::Taken => {
             let conn: &mut AsyncPgConnection = conn;
             let sender = [draft.sender];

@@ -1,5 +1,5 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
-//! four queries sent at once.
+//! five queries sent at once.
 
 use std::collections::{HashMap, HashSet};
 
@@ -42,7 +42,7 @@ pub(super) enum Check {
 }
 
 /// Finds the retries among the drafts and applies the messaging rules to the others, from at
-/// most four queries sent at once.
+/// most five queries sent at once.
 pub(super) async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
     let (originals, facts) = read_facts(conn, drafts).await?;
     Ok(drafts
@@ -100,7 +100,7 @@ async fn read_facts(
     // The queries go out together (pipelined): Postgres answers them one after the other, with
     // no round trip in between.
     let conn: &mut AsyncPgConnection = conn;
-    let (stored, existing, links, memberships) = try_join!(
+    let (stored, existing, links, blocks, memberships) = try_join!(
         queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
         if recipients.is_empty() {
             nothing()
@@ -111,6 +111,11 @@ async fn read_facts(
             nothing()
         } else {
             queries::contacts::links_among(conn, &parties)
+        },
+        if parties.is_empty() {
+            nothing()
+        } else {
+            queries::blocks::among(conn, &parties)
         },
         if groups.is_empty() {
             nothing()
@@ -128,6 +133,7 @@ async fn read_facts(
     let mut facts = SendFacts {
         existing: existing.into_iter().collect(),
         links: links.into_iter().collect(),
+        blocks: blocks.into_iter().collect(),
         ..SendFacts::default()
     };
     for (group_id, member) in memberships {

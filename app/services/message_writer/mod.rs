@@ -1,7 +1,7 @@
 //! The message writer: every message is stored through here, as part of a batch.
 //!
 //! Sends from all connections of this instance queue up, and a few writer tasks each take what
-//! has queued and store it together: one check pass (four queries at most, sent at once, whatever
+//! has queued and store it together: one check pass (five queries at most, sent at once, whatever
 //! the batch holds) and one transaction, so one commit for many messages. Under light load a batch
 //! is a single message and nothing waits; under heavy load batches grow, and the cost per message
 //! falls instead of every message paying for its own round trips and commit.
@@ -25,7 +25,7 @@ use crate::{
         models::{
             frames::Target,
             ids::UserId,
-            messages::{ConversationRecord, MessageRecord},
+            messages::{ConversationRecord, MessageId, MessageRecord},
         },
         services::permissions::Authority,
     },
@@ -44,6 +44,8 @@ pub struct Draft {
     pub target: Target,
     pub content: String,
     pub client_msg_id: String,
+    /// The message this one answers; the caller has checked it is in the same conversation.
+    pub reply_to: Option<MessageId>,
     pub authority: Authority,
 }
 

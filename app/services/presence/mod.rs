@@ -76,28 +76,42 @@ pub async fn of_contacts(
     let contacts = permissions::presence_visible_to(&mut conn, viewer, user_ids).await?;
     let last_seen = queries::users::last_seen(&mut conn, &contacts).await?;
     drop(conn);
-    states(state, contacts, last_seen).await
+    states(state, viewer, contacts, last_seen).await
 }
 
-/// Combines live leases with stored last-seen times.
+/// Combines live leases with stored last-seen times, as `viewer` may see them: a user who has
+/// blocked the viewer shows offline, with no last-seen time.
 pub async fn states(
     state: &AppState,
+    viewer: UserId,
     users: Vec<UserId>,
     last_seen: HashMap<UserId, DateTime<Utc>>,
 ) -> Result<Vec<PresenceState>, AppError> {
+    let mut conn = state.db.get().await?;
+    let hidden = permissions::presence_hidden_from(&mut conn, viewer, &users).await?;
+    drop(conn);
     let owners: Vec<String> = users.iter().map(ToString::to_string).collect();
     let live = state.presence.liveness.live(&owners).await?;
     Ok(users
         .into_iter()
         .zip(live)
-        .map(|(user_id, online)| PresenceState {
-            user_id,
-            online,
-            last_seen_at: if online {
-                None
-            } else {
-                last_seen.get(&user_id).copied()
-            },
+        .map(|(user_id, online)| {
+            if hidden.contains(&user_id) {
+                return PresenceState {
+                    user_id,
+                    online: false,
+                    last_seen_at: None,
+                };
+            }
+            PresenceState {
+                user_id,
+                online,
+                last_seen_at: if online {
+                    None
+                } else {
+                    last_seen.get(&user_id).copied()
+                },
+            }
         })
         .collect())
 }

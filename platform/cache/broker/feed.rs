@@ -1,17 +1,20 @@
 //! The broker's supervisor: it owns the feed connection, notices when it is lost (the socket
 //! closes, or a PING goes unanswered), connects again with capped, jittered back-off for as long
 //! as the server runs, subscribes every channel the hub still needs, and hands every pushed
-//! payload to the hub.
+//! payload to the hub. On a cluster, a lost node or a subscription that Redis dropped (its slot
+//! moved) is a lost feed too: the supervisor starts over on the new topology, and the recovery
+//! tells the clients to catch up, exactly as after a restart of a single Redis.
 
 use std::time::Duration;
 
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult, Value};
+use redis::{PushInfo, RedisResult, Value};
 use tokio::{sync::mpsc, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::cache::within;
 
 use super::{
+    link::{classify, FeedLink, Pushed},
     Broker, FEED_DOWN_METRIC, FEED_LIVE_METRIC, FEED_TIMEOUT, FIRST_RETRY_DELAY, MAX_RETRY_DELAY,
     PING_INTERVAL, RECEIVED_METRIC, RECONNECTS_METRIC, TAG_SEPARATOR,
 };
@@ -56,17 +59,8 @@ impl Broker {
     /// Opens the feed connection and subscribes every channel the hub needs.
     async fn connect(&self) -> RedisResult<mpsc::UnboundedReceiver<PushInfo>> {
         let (pushes, received) = mpsc::unbounded_channel();
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(FEED_TIMEOUT)
-            .set_response_timeout(FEED_TIMEOUT)
-            .set_push_sender(pushes);
-        let mut feed = within(
-            FEED_TIMEOUT,
-            self.inner
-                .client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await?;
+        let target = self.inner.cache.target();
+        let mut feed = within(FEED_TIMEOUT, FeedLink::open(target, pushes)).await?;
         // Held until the feed is recorded: a subscriber arriving meanwhile waits, then finds it.
         let _serialised = self.inner.changes.lock().await;
         let channels: Vec<String> = self
@@ -112,15 +106,19 @@ impl Broker {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                push = pushes.recv() => match push {
-                    Some(PushInfo { kind: PushKind::Message, data }) => self.deliver(data),
-                    Some(PushInfo { kind: PushKind::Disconnection, .. }) | None => return,
+                push = pushes.recv() => match push.map(classify) {
+                    Some(Pushed::Message { channel, payload }) => self.deliver(channel, payload),
+                    Some(Pushed::Dropped(channel)) if self.still_wanted(&channel) => {
+                        tracing::warn!("Redis dropped a subscription (its slot moved)");
+                        return;
+                    }
+                    Some(Pushed::Lost) | None => return,
                     Some(_) => {}
                 },
                 _ = ping.tick() => {
-                    let answered = within(FEED_TIMEOUT, redis::cmd("PING").query_async::<Value>(&mut feed)).await;
+                    let answered = within(FEED_TIMEOUT, feed.ping()).await;
                     if let Err(err) = answered {
-                        tracing::warn!(error = %err, "Redis feed does not answer");
+                        tracing::warn!(error = %err, "Redis feed check failed (no answer, or the cluster changed)");
                         return;
                     }
                 }
@@ -128,8 +126,16 @@ impl Broker {
         }
     }
 
-    fn deliver(&self, data: Vec<Value>) {
-        let [channel, payload] = <[Value; 2]>::try_from(data).unwrap_or([Value::Nil, Value::Nil]);
+    /// Whether a channel (full name) that Redis unsubscribed us from is one the hub still needs
+    /// (rather than the confirmation of our own unsubscribe).
+    fn still_wanted(&self, channel: &Value) -> bool {
+        let prefix = self.inner.cache.key("");
+        as_text(channel.clone())
+            .and_then(|channel| channel.strip_prefix(prefix.as_str()).map(str::to_owned))
+            .is_some_and(|channel| self.inner.hub.has_channel(&channel))
+    }
+
+    fn deliver(&self, channel: Value, payload: Value) {
         let (Some(channel), Some(payload)) = (as_text(channel), as_text(payload)) else {
             return;
         };

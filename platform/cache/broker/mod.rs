@@ -2,20 +2,25 @@
 //! and publishing to the others. Local delivery is the [`Hub`]'s job.
 //!
 //! One RESP3 connection per instance carries the subscriptions: a channel is subscribed while at
-//! least one local subscriber wants it, so an instance reads only its own clients' traffic.
+//! least one local subscriber wants it, so an instance reads only its own clients' traffic. On a
+//! Redis Cluster the channels are sharded ([`link`]): each lives on the master owning its slot.
 //!
 //! A supervisor task ([`feed`]) owns that connection. It notices a lost feed at once when the
 //! socket closes and within a few seconds when Redis stops answering (a PING every second), then
 //! connects again with capped, jittered back-off, for as long as the server runs, and subscribes
 //! every channel the hub still needs. Payloads published while the feed was down are missed — pub/sub is
 //! fire-and-forget, and everything that matters is stored first — so each recovery is announced
-//! through [`FeedStatus::recoveries`], for the application to tell its clients to catch up.
+//! through [`FeedStatus::recoveries`], for the application to tell its clients to catch up. On a
+//! cluster, losing the connection to any one node, or a subscription dropped by Redis because its
+//! slot moved (a failover, a resharding), counts as losing the feed: the same rule, the same
+//! catch-up.
 
 mod feed;
+mod link;
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{aio::MultiplexedConnection, Client, IntoConnectionInfo, ProtocolVersion, RedisResult};
+use redis::RedisResult;
 use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +28,7 @@ use super::{
     hub::{Hub, Subscriber, EVERYONE},
     within, Cache,
 };
+use link::{publish_command, FeedLink};
 
 /// Separates the tag from the body in a published payload.
 const TAG_SEPARATOR: char = '\n';
@@ -79,12 +85,11 @@ pub struct Broker {
 
 struct Inner {
     cache: Cache,
-    client: Client,
     hub: Hub,
     /// Serialises (un)subscribing and reconnecting, so Redis sees channels in the hub's order.
     changes: Mutex<()>,
     /// The live feed connection; `None` while it is down.
-    feed: std::sync::Mutex<Option<MultiplexedConnection>>,
+    feed: std::sync::Mutex<Option<FeedLink>>,
     status: watch::Sender<FeedStatus>,
 }
 
@@ -96,16 +101,12 @@ pub struct Subscription {
 }
 
 impl Broker {
-    /// Creates the broker and starts its supervisor, which connects at once and keeps the feed
-    /// up until `shutdown`.
-    pub fn start(cache: Cache, redis_url: &str, shutdown: CancellationToken) -> RedisResult<Self> {
-        let mut info = redis_url.into_connection_info()?;
-        // Pushes (pub/sub messages) share the connection with commands only under RESP3.
-        info.redis.protocol = ProtocolVersion::RESP3;
+    /// Creates the broker and starts its supervisor, which connects (to the cache's Redis) at
+    /// once and keeps the feed up until `shutdown`.
+    pub fn start(cache: Cache, shutdown: CancellationToken) -> Self {
         let broker = Self {
             inner: Arc::new(Inner {
                 cache,
-                client: Client::open(info)?,
                 hub: Hub::default(),
                 changes: Mutex::new(()),
                 feed: std::sync::Mutex::new(None),
@@ -114,7 +115,7 @@ impl Broker {
         };
         metrics::gauge!(FEED_LIVE_METRIC).set(0.0);
         tokio::spawn(broker.clone().supervise(shutdown));
-        Ok(broker)
+        broker
     }
 
     /// Whether live events reach this instance now.
@@ -146,13 +147,15 @@ impl Broker {
         if payloads.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for (channel, payload) in payloads {
-            pipe.cmd("PUBLISH")
-                .arg(self.inner.cache.key(channel))
-                .arg(payload)
-                .ignore();
-        }
+        let publish = publish_command(self.inner.cache.is_cluster());
+        let commands = payloads
+            .iter()
+            .map(|(channel, payload)| {
+                let mut command = redis::cmd(publish);
+                command.arg(self.inner.cache.key(channel)).arg(payload);
+                command
+            })
+            .collect();
         if !self.is_live() {
             // Redis is gone or unreachable from here: trying would only hold up the sender (and,
             // one send after another, every send of the connection). The clients resync once the
@@ -162,7 +165,7 @@ impl Broker {
         }
         let published = within(PUBLISH_TIMEOUT, async {
             let mut conn = self.inner.cache.connection().await?;
-            pipe.query_async::<()>(&mut conn).await
+            conn.run_each(commands).await.map(drop)
         })
         .await;
         match &published {
@@ -186,7 +189,7 @@ impl Broker {
         let (id, first) = self.inner.hub.insert(channel, subscriber);
         if first {
             let key = self.inner.cache.key(channel);
-            if let Err(err) = within(FEED_TIMEOUT, feed.subscribe(key)).await {
+            if let Err(err) = within(FEED_TIMEOUT, feed.subscribe(vec![key])).await {
                 self.inner.hub.remove(channel, id);
                 return Err(err);
             }
@@ -214,11 +217,11 @@ impl Broker {
         self.inner.hub.local_tags()
     }
 
-    fn feed(&self) -> Option<MultiplexedConnection> {
+    fn feed(&self) -> Option<FeedLink> {
         self.lock_feed().clone()
     }
 
-    fn lock_feed(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+    fn lock_feed(&self) -> std::sync::MutexGuard<'_, Option<FeedLink>> {
         self.inner
             .feed
             .lock()
@@ -248,7 +251,7 @@ impl Subscription {
 
 fn feed_down() -> redis::RedisError {
     redis::RedisError::from((
-        redis::ErrorKind::IoError,
+        redis::ErrorKind::Io,
         "live events are unavailable (Redis feed down)",
     ))
 }

@@ -1,6 +1,9 @@
 //! Where the test Postgres and Redis are, and a database of its own for each test.
 
+use std::collections::HashMap;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use simplechat::platform::cache::{Cache, Target};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -122,11 +125,21 @@ impl Drop for TestDatabase {
     }
 }
 
-pub(super) async fn delete_keys(redis_url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url) else {
+/// The Redis an instance with these settings uses.
+pub(super) fn redis_target(settings: &HashMap<String, String>) -> Target {
+    match settings.get("REDIS_CLUSTER_NODES") {
+        Some(nodes) => Target::Cluster(nodes.split(',').map(str::to_owned).collect()),
+        None => Target::Single(settings["REDIS_URL"].clone()),
+    }
+}
+
+/// Deletes every key under `prefix` (on a cluster, KEYS asks every master and DEL is split by
+/// slot).
+pub(super) async fn delete_keys(target: &Target, prefix: &str) {
+    let Ok(cache) = Cache::new(target, "") else {
         return;
     };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+    let Ok(mut conn) = cache.connection().await else {
         return;
     };
     let keys: Vec<String> = redis::cmd("KEYS")

@@ -3,7 +3,8 @@
 //!
 //! Postgres and Redis come from, in order: `TEST_DATABASE_URL` / `TEST_REDIS_URL`; containers
 //! started by testcontainers when a Docker engine answers; the local services on their standard
-//! ports.
+//! ports. `TEST_REDIS_CLUSTER_NODES` (seed nodes, `host:port,…`) runs every server against a Redis
+//! Cluster instead (`docker/redis-cluster.sh start` starts one; `make test-cluster` uses it).
 //!
 //! The parts: `backends` (where Postgres and Redis are, one database per test), `server`
 //! (starting, stopping and killing instances), `http` (requests and replies), `fixtures` (users,
@@ -38,7 +39,6 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
     pub http: reqwest::Client,
-    pub redis_url: String,
     pub redis_prefix: String,
     /// Shared by sibling instances; the database is removed when the last one is dropped.
     database: Arc<TestDatabase>,

@@ -3,7 +3,10 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use simplechat::pkg::{config::Config, server::BoundServer};
+use simplechat::{
+    pkg::{config::Config, server::BoundServer},
+    platform::cache::{Cache, Connection, Target},
+};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -45,6 +48,11 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     // any number is free; the tests of leasing remove it.
     settings.insert("MACHINE_ID".into(), "1".into());
     customise(&mut settings);
+    // A test that points REDIS_URL at a Redis of its own (one it stops, say) means that one.
+    let own_redis = settings["REDIS_URL"] != backends.redis_url;
+    if let (Ok(nodes), false) = (std::env::var("TEST_REDIS_CLUSTER_NODES"), own_redis) {
+        settings.insert("REDIS_CLUSTER_NODES".into(), nodes);
+    }
     start_instance(settings, Arc::new(database)).await
 }
 
@@ -90,7 +98,6 @@ async fn start_instance(settings: HashMap<String, String>, database: Arc<TestDat
     TestApp {
         address: format!("http://{addr}"),
         http: reqwest::Client::new(),
-        redis_url: settings["REDIS_URL"].clone(),
         redis_prefix: settings["REDIS_PREFIX"].clone(),
         database,
         settings,
@@ -152,11 +159,17 @@ impl TestApp {
         response.text().await.expect("a text body")
     }
 
-    /// A Redis connection for looking at what the server stored.
-    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.redis_url.as_str())
-            .expect("a Redis URL")
-            .get_multiplexed_async_connection()
+    /// Where this instance's Redis is: one server, or a cluster's seed nodes.
+    pub fn redis_target(&self) -> Target {
+        redis_target(&self.settings)
+    }
+
+    /// A Redis connection for looking at what the server stored (on a cluster, commands go to
+    /// the node owning their key).
+    pub async fn redis(&self) -> Connection {
+        Cache::new(&self.redis_target(), "")
+            .expect("a Redis address")
+            .connection()
             .await
             .expect("Redis answers")
     }
@@ -173,14 +186,14 @@ impl Drop for TestApp {
             // A sibling still runs on the same database and prefix; it cleans up.
             return;
         }
-        let (redis_url, prefix) = (self.redis_url.clone(), self.redis_prefix.clone());
+        let (target, prefix) = (self.redis_target(), self.redis_prefix.clone());
         // Drop runs inside the test's runtime, where blocking is not allowed: clean up on a thread.
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime");
-            runtime.block_on(delete_keys(&redis_url, &prefix));
+            runtime.block_on(delete_keys(&target, &prefix));
         })
         .join()
         .ok();

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{
     fields::TextField,
     ids::{GroupId, SessionId, UserId},
-    messages::{ClientMsgId, Conv, Message, MessageContent},
+    messages::{ClientMsgId, Conv, Message, MessageContent, MessageId},
     users::User,
 };
 
@@ -36,6 +36,8 @@ pub struct SendFrame {
     pub to: Address,
     pub content: String,
     pub client_msg_id: String,
+    /// The id (a string of digits) of the message this one answers.
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +46,8 @@ pub struct SyncFrame {
     #[serde(default)]
     pub after_seq: i64,
     pub limit: Option<i64>,
+    /// Also send the messages up to `after_seq` changed after this `change_seq`.
+    pub changed_after: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,16 +163,24 @@ pub struct SendInput {
     pub target: Target,
     pub content: MessageContent,
     pub client_msg_id: ClientMsgId,
+    pub reply_to: Option<MessageId>,
 }
 
 impl SendInput {
-    pub fn parse(to: &Address, content: String, client_msg_id: String) -> Result<Self, String> {
+    pub fn parse(frame: SendFrame) -> Result<Self, String> {
+        let reply_to = match frame.reply_to {
+            None => None,
+            Some(raw) => Some(MessageId::parse(&raw).map_err(|_| {
+                "reply_to must be a message id: a string of at most 19 digits".to_owned()
+            })?),
+        };
         Ok(Self {
-            target: to.target("to")?,
-            content: MessageContent::parse(content)
+            target: frame.to.target("to")?,
+            content: MessageContent::parse(frame.content)
                 .map_err(|reason| format!("{} {reason}", MessageContent::FIELD))?,
-            client_msg_id: ClientMsgId::parse(client_msg_id)
+            client_msg_id: ClientMsgId::parse(frame.client_msg_id)
                 .map_err(|reason| format!("{} {reason}", ClientMsgId::FIELD))?,
+            reply_to,
         })
     }
 }
@@ -186,165 +198,7 @@ pub fn request_id(frame: &Value) -> Result<Option<String>, String> {
     }
 }
 
-/// Server → client frames, serialised once.
-pub mod server {
-    use super::*;
-
-    fn text(mut frame: Value, id: Option<&str>) -> String {
-        if let (Some(id), Some(object)) = (id, frame.as_object_mut()) {
-            object.insert("id".into(), Value::String(id.to_owned()));
-        }
-        frame.to_string()
-    }
-
-    /// The first frame of every connection.
-    pub fn ready(session_id: SessionId, user: &User, heartbeat_interval_ms: u64) -> String {
-        text(
-            json!({
-                "type": "ready",
-                "session_id": session_id.to_json(),
-                "user": user.to_json(),
-                "heartbeat_interval_ms": heartbeat_interval_ms,
-            }),
-            None,
-        )
-    }
-
-    pub fn error(id: Option<&str>, code: &str, message: &str) -> String {
-        text(
-            json!({ "type": "error", "error": { "code": code, "message": message } }),
-            id,
-        )
-    }
-
-    pub fn pong(id: Option<&str>) -> String {
-        text(json!({ "type": "pong" }), id)
-    }
-
-    pub fn ack(id: Option<&str>, message: &Message) -> String {
-        text(
-            json!({
-                "type": "ack",
-                "client_msg_id": message.client_msg_id,
-                "message": message.to_json(),
-            }),
-            id,
-        )
-    }
-
-    pub fn messages(
-        id: Option<&str>,
-        conversation: &Conv,
-        items: &[Message],
-        has_more: bool,
-    ) -> String {
-        text(
-            json!({
-                "type": "messages",
-                "conversation": conversation.to_json(),
-                "messages": items.to_json(),
-                "has_more": has_more,
-            }),
-            id,
-        )
-    }
-
-    /// A new message in one of the reader's conversations.
-    pub fn message(message: &Message) -> String {
-        text(
-            json!({ "type": "message", "message": message.to_json() }),
-            None,
-        )
-    }
-
-    pub fn typing(from: UserId, conversation: &Conv) -> String {
-        text(
-            json!({ "type": "typing", "from": from.to_json(), "conversation": conversation.to_json() }),
-            None,
-        )
-    }
-
-    pub fn read(user_id: UserId, conversation: &Conv, seq: i64) -> String {
-        text(
-            json!({
-                "type": "read",
-                "user_id": user_id.to_json(),
-                "conversation": conversation.to_json(),
-                "seq": seq,
-            }),
-            None,
-        )
-    }
-
-    /// What happened to a group.
-    #[derive(Debug, Clone, Copy)]
-    pub enum GroupEvent {
-        Created,
-        MemberAdded,
-        MemberRemoved,
-        Renamed,
-    }
-
-    pub fn group_event(
-        group_id: GroupId,
-        event: GroupEvent,
-        user_id: Option<UserId>,
-        name: Option<&str>,
-    ) -> String {
-        let event = match event {
-            GroupEvent::Created => "created",
-            GroupEvent::MemberAdded => "member_added",
-            GroupEvent::MemberRemoved => "member_removed",
-            GroupEvent::Renamed => "renamed",
-        };
-        let mut frame =
-            json!({ "type": "group_event", "group_id": group_id.to_json(), "event": event });
-        if let Some(user_id) = user_id {
-            frame["user_id"] = user_id.to_json().unwrap_or_default();
-        }
-        if let Some(name) = name {
-            frame["name"] = Value::String(name.to_owned());
-        }
-        text(frame, None)
-    }
-
-    pub fn presence(user_id: UserId, online: bool, last_seen_at: Option<DateTime<Utc>>) -> String {
-        text(
-            json!({
-                "type": "presence",
-                "user_id": user_id.to_json(),
-                "online": online,
-                "last_seen_at": last_seen_at.to_json(),
-            }),
-            None,
-        )
-    }
-
-    /// The answer to a `presence` request.
-    pub fn presence_state(
-        id: Option<&str>,
-        users: &[(UserId, bool, Option<DateTime<Utc>>)],
-    ) -> String {
-        let users: Vec<Value> = users
-            .iter()
-            .map(|(user_id, online, last_seen_at)| {
-                json!({
-                    "user_id": user_id.to_json(),
-                    "online": online,
-                    "last_seen_at": last_seen_at.to_json(),
-                })
-            })
-            .collect();
-        text(json!({ "type": "presence_state", "users": users }), id)
-    }
-
-    /// Sent to the connections of a session that was logged out, just before they are closed.
-    pub const SESSION_REVOKED: &str = r#"{"type":"session_revoked"}"#;
-
-    /// Sent to every connection of an instance whose live event feed was interrupted and is back:
-    /// pushes of the gap are lost, so the client `sync`s what it shows.
-    pub const RESYNC: &str = r#"{"type":"resync","reason":"live_events_interrupted"}"#;
-}
+pub mod server;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,133 @@
+//! Changing messages — edit, delete for everyone, reactions — and searching them. The rules are
+//! in `services::permissions`, the work in `services::message_changes` and `services::search`.
+
+use poem::web::Data;
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, OpenApi,
+};
+
+use super::{bearer::BearerAuth, ApiTags};
+use crate::{
+    app::{
+        models::{
+            message_changes::{EditMessageRequest, Emoji, SearchText},
+            messages::{Message, MessageId, Page, PageLimit},
+        },
+        services::{
+            message_changes,
+            search::{self, Search},
+        },
+        state::AppState,
+    },
+    pkg::utils::errors::AppError,
+};
+
+/// The routes that change or search messages.
+#[derive(Default)]
+pub struct MessageChangesApi;
+
+#[derive(ApiResponse)]
+enum Deleted {
+    /// Deleted for everyone (or it already was).
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[OpenApi(prefix_path = "/api/v1/messages", tag = "ApiTags::Messages")]
+impl MessageChangesApi {
+    /// Messages I can read that match `q`, newest first. Plain words match the beginnings of
+    /// words; quotes, `or` and `-word` work as in web search engines.
+    #[oai(path = "/search", method = "get", operation_id = "searchMessages")]
+    async fn search(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// What to look for (1–256 characters).
+        q: Query<SearchText>,
+        /// Only my private conversation with this user, or this group.
+        with: Query<Option<uuid::Uuid>>,
+        /// Only messages older than this id (the last one of the previous page).
+        before: Query<Option<MessageId>>,
+        /// 1–200, default 50.
+        limit: Query<Option<PageLimit>>,
+    ) -> Result<Json<Page>, AppError> {
+        let request = Search {
+            text: q.0,
+            with: with.0,
+            before: before.0,
+            limit: PageLimit::or_default(limit.0),
+        };
+        let (items, has_more) = search::search(&state, auth.0.user_id, request).await?;
+        Ok(Json(Page { items, has_more }))
+    }
+
+    /// Edit my message: it keeps its id and seq, and gains `edited_at`.
+    #[oai(path = "/:message_id", method = "patch", operation_id = "editMessage")]
+    async fn edit(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        message_id: Path<MessageId>,
+        body: Json<EditMessageRequest>,
+    ) -> Result<Json<Message>, AppError> {
+        let message =
+            message_changes::edit(&state, auth.0.user_id, message_id.0, &body.0.content).await?;
+        Ok(Json(message))
+    }
+
+    /// Delete a message for everyone (its sender, or an admin of its group). It stays in the
+    /// history as `deleted`, without content or reactions.
+    #[oai(
+        path = "/:message_id",
+        method = "delete",
+        operation_id = "deleteMessage"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        message_id: Path<MessageId>,
+    ) -> Result<Deleted, AppError> {
+        message_changes::delete(&state, auth.0.user_id, message_id.0).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// React to a message with an emoji (URL-encoded; 1–32 bytes, no whitespace). Reacting twice
+    /// changes nothing.
+    #[oai(
+        path = "/:message_id/reactions/:emoji",
+        method = "put",
+        operation_id = "addReaction"
+    )]
+    async fn add_reaction(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        message_id: Path<MessageId>,
+        emoji: Path<Emoji>,
+    ) -> Result<Json<Message>, AppError> {
+        let message =
+            message_changes::react(&state, auth.0.user_id, message_id.0, &emoji.0, true).await?;
+        Ok(Json(message))
+    }
+
+    /// Take my reaction back; taking back one I did not give changes nothing.
+    #[oai(
+        path = "/:message_id/reactions/:emoji",
+        method = "delete",
+        operation_id = "removeReaction"
+    )]
+    async fn remove_reaction(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        message_id: Path<MessageId>,
+        emoji: Path<Emoji>,
+    ) -> Result<Json<Message>, AppError> {
+        let message =
+            message_changes::react(&state, auth.0.user_id, message_id.0, &emoji.0, false).await?;
+        Ok(Json(message))
+    }
+}

@@ -1,0 +1,265 @@
+//! Changing stored messages — edit, delete for everyone, reactions — and telling everyone.
+//!
+//! Each change runs in one transaction that first takes the conversation's next `change_seq`
+//! (locking its row, as sending does, so changes of one conversation are numbered without
+//! duplicates) and stamps the message with it; a request that turns out to change nothing rolls
+//! back, so it uses no number and pushes nothing. After the commit every reader's connections get
+//! `message_updated` with the message as it is now. A client that missed pushes asks for what
+//! changed since the last `change_seq` it saw (`changed_after`), see [`changes`].
+
+use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
+
+use crate::{
+    app::{
+        models::{
+            fields::TextField,
+            frames::Target,
+            ids::UserId,
+            message_changes::Emoji,
+            messages::{ConversationRecord, Message, MessageContent, MessageId, MessageRecord},
+        },
+        queries::{self, message_changes, reactions},
+        services::{
+            fanout::{self, audience},
+            message_views, permissions,
+        },
+        state::AppState,
+    },
+    pkg::utils::errors::AppError,
+    platform::database::DbConn,
+};
+
+/// Most distinct emoji on one message.
+pub const MAX_EMOJI_PER_MESSAGE: i64 = 20;
+
+/// A message the caller may read, with its conversation; 404 otherwise.
+async fn readable(
+    conn: &mut DbConn,
+    reader: UserId,
+    message_id: MessageId,
+) -> Result<(MessageRecord, ConversationRecord), AppError> {
+    let (record, conversation) = message_changes::find(conn, message_id.0)
+        .await?
+        .ok_or_else(permissions::no_such_message)?;
+    permissions::may_read_stored(conn, reader, &conversation).await?;
+    Ok((record, conversation))
+}
+
+/// Replaces the content of the caller's message; it keeps its id and seq and gains `edited_at`.
+pub async fn edit(
+    state: &AppState,
+    editor: UserId,
+    message_id: MessageId,
+    content: &MessageContent,
+) -> Result<Message, AppError> {
+    let mut conn = state.db.get().await?;
+    let (record, conversation) = readable(&mut conn, editor, message_id).await?;
+    permissions::may_edit(editor, &record)?;
+    let content = content.as_str();
+    let changed = change(&mut conn, &conversation, |conn, change_seq| {
+        async move {
+            message_changes::edit(
+                conn,
+                conversation.id,
+                record.id,
+                editor,
+                content,
+                change_seq,
+            )
+            .await?
+            // Deleted (or the sender changed, which cannot happen) since the check above.
+            .ok_or_else(|| AppError::Forbidden("a deleted message cannot be edited".into()))
+            .map(Some)
+        }
+        .scope_boxed()
+    })
+    .await?
+    // Edits always change something: only a refusal leaves nothing to publish.
+    .ok_or_else(|| AppError::Forbidden("a deleted message cannot be edited".into()))?;
+    publish(state, &mut conn, editor, changed, &conversation).await
+}
+
+/// Deletes a message for everyone: the row stays as a tombstone (`deleted`, no content, no
+/// reactions). Deleting a deleted message changes nothing and succeeds.
+pub async fn delete(
+    state: &AppState,
+    deleter: UserId,
+    message_id: MessageId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    let (record, conversation) = readable(&mut conn, deleter, message_id).await?;
+    permissions::may_delete(&mut conn, deleter, &record, &conversation).await?;
+    if record.deleted {
+        return Ok(());
+    }
+    let changed = change(&mut conn, &conversation, |conn, change_seq| {
+        async move {
+            Ok(message_changes::tombstone(conn, conversation.id, record.id, change_seq).await?)
+        }
+        .scope_boxed()
+    })
+    .await?;
+    if let Some(changed) = changed {
+        publish(state, &mut conn, deleter, changed, &conversation).await?;
+    }
+    Ok(())
+}
+
+/// Adds (`add`) or removes the caller's reaction; doing it twice changes nothing. Returns the
+/// message as it is now.
+pub async fn react(
+    state: &AppState,
+    user: UserId,
+    message_id: MessageId,
+    emoji: &Emoji,
+    add: bool,
+) -> Result<Message, AppError> {
+    let mut conn = state.db.get().await?;
+    let (record, conversation) = readable(&mut conn, user, message_id).await?;
+    permissions::may_react(&record)?;
+    let emoji = emoji.as_str();
+    let changed = change(&mut conn, &conversation, |conn, change_seq| {
+        async move {
+            let (conversation_id, id) = (conversation.id, record.id);
+            let done = if add {
+                let (distinct, used) =
+                    reactions::emoji_in_use(conn, conversation_id, id, emoji).await?;
+                if !used && distinct >= MAX_EMOJI_PER_MESSAGE {
+                    return Err(AppError::BadRequest(format!(
+                        "emoji: a message may have at most {MAX_EMOJI_PER_MESSAGE} different emoji"
+                    )));
+                }
+                reactions::add(conn, conversation_id, id, emoji, user).await?
+            } else {
+                reactions::remove(conn, conversation_id, id, emoji, user).await?
+            };
+            if !done {
+                return Ok(None);
+            }
+            Ok(Some(
+                message_changes::stamp(conn, conversation_id, id, change_seq).await?,
+            ))
+        }
+        .scope_boxed()
+    })
+    .await?;
+    match changed {
+        Some(changed) => publish(state, &mut conn, user, changed, &conversation).await,
+        // Nothing changed: the message as it is.
+        None => Ok(message_views::one(&mut conn, record, conversation.seen_by(user)).await?),
+    }
+}
+
+/// Runs `apply` with the conversation's next change_seq in one transaction; when it changes
+/// nothing (`None`), rolls back, so the number is not used.
+async fn change<'a, F>(
+    conn: &mut DbConn,
+    conversation: &ConversationRecord,
+    apply: F,
+) -> Result<Option<MessageRecord>, AppError>
+where
+    F: for<'c> FnOnce(
+            &'c mut AsyncPgConnection,
+            i64,
+        ) -> diesel_async::scoped_futures::ScopedBoxFuture<
+            'a,
+            'c,
+            Result<Option<MessageRecord>, AppError>,
+        > + Send
+        + 'a,
+{
+    let conversation_id = conversation.id;
+    let conn: &mut AsyncPgConnection = conn;
+    let outcome = conn
+        .transaction::<_, Rollback, _>(|conn| {
+            async move {
+                let change_seq = message_changes::next_change_seq(conn, conversation_id)
+                    .await
+                    .map_err(|err| Rollback::Failed(err.into()))?;
+                match apply(conn, change_seq).await {
+                    Ok(Some(changed)) => Ok(changed),
+                    Ok(None) => Err(Rollback::Unchanged),
+                    Err(err) => Err(Rollback::Failed(err)),
+                }
+            }
+            .scope_boxed()
+        })
+        .await;
+    match outcome {
+        Ok(changed) => Ok(Some(changed)),
+        Err(Rollback::Unchanged) => Ok(None),
+        Err(Rollback::Failed(err)) => Err(err),
+    }
+}
+
+/// Why a change's transaction rolled back.
+enum Rollback {
+    /// The request changed nothing.
+    Unchanged,
+    Failed(AppError),
+}
+
+impl From<diesel::result::Error> for Rollback {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+/// Pushes `message_updated` to every reader of the conversation; returns the message as `actor`
+/// sees it.
+async fn publish(
+    state: &AppState,
+    conn: &mut DbConn,
+    actor: UserId,
+    changed: MessageRecord,
+    conversation: &ConversationRecord,
+) -> Result<Message, AppError> {
+    let message = message_views::one(conn, changed, conversation.seen_by(actor)).await?;
+    let readers = audience::readers_of(conn, conversation).await?;
+    fanout::message_updated(state, &message, conversation, readers).await;
+    Ok(message)
+}
+
+/// What changed in a conversation the reader holds up to `up_to_seq`: the messages changed after
+/// `changed_after`, in `change_seq` order, and the conversation's `change_seq` now. The number is
+/// read before the messages, so it never claims more than the page holds: a change made in
+/// between is sent again next time rather than missed.
+pub async fn changes(
+    state: &AppState,
+    reader: UserId,
+    target: Target,
+    changed_after: i64,
+    up_to_seq: Option<i64>,
+    limit: i64,
+) -> Result<Changes, AppError> {
+    let mut conn = state.db.get().await?;
+    let key = permissions::may_read(&mut conn, reader, target).await?;
+    let Some(conversation) = queries::messages::find_conversation(&mut conn, key).await? else {
+        return Ok(Changes::default());
+    };
+    let (rows, has_more) =
+        message_changes::changed_since(&mut conn, conversation.id, changed_after, up_to_seq, limit)
+            .await?;
+    // A partial answer covers the changes up to its last one.
+    let change_seq = match rows.last() {
+        Some(last) if has_more => last.change_seq,
+        _ => conversation.change_seq,
+    };
+    let conv = conversation.seen_by(reader);
+    let rows = rows.into_iter().map(|row| (row, conv.clone())).collect();
+    Ok(Changes {
+        messages: message_views::complete(&mut conn, rows).await?,
+        has_more,
+        change_seq,
+    })
+}
+
+/// The answer of [`changes`].
+#[derive(Default)]
+pub struct Changes {
+    pub messages: Vec<Message>,
+    /// More changes follow; ask again after the last one's `change_seq`.
+    pub has_more: bool,
+    /// The conversation's change_seq when the changes were read.
+    pub change_seq: i64,
+}
