@@ -55,9 +55,12 @@ migrate: services
 openapi:
 	cargo run --quiet --bin simplechat -- openapi > docs/openapi.json
 
-## Measure throughput, latency and correctness under load; writes docs/BENCHMARKS.md.
+## Measure throughput, latency and correctness under load, then the scaled-out run (bench-scale);
+## writes docs/BENCHMARKS.md. BENCH_SCALE=0 skips the scaled-out run (about ten minutes).
+BENCH_SCALE ?= 1
 bench:
 	docker/bench.sh
+	@if [ "$(BENCH_SCALE)" != 0 ]; then docker/bench-scale.sh; fi
 
 ## Scaled out: a Redis Cluster, three instances, 50,100 idle WebSockets from three load-generator
 ## processes, then cross-instance traffic through the cluster; writes the "Scaled out" section of

@@ -126,7 +126,7 @@ section=$workdir/section.md
 {
   echo "## Scaled out: Redis Cluster, three instances"
   echo
-  echo "Written by \`make bench-scale\` (docker/bench-scale.sh) on $(date -u +%Y-%m-%d), same machine."
+  echo "Written by \`make bench\` (its last step, docker/bench-scale.sh; \`make bench-scale\` runs it alone) on $(date -u +%Y-%m-%d), same machine."
   echo "A Redis Cluster of 3 masters + 3 replicas on loopback, three $profile-build instances on it"
   echo "(sharded pub/sub), and one load-generator process per instance holding $per_instance idle,"
   echo "authenticated WebSockets for $hold (registered, logged in, then connected 32 at a time; each"
