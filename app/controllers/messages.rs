@@ -78,7 +78,8 @@ impl MessagesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         user_id: Path<UserId>,
-        /// Only messages before this seq (scrolling back).
+        /// Only messages before this seq (scrolling back); with `changed_after`, only changed
+        /// messages below this seq.
         before_seq: Query<Option<i64>>,
         /// Only messages after this seq (catching up); with `changed_after`, only changed
         /// messages up to this seq (the ones you hold).
@@ -134,7 +135,8 @@ impl MessagesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         group_id: Path<GroupId>,
-        /// Only messages before this seq (scrolling back).
+        /// Only messages before this seq (scrolling back); with `changed_after`, only changed
+        /// messages below this seq.
         before_seq: Query<Option<i64>>,
         /// Only messages after this seq (catching up); with `changed_after`, only changed
         /// messages up to this seq (the ones you hold).
@@ -238,20 +240,14 @@ async fn history(
 ) -> Result<Json<Page>, AppError> {
     let limit = PageLimit::or_default(limit);
     if let Some(changed_after) = window.changed_after {
-        if window.before_seq.is_some() {
-            return Err(AppError::BadRequest(
-                "before_seq cannot be combined with changed_after".into(),
-            ));
-        }
-        let changes = message_changes::changes(
-            state,
-            reader,
-            target,
-            changed_after,
-            window.after_seq,
-            limit,
-        )
-        .await?;
+        // Both bounds say which messages the client holds: seq <= after_seq, seq < before_seq.
+        let held_up_to = match (window.after_seq, window.before_seq) {
+            (Some(after), Some(before)) => Some(after.min(before.saturating_sub(1))),
+            (after, before) => after.or(before.map(|before| before.saturating_sub(1))),
+        };
+        let changes =
+            message_changes::changes(state, reader, target, changed_after, held_up_to, limit)
+                .await?;
         return Ok(Json(Page {
             items: changes.messages,
             has_more: changes.has_more,
@@ -281,7 +277,7 @@ async fn send(
         target,
         &body.content,
         &body.client_msg_id,
-        body.reply_to,
+        body.reply_to.as_ref().map(|quoted| quoted.0),
     )
     .await?;
     Ok(MessageSent::Created(Json(message)))

@@ -6,7 +6,8 @@ use poem_openapi::{registry::MetaSchema, Object, Union};
 
 use super::{
     fields::{
-        int_range_param, string_type, text_field_openapi, TextField, NOT_SPACE_OR_NUL, NO_NUL,
+        int_range_param, string_type, text_field_openapi, Named, Omittable, TextField,
+        NOT_SPACE_OR_NUL, NO_NUL,
     },
     ids::{GroupId, UserId},
 };
@@ -344,6 +345,36 @@ text_field_openapi!(ClientMsgId);
 pub struct SendMessageRequest {
     pub content: MessageContent,
     pub client_msg_id: ClientMsgId,
-    /// The id of a message of the same conversation that this one answers.
-    pub reply_to: Option<MessageId>,
+    /// The id of a message of the same conversation that this one answers. Leave it out for a
+    /// message that answers none (`null` is refused, as for every optional field).
+    pub reply_to: Omittable<QuotedId>,
+}
+
+/// `reply_to` of a send: the message answered. A message id under the name errors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotedId(pub MessageId);
+
+impl Named for QuotedId {
+    const FIELD: &'static str = "reply_to";
+}
+
+string_type!(QuotedId, "MessageId", {
+    let mut schema = MetaSchema::new("string");
+    schema.pattern = Some(MessageId::PATTERN.into());
+    schema.description = Some("A sonyflake id as a decimal string.");
+    schema
+});
+
+impl poem_openapi::types::ParseFromJSON for QuotedId {
+    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
+        MessageId::parse_from_json(value)
+            .map(Self)
+            .map_err(poem_openapi::types::ParseError::propagate)
+    }
+}
+
+impl poem_openapi::types::ToJSON for QuotedId {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.0.to_json()
+    }
 }
