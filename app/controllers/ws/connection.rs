@@ -65,7 +65,8 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         state.shutdown.clone(),
     ));
     // Without a presence lease the connection still works; the user just shows offline.
-    let lease = presence::connected(&state, user.id)
+    // The presence calls are boxed for the reason given in `serve`.
+    let lease = Box::pin(presence::connected(&state, user.id))
         .await
         .inspect_err(|err| tracing::warn!(error = %err, "presence registration failed"))
         .ok();
@@ -89,7 +90,7 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
     let state = connection.finish(closing, &code, writing).await;
     subscription.close().await;
     if let Some(lease) = lease {
-        presence::disconnected(&state, lease).await;
+        Box::pin(presence::disconnected(&state, lease)).await;
     }
 }
 
@@ -133,8 +134,10 @@ impl Connection {
                 Some(Incoming::Activity) => continue,
                 Some(Incoming::Refused(code)) => return Some(code),
                 // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
+                // Boxed: answering a frame needs a large future (queries, the writer), and an
+                // idle connection should not carry that space while it waits for the next frame.
                 Some(Incoming::Text(text)) => {
-                    dispatch::handle(&self.state, &mut self.client, &text).await
+                    Box::pin(dispatch::handle(&self.state, &mut self.client, &text)).await
                 }
                 Some(Incoming::Binary) => Some(dispatch::binary_refused()),
             };
