@@ -45,29 +45,14 @@ trap cleanup EXIT
 docker/redis-cluster.sh start
 nodes=$(docker/redis-cluster.sh nodes)
 
-start_server() { # port machine_id [KEY=VALUE ...]
-  local port=$1 machine_id=$2
-  shift 2
-  env APP_ENV=prod JWT_SECRET=bench-secret-0123456789abcdef0123456789 \
-    LISTEN_ADDR="127.0.0.1:$port" MACHINE_ID="$machine_id" DATABASE_URL="$database_url" \
-    DATABASE_POOL_SIZE=16 REDIS_URL=redis://127.0.0.1:6379 REDIS_PREFIX="$run_id:" \
-    BCRYPT_COST=4 BCRYPT_QUEUE=4096 \
-    RATE_LIMIT_LOGIN_FAILURES=0 RATE_LIMIT_LOGIN_PER_MIN=0 RATE_LIMIT_REGISTER_PER_HOUR=0 \
-    RATE_LIMIT_REFRESH_PER_MIN=0 RATE_LIMIT_WS_TICKET_PER_MIN=0 \
-    WS_SEND_RATE=1000000 WS_OUTBOUND_QUEUE=4096 RUST_LOG=warn "$@" \
-    "$bin" serve >"$workdir/server-$port.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server on port $port did not start:" >&2; cat "$workdir/server-$port.log" >&2; return 1
-}
+# The bench's server settings (docker/bench-server.sh), with a smaller pool: three instances
+# share one Postgres here.
+source docker/bench-server.sh
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ports=(18191 18192 18193)
 server_pids=()
 for i in 0 1 2; do
-  start_server "${ports[$i]}" $((i + 1)) REDIS_CLUSTER_NODES="$nodes"
+  start_server "${ports[$i]}" $((i + 1)) DATABASE_POOL_SIZE=16 REDIS_CLUSTER_NODES="$nodes"
   server_pids+=("${pids[-1]}")
 done
 
@@ -115,8 +100,8 @@ done
   --pairs 100 --duration 10s --latency-rate "$latency_rate" --groups 50 --group-size 10 \
   | tee "$workdir/cluster-traffic.md" || echo "(the run failed: $(tail -n 1 "$workdir/cluster-traffic.md"))" >&2
 # The same 1:1 latency run with two instances on one Redis: the cluster's cost is the difference.
-start_server 18194 4 REDIS_PREFIX="$run_id:single:"
-start_server 18195 5 REDIS_PREFIX="$run_id:single:"
+start_server 18194 4 DATABASE_POOL_SIZE=16 REDIS_PREFIX="$run_id:single:"
+start_server 18195 5 DATABASE_POOL_SIZE=16 REDIS_PREFIX="$run_id:single:"
 "$bin" bench --url http://127.0.0.1:18194 --url2 http://127.0.0.1:18195 --scenarios latency \
   --server-pid "${pids[-2]},${pids[-1]}" \
   --pairs 100 --duration 10s --latency-rate "$latency_rate" | tee "$workdir/single-traffic.md" ||
