@@ -22,10 +22,13 @@ import re
 import secrets
 import sys
 import time
-import urllib.error
-import urllib.request
+from pathlib import Path
 
 from websockets.asyncio.client import connect
+
+# The one HTTP helper of the Python checks lives with the fault suite.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "faults"))
+from infra import http  # noqa: E402
 
 TIMEOUT = 10.0
 PASSWORD = "correct horse battery"
@@ -53,20 +56,7 @@ class Instance:
 
 def rest(base, method, path, body=None, token=None, headers=None):
     """One REST call through nginx; returns (status, headers, parsed JSON or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for key, value in (headers or {}).items():
-        request.add_header(key, value)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            raw, status, got = response.read(), response.status, response.headers
-    except urllib.error.HTTPError as err:
-        raw, status, got = err.read(), err.code, err.headers
-    return status, got, (json.loads(raw) if raw else None)
+    return http(method, base + path, body, token, headers, timeout=TIMEOUT)
 
 
 def expect(base, method, path, status, **kwargs):

@@ -99,11 +99,7 @@ async fn a_blocked_user_cannot_write_privately_to_the_blocker_until_unblocked() 
 #[tokio::test]
 async fn a_blocked_user_cannot_add_the_blocker_to_a_group_but_shared_groups_keep_working() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&bob, &alice).await;
     app.add_contact(&carol, &alice).await;
     app.add_contact(&carol, &bob).await;
@@ -174,11 +170,7 @@ async fn blocking_oneself_is_forbidden_and_unknown_users_are_not_found() {
 async fn a_blocked_user_sees_the_blocker_offline_without_last_seen_at() {
     let app = spawn_app().await;
     let other = app.spawn_sibling().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&bob, &alice).await;
     app.add_contact(&carol, &alice).await;
     let mut alice_socket = app.connect(&alice).await;

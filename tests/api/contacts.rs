@@ -67,11 +67,7 @@ async fn adding_a_contact_twice_is_409() {
 #[tokio::test]
 async fn contacts_are_listed_alphabetically_and_only_for_their_owner() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&alice, &carol).await;
     app.add_contact(&alice, &bob).await;
 

@@ -243,11 +243,7 @@ async fn only_an_admin_renames() {
 #[tokio::test]
 async fn an_admin_adds_contacts_but_not_strangers_and_not_twice() {
     let app = spawn_app().await;
-    let (alice, bob, stranger) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, stranger] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     let group_id = app.create_group(&alice, &[], false).await;
 
@@ -267,11 +263,7 @@ async fn an_admin_adds_contacts_but_not_strangers_and_not_twice() {
 #[tokio::test]
 async fn a_plain_member_cannot_add_or_remove_others() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     app.add_contact(&bob, &carol).await;
     let group_id = app.create_group(&alice, &[&bob], false).await;
@@ -308,11 +300,7 @@ async fn a_removed_member_loses_access() {
 #[tokio::test]
 async fn when_the_last_admin_leaves_the_longest_standing_member_becomes_admin() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     app.add_contact(&alice, &carol).await;
     let group_id = app.create_group(&alice, &[], false).await;
@@ -424,11 +412,7 @@ async fn creating_a_group_over_the_cap_is_409() {
         settings.insert("GROUP_MAX_MEMBERS".into(), "2".into());
     })
     .await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     app.add_contact(&alice, &carol).await;
 

@@ -64,12 +64,7 @@ fn outcome(result: &Result<Written, AppError>) -> Result<(&'static str, i64, Str
 #[tokio::test]
 async fn one_batch_gives_each_conversation_consecutive_seqs_and_refuses_only_the_refused() {
     let app = spawn_app().await;
-    let (alice, bob, stranger, outsider) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, stranger, outsider] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     let group = GroupId(Uuid::from_str(&app.create_group(&alice, &[&bob], false).await).unwrap());
     let writer = writer(&app);

@@ -90,11 +90,7 @@ async fn users_of_a_killed_instance_go_offline_within_two_heartbeats() {
 #[tokio::test]
 async fn contacts_and_presence_requests_report_live_state_of_contacts_only() {
     let app = spawn_app().await;
-    let (alice, bob, stranger) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, stranger] = app.new_users().await;
     app.add_contact(&bob, &alice).await;
     let _alice_socket = app.connect(&alice).await;
     let _stranger_socket = app.connect(&stranger).await;

@@ -26,11 +26,7 @@ async fn search(app: &TestApp, user: &TestUser, query: &str) -> (Vec<String>, bo
 #[tokio::test]
 async fn search_finds_readable_messages_newest_first_paged_by_id() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     app.add_contact(&alice, &carol).await;
     let group_id = app.create_group(&alice, &[&bob], false).await;
@@ -71,11 +67,7 @@ async fn search_finds_readable_messages_newest_first_paged_by_id() {
 #[tokio::test]
 async fn search_skips_deleted_messages_left_groups_and_other_peoples_conversations() {
     let app = spawn_app().await;
-    let (alice, bob, carol) = (
-        app.new_user().await,
-        app.new_user().await,
-        app.new_user().await,
-    );
+    let [alice, bob, carol] = app.new_users().await;
     app.add_contact(&alice, &bob).await;
     app.add_contact(&alice, &carol).await;
     let group_id = app.create_group(&alice, &[&carol], false).await;

@@ -69,6 +69,18 @@ impl TestApp {
         reply.body["id"].as_str().expect("a group id").to_owned()
     }
 
+    /// `N` new users at once: `let [alice, bob, carol] = app.new_users().await;`.
+    pub async fn new_users<const N: usize>(&self) -> [TestUser; N] {
+        let mut users = Vec::with_capacity(N);
+        for _ in 0..N {
+            users.push(self.new_user().await);
+        }
+        match users.try_into() {
+            Ok(users) => users,
+            Err(_) => unreachable!("exactly N users were made"),
+        }
+    }
+
     /// Two users who have each other as contacts.
     pub async fn friends(&self) -> (TestUser, TestUser) {
         let (alice, bob) = (self.new_user().await, self.new_user().await);
