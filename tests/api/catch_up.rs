@@ -152,6 +152,20 @@ async fn history_routes_and_conversations_show_changes_by_change_seq() {
         1,
         "only seq <= after_seq"
     );
+    // before_seq bounds the held messages too: changes to seq 1 only (the "one!" edit and the
+    // reaction are both on it), and the narrower of the two bounds wins.
+    for query in ["before_seq=2", "after_seq=3&before_seq=2"] {
+        let below = format!("/api/v1/groups/{group_id}/messages?changed_after=0&{query}");
+        let page = app.get(&below, Some(&bob.access_token)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let seqs: Vec<i64> = page.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, [1], "only seq < before_seq, with {query}");
+    }
     let paged = format!("/api/v1/groups/{group_id}/messages?changed_after=0&limit=1");
     let page = app.get(&paged, Some(&bob.access_token)).await;
     assert_eq!(page.body["has_more"], true);
