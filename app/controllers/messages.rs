@@ -241,10 +241,8 @@ async fn history(
     let limit = PageLimit::or_default(limit);
     if let Some(changed_after) = window.changed_after {
         // Both bounds say which messages the client holds: seq <= after_seq, seq < before_seq.
-        let held_up_to = match (window.after_seq, window.before_seq) {
-            (Some(after), Some(before)) => Some(after.min(before.saturating_sub(1))),
-            (after, before) => after.or(before.map(|before| before.saturating_sub(1))),
-        };
+        let below_before = window.before_seq.map(|before| before.saturating_sub(1));
+        let held_up_to = window.after_seq.into_iter().chain(below_before).min();
         let changes =
             message_changes::changes(state, reader, target, changed_after, held_up_to, limit)
                 .await?;

@@ -21,6 +21,14 @@ impl MessageId {
     /// The schema's pattern: a positive decimal number of up to 19 digits, no leading zero.
     const PATTERN: &'static str = "^[1-9][0-9]{0,18}$";
 
+    /// The schema of a message id wherever one travels.
+    fn schema() -> MetaSchema {
+        let mut schema = MetaSchema::new("string");
+        schema.pattern = Some(Self::PATTERN.into());
+        schema.description = Some("A sonyflake id as a decimal string.");
+        schema
+    }
+
     /// Checks [`Self::PATTERN`]. Ids are below 2^63; a larger number is read as the largest id,
     /// which is what "before" it means anyway.
     pub fn parse(raw: &str) -> poem_openapi::types::ParseResult<Self> {
@@ -45,12 +53,7 @@ impl std::fmt::Display for MessageId {
     }
 }
 
-string_type!(MessageId, "MessageId", {
-    let mut schema = MetaSchema::new("string");
-    schema.pattern = Some(MessageId::PATTERN.into());
-    schema.description = Some("A sonyflake id as a decimal string.");
-    schema
-});
+string_type!(MessageId, "MessageId", MessageId::schema());
 
 impl poem_openapi::types::ParseFromJSON for MessageId {
     fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
@@ -358,12 +361,7 @@ impl Named for QuotedId {
     const FIELD: &'static str = "reply_to";
 }
 
-string_type!(QuotedId, "MessageId", {
-    let mut schema = MetaSchema::new("string");
-    schema.pattern = Some(MessageId::PATTERN.into());
-    schema.description = Some("A sonyflake id as a decimal string.");
-    schema
-});
+string_type!(QuotedId, "MessageId", MessageId::schema());
 
 impl poem_openapi::types::ParseFromJSON for QuotedId {
     fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
