@@ -66,6 +66,19 @@ async fn null_is_refused_where_the_schema_does_not_allow_it() {
         let message = reply.error(StatusCode::BAD_REQUEST, "bad_request");
         assert!(message.starts_with(field), "{body} → {message}");
     }
+    // A send's reply_to may be left out, never null.
+    let bob = app.new_user().await;
+    app.add_contact(&alice, &bob).await;
+    let reply = app
+        .post(
+            &format!("/api/v1/messages/private/{}", bob.id),
+            Some(&alice.access_token),
+            json!({ "content": "hi", "client_msg_id": "c-null", "reply_to": null }),
+        )
+        .await;
+    let message = reply.error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(message.starts_with("reply_to"), "{message}");
+
     // Left out, both take their defaults.
     let reply = app
         .post(
