@@ -10,26 +10,27 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379
 run: services
 	cargo run --bin simplechat -- serve
 
-## Run every test: unit tests and the integration tests against real Postgres and Redis.
+## Run every test: unit tests and the integration tests against real Postgres and Redis (with the
+## `clients` feature, so the terminal client's test runs too).
 test: test-services
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) cargo test
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) cargo test --features clients
 
 ## The messaging, presence, auth and pub/sub tests and the two-instances-behind-nginx check again,
 ## against a local Redis Cluster (docker/redis-cluster.sh: 3 masters + 3 replicas on ports
 ## 7000-7005), which is stopped afterwards. About two minutes after a build.
 CLUSTER_TESTS = messaging:: live_events:: message_rules:: history:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket::
 test-cluster: test-services
-	cargo build --bin simplechat --tests
+	cargo build --features clients --bin simplechat --tests
 	docker/redis-cluster.sh start
 	nodes=$$(docker/redis-cluster.sh nodes); \
 	TEST_REDIS_CLUSTER_NODES=$$nodes TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		cargo test --test api -- $(CLUSTER_TESTS) \
+		cargo test --features clients --test api -- $(CLUSTER_TESTS) \
 	&& REDIS_CLUSTER_NODES=$$nodes SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/e2e-nginx.sh; \
 	status=$$?; docker/redis-cluster.sh stop; exit $$status
 
 ## Chat from the terminal against the running server: make chat AS=alice [TO=bob].
 chat:
-	cargo run --quiet --bin simplechat -- chat --user $(AS) $(if $(TO),--to $(TO))
+	cargo run --quiet --features clients --bin simplechat -- chat --user $(AS) $(if $(TO),--to $(TO))
 
 ## The end-to-end checks CI runs, on this machine: nginx in front of two instances, every
 ## rest/*.http file with httpyac, Swagger UI and the web client in headless Chromium. They install
@@ -95,7 +96,7 @@ fmt:
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 	@command -v cargo-machete >/dev/null || cargo install cargo-machete --locked
 	cargo machete
 

@@ -1,14 +1,14 @@
-//! The `simplechat` binary: `serve` (the default), `migrate`, `openapi`, `bench`, `chat`.
+//! The `simplechat` binary: `serve` (the default), `migrate`, `openapi`; with the `clients`
+//! feature also `bench` and `chat`.
 
 use clap::{Parser, Subcommand};
+#[cfg(feature = "clients")]
+use simplechat::pkg::{
+    bench::{self, BenchArgs},
+    chat::{self, ChatArgs},
+};
 use simplechat::{
-    pkg::{
-        bench::{self, BenchArgs},
-        chat::{self, ChatArgs},
-        config::Config,
-        routes,
-        server::BoundServer,
-    },
+    pkg::{config::Config, routes, server::BoundServer},
     platform::database,
 };
 use tracing_subscriber::EnvFilter;
@@ -29,8 +29,10 @@ enum Command {
     /// Print the OpenAPI document as JSON.
     Openapi,
     /// Load running servers and report throughput, latency and correctness.
+    #[cfg(feature = "clients")]
     Bench(Box<BenchArgs>),
     /// Chat from the terminal: log in (registering on first use) and talk to another user.
+    #[cfg(feature = "clients")]
     Chat(ChatArgs),
 }
 
@@ -43,6 +45,7 @@ async fn main() {
             return;
         }
         // The load generator is a client: it needs no server configuration.
+        #[cfg(feature = "clients")]
         Some(Command::Bench(args)) => {
             if let Err(err) = bench::run(*args).await {
                 eprintln!("error: {err:#}");
@@ -50,6 +53,7 @@ async fn main() {
             }
             return;
         }
+        #[cfg(feature = "clients")]
         Some(Command::Chat(args)) => {
             if let Err(err) = chat::run(args).await {
                 eprintln!("error: {err:#}");
@@ -79,7 +83,9 @@ async fn main() {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => migrate(&config).await,
         Command::Serve => serve(config).await,
-        Command::Openapi | Command::Bench(_) | Command::Chat(_) => unreachable!("handled above"),
+        #[cfg(feature = "clients")]
+        Command::Bench(_) | Command::Chat(_) => unreachable!("handled above"),
+        Command::Openapi => unreachable!("handled above"),
     };
     if let Err(err) = outcome {
         eprintln!("error: {err:#}");

@@ -19,9 +19,9 @@ profile=${SCALE_PROFILE:-release}
 out=${SCALE_OUT:-docs/BENCHMARKS.md}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 if [ "$profile" = release ]; then
-  cargo build --release --quiet --bin simplechat
+  cargo build --release --quiet --features clients --bin simplechat
 else
-  cargo build --quiet --bin simplechat
+  cargo build --quiet --features clients --bin simplechat
 fi
 bin=$CARGO_TARGET_DIR/$profile/simplechat
 docker/dev-services.sh

@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 mode=${BENCH_MODE:-full}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 if [ "$mode" = full ]; then
-  cargo build --release --quiet --bin simplechat
+  cargo build --release --quiet --features clients --bin simplechat
   bin=$CARGO_TARGET_DIR/release/simplechat
 else
-  cargo build --quiet --bin simplechat
+  cargo build --quiet --features clients --bin simplechat
   bin=$CARGO_TARGET_DIR/debug/simplechat
 fi
 docker/dev-services.sh

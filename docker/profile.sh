@@ -16,7 +16,7 @@ for tool in perf inferno-collapse-perf inferno-flamegraph runuser; do
   command -v "$tool" >/dev/null || { echo "profile.sh needs $tool on the PATH" >&2; exit 1; }
 done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet --bin simplechat
+cargo build --release --quiet --features clients --bin simplechat
 bin=$CARGO_TARGET_DIR/release/simplechat
 pg_port=${PROFILE_PG_PORT:-5502}
 server_port=${PROFILE_SERVER_PORT:-7100}

@@ -4,6 +4,7 @@
 mod auth;
 mod blocks;
 mod catch_up;
+#[cfg(feature = "clients")]
 mod chat_client;
 mod chatbot;
 mod contacts;

@@ -57,7 +57,7 @@ fi
 bin=${SIMPLECHAT_BIN:-}
 if [ -z "$bin" ]; then
   bin=${CARGO_TARGET_DIR:-$root/target}/debug/simplechat
-  (cd "$root" && nice cargo build --quiet --bin simplechat) || die "cargo build"
+  (cd "$root" && nice cargo build --quiet --features clients --bin simplechat) || die "cargo build"
 fi
 [ -x "$bin" ] || die "no simplechat binary at $bin"
 log "binary: $bin"
