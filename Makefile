@@ -4,7 +4,7 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test test-cluster chat migrate openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
+.PHONY: run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -51,6 +51,12 @@ clean-data:
 ## Create the database if missing and apply pending migrations.
 migrate: services
 	cargo run --bin simplechat -- migrate
+
+## Regenerate platform/database/schema.rs from a freshly migrated database (diesel print-schema;
+## installs diesel_cli when missing). CI fails when the committed file differs.
+schema: test-services
+	cargo build --bin simplechat
+	bash .ci/schema-check.sh --write
 
 ## Regenerate docs/openapi.json from the code.
 openapi:

@@ -1,127 +1,131 @@
-//! Diesel's view of the tables created by `platform/migrations`. Keep in step with the SQL.
+// @generated automatically by Diesel CLI.
 
-diesel::table! {
-    chat.users (id) {
-        id -> Uuid,
-        username -> Text,
-        display_name -> Text,
-        password_hash -> Nullable<Text>,
-        created_at -> Timestamptz,
-        last_seen_at -> Nullable<Timestamptz>,
+pub mod chat {
+    diesel::table! {
+        chat.blocks (blocker_id, blocked_id) {
+            blocker_id -> Uuid,
+            blocked_id -> Uuid,
+            created_at -> Timestamptz,
+        }
     }
-}
 
-diesel::table! {
-    chat.sessions (id) {
-        id -> Uuid,
-        user_id -> Uuid,
-        refresh_generation -> Int8,
-        created_at -> Timestamptz,
-        expires_at -> Timestamptz,
-        revoked_at -> Nullable<Timestamptz>,
+    diesel::table! {
+        chat.contacts (owner_id, contact_id) {
+            owner_id -> Uuid,
+            contact_id -> Uuid,
+            added_at -> Timestamptz,
+        }
     }
-}
 
-diesel::joinable!(sessions -> users (user_id));
-
-diesel::table! {
-    chat.contacts (owner_id, contact_id) {
-        owner_id -> Uuid,
-        contact_id -> Uuid,
-        added_at -> Timestamptz,
+    diesel::table! {
+        chat.conversations (id) {
+            id -> Int8,
+            user_low -> Nullable<Uuid>,
+            user_high -> Nullable<Uuid>,
+            group_id -> Nullable<Uuid>,
+            last_seq -> Int8,
+            change_seq -> Int8,
+        }
     }
-}
 
-diesel::table! {
-    chat.groups (id) {
-        id -> Uuid,
-        name -> Text,
-        public -> Bool,
-        created_by -> Nullable<Uuid>,
-        created_at -> Timestamptz,
-        member_count -> Int4,
+    diesel::table! {
+        chat.group_members (group_id, user_id) {
+            group_id -> Uuid,
+            user_id -> Uuid,
+            role -> Text,
+            joined_at -> Timestamptz,
+        }
     }
-}
 
-diesel::table! {
-    chat.group_members (group_id, user_id) {
-        group_id -> Uuid,
-        user_id -> Uuid,
-        role -> Text,
-        joined_at -> Timestamptz,
+    diesel::table! {
+        chat.groups (id) {
+            id -> Uuid,
+            name -> Text,
+            public -> Bool,
+            created_by -> Nullable<Uuid>,
+            created_at -> Timestamptz,
+            member_count -> Int4,
+        }
     }
-}
 
-diesel::joinable!(group_members -> groups (group_id));
-diesel::joinable!(group_members -> users (user_id));
-
-diesel::table! {
-    chat.conversations (id) {
-        id -> Int8,
-        user_low -> Nullable<Uuid>,
-        user_high -> Nullable<Uuid>,
-        group_id -> Nullable<Uuid>,
-        last_seq -> Int8,
-        change_seq -> Int8,
+    diesel::table! {
+        chat.messages (conversation_id, id) {
+            id -> Int8,
+            conversation_id -> Int8,
+            seq -> Int8,
+            sender_id -> Uuid,
+            content -> Text,
+            client_msg_id -> Text,
+            created_at -> Timestamptz,
+            change_seq -> Int8,
+            edited_at -> Nullable<Timestamptz>,
+            deleted -> Bool,
+            reply_to_id -> Nullable<Int8>,
+        }
     }
-}
 
-diesel::table! {
-    chat.messages (conversation_id, id) {
-        id -> Int8,
-        conversation_id -> Int8,
-        seq -> Int8,
-        sender_id -> Uuid,
-        content -> Text,
-        client_msg_id -> Text,
-        created_at -> Timestamptz,
-        change_seq -> Int8,
-        edited_at -> Nullable<Timestamptz>,
-        deleted -> Bool,
-        reply_to_id -> Nullable<Int8>,
+    diesel::table! {
+        chat.reactions (conversation_id, message_id, emoji, user_id) {
+            conversation_id -> Int8,
+            message_id -> Int8,
+            emoji -> Text,
+            user_id -> Uuid,
+            created_at -> Timestamptz,
+        }
     }
-}
 
-diesel::table! {
-    chat.reactions (conversation_id, message_id, emoji, user_id) {
-        conversation_id -> Int8,
-        message_id -> Int8,
-        emoji -> Text,
-        user_id -> Uuid,
-        created_at -> Timestamptz,
+    diesel::table! {
+        chat.read_markers (conversation_id, user_id) {
+            conversation_id -> Int8,
+            user_id -> Uuid,
+            read_seq -> Int8,
+            updated_at -> Timestamptz,
+        }
     }
-}
 
-diesel::table! {
-    chat.blocks (blocker_id, blocked_id) {
-        blocker_id -> Uuid,
-        blocked_id -> Uuid,
-        created_at -> Timestamptz,
+    diesel::table! {
+        chat.sessions (id) {
+            id -> Uuid,
+            user_id -> Uuid,
+            refresh_generation -> Int8,
+            created_at -> Timestamptz,
+            expires_at -> Timestamptz,
+            revoked_at -> Nullable<Timestamptz>,
+        }
     }
-}
 
-diesel::table! {
-    chat.read_markers (conversation_id, user_id) {
-        conversation_id -> Int8,
-        user_id -> Uuid,
-        read_seq -> Int8,
-        updated_at -> Timestamptz,
+    diesel::table! {
+        chat.users (id) {
+            id -> Uuid,
+            username -> Text,
+            display_name -> Text,
+            password_hash -> Nullable<Text>,
+            created_at -> Timestamptz,
+            last_seen_at -> Nullable<Timestamptz>,
+        }
     }
+
+    diesel::joinable!(conversations -> groups (group_id));
+    diesel::joinable!(group_members -> groups (group_id));
+    diesel::joinable!(group_members -> users (user_id));
+    diesel::joinable!(groups -> users (created_by));
+    diesel::joinable!(messages -> conversations (conversation_id));
+    diesel::joinable!(messages -> users (sender_id));
+    diesel::joinable!(reactions -> users (user_id));
+    diesel::joinable!(read_markers -> conversations (conversation_id));
+    diesel::joinable!(read_markers -> users (user_id));
+    diesel::joinable!(sessions -> users (user_id));
+
+    diesel::allow_tables_to_appear_in_same_query!(
+        blocks,
+        contacts,
+        conversations,
+        group_members,
+        groups,
+        messages,
+        reactions,
+        read_markers,
+        sessions,
+        users,
+    );
 }
-
-diesel::joinable!(messages -> conversations (conversation_id));
-diesel::joinable!(read_markers -> conversations (conversation_id));
-diesel::joinable!(conversations -> groups (group_id));
-
-diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    sessions,
-    contacts,
-    groups,
-    group_members,
-    conversations,
-    messages,
-    read_markers,
-    reactions,
-    blocks,
-);
