@@ -40,7 +40,11 @@ function showChat() {
     current.stop();
     current.api.logout().catch(() => {});
   };
-  const drawSidebar = createSidebar(sidebar, current, logout);
+  const gone = () => {
+    current.stop();
+    current.api.endSession('your account was deleted');
+  };
+  const drawSidebar = createSidebar(sidebar, current, logout, gone);
   const drawConversation = createConversationView(main, current);
   unsubscribe = store.subscribe((state) => {
     drawSidebar(state);
