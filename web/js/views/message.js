@@ -73,11 +73,11 @@ function quote(store, replyTo, onClick) {
   const text = replyTo.deleted || !replyTo.preview ? 'deleted message' : replyTo.preview;
   return h('button', {
     type: 'button', class: 'reply-quote', dataset: { testid: 'reply-quote' },
-    'aria-label': `Reply to ${store.displayName(replyTo.sender_id)}: ${text}. Show the original`,
-    onclick: onClick,
+    title: 'Show the original', onclick: onClick,
   },
   h('span', { class: 'quote-sender' }, store.displayName(replyTo.sender_id)),
-  h('span', { class: 'quote-text' }, text));
+  h('span', { class: 'quote-text' }, text),
+  h('span', { class: 'visually-hidden' }, ' (show the original)'));
 }
 
 function reactions(store, message, toggle) {
