@@ -458,7 +458,11 @@ def everything_else(args, server: Server, browser, console: ConsoleWatch, alice:
     alice.menu(alice.message(seq), "message-delete")
     expect(bob.message(seq).get_by_test_id("deleted-marker")).to_be_visible()
     expect(alice.message(seq).get_by_test_id("deleted-marker")).to_be_visible()
-    steps.append("edited and deleted one's own message from the menu (not offered on another's)")
+    alice.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    alice.menu(alice.message(sent["seq"]), "message-copy")
+    assert alice.page.evaluate("navigator.clipboard.readText()") == "Meet at the south entrance"
+    steps.append("edited and deleted one's own message from the menu (not offered on another's); "
+                 "copied a message's text")
 
     # Keyboard only: Tab to a message's menu button, Enter opens (focus on the first item),
     # Escape closes and gives the focus back; Enter on "Reply" starts a reply, Escape cancels it.

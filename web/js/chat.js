@@ -41,13 +41,33 @@ export class Chat {
 
   start() {
     this.socket.start();
-    this.refreshLists().catch((err) => this.tell(err));
+    this.refreshLists().then(() => this.openFromAddress()).catch((err) => this.tell(err));
     document.addEventListener('visibilitychange', this.onVisible = () => this.markRead());
+    window.addEventListener('hashchange', this.onHash = () => this.openFromAddress());
+    // A click on a notification, when this page is already open (see push.js).
+    navigator.serviceWorker?.addEventListener('message', this.onWorker = (event) => {
+      if (event.data?.type === 'open' && event.data.conversation) {
+        this.open(keyOf(event.data.conversation)).catch((err) => this.tell(err));
+      }
+    });
   }
 
   stop() {
     this.socket.stop();
     document.removeEventListener('visibilitychange', this.onVisible);
+    window.removeEventListener('hashchange', this.onHash);
+    navigator.serviceWorker?.removeEventListener('message', this.onWorker);
+  }
+
+  /**
+   * `/#u:<user id>` or `/#g:<group id>` opens that conversation (how a notification's click
+   * opens the page at its conversation).
+   */
+  openFromAddress() {
+    const key = decodeURIComponent(location.hash.slice(1));
+    if (!/^[ug]:[0-9a-f-]{36}$/.test(key)) return;
+    history.replaceState(null, '', location.pathname);
+    this.open(key).catch((err) => this.tell(err));
   }
 
   // --- connection lifecycle ----------------------------------------------------------------------
