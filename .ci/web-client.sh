@@ -12,7 +12,8 @@
 # test injects it into a context of its own; the page itself never loads it). Loopback only;
 # cleans up after itself.
 #
-# WEB_CLIENT_SCREENSHOT=docs/web-client.png also saves a screenshot of a conversation there.
+# WEB_CLIENT_SCREENSHOT=docs/web-client.png also saves a screenshot of a conversation there, and
+# of the main views next to it (web-client-menu.png, -search, -group, -desktop, -phone).
 set -euo pipefail
 # shellcheck source=.ci/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -61,6 +62,8 @@ ci_answers 127.0.0.1 "$provider_port" || ci_die "the fake chatbot provider did n
 
 screenshot=()
 if [ -n "${WEB_CLIENT_SCREENSHOT:-}" ]; then
+  # Reactions are emoji: without a colour emoji font they would show as boxes in the pictures.
+  [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || ci_apt_install fonts-noto-color-emoji >&2
   screenshot=(--screenshot "$(cd "$(dirname "$WEB_CLIENT_SCREENSHOT")" && pwd)/$(basename "$WEB_CLIENT_SCREENSHOT")")
 fi
 

@@ -215,7 +215,7 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
 
     alice.send("I'll book a table.")
     expect(bob.message(3)).to_contain_text("book a table")
-    groups_and_chatbot(alice, bob, suffix)
+    groups_and_chatbot(args, alice, bob, suffix)
     steps.append("a group created, a member added, both wrote in it; roles shown, admin-only controls "
                  "only for the admin, the admin deleted a member's message, renamed the group; "
                  "general joined; the chatbot answered; the member left")
@@ -287,7 +287,7 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
     steps.append("logged out: the login screen, also after a reload; shown offline")
 
 
-def groups_and_chatbot(alice: Person, bob: Person, suffix: str) -> None:
+def groups_and_chatbot(args, alice: Person, bob: Person, suffix: str) -> None:
     group = f"lunch_{suffix}"
     alice.page.get_by_placeholder("new group name").fill(group)
     alice.page.get_by_role("button", name="Create").click()
@@ -309,6 +309,7 @@ def groups_and_chatbot(alice: Person, bob: Person, suffix: str) -> None:
     expect(bob.page.get_by_test_id("group-rename")).to_have_count(0)
     alice.page.locator(".members-panel summary").click()
     expect(alice.page.get_by_test_id("member-remove")).to_have_count(1)
+    shoot(args, alice.page, "group")
     # Members delete their own messages only; an admin deletes anyone's.
     bob.send("A second thought")
     expect(alice.message(2)).to_contain_text("A second thought")
@@ -382,6 +383,13 @@ def restart(server: Server, alice: Person, bob: Person, console: ConsoleWatch, s
     assert "history 54" not in bob.page.content(), "a deleted message's text is still in the page"
 
 
+def shoot(args, page: Page, name: str) -> None:
+    """With --screenshot docs/web-client.png, also saves docs/web-client-<name>.png."""
+    if args.screenshot:
+        target = Path(args.screenshot)
+        page.screenshot(path=str(target.with_name(f"{target.stem}-{name}{target.suffix}")))
+
+
 def login_token(base: str, username: str) -> str:
     return rest(base, "POST", "/auth/login", {"username": username, "password": PASSWORD})["access_token"]
 
@@ -435,6 +443,11 @@ def everything_else(args, server: Server, browser, console: ConsoleWatch, alice:
     expect(bob_reply.get_by_test_id("reaction")).to_have_attribute("aria-pressed", "true")
     bob_reply.get_by_test_id("reaction").click()
     expect(reply.get_by_test_id("reaction")).to_have_text("👍 1")
+    bob_reply.hover()
+    bob_reply.get_by_test_id("message-actions").click()
+    expect(bob_reply.get_by_test_id("message-reply")).to_be_visible()
+    shoot(args, bob.page, "menu")
+    bob.page.keyboard.press("Escape")
     steps.append("replied with a quote (a click on it showed the original) and reacted through the "
                  "menu: both sides saw it live, their own reaction highlighted, a click toggled it")
 
@@ -491,6 +504,7 @@ def everything_else(args, server: Server, browser, console: ConsoleWatch, alice:
     alice.page.get_by_test_id("search-input").fill("lunch noon")
     result = alice.page.get_by_test_id("search-result").filter(has_text="Lunch at noon")
     expect(result).to_have_count(1)
+    shoot(args, alice.page, "search")
     result.click()
     expect(alice.conversation(bob.username)).to_have_class(re.compile(r"\bopen\b"))
     expect(alice.message(1)).to_be_in_viewport()
@@ -538,6 +552,7 @@ def accessibility(args, server: Server, browser, console: ConsoleWatch, alice: P
         assert not found, f"axe-core ({label}): {found}"
         overflow = person.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{label}: the page is {overflow}px wider than the screen"
+        shoot(args, person.page, label)
         if label == "phone":
             # Touch: a long press on a bubble opens its menu.
             bubble = person.page.get_by_test_id("message").last

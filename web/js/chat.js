@@ -239,6 +239,12 @@ export class Chat {
     store.changed();
   }
 
+  /** Back to the list (phones show either the list or a conversation). */
+  close() {
+    this.store.openKey = null;
+    this.store.changed();
+  }
+
   /** One older page of the open conversation; while one is on its way, that one. */
   loadOlder() {
     const conv = this.store.open;

@@ -33,7 +33,8 @@ function showChat() {
   chat = new Chat(api, store);
   const sidebar = h('aside', { class: 'sidebar' });
   const main = h('div', { class: 'main' });
-  root.replaceChildren(h('div', { class: 'layout' }, sidebar, main));
+  const layout = h('div', { class: 'layout' }, sidebar, main);
+  root.replaceChildren(layout);
   const current = chat;
   // Stop first: the logout's own `session_revoked` push must not read as "ended elsewhere".
   const logout = () => {
@@ -47,6 +48,7 @@ function showChat() {
   const drawSidebar = createSidebar(sidebar, current, logout, gone);
   const drawConversation = createConversationView(main, current);
   unsubscribe = store.subscribe((state) => {
+    layout.classList.toggle('conversation-open', Boolean(state.open));
     drawSidebar(state);
     drawConversation(state);
   });

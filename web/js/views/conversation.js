@@ -80,8 +80,13 @@ export function createConversationView(root, chat) {
   const composerArea = h('div', { class: 'composer-area' }, context, uploadList, form);
   const notice = h('p', { class: 'notice', role: 'alert' });
   const placeholder = h('p', { class: 'empty' }, 'Pick a conversation, or add a contact to start one.');
+  // Phones show the list or a conversation; this goes back to the list (hidden on wide screens).
+  const back = h('button', {
+    type: 'button', class: 'secondary back', 'aria-label': 'Back to the conversations',
+    onclick: () => chat.close(),
+  }, '←');
   const panel = h('section', { class: 'panel', 'aria-labelledby': 'conversation-title' },
-    h('header', {}, h('div', {}, title, subtitle), tools), scroller, typing, composerArea);
+    h('header', {}, back, h('div', { class: 'heading' }, title, subtitle), tools), scroller, typing, composerArea);
   panel.addEventListener('dragover', (event) => {
     if (attachLabel.hidden) return;
     event.preventDefault();

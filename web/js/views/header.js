@@ -22,13 +22,13 @@ export function renderHeader(store, chat, conv, { title, subtitle, tools }) {
       tools.replaceChildren();
       return;
     }
-    tools.replaceChildren(
+    tools.replaceChildren(...[
       muteButton(store, chat, conv, error, 'PUT /users/{}/mute'),
       h('button', {
         type: 'button', class: 'secondary', 'aria-pressed': String(blocked), dataset: { testid: 'block' },
         onclick: () => attempt(error, () => chat.setBlocked(conv.peerId, !blocked)),
       }, blocked ? 'Unblock' : 'Block'),
-      error);
+      error].filter(Boolean));
     return;
   }
   const group = store.groups.get(conv.groupId);
@@ -37,7 +37,7 @@ export function renderHeader(store, chat, conv, { title, subtitle, tools }) {
   const names = members.map((member) => member.user.username);
   subtitle.textContent = names.length ? names.join(', ') : '';
   const admin = members.some((m) => m.user.id === store.me.id && m.role === 'admin');
-  tools.replaceChildren(
+  tools.replaceChildren(...[
     membersPanel(store, chat, conv.groupId, members, admin, error),
     admin ? addMemberForm(store, chat, conv.groupId, new Set(names), error) : null,
     muteButton(store, chat, conv, error, 'PUT /groups/{}/mute'),
@@ -45,7 +45,7 @@ export function renderHeader(store, chat, conv, { title, subtitle, tools }) {
       type: 'button', class: 'secondary danger', dataset: { testid: 'leave-group' },
       onclick: () => attempt(error, () => chat.leave(conv.groupId)),
     }, 'Leave group'),
-    error);
+    error].filter(Boolean));
 }
 
 function muteButton(store, chat, conv, error, route) {
@@ -80,8 +80,7 @@ function membersPanel(store, chat, groupId, members, admin, error) {
   const rename = admin ? renameForm(store, chat, groupId, error) : null;
   return h('details', { class: 'members-panel' },
     h('summary', {}, `Members (${members.length})`),
-    h('ul', { class: 'member-list' }, ...rows),
-    rename);
+    h('div', { class: 'members-popup' }, h('ul', { class: 'member-list' }, ...rows), rename));
 }
 
 function renameForm(store, chat, groupId, error) {
