@@ -307,9 +307,14 @@ def groups_and_chatbot(args, alice: Person, bob: Person, suffix: str) -> None:
     expect(bob.page.locator(f'[data-testid="member"][data-username="{bob.username}"]')).to_contain_text("member")
     expect(bob.page.get_by_test_id("member-remove")).to_have_count(0)
     expect(bob.page.get_by_test_id("group-rename")).to_have_count(0)
+    bob.page.keyboard.press("Escape")
+    expect(bob.page.get_by_test_id("member")).to_have_count(2)
+    expect(bob.page.get_by_test_id("member").first).to_be_hidden()
     alice.page.locator(".members-panel summary").click()
     expect(alice.page.get_by_test_id("member-remove")).to_have_count(1)
     shoot(args, alice.page, "group")
+    alice.page.locator("h2").click()  # a click elsewhere closes the members pop-up
+    expect(alice.page.get_by_test_id("member-remove")).to_be_hidden()
     # Members delete their own messages only; an admin deletes anyone's.
     bob.send("A second thought")
     expect(alice.message(2)).to_contain_text("A second thought")
@@ -324,6 +329,7 @@ def groups_and_chatbot(args, alice: Person, bob: Person, suffix: str) -> None:
     bob.page.keyboard.press("Escape")
     expect(bob.message(1).get_by_test_id("message-delete")).to_have_count(0)
     renamed = f"{group}_2"
+    alice.page.locator(".members-panel summary").click()
     alice.page.get_by_test_id("group-name").fill(renamed)
     alice.page.get_by_test_id("group-rename").click()
     expect(bob.conversation(renamed)).to_be_visible()
@@ -524,6 +530,14 @@ def everything_else(args, server: Server, browser, console: ConsoleWatch, alice:
     expect(bob.messages_with("Unblocked now")).to_have_count(1)
     expect(alice.messages_with("Unblocked now").locator(".receipt")).to_contain_text("✓")
     steps.append("blocked from the conversation's header (the other's send was refused), unblocked")
+
+    # The account panel is a modal dialog: it opens, and Escape closes it.
+    alice.page.get_by_test_id("account").click()
+    expect(alice.page.get_by_test_id("account-panel")).to_be_visible()
+    expect(alice.page.get_by_test_id("account-panel")).to_contain_text(alice.username)
+    alice.page.keyboard.press("Escape")
+    expect(alice.page.get_by_test_id("account-panel")).to_have_count(0)
+    steps.append("the account panel opened as a dialog and closed with Escape")
 
     accessibility(args, server, browser, console, alice, steps)
 

@@ -7,6 +7,20 @@
 import { CHATBOT_ID } from '../store.js';
 import { attempt, h, presenceLabel } from './dom.js';
 
+// The members pop-up closes on a click elsewhere, and on Escape (the focus goes back to it).
+document.addEventListener('click', (event) => {
+  for (const panel of document.querySelectorAll('details.members-panel[open]')) {
+    if (!panel.contains(event.target)) panel.open = false;
+  }
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape') return;
+  for (const panel of document.querySelectorAll('details.members-panel[open]')) {
+    panel.open = false;
+    panel.querySelector('summary').focus();
+  }
+});
+
 /** Fills `title`, `subtitle` and `tools` for `conv`. */
 export function renderHeader(store, chat, conv, { title, subtitle, tools }) {
   const error = h('span', { class: 'error', role: 'alert' });
