@@ -264,7 +264,11 @@ export function createConversationView(root, chat) {
     },
     h('span', { class: 'content' }, item.content),
     item.attachments?.length ? h('span', { class: 'meta' }, `📎 ${item.attachments.length} file(s)`) : null,
-    h('span', { class: 'meta' }, item.failed ? `not sent: ${item.failed}` : 'sending…')));
+    h('span', { class: 'meta' }, item.failed ? `not sent: ${item.failed}` : 'sending…'),
+    item.failed ? h('button', {
+      type: 'button', class: 'secondary small', 'aria-label': 'Dismiss the unsent message',
+      onclick: () => { conv.pending.delete(item.client_msg_id); chat.store.changed(); },
+    }, 'Dismiss') : null));
     return [...stored, ...waiting];
   }
 }
