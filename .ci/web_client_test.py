@@ -625,6 +625,19 @@ def v1_2_features(server: Server, browser, console: ConsoleWatch, alice: Person,
     expect(alice.page.get_by_test_id("account-panel")).to_have_count(0)
     steps.append("v1.2: the account panel listed the sessions and ended one")
 
+    # Bans: an admin bans a member of a public group from its members list.
+    token = login_token(base, alice.username)
+    bob_id = rest(base, "GET", f"/users?q={bob.username}", token=token)[0]["id"]
+    club = f"club_{suffix}"
+    rest(base, "POST", "/groups", {"name": club, "member_ids": [bob_id], "public": True}, token)
+    expect(bob.conversation(club)).to_be_visible()
+    alice.conversation(club).click()
+    alice.page.locator(".members-panel summary").click()
+    alice.page.locator(f'[data-testid="member"][data-username="{bob.username}"]').get_by_test_id(
+        "member-ban").click()
+    expect(bob.conversation(club)).to_have_count(0)
+    steps.append("v1.2: an admin banned a member from the members list; the group is gone for them")
+
 
 def tiny_png() -> bytes:
     """A 2x2 red PNG, built here so the test needs no file."""
