@@ -135,20 +135,21 @@ function menuOf(message, mode, { mine, canModerate, actions }) {
   return menu;
 }
 
-/** Touch screens: holding a finger on the bubble opens its menu. */
+/** Touch screens: holding a finger on the bubble opens its menu (instead of the browser's). */
 function longPress(el, open) {
   let timer = null;
+  let touch = false;
   const cancel = () => { clearTimeout(timer); timer = null; };
   el.addEventListener('pointerdown', (event) => {
-    if (event.pointerType !== 'touch') return;
+    touch = event.pointerType === 'touch';
+    if (!touch) return;
     cancel();
     timer = setTimeout(() => { timer = null; open(); }, LONG_PRESS_MS);
   });
-  for (const type of ['pointerup', 'pointercancel', 'pointerleave', 'pointermove']) {
+  for (const type of ['pointerup', 'pointercancel', 'pointerleave']) {
     el.addEventListener(type, cancel);
   }
   el.addEventListener('contextmenu', (event) => {
-    if (event.pointerType === 'touch' || timer === null) return;
-    event.preventDefault();
+    if (touch) event.preventDefault();
   });
 }
