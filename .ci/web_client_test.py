@@ -516,7 +516,15 @@ def everything_else(args, server: Server, browser, console: ConsoleWatch, alice:
     expect(alice.message(1)).to_be_in_viewport()
     alice.page.get_by_test_id("search-input").press("Escape")
     expect(alice.page.get_by_test_id("search-result")).to_have_count(0)
-    steps.append("searched; the result opened the conversation at that (old) message")
+    # Paged: 30 at a time; 54 of the 55 "history" messages match (one was deleted).
+    alice.page.get_by_test_id("search-input").fill("history")
+    expect(alice.page.get_by_test_id("search-result")).to_have_count(30)
+    alice.page.get_by_role("button", name="More results").click()
+    expect(alice.page.get_by_test_id("search-result")).to_have_count(54)
+    expect(alice.page.get_by_role("button", name="More results")).to_have_count(0)
+    alice.page.get_by_test_id("search-input").press("Escape")
+    steps.append("searched; the result opened the conversation at that (old) message; more "
+                 "results page by page")
 
     # Block from the header: the blocked one's sends are refused; unblock and they get through.
     bob.page.get_by_test_id("block").click()

@@ -379,10 +379,13 @@ export class Chat {
     this.store.changed();
   }
 
-  async search(q) {
-    const page = await this.api.search(q);
-    await this.nameStrangers();
-    return page.items;
+  /** One page of search results, newest first; `before` (a message id) pages back. */
+  async search(q, before) {
+    const page = await this.api.search(q, { before });
+    const unknown = page.items.map((m) => m.sender_id).filter((id) => !this.store.users.has(id));
+    const users = await Promise.all([...new Set(unknown)].map((id) => this.api.userById(id).catch(() => null)));
+    for (const user of users) if (user) this.store.users.set(user.id, user);
+    return page;
   }
 
   // --- people and groups -------------------------------------------------------------------------

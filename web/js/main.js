@@ -49,6 +49,9 @@ function showChat() {
   const drawConversation = createConversationView(main, current);
   unsubscribe = store.subscribe((state) => {
     layout.classList.toggle('conversation-open', Boolean(state.open));
+    // The tab's title counts unread messages, so a tab in the background shows them.
+    const unread = [...state.conversations.values()].reduce((sum, conv) => sum + state.unread(conv), 0);
+    document.title = unread ? `(${unread}) simplechat` : 'simplechat';
     drawSidebar(state);
     drawConversation(state);
   });

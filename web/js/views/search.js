@@ -29,22 +29,31 @@ export function createSearch(chat) {
     status.textContent = '';
   }
 
-  async function run() {
+  async function run(before) {
     const q = input.value.trim();
     if (!q) { clear(); return; }
-    const mine = ++asked;
+    const mine = before ? asked : ++asked;
     status.textContent = 'Searching…';
     try {
-      const items = await chat.search(q);
+      const page = await chat.search(q, before);
       if (mine !== asked) return;
-      status.textContent = items.length ? `${items.length} result${items.length === 1 ? '' : 's'}` : 'No messages found';
-      results.hidden = !items.length;
-      results.replaceChildren(...items.map((message) => h('li', {}, h('button', {
+      results.querySelector('.more')?.remove();
+      if (!before) results.replaceChildren();
+      results.append(...page.items.map((message) => h('li', {}, h('button', {
         type: 'button', class: 'search-result', dataset: { testid: 'search-result', seq: String(message.seq) },
         onclick: () => chat.showMessage(keyOf(message.conversation), message.seq).catch((err) => chat.tell(err)),
       },
       h('span', { class: 'where' }, `${where(chat.store, message)} · ${timeLabel(message.created_at)}`),
       h('span', { class: 'text' }, `${chat.store.displayName(message.sender_id)}: ${message.content}`)))));
+      if (page.has_more && page.items.length) {
+        const last = page.items.at(-1).id;
+        results.append(h('li', { class: 'more' }, h('button', {
+          type: 'button', class: 'secondary small', onclick: () => run(last),
+        }, 'More results')));
+      }
+      const count = results.querySelectorAll('[data-testid="search-result"]').length;
+      status.textContent = count ? `${count}${page.has_more ? '+' : ''} result${count === 1 ? '' : 's'}` : 'No messages found';
+      results.hidden = !count;
     } catch (err) {
       if (mine === asked) status.textContent = err.message;
     }
