@@ -39,6 +39,7 @@ function newConversation(key) {
     peerReadSeq: 0, // the highest seq another reader is known to have read
     changeSeq: 0, // held messages are current up to this change_seq (see the top of this file)
     mutedUntil: null,
+    early: new Map(), // seq -> a change that came before the message itself (pushes can cross)
     lastMessage: null,
     pending: new Map(), // client_msg_id -> {client_msg_id, content, failed}
     typingUntil: 0,
@@ -86,7 +87,13 @@ export class Store {
   }
 
   /** Stores a message; returns 'appended', 'duplicate' or 'gap' (held, but seqs are missing). */
-  addMessage(conv, message) {
+  addMessage(conv, received) {
+    let message = received;
+    const early = conv.early.get(message.seq);
+    if (early) {
+      conv.early.delete(message.seq);
+      if ((early.change_seq ?? 0) > (message.change_seq ?? 0)) message = early;
+    }
     if (message.client_msg_id) conv.pending.delete(message.client_msg_id);
     conv.newestSeq = Math.max(conv.newestSeq, message.seq);
     if (!conv.lastMessage || message.seq >= conv.lastMessage.seq) conv.lastMessage = message;
@@ -106,6 +113,7 @@ export class Store {
     const held = conv.messages.get(message.seq);
     if (held && (held.change_seq ?? 0) > (message.change_seq ?? 0)) return false;
     if (held) conv.messages.set(message.seq, message);
+    else if (conv.loaded && message.seq > conv.lastSeq) conv.early.set(message.seq, message);
     if (conv.lastMessage?.seq === message.seq) conv.lastMessage = message;
     for (const other of conv.messages.values()) {
       if (other.reply_to?.id === message.id) {
