@@ -2,9 +2,14 @@
 //! binary so that one executable serves the whole product and nothing is fetched from elsewhere.
 //!
 //! Every answer carries a strict Content-Security-Policy (scripts, styles and images from this
-//! server only, connections to this server only, no inline code) and an `ETag`: the files are
+//! server only — images and media also from `blob:` URLs, which is how the page shows attachments
+//! it fetched with its token —, connections to this server only, no inline code) and an `ETag`: the files are
 //! not content-hashed, so browsers keep them but revalidate (`no-cache`), and an unchanged file
 //! costs a `304`.
+//!
+//! Debug builds read each listed file from `web/` on disk at every request (falling back to the
+//! embedded copy), so working on the client needs no rebuild; release builds only use the
+//! embedded copies.
 
 use std::{
     hash::{DefaultHasher, Hash, Hasher},
@@ -57,6 +62,12 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("js/views/sidebar.js", JS),
         asset!("js/views/conversation.js", JS),
         asset!("js/views/dom.js", JS),
+        asset!("js/views/message.js", JS),
+        asset!("js/views/header.js", JS),
+        asset!("js/views/search.js", JS),
+        asset!("js/views/account.js", JS),
+        asset!("js/attachments.js", JS),
+        asset!("js/push.js", JS),
     ]
     .into_iter()
     .map(|(path, content_type, body)| Asset {
@@ -86,19 +97,35 @@ pub fn file(req: &Request, Path(path): Path<String>) -> Result<Response, AppErro
     serve(req, &path)
 }
 
+/// The bytes to serve and their `ETag`: the embedded copy, or in debug builds the file on disk.
+fn contents(asset: &Asset) -> (std::borrow::Cow<'static, [u8]>, String) {
+    #[cfg(debug_assertions)]
+    {
+        let on_disk = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("web")
+            .join(asset.path);
+        if let Ok(body) = std::fs::read(on_disk) {
+            let etag = etag_of(&body);
+            return (std::borrow::Cow::Owned(body), etag);
+        }
+    }
+    (std::borrow::Cow::Borrowed(asset.body), asset.etag.clone())
+}
+
 fn serve(req: &Request, path: &str) -> Result<Response, AppError> {
     let asset = ASSETS
         .iter()
         .find(|asset| asset.path == path)
         .ok_or_else(|| AppError::NotFound("no such file".into()))?;
+    let (body, etag) = contents(asset);
     let unchanged = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == asset.etag));
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag));
     let builder = Response::builder()
         .header(header::CACHE_CONTROL, "no-cache")
-        .header(header::ETAG, asset.etag.as_str())
+        .header(header::ETAG, etag.as_str())
         .header(
             header::CONTENT_SECURITY_POLICY,
             content_security_policy(req),
@@ -111,7 +138,7 @@ fn serve(req: &Request, path: &str) -> Result<Response, AppError> {
     }
     Ok(builder
         .content_type(asset.content_type)
-        .body(asset.body.to_vec()))
+        .body(body.into_owned()))
 }
 
 /// Nothing inline and nothing from elsewhere. `connect-src 'self'` covers `ws:`/`wss:` of this
@@ -131,7 +158,8 @@ fn content_security_policy(req: &Request) -> HeaderValue {
         .map(|host| format!(" ws://{host} wss://{host}"))
         .unwrap_or_default();
     let policy = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
+         media-src 'self' blob:; worker-src 'self'; manifest-src 'self'; \
          connect-src 'self'{sockets}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
     HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'none'"))

@@ -79,14 +79,87 @@ export class Api {
     return this.request('POST', `/groups/${groupId}/members`, { user_id: userId });
   }
   joinGroup(groupId) { return this.request('POST', `/groups/${groupId}/join`); }
+  renameGroup(groupId, name) { return this.request('PATCH', `/groups/${groupId}`, { name }); }
+  removeMember(groupId, userId) { return this.request('DELETE', `/groups/${groupId}/members/${userId}`); }
+  ban(groupId, userId) { return this.request('PUT', `/groups/${groupId}/bans/${userId}`); }
+
+  // --- messages v1.1: edits, deletes, reactions, search, blocks ---------------------------------
+
+  editMessage(id, content) { return this.request('PATCH', `/messages/${id}`, { content }); }
+  deleteMessage(id) { return this.request('DELETE', `/messages/${id}`); }
+  react(id, emoji, on) {
+    return this.request(on ? 'PUT' : 'DELETE', `/messages/${id}/reactions/${encodeURIComponent(emoji)}`);
+  }
+  search(q, { before, limit = 30 } = {}) {
+    const query = new URLSearchParams({ q, limit: String(limit) });
+    if (before) query.set('before', before);
+    return this.request('GET', `/messages/search?${query}`);
+  }
+  blocked() { return this.request('GET', '/users/blocked'); }
+  block(userId, on) { return this.request(on ? 'PUT' : 'DELETE', `/users/${userId}/block`); }
+
+  // --- v1.2: mute, account, push (each used only when the server lists its route) ---------------
+
+  mute(address, on) {
+    const path = address.group_id ? `/groups/${address.group_id}/mute` : `/users/${address.user_id}/mute`;
+    return on ? this.request('PUT', path, {}) : this.request('DELETE', path);
+  }
+  sessions() { return this.request('GET', '/sessions'); }
+  endOtherSession(id) { return this.request('DELETE', `/sessions/${id}`); }
+  changePassword(current, next) {
+    return this.request('POST', '/auth/password', { current_password: current, new_password: next });
+  }
+  exportData() { return this.request('GET', '/users/me/export'); }
+  deleteAccount(password) { return this.request('DELETE', '/users/me', { password }); }
+  vapidKey() { return this.request('GET', '/push/vapid-public-key', undefined, { auth: false }); }
+  subscribePush(subscription) { return this.request('POST', '/push/subscriptions', subscription); }
+
+  /**
+   * Which routes this server has, from its OpenAPI document: `has('PUT /groups/{}/mute')`. The
+   * page hides what the server it talks to cannot do (an older server, or one without a feature).
+   */
+  async features() {
+    if (!this.featureSet) {
+      this.featureSet = fetch('/openapi.json')
+        .then((response) => (response.ok ? response.json() : { paths: {} }))
+        .catch(() => ({ paths: {} }))
+        .then((spec) => {
+          const set = new Set();
+          for (const [path, methods] of Object.entries(spec.paths ?? {})) {
+            const plain = path.replace(/^\/api\/v1/, '').replace(/\{[^}]*\}/g, '{}');
+            for (const method of Object.keys(methods)) set.add(`${method.toUpperCase()} ${plain}`);
+          }
+          return { has: (route) => set.has(route) };
+        });
+    }
+    return this.featureSet;
+  }
+
+  /** The current access token, refreshed first when needed (for uploads and downloads). */
+  async accessToken() {
+    await this.freshSession();
+    if (!this.session) throw new ApiError(401, 'unauthorized', 'not logged in');
+    return this.session.access_token;
+  }
+
+  /** A protected file (an attachment or its thumbnail) as a Blob. */
+  async blob(path) {
+    const response = await fetch(`/api/v1${path}`, {
+      headers: { Authorization: `Bearer ${await this.accessToken()}` },
+    });
+    if (!response.ok) throw new ApiError(response.status, 'error', `download failed (${response.status})`);
+    return response.blob();
+  }
 
   /** One page of history, ascending by seq; `beforeSeq` pages back (docs/api-notes.md). */
-  history(address, { beforeSeq, limit = 50 } = {}) {
+  history(address, { beforeSeq, changedAfter, afterSeq, limit = 50 } = {}) {
     const base = address.group_id
       ? `/groups/${address.group_id}/messages`
       : `/messages/private/${address.user_id}`;
     const query = new URLSearchParams({ limit: String(limit) });
     if (beforeSeq) query.set('before_seq', String(beforeSeq));
+    if (afterSeq) query.set('after_seq', String(afterSeq));
+    if (changedAfter !== undefined) query.set('changed_after', String(changedAfter));
     return this.request('GET', `${base}?${query}`);
   }
 

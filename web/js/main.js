@@ -33,16 +33,25 @@ function showChat() {
   chat = new Chat(api, store);
   const sidebar = h('aside', { class: 'sidebar' });
   const main = h('div', { class: 'main' });
-  root.replaceChildren(h('div', { class: 'layout' }, sidebar, main));
+  const layout = h('div', { class: 'layout' }, sidebar, main);
+  root.replaceChildren(layout);
   const current = chat;
   // Stop first: the logout's own `session_revoked` push must not read as "ended elsewhere".
   const logout = () => {
     current.stop();
     current.api.logout().catch(() => {});
   };
-  const drawSidebar = createSidebar(sidebar, current, logout);
+  const gone = () => {
+    current.stop();
+    current.api.endSession('your account was deleted');
+  };
+  const drawSidebar = createSidebar(sidebar, current, logout, gone);
   const drawConversation = createConversationView(main, current);
   unsubscribe = store.subscribe((state) => {
+    layout.classList.toggle('conversation-open', Boolean(state.open));
+    // The tab's title counts unread messages, so a tab in the background shows them.
+    const unread = [...state.conversations.values()].reduce((sum, conv) => sum + state.unread(conv), 0);
+    document.title = unread ? `(${unread}) simplechat` : 'simplechat';
     drawSidebar(state);
     drawConversation(state);
   });

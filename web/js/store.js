@@ -4,6 +4,11 @@
 // Each keeps its messages by `seq` and `lastSeq`, the highest seq held *without a gap*: the number
 // the WebSocket guide's delivery rules are built on (a push with seq > lastSeq + 1 reveals a gap,
 // to be filled with `sync`; seq <= lastSeq is a duplicate).
+//
+// Messages change after they are sent (edits, deletes, reactions: `message_updated`). Each
+// conversation keeps `changeSeq`, the conversation's change number up to which the held messages
+// are known to be current; it only moves forward from a `sync` reply, so a reconnect asks for
+// every change after it (`changed_after`) and a missed push is never lost.
 
 export const CHATBOT_ID = '00000000-0000-0000-0000-0000000000b0';
 
@@ -32,6 +37,9 @@ function newConversation(key) {
     newestSeq: 0, // the newest seq the server has told us about
     readSeq: 0, // my read marker
     peerReadSeq: 0, // the highest seq another reader is known to have read
+    changeSeq: 0, // held messages are current up to this change_seq (see the top of this file)
+    mutedUntil: null,
+    early: new Map(), // seq -> a change that came before the message itself (pushes can cross)
     lastMessage: null,
     pending: new Map(), // client_msg_id -> {client_msg_id, content, failed}
     typingUntil: 0,
@@ -54,6 +62,9 @@ export class Store {
     this.contacts = new Map(); // id -> {user, online, last_seen_at}
     this.groups = new Map(); // id -> Group (with members once opened)
     this.joinable = []; // public groups I am not in
+    this.blocked = new Set(); // ids of the users I blocked
+    this.features = { has: () => false }; // the server's routes (Api.features)
+    this.focusSeq = null; // {key, seq}: a message to scroll to and highlight once shown
     this.conversations = new Map();
     this.openKey = null;
     if (me) this.users.set(me.id, me);
@@ -76,7 +87,13 @@ export class Store {
   }
 
   /** Stores a message; returns 'appended', 'duplicate' or 'gap' (held, but seqs are missing). */
-  addMessage(conv, message) {
+  addMessage(conv, received) {
+    let message = received;
+    const early = conv.early.get(message.seq);
+    if (early) {
+      conv.early.delete(message.seq);
+      if ((early.change_seq ?? 0) > (message.change_seq ?? 0)) message = early;
+    }
     if (message.client_msg_id) conv.pending.delete(message.client_msg_id);
     conv.newestSeq = Math.max(conv.newestSeq, message.seq);
     if (!conv.lastMessage || message.seq >= conv.lastMessage.seq) conv.lastMessage = message;
@@ -88,9 +105,34 @@ export class Store {
     return message.seq > conv.lastSeq ? 'gap' : 'appended';
   }
 
+  /**
+   * A changed message (`message_updated`, or `changed` in a sync reply): replaces the held one
+   * with the same seq unless what is held is newer. Quotes of it follow its new text.
+   */
+  updateMessage(conv, message) {
+    const held = conv.messages.get(message.seq);
+    if (held && (held.change_seq ?? 0) > (message.change_seq ?? 0)) return false;
+    if (held) conv.messages.set(message.seq, message);
+    else if (conv.loaded && message.seq > conv.lastSeq) conv.early.set(message.seq, message);
+    if (conv.lastMessage?.seq === message.seq) conv.lastMessage = message;
+    for (const other of conv.messages.values()) {
+      if (other.reply_to?.id === message.id) {
+        other.reply_to = {
+          ...other.reply_to,
+          preview: message.deleted ? '' : [...message.content].slice(0, 100).join(''),
+          deleted: message.deleted,
+        };
+      }
+    }
+    return Boolean(held);
+  }
+
   /** A page of older history (ascending), as returned by REST. */
   addOlder(conv, page) {
-    for (const message of page.items) conv.messages.set(message.seq, message);
+    for (const message of page.items) {
+      conv.messages.set(message.seq, message);
+      if (!conv.loaded) conv.changeSeq = Math.max(conv.changeSeq, message.change_seq ?? 0);
+    }
     if (page.items.length) conv.firstSeq = page.items[0].seq;
     conv.hasOlder = page.has_more;
     if (!conv.loaded) {
