@@ -46,9 +46,17 @@ impl HealthApi {
         PlainText(metrics::render())
     }
 
-    /// 200 when Postgres, Redis and the live event feed are up, else 503 naming what failed.
+    /// 200 when Postgres, Redis and the live event feed are up, else 503 naming what failed
+    /// (503 as well from SIGTERM on, while the instance drains).
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&AppState>) -> Readiness {
+        // Shutting down: balancers should stop sending work here before anyone is cut off.
+        if state.draining.is_cancelled() {
+            return Readiness::NotReady(Json(ErrorBody {
+                code: "unavailable".into(),
+                message: "not ready: shutting down".into(),
+            }));
+        }
         let (postgres, redis) = tokio::join!(database::ping(&state.db), state.cache.ping());
         let mut failures = Vec::new();
         if let Err(err) = postgres {

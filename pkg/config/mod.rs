@@ -11,8 +11,8 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use ipnet::IpNet;
 
 use self::values::{
-    at_least_two, bcrypt_cost, cluster_nodes, duration, invalid, origins, parse, positive,
-    trusted_proxies,
+    at_least_two, bcrypt_cost, cluster_nodes, duration, duration_or_zero, invalid, origins, parse,
+    positive, trusted_proxies,
 };
 
 /// The fixed secret used when `APP_ENV=dev` and no `JWT_SECRET` is given. Never valid elsewhere.
@@ -124,6 +124,9 @@ pub struct Config {
     /// WebSockets; empty means the server's own origin only.
     pub cors_allowed_origins: Vec<String>,
     pub chatbot: ChatbotConfig,
+    /// After SIGTERM: how long open WebSockets keep being served (while `/readyz` answers 503 and
+    /// new upgrades are refused) before they are closed with 1001.
+    pub shutdown_drain: Duration,
 }
 
 /// A configuration key whose value is missing or cannot be used.
@@ -203,6 +206,7 @@ impl Config {
                 .transpose()?,
             cors_allowed_origins: origins(&or("CORS_ALLOWED_ORIGINS", ""))?,
             chatbot: chatbot(&get, &or)?,
+            shutdown_drain: duration_or_zero("SHUTDOWN_DRAIN", &or("SHUTDOWN_DRAIN", "5s"))?,
         })
     }
 }

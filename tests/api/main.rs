@@ -7,6 +7,7 @@ mod catch_up;
 mod chat_client;
 mod chatbot;
 mod contacts;
+mod drain;
 mod errors;
 mod groups;
 mod health;
