@@ -109,15 +109,17 @@ test-services:
 # else from docker/.env, which compose.up writes with a random secret the first time.
 COMPOSE = docker compose -f docker/docker-compose.yml
 
-## Build the image; start Postgres, Redis, two instances and nginx on http://localhost:8080.
+## Build the image; start Postgres, Redis, two instances and nginx on https://localhost:8443
+## (docker/dev-cert.sh makes its self-signed certificate on first use; http://localhost:8080 redirects).
 compose.up:
 	@if [ -z "$$JWT_SECRET" ] && ! grep -qs '^JWT_SECRET=..*' docker/.env; then \
 	  umask 077; \
 	  echo "JWT_SECRET=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >> docker/.env; \
 	  echo "compose.up: wrote a random JWT_SECRET to docker/.env (kept for the next runs)"; \
 	fi
+	docker/dev-cert.sh
 	$(COMPOSE) up --detach --build --wait
-	@echo "simplechat runs behind nginx on http://localhost:$${SIMPLECHAT_PORT:-8080} (Swagger UI at /swagger)"
+	@echo "simplechat runs behind nginx on https://localhost:$${SIMPLECHAT_HTTPS_PORT:-8443} (self-signed certificate; Swagger UI on nginx's port 9080 inside the network)"
 
 ## Stop and remove the containers; the Postgres volume stays (add -v by hand to drop it).
 # down needs no secret, but compose checks every ${...} of the file, so it gets a stand-in.

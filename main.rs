@@ -5,7 +5,7 @@ use simplechat::{
     pkg::{
         bench::{self, BenchArgs},
         chat::{self, ChatArgs},
-        config::Config,
+        config::{self, Config, LogFormat},
         routes,
         server::BoundServer,
     },
@@ -60,13 +60,32 @@ async fn main() {
         _ => {}
     }
 
-    tracing_subscriber::fmt()
-        // Colours only for a person at a terminal, not for log files and collectors.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // .env is read here already (Config::from_env reads it too), so LOG_FORMAT may be set there.
+    let _ = dotenvy::dotenv();
+    let log_format = match config::log_format(std::env::var("LOG_FORMAT").ok().as_deref()) {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            std::process::exit(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            // Colours only for a person at a terminal, not for log files and collectors.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_env_filter(filter)
+            .init(),
+        // One object per line: timestamp, level, target, message and the other fields at the
+        // top, the current span's fields (e.g. request_id) under "span".
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+    }
 
     let config = match Config::from_env() {
         Ok(config) => config,

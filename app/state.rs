@@ -55,7 +55,10 @@ impl AppState {
     pub fn new(config: Config, services: Services, shutdown: CancellationToken) -> Self {
         Self {
             chatbot: Arc::new(Chatbot::new(&config.chatbot)),
-            tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            tokens: Arc::new(TokenKeys::new(
+                &config.jwt_secret,
+                &config.jwt_previous_secrets,
+            )),
             passwords: Arc::new(PasswordHasher::new(
                 config.bcrypt_cost,
                 config.bcrypt_concurrency,

@@ -42,7 +42,8 @@ impl HealthApi {
 
     /// Prometheus metrics of this instance.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
-    async fn metrics(&self) -> PlainText<String> {
+    async fn metrics(&self, state: Data<&AppState>) -> PlainText<String> {
+        state.db.record_usage();
         PlainText(metrics::render())
     }
 

@@ -13,6 +13,7 @@ mod groups;
 mod health;
 mod helpers;
 mod history;
+mod http_metrics;
 mod live_events;
 mod liveness;
 mod message_actions;
