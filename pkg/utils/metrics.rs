@@ -55,6 +55,9 @@ pub const LOGINS_REJECTED: &str = "simplechat_logins_rejected_total";
 pub const RATE_LIMITED: &str = "simplechat_rate_limited_total";
 /// Rate-limit checks that could not reach Redis and let the request through, by `rule` (counter).
 pub const RATE_LIMIT_ERRORS: &str = "simplechat_rate_limit_errors_total";
+/// 1 when this instance's last `/readyz` answered 200, 0 when it answered 503 (gauge; the
+/// orchestrator's probes keep it current).
+pub const READY: &str = "simplechat_ready";
 /// Logins and registrations waiting for a password-hashing slot now (gauge).
 pub const BCRYPT_WAITING: &str = "simplechat_bcrypt_waiting";
 /// Time from asking for a password-hashing slot to getting one (histogram).

@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod history;
 mod http_metrics;
+mod key_rotation;
 mod live_events;
 mod liveness;
 mod message_actions;
