@@ -47,7 +47,7 @@ esac
 
 {
   echo "created_utc=$stamp"
-  echo "database=$(pg_restore --list "$out/db.dump" | sed -n 's/^;[[:space:]]*Dbname: //p')"
+  echo "database=$(pg_restore --list "$out/db.dump" | sed -n 's/^;[[:space:]]*[Dd]bname: //p')"
   echo "database_dump=db.dump"
   echo "attachments=$attachments"
   echo "migration=$(psql "$DATABASE_URL" -qAtX -c \
