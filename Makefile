@@ -4,7 +4,8 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test test-cluster chat migrate openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
+# ops-check backup-drill upgrade-check: docs/deployment.md
+.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -85,6 +86,21 @@ profile:
 ## kill -9, Redis restart, FLUSHALL, Postgres outage, SIGTERM and a Redis Cluster failover, each checked. About 3 minutes.
 faults:
 	tests/faults/run.sh
+
+## The operations checks CI runs (docs/deployment.md): metrics reference, promtool on the alert
+## rules, the Kubernetes base rendered and validated, JSON logs; then the restore drill.
+ops-check: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/ops-checks.sh
+backup-drill: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/backup-drill.sh
+
+## The previous release's binary on the schema this one migrated (builds the previous commit;
+## skipped when no migration changed, UPGRADE_CHECK_FORCE=1 runs it anyway).
+upgrade-check: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/upgrade-check.sh
 
 ## Soak: steady load for SOAK_MINUTES (default 3); each instance's RSS must stay flat. Not in CI.
 soak:
