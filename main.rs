@@ -24,7 +24,8 @@ struct Cli {
 enum Command {
     /// Run the server (creates the database and applies migrations first).
     Serve,
-    /// Create the database if missing and apply pending migrations, then exit.
+    /// Create the database if missing and apply pending migrations, then exit. Forward only: a
+    /// migration is never reverted (a release keeps working on the schema of the next one).
     Migrate,
     /// Print the OpenAPI document as JSON.
     Openapi,
@@ -109,7 +110,7 @@ async fn main() {
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
-    tracing::info!("database is up to date");
+    tracing::info!("database is up to date (migrations only move forward)");
     Ok(())
 }
 
