@@ -4,7 +4,8 @@
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
-.PHONY: run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
+# ops-check backup-drill upgrade-check: docs/deployment.md
+.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -93,6 +94,21 @@ profile:
 faults:
 	tests/faults/run.sh
 
+## The operations checks CI runs (docs/deployment.md): metrics reference, promtool on the alert
+## rules, the Kubernetes base rendered and validated, JSON logs; then the restore drill.
+ops-check: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/ops-checks.sh
+backup-drill: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/backup-drill.sh
+
+## The previous release's binary on the schema this one migrated (builds the previous commit;
+## skipped when no migration changed, UPGRADE_CHECK_FORCE=1 runs it anyway).
+upgrade-check: test-services
+	cargo build --bin simplechat
+	SIMPLECHAT_BIN=$(E2E_BIN) bash .ci/upgrade-check.sh
+
 ## Soak: steady load for SOAK_MINUTES (default 3); each instance's RSS must stay flat. Not in CI.
 soak:
 	tests/faults/run.sh soak
@@ -116,15 +132,17 @@ test-services:
 # else from docker/.env, which compose.up writes with a random secret the first time.
 COMPOSE = docker compose -f docker/docker-compose.yml
 
-## Build the image; start Postgres, Redis, two instances and nginx on http://localhost:8080.
+## Build the image; start Postgres, Redis, two instances and nginx on https://localhost:8443
+## (docker/dev-cert.sh makes its self-signed certificate on first use; http://localhost:8080 redirects).
 compose.up:
 	@if [ -z "$$JWT_SECRET" ] && ! grep -qs '^JWT_SECRET=..*' docker/.env; then \
 	  umask 077; \
 	  echo "JWT_SECRET=$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >> docker/.env; \
 	  echo "compose.up: wrote a random JWT_SECRET to docker/.env (kept for the next runs)"; \
 	fi
+	docker/dev-cert.sh
 	$(COMPOSE) up --detach --build --wait
-	@echo "simplechat runs behind nginx on http://localhost:$${SIMPLECHAT_PORT:-8080} (Swagger UI at /swagger)"
+	@echo "simplechat runs behind nginx on https://localhost:$${SIMPLECHAT_HTTPS_PORT:-8443} (self-signed certificate; Swagger UI on nginx's port 9080 inside the network)"
 
 ## Stop and remove the containers; the Postgres volume stays (add -v by hand to drop it).
 # down needs no secret, but compose checks every ${...} of the file, so it gets a stand-in.

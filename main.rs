@@ -8,7 +8,11 @@ use simplechat::pkg::{
     chat::{self, ChatArgs},
 };
 use simplechat::{
-    pkg::{config::Config, routes, server::BoundServer},
+    pkg::{
+        config::{self, Config, LogFormat},
+        routes,
+        server::BoundServer,
+    },
     platform::database,
 };
 use tracing_subscriber::EnvFilter;
@@ -24,7 +28,8 @@ struct Cli {
 enum Command {
     /// Run the server (creates the database and applies migrations first).
     Serve,
-    /// Create the database if missing and apply pending migrations, then exit.
+    /// Create the database if missing and apply pending migrations, then exit. Forward only: a
+    /// migration is never reverted (a release keeps working on the schema of the next one).
     Migrate,
     /// Print the OpenAPI document as JSON.
     Openapi,
@@ -64,13 +69,32 @@ async fn main() {
         _ => {}
     }
 
-    tracing_subscriber::fmt()
-        // Colours only for a person at a terminal, not for log files and collectors.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // .env is read here already (Config::from_env reads it too), so LOG_FORMAT may be set there.
+    let _ = dotenvy::dotenv();
+    let log_format = match config::log_format(std::env::var("LOG_FORMAT").ok().as_deref()) {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            std::process::exit(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            // Colours only for a person at a terminal, not for log files and collectors.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_env_filter(filter)
+            .init(),
+        // One object per line: timestamp, level, target, message and the other fields at the
+        // top, the current span's fields (e.g. request_id) under "span".
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .init(),
+    }
 
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -96,7 +120,7 @@ async fn main() {
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
-    tracing::info!("database is up to date");
+    tracing::info!("database is up to date (migrations only move forward)");
     Ok(())
 }
 

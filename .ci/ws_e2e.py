@@ -101,7 +101,8 @@ async def next_frame(ws, predicate, what):
 class Client:
     def __init__(self, base, name, run):
         self.base = base
-        self.ws_base = "ws://" + base.split("://", 1)[1]
+        # https:// -> wss:// (nginx terminates TLS), http:// -> ws://.
+        self.ws_base = base.replace("http", "ws", 1)
         self.username = f"{name}_{run}"
         self.user = expect(base, "POST", "/api/v1/auth/register", 201,
                            body={"username": self.username, "password": PASSWORD})

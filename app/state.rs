@@ -31,6 +31,9 @@ pub struct AppState {
     pub chatbot: Arc<Chatbot>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
+    /// Cancelled on SIGTERM: `/readyz` answers 503 and new WebSockets are refused from then on,
+    /// while open ones are still served for `SHUTDOWN_DRAIN`.
+    pub draining: CancellationToken,
     /// Cancelled when the server starts shutting down; WebSockets close with 1001 then.
     pub shutdown: CancellationToken,
     /// Every WebSocket connection's task, so that shutdown can wait for their 1001 closes (the
@@ -52,7 +55,10 @@ impl AppState {
     pub fn new(config: Config, services: Services, shutdown: CancellationToken) -> Self {
         Self {
             chatbot: Arc::new(Chatbot::new(&config.chatbot)),
-            tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            tokens: Arc::new(TokenKeys::new(
+                &config.jwt_secret,
+                &config.jwt_previous_secrets,
+            )),
             passwords: Arc::new(PasswordHasher::new(
                 config.bcrypt_cost,
                 config.bcrypt_concurrency,
@@ -64,6 +70,7 @@ impl AppState {
             broker: services.broker,
             writer: services.writer,
             presence: Arc::new(services.presence),
+            draining: CancellationToken::new(),
             shutdown,
             connections: TaskTracker::new(),
         }

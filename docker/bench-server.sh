@@ -3,7 +3,8 @@
 # ready. Reads $bin, $database_url, $run_id and $workdir; appends the server's pid to $pids.
 
 # Bench settings: cheap bcrypt (only the set-up logs in) with room for its bursts of sign-ups, no
-# send-rate limit, no auth rate limits (every user signs up from loopback), deeper queues.
+# send-rate limit, no auth rate limits (every user signs up from loopback), deeper queues, no
+# drain on stop (no balancer to drain from).
 start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
   local port=$1 machine_id=$2
   shift 2
@@ -13,7 +14,7 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
     BCRYPT_COST=4 BCRYPT_QUEUE=4096 \
     RATE_LIMIT_LOGIN_FAILURES=0 RATE_LIMIT_LOGIN_PER_MIN=0 RATE_LIMIT_REGISTER_PER_HOUR=0 \
     RATE_LIMIT_REFRESH_PER_MIN=0 RATE_LIMIT_WS_TICKET_PER_MIN=0 \
-    WS_SEND_RATE=1000000 WS_OUTBOUND_QUEUE=4096 RUST_LOG=warn "$@" \
+    WS_SEND_RATE=1000000 WS_OUTBOUND_QUEUE=4096 SHUTDOWN_DRAIN=0s RUST_LOG=warn "$@" \
     "$bin" serve >"$workdir/server-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do

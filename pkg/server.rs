@@ -36,11 +36,12 @@ use crate::{
 
 /// How long start-up waits for the live event feed before serving anyway.
 const FEED_WAIT_AT_START: Duration = Duration::from_secs(2);
-/// How long in-flight requests may take to finish once shutdown starts.
-const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long WebSockets may take to close after that; together within the 5 s an orchestrator
-/// is promised between SIGTERM and exit.
-const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long in-flight requests may take to finish once the drain (`SHUTDOWN_DRAIN`) is over.
+pub const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long WebSockets may take to close after that. SIGTERM to exit is therefore at most
+/// `SHUTDOWN_DRAIN` + 3 s + 1.5 s; the Dockerfile, compose file and Kubernetes manifests give
+/// the process more than that before they kill it.
+pub const WEBSOCKET_CLOSE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Creates the database if needed, applies migrations, takes a machine id and builds the shared
 /// state. Background tasks stop when `shutdown` is cancelled.
@@ -148,12 +149,16 @@ impl BoundServer {
             .find_map(|addr| addr.as_socket_addr().copied())
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// and closes WebSockets with 1001.
+    /// Serves until `shutdown` completes, then drains: `/readyz` answers 503 and new WebSockets
+    /// are refused at once, so balancers stop sending work here, while open sockets and requests
+    /// are still served for `SHUTDOWN_DRAIN`. Then it stops accepting, lets in-flight requests
+    /// finish and closes WebSockets with 1001.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         if let Some(addr) = self.local_addr() {
             tracing::info!(%addr, "listening");
         }
+        let draining = self.state.draining.clone();
+        let drain = self.state.config.shutdown_drain;
         let stopping = self.state.shutdown.clone();
         let connections = self.state.connections.clone();
         let result = Server::new_with_acceptor(self.acceptor)
@@ -161,6 +166,12 @@ impl BoundServer {
                 routes::app(self.state),
                 async move {
                     shutdown.await;
+                    tracing::info!(
+                        ?drain,
+                        "draining: /readyz is 503, new WebSockets are refused"
+                    );
+                    draining.cancel();
+                    tokio::time::sleep(drain).await;
                     stopping.cancel();
                 },
                 Some(GRACEFUL_SHUTDOWN_TIMEOUT),
@@ -169,7 +180,7 @@ impl BoundServer {
         // Requests are done; WebSockets closed their reading side when shutdown began and are
         // flushing their last frames and the 1001 close now.
         connections.close();
-        if tokio::time::timeout(WEBSOCKET_DRAIN_TIMEOUT, connections.wait())
+        if tokio::time::timeout(WEBSOCKET_CLOSE_TIMEOUT, connections.wait())
             .await
             .is_err()
         {

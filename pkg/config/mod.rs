@@ -4,6 +4,7 @@
 //! wins). Every key, its default and its meaning is listed in `.env.example` and the README.
 //! A bad value stops start-up with one line that names the key.
 
+pub mod secrets;
 mod values;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
@@ -11,8 +12,8 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use ipnet::IpNet;
 
 use self::values::{
-    at_least_two, bcrypt_cost, cluster_nodes, duration, invalid, origins, parse, positive,
-    trusted_proxies,
+    at_least_two, bcrypt_cost, cluster_nodes, duration, duration_or_zero, invalid, origins, parse,
+    positive, trusted_proxies,
 };
 
 /// The fixed secret used when `APP_ENV=dev` and no `JWT_SECRET` is given. Never valid elsewhere.
@@ -98,6 +99,9 @@ pub struct Config {
     /// Prepended to every Redis key and channel, so several deployments (or tests) share one Redis.
     pub redis_prefix: String,
     pub jwt_secret: String,
+    /// Earlier signing secrets, accepted when checking tokens but never used to sign
+    /// (`JWT_PREVIOUS_SECRETS`, comma-separated): a key is rotated without logging anyone out.
+    pub jwt_previous_secrets: Vec<String>,
     /// True when `jwt_secret` is the built-in dev secret; start-up logs a warning then.
     pub jwt_secret_is_dev_default: bool,
     pub access_token_ttl: Duration,
@@ -124,6 +128,9 @@ pub struct Config {
     /// WebSockets; empty means the server's own origin only.
     pub cors_allowed_origins: Vec<String>,
     pub chatbot: ChatbotConfig,
+    /// After SIGTERM: how long open WebSockets keep being served (while `/readyz` answers 503 and
+    /// new upgrades are refused) before they are closed with 1001.
+    pub shutdown_drain: Duration,
 }
 
 /// A configuration key whose value is missing or cannot be used.
@@ -154,8 +161,11 @@ impl Config {
         Self::from_lookup(|key| values.get(key).cloned())
     }
 
-    /// Builds the configuration from any key → value source.
+    /// Builds the configuration from any key → value source. Secret settings may come from
+    /// files (`<NAME>_FILE`, see `secrets.rs`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let from_files = secrets::from_files(&lookup)?;
+        let lookup = |key: &str| from_files.get(key).cloned().or_else(|| lookup(key));
         let get = |key: &'static str| lookup(key).filter(|value| !value.trim().is_empty());
         let or = |key: &'static str, default: &str| get(key).unwrap_or_else(|| default.to_owned());
 
@@ -181,6 +191,7 @@ impl Config {
             redis_url: or("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_cluster_nodes: cluster_nodes(&or("REDIS_CLUSTER_NODES", ""))?,
             redis_prefix: or("REDIS_PREFIX", "simplechat:"),
+            jwt_previous_secrets: previous_secrets(app_env, &or("JWT_PREVIOUS_SECRETS", ""))?,
             jwt_secret,
             jwt_secret_is_dev_default,
             access_token_ttl: duration("ACCESS_TOKEN_TTL", &or("ACCESS_TOKEN_TTL", "15m"))?,
@@ -203,6 +214,7 @@ impl Config {
                 .transpose()?,
             cors_allowed_origins: origins(&or("CORS_ALLOWED_ORIGINS", ""))?,
             chatbot: chatbot(&get, &or)?,
+            shutdown_drain: duration_or_zero("SHUTDOWN_DRAIN", &or("SHUTDOWN_DRAIN", "5s"))?,
         })
     }
 }
@@ -232,6 +244,45 @@ fn jwt_secret(app_env: AppEnv, given: Option<String>) -> Result<(String, bool), 
         Some(secret) => Ok((secret, false)),
         None if app_env == AppEnv::Dev => Ok((DEV_JWT_SECRET.to_owned(), true)),
         None => Err(invalid("JWT_SECRET", "required unless APP_ENV=dev")),
+    }
+}
+
+/// Comma-separated earlier secrets; held to the same length rule as `JWT_SECRET`.
+fn previous_secrets(app_env: AppEnv, value: &str) -> Result<Vec<String>, ConfigError> {
+    let secrets: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if app_env != AppEnv::Dev && secrets.iter().any(|s| s.len() < MIN_JWT_SECRET_LEN) {
+        return Err(invalid(
+            "JWT_PREVIOUS_SECRETS",
+            format!("each must be at least {MIN_JWT_SECRET_LEN} bytes"),
+        ));
+    }
+    Ok(secrets)
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `LOG_FORMAT` from the environment. Read on its own, before the rest of the configuration,
+/// since logging starts first.
+pub fn log_format(value: Option<&str>) -> Result<LogFormat, ConfigError> {
+    match value.map(str::trim).unwrap_or("") {
+        "" | "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(invalid(
+            "LOG_FORMAT",
+            format!("expected text or json, got {other:?}"),
+        )),
     }
 }
 
@@ -341,6 +392,64 @@ mod tests {
         assert!(nobody.trusted_proxies.is_empty());
         let err = config(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).unwrap_err();
         assert_eq!(err.key, "TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn a_secret_may_be_given_as_a_file_but_not_both_ways() {
+        let dir = std::env::temp_dir().join(format!("simplechat-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("jwt");
+        std::fs::write(&file, "a-secret-from-a-file-that-is-long-enough\n").unwrap();
+        let path = file.to_str().unwrap();
+        let from_file = config(&[("APP_ENV", "prod"), ("JWT_SECRET_FILE", path)]).unwrap();
+        assert_eq!(
+            from_file.jwt_secret,
+            "a-secret-from-a-file-that-is-long-enough"
+        );
+        let url = dir.join("db");
+        std::fs::write(&url, "postgres://app@db/chat").unwrap();
+        let db = config(&[("DATABASE_URL_FILE", url.to_str().unwrap())]).unwrap();
+        assert_eq!(db.database_url, "postgres://app@db/chat");
+        let both = config(&[("JWT_SECRET", "x"), ("JWT_SECRET_FILE", path)]).unwrap_err();
+        assert_eq!(both.key, "JWT_SECRET_FILE");
+        let missing = config(&[("REDIS_URL_FILE", "/nonexistent/redis")]).unwrap_err();
+        assert_eq!(missing.key, "REDIS_URL_FILE");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn previous_jwt_secrets_are_a_comma_separated_list_of_long_secrets() {
+        let long_a = "a".repeat(32);
+        let long_b = "b".repeat(40);
+        let both = format!("{long_a}, {long_b},");
+        let config_ok = config(&[
+            ("APP_ENV", "prod"),
+            ("JWT_SECRET", &"c".repeat(32)),
+            ("JWT_PREVIOUS_SECRETS", &both),
+        ])
+        .unwrap();
+        assert_eq!(config_ok.jwt_previous_secrets, [long_a, long_b]);
+        let short = config(&[
+            ("APP_ENV", "prod"),
+            ("JWT_SECRET", &"c".repeat(32)),
+            ("JWT_PREVIOUS_SECRETS", "short"),
+        ])
+        .unwrap_err();
+        assert_eq!(short.key, "JWT_PREVIOUS_SECRETS");
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked_for() {
+        assert_eq!(log_format(None).unwrap(), LogFormat::Text);
+        assert_eq!(log_format(Some("json")).unwrap(), LogFormat::Json);
+        assert_eq!(log_format(Some("xml")).unwrap_err().key, "LOG_FORMAT");
+    }
+
+    #[test]
+    fn shutdown_drain_defaults_to_five_seconds_and_may_be_zero() {
+        assert_eq!(config(&[]).unwrap().shutdown_drain, Duration::from_secs(5));
+        let none = config(&[("SHUTDOWN_DRAIN", "0s")]).unwrap();
+        assert_eq!(none.shutdown_drain, Duration::ZERO);
     }
 
     #[test]

@@ -70,6 +70,12 @@ pub(super) fn duration(key: &'static str, value: &str) -> Result<Duration, Confi
     Ok(parsed)
 }
 
+/// A duration where `0s` means "not at all".
+pub(super) fn duration_or_zero(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim())
+        .map_err(|err| invalid(key, format!("{value:?}: {err} (write e.g. 5s, 500ms, 0s)")))
+}
+
 pub(super) fn positive<T: std::str::FromStr + Default + PartialOrd>(
     key: &'static str,
     value: &str,

@@ -25,6 +25,8 @@ enum Segment {
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
     routes: Vec<(Vec<Segment>, BTreeSet<String>)>,
+    /// Each route's template as first written, in the order of `routes`.
+    templates: Vec<String>,
 }
 
 impl AllowedMethods {
@@ -44,7 +46,10 @@ impl AllowedMethods {
                 .find(|(known, _)| *known == segments)
             {
                 Some((_, methods)) => methods.extend(names),
-                None => table.routes.push((segments, names.into_iter().collect())),
+                None => {
+                    table.routes.push((segments, names.into_iter().collect()));
+                    table.templates.push(template);
+                }
             }
         }
         table
@@ -53,12 +58,25 @@ impl AllowedMethods {
     /// The `Allow` value for a request path: the methods of the most specific route that
     /// matches it (fixed text beats a parameter, as in the router), or `None` if none does.
     pub fn for_path(&self, path: &str) -> Option<String> {
+        self.route_of(path)
+            .map(|(_, methods)| methods.iter().cloned().collect::<Vec<_>>().join(", "))
+    }
+
+    /// The template of the route serving `path` (e.g. `/api/v1/groups/{group_id}`), as the
+    /// metrics label it; `None` if no route matches.
+    pub fn template_for(&self, path: &str) -> Option<&str> {
+        let (index, _) = self.route_of(path)?;
+        self.templates.get(index).map(String::as_str)
+    }
+
+    fn route_of(&self, path: &str) -> Option<(usize, &BTreeSet<String>)> {
         let parts: Vec<&str> = split(path).collect();
         self.routes
             .iter()
-            .filter(|(segments, _)| matches(segments, &parts))
-            .max_by_key(|(segments, _)| literal_prefix_score(segments))
-            .map(|(_, methods)| methods.iter().cloned().collect::<Vec<_>>().join(", "))
+            .enumerate()
+            .filter(|(_, (segments, _))| matches(segments, &parts))
+            .max_by_key(|(_, (segments, _))| literal_prefix_score(segments))
+            .map(|(index, (_, methods))| (index, methods))
     }
 }
 

@@ -6,5 +6,6 @@ pub mod allow;
 pub mod client_addr;
 pub mod cors;
 pub mod errors;
+pub mod http_metrics;
 pub mod limits;
 pub mod request_id;

@@ -16,6 +16,7 @@ use crate::{
         allow::{add_allow_header, AllowedMethods},
         cors::cors,
         errors::{to_contract_shape, BodyFields},
+        http_metrics::http_metrics,
         limits::limit_body_size,
         request_id::request_id,
     },
@@ -66,7 +67,12 @@ pub fn app(state: AppState) -> impl Endpoint {
         .around(limit_body_size)
         .catch_all_error(move |err| to_contract_shape(err, body_fields.clone()))
         .around(cors)
-        .around(move |next, req| add_allow_header(next, req, allowed.clone()))
+        .around({
+            let allowed = allowed.clone();
+            move |next, req| add_allow_header(next, req, allowed.clone())
+        })
+        // Outside the others, so it sees every answer as the client gets it.
+        .around(move |next, req| http_metrics(next, req, allowed.clone()))
         .around(request_id)
         // Middleware reads only the configuration; handlers get the whole state.
         .data(state.config.clone())

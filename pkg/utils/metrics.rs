@@ -6,6 +6,17 @@ use std::{sync::OnceLock, time::Duration};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::platform::database::{
+    POOL_CONNECTIONS_METRIC as DB_POOL_CONNECTIONS, POOL_WAIT_METRIC as DB_POOL_WAIT_SECONDS,
+};
+
+/// HTTP requests answered, by `method`, `route` (the route's template, e.g.
+/// `/api/v1/groups/{group_id}`, or `unmatched`) and `status` (counter).
+pub const HTTP_REQUESTS: &str = "simplechat_http_requests_total";
+/// Time to answer an HTTP request, by `method` and `route` (histogram). For `GET /ws` it is the
+/// time to the upgrade, not the socket's life.
+pub const HTTP_REQUEST_DURATION: &str = "simplechat_http_request_duration_seconds";
+
 /// Open WebSocket connections on this instance (gauge).
 pub const WS_CONNECTIONS: &str = "simplechat_ws_connections";
 /// Users with at least one connection on this instance (gauge).
@@ -44,6 +55,9 @@ pub const LOGINS_REJECTED: &str = "simplechat_logins_rejected_total";
 pub const RATE_LIMITED: &str = "simplechat_rate_limited_total";
 /// Rate-limit checks that could not reach Redis and let the request through, by `rule` (counter).
 pub const RATE_LIMIT_ERRORS: &str = "simplechat_rate_limit_errors_total";
+/// 1 when this instance's last `/readyz` answered 200, 0 when it answered 503 (gauge; the
+/// orchestrator's probes keep it current).
+pub const READY: &str = "simplechat_ready";
 /// Logins and registrations waiting for a password-hashing slot now (gauge).
 pub const BCRYPT_WAITING: &str = "simplechat_bcrypt_waiting";
 /// Time from asking for a password-hashing slot to getting one (histogram).
@@ -76,11 +90,21 @@ const GAUGES: &[&str] = &[
     BCRYPT_WAITING,
 ];
 /// Every histogram, exported from start-up on (empty buckets).
-const HISTOGRAMS: &[&str] = &[SEND_ACK_SECONDS, WRITE_BATCH_SIZE, BCRYPT_WAIT_SECONDS];
+const HISTOGRAMS: &[&str] = &[
+    SEND_ACK_SECONDS,
+    WRITE_BATCH_SIZE,
+    BCRYPT_WAIT_SECONDS,
+    DB_POOL_WAIT_SECONDS,
+];
 
 /// Send→ack latencies of interest: 0.5 ms to 2.5 s.
 const SEND_ACK_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Request durations: 1 ms to 10 s.
+const HTTP_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Batch sizes: powers of two up to the writer's largest batch.
@@ -103,6 +127,19 @@ pub fn handle() -> &'static PrometheusHandle {
             .and_then(|builder| {
                 builder.set_buckets_for_metric(
                     Matcher::Full(BCRYPT_WAIT_SECONDS.into()),
+                    SEND_ACK_BUCKETS,
+                )
+            })
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(HTTP_REQUEST_DURATION.into()),
+                    HTTP_DURATION_BUCKETS,
+                )
+            })
+            // Waits for a pooled connection: from none at all up to the pool's 2 s timeout.
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(DB_POOL_WAIT_SECONDS.into()),
                     SEND_ACK_BUCKETS,
                 )
             })

@@ -11,7 +11,7 @@ pub use generated_schema::chat as schema;
 
 pub use migrate::{run_migrations, MIGRATIONS};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use diesel::{sql_query, QueryableByName};
@@ -23,8 +23,36 @@ use diesel_async::{
 /// How long a request waits for a free pooled connection before it fails with 503.
 const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A pool of Postgres connections, cheap to clone.
-pub type DbPool = deadpool::Pool<AsyncPgConnection>;
+/// Seconds a caller waited for a pooled connection, failures included (histogram). Named here,
+/// listed with every other metric in `pkg/utils/metrics.rs`.
+pub const POOL_WAIT_METRIC: &str = "simplechat_db_pool_wait_seconds";
+/// Pooled connections by `state`: `idle` or `busy` (gauge, set on each `/metrics` scrape).
+pub const POOL_CONNECTIONS_METRIC: &str = "simplechat_db_pool_connections";
+
+/// A pool of Postgres connections, cheap to clone. A thin wrapper over deadpool's pool that
+/// times every wait for a connection, so a saturated pool shows on `/metrics` before requests
+/// start failing with 503.
+#[derive(Clone)]
+pub struct DbPool(deadpool::Pool<AsyncPgConnection>);
+
+impl DbPool {
+    /// Borrows a connection, waiting up to the pool's timeout for one to come free.
+    pub async fn get(&self) -> Result<DbConn, PoolError> {
+        let started = Instant::now();
+        let conn = self.0.get().await;
+        metrics::histogram!(POOL_WAIT_METRIC).record(started.elapsed().as_secs_f64());
+        conn
+    }
+
+    /// Sets the idle/busy gauges from the pool's current state.
+    pub fn record_usage(&self) {
+        let status = self.0.status();
+        let busy = status.size.saturating_sub(status.available);
+        metrics::gauge!(POOL_CONNECTIONS_METRIC, "state" => "idle").set(status.available as f64);
+        metrics::gauge!(POOL_CONNECTIONS_METRIC, "state" => "busy").set(busy as f64);
+    }
+}
+
 /// One connection borrowed from the pool.
 pub type DbConn = deadpool::Object<AsyncPgConnection>;
 /// Why a connection could not be borrowed.
@@ -46,6 +74,7 @@ pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
         .create_timeout(Some(POOL_WAIT_TIMEOUT))
         .runtime(::deadpool::Runtime::Tokio1)
         .build()
+        .map(DbPool)
         .context("building the Postgres pool")
 }
 

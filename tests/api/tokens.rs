@@ -15,7 +15,7 @@ const ME: &str = "/api/v1/users/me";
 
 /// The claims inside a token the server issued (signature checked with the test secret).
 fn claims_of(access_token: &str) -> AccessClaims {
-    TokenKeys::new(TEST_JWT_SECRET)
+    TokenKeys::new(TEST_JWT_SECRET, &[])
         .check_access(access_token)
         .expect("a token issued by the test server")
 }

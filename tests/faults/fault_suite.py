@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from cluster_failover import fault_cluster_failover
-from infra import Instance, Pids, Postgres, Redis, http, log, server_env
+from infra import SHUTDOWN_DRAIN_S, Instance, Pids, Postgres, Redis, http, log, server_env
 
 PASSWORD = "correct horse battery"
 RETRYABLE = {"unavailable", "internal", "rate_limited"}
@@ -1108,10 +1108,28 @@ class Suite:
         await asyncio.sleep(WARM_UP)
         on_victim = [c for c in self.clients if c.inst is victim]
         senders_on_victim = [s for s in self.senders if s.inst is victim]
+        token = next(c.token for c in self.clients if c.token)
         t0 = now()
         log(f"  SIGTERM {victim.tag} (pid {victim.proc.pid}) with {len(on_victim)} sockets on it")
         victim.draining = True
         victim.signal(signal.SIGTERM)
+        # The drain: readiness and new upgrades are refused at once, open sockets still work.
+        readyz = await rest("GET", f"{victim.base}/readyz", timeout=3)
+        phase.check("/readyz answers 503 at once after SIGTERM", readyz[0] == 503,
+                    f"status {readyz[0]} after {now() - t0:.2f}s")
+        upgrade = await self.try_upgrade(victim, token)
+        phase.check("a new WebSocket upgrade gets 503 with Retry-After while draining",
+                    upgrade.get("status") == 503 and upgrade.get("retry_after") is not None, str(upgrade))
+        drain_end = t0 + SHUTDOWN_DRAIN_S
+        while now() < drain_end - 0.3:
+            await asyncio.sleep(0.05)
+        acked_during_drain = [t for s in senders_on_victim for t, tag in s.acks_t
+                              if tag == victim.tag and t0 + 0.5 <= t < drain_end]
+        early = [c.name for c in on_victim
+                 if any(t0 <= t < drain_end - 0.3 and tag == victim.tag for t, _, tag in c.closes)]
+        phase.check("open sockets are served during SHUTDOWN_DRAIN (sends acked, nobody closed)",
+                    (acked_during_drain or not senders_on_victim) and not early,
+                    f"{len(acked_during_drain)} acks; closed early: {early}")
         try:
             code = await asyncio.to_thread(victim.proc.wait, 15)
         except Exception:
@@ -1121,8 +1139,9 @@ class Suite:
             await asyncio.to_thread(victim.kill9)
         victim.exited_at = t0 + exited
         phase.figures["exit_s"] = round(exited, 2)
-        phase.check("the instance exits within 5s of SIGTERM", code is not None and exited <= 5.0,
-                    f"exit status {code} after {exited:.2f}s")
+        limit = SHUTDOWN_DRAIN_S + 5.0
+        phase.check(f"the instance exits within SHUTDOWN_DRAIN + 5s ({limit:.0f}s) of SIGTERM",
+                    code is not None and exited <= limit, f"exit status {code} after {exited:.2f}s")
         # Let the clients' readers take in what the socket said last.
         deadline = now() + 3
         while now() < deadline and not all(
@@ -1133,7 +1152,7 @@ class Suite:
             closes = [c for t, c, tag in client.closes if t >= t0 and tag == victim.tag]
             codes[client.name] = closes[0] if closes else None
         bad = {k: v for k, v in codes.items() if v != 1001}
-        phase.check("every socket on it was closed with 1001", on_victim and not bad,
+        phase.check("every socket on it was closed with 1001 after the drain", on_victim and not bad,
                     f"{len(on_victim) - len(bad)} of {len(on_victim)}"
                     + (f"; others: {bad}" if bad else ""))
         await asyncio.sleep(max(0.0, t0 + LOAD_AFTER - now()))

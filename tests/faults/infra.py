@@ -291,6 +291,10 @@ class Instance:
             return ""
 
 
+# SHUTDOWN_DRAIN of the suite's instances, in seconds.
+SHUTDOWN_DRAIN_S = 2
+
+
 def server_env(postgres, redis, database, prefix, heartbeat="2s"):
     """The configuration every instance of one run shares (MACHINE_ID unset: leased from Redis)."""
     return {
@@ -310,4 +314,6 @@ def server_env(postgres, redis, database, prefix, heartbeat="2s"):
         "RATE_LIMIT_REGISTER_PER_HOUR": "0",
         "RATE_LIMIT_REFRESH_PER_MIN": "0",
         "RATE_LIMIT_WS_TICKET_PER_MIN": "0",
+        # The sigterm case checks the drain: short, so the suite stays quick.
+        "SHUTDOWN_DRAIN": f"{SHUTDOWN_DRAIN_S}s",
     }

@@ -59,6 +59,12 @@ pub async fn upgrade(
             "this origin may not open a WebSocket (see CORS_ALLOWED_ORIGINS)".into(),
         ));
     }
+    // A draining instance takes no new sockets: the client reconnects to another one.
+    if state.draining.is_cancelled() {
+        return Err(AppError::Unavailable(
+            "this instance is shutting down; retry shortly".into(),
+        ));
+    }
     // A socket that cannot receive its live events is refused before the upgrade, so the client
     // (or the balancer in front) tries again, elsewhere or a little later.
     if !state.broker.is_live() {

@@ -36,6 +36,8 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         ("RATE_LIMIT_REGISTER_PER_HOUR", "0"),
         ("RATE_LIMIT_REFRESH_PER_MIN", "0"),
         ("RATE_LIMIT_WS_TICKET_PER_MIN", "0"),
+        // Every test server is shut down when its test ends; the drain tests set one.
+        ("SHUTDOWN_DRAIN", "0s"),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
