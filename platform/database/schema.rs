@@ -109,7 +109,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chat.mutes (user_id, kind, target_id) {
+        user_id -> Uuid,
+        kind -> Text,
+        target_id -> Uuid,
+        until -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat.push_subscriptions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        session_id -> Uuid,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat.push_outbox (conversation_id, message_id) {
+        conversation_id -> Int8,
+        message_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    chat.push_pending (user_id, conversation_id) {
+        user_id -> Uuid,
+        conversation_id -> Int8,
+        message_id -> Int8,
+        seq -> Int8,
+        unread -> Int4,
+        pending_since -> Nullable<Timestamptz>,
+        due_at -> Timestamptz,
+        attempts -> Int4,
+        last_sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    chat.vapid_keys (id) {
+        id -> Int2,
+        private_key -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(push_subscriptions -> sessions (session_id));
 diesel::joinable!(read_markers -> conversations (conversation_id));
 diesel::joinable!(conversations -> groups (group_id));
 
@@ -124,4 +176,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     read_markers,
     reactions,
     blocks,
+    mutes,
+    push_subscriptions,
+    push_outbox,
+    push_pending,
+    vapid_keys,
 );
