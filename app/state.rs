@@ -8,6 +8,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::services::{
         chatbot::handle::Chatbot, message_writer::MessageWriter, presence::handle::Presence,
+        push::handle::PushHandle,
     },
     pkg::{
         config::Config,
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Who is online, across instances.
     pub presence: Arc<Presence>,
     pub chatbot: Arc<Chatbot>,
+    /// The VAPID key and the HTTP client for Web Push.
+    pub push: Arc<PushHandle>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
     /// Cancelled when the server starts shutting down; WebSockets close with 1001 then.
@@ -45,6 +48,7 @@ pub struct Services {
     pub broker: Broker,
     pub writer: MessageWriter,
     pub presence: Presence,
+    pub push: PushHandle,
 }
 
 impl AppState {
@@ -64,6 +68,7 @@ impl AppState {
             broker: services.broker,
             writer: services.writer,
             presence: Arc::new(services.presence),
+            push: Arc::new(services.push),
             shutdown,
             connections: TaskTracker::new(),
         }

@@ -4,11 +4,14 @@
 //! wins). Every key, its default and its meaning is listed in `.env.example` and the README.
 //! A bad value stops start-up with one line that names the key.
 
+mod push;
 mod values;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use ipnet::IpNet;
+
+pub use self::push::PushConfig;
 
 use self::values::{
     at_least_two, bcrypt_cost, cluster_nodes, duration, invalid, origins, parse, positive,
@@ -124,6 +127,7 @@ pub struct Config {
     /// WebSockets; empty means the server's own origin only.
     pub cors_allowed_origins: Vec<String>,
     pub chatbot: ChatbotConfig,
+    pub push: PushConfig,
 }
 
 /// A configuration key whose value is missing or cannot be used.
@@ -203,6 +207,7 @@ impl Config {
                 .transpose()?,
             cors_allowed_origins: origins(&or("CORS_ALLOWED_ORIGINS", ""))?,
             chatbot: chatbot(&get, &or)?,
+            push: push::push(&get, &or)?,
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     app::controllers::{
         auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi, groups::GroupsApi,
         health::HealthApi, message_changes::MessageChangesApi, messages::MessagesApi,
-        users::UsersApi, web, ws,
+        mutes::MutesApi, push::PushApi, users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -31,6 +31,8 @@ pub type Apis = (
     GroupsApi,
     MessagesApi,
     MessageChangesApi,
+    MutesApi,
+    PushApi,
 );
 
 /// The OpenAPI service: the routes plus their generated document.
