@@ -77,7 +77,7 @@ async fn run(state: AppState, shutdown: CancellationToken) {
         }
         rounds = rounds.wrapping_add(1);
         // Now and then, forget (user, conversation) rows with nothing waiting.
-        if rounds % 40 == 0 {
+        if rounds.is_multiple_of(40) {
             if let Err(err) = forget_idle(&state).await {
                 tracing::debug!(error = %err, "forgetting idle push rows failed");
             }
