@@ -42,9 +42,9 @@ impl MutesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         group_id: Path<GroupId>,
-        body: Json<Option<MuteRequest>>,
+        body: Json<MuteRequest>,
     ) -> Result<Done, AppError> {
-        let until = body.0.unwrap_or_default().until()?;
+        let until = body.0.until()?;
         mutes::mute(&state, auth.0, MuteTarget::Group(group_id.0), until).await?;
         Ok(Done::NoContent)
     }
@@ -77,9 +77,9 @@ impl MutesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         user_id: Path<UserId>,
-        body: Json<Option<MuteRequest>>,
+        body: Json<MuteRequest>,
     ) -> Result<Done, AppError> {
-        let until = body.0.unwrap_or_default().until()?;
+        let until = body.0.until()?;
         mutes::mute(&state, auth.0, MuteTarget::User(user_id.0), until).await?;
         Ok(Done::NoContent)
     }

@@ -17,7 +17,7 @@ pub fn forever() -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// `PUT …/mute`: the body is optional; without `until` the mute lasts until it is removed.
+/// `PUT …/mute`: `{}` mutes until unmuted; `{until}` until then.
 #[derive(Debug, Clone, Default, Object)]
 pub struct MuteRequest {
     /// When the mute ends (RFC 3339, in the future); absent: until unmuted.

@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/", get(web::index))
         .at("/assets/*path", get(web::file))
+        .at("/sw.js", get(web::service_worker))
         .at("/ws", get(ws::upgrade))
         .at("/openapi.json", spec)
         .nest("/swagger", swagger_ui)
@@ -89,6 +90,7 @@ fn allowed_methods() -> AllowedMethods {
     let undocumented = [
         ("/", Method::GET),
         ("/assets/{path}", Method::GET),
+        ("/sw.js", Method::GET),
         ("/ws", Method::GET),
         ("/openapi.json", Method::GET),
     ]

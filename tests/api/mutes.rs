@@ -40,7 +40,10 @@ async fn a_muted_private_conversation_shows_muted_until_far_ahead_until_unmuted(
         .await
         .get("muted_until")
         .is_none());
-    assert_eq!(put(&app, &bob, &path, None).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        put(&app, &bob, &path, Some(json!({}))).await,
+        StatusCode::NO_CONTENT
+    );
     let muted = conversation(&app, &bob, "user_id", &alice.id).await;
     let until: DateTime<Utc> = muted["muted_until"].as_str().unwrap().parse().unwrap();
     assert!(until > Utc::now() + Duration::days(365 * 1000), "{muted}");
@@ -95,18 +98,18 @@ async fn only_members_mute_a_group_and_nobody_mutes_themselves() {
     let outsider = app.new_user().await;
     let group_path = format!("/api/v1/groups/{group_id}/mute");
     assert_eq!(
-        put(&app, &outsider, &group_path, None).await,
+        put(&app, &outsider, &group_path, Some(json!({}))).await,
         StatusCode::NOT_FOUND
     );
 
     let own_path = format!("/api/v1/users/{}/mute", outsider.id);
     assert_eq!(
-        put(&app, &outsider, &own_path, None).await,
+        put(&app, &outsider, &own_path, Some(json!({}))).await,
         StatusCode::FORBIDDEN
     );
     let nobody = format!("/api/v1/users/{}/mute", uuid::Uuid::new_v4());
     assert_eq!(
-        put(&app, &outsider, &nobody, None).await,
+        put(&app, &outsider, &nobody, Some(json!({}))).await,
         StatusCode::NOT_FOUND
     );
 }

@@ -222,7 +222,7 @@ async fn a_muted_conversation_sends_no_push_until_unmuted() {
     subscribe(&app, &bob, &browser).await;
     let mute = format!("/api/v1/users/{}/mute", alice.id);
     let muted = app
-        .request(Method::PUT, &mute, Some(&bob.access_token), None)
+        .request(Method::PUT, &mute, Some(&bob.access_token), Some(json!({})))
         .await;
     assert_eq!(muted.status, StatusCode::NO_CONTENT, "{}", muted.body);
 
