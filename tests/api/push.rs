@@ -357,3 +357,36 @@ async fn pushes_pending_when_an_instance_dies_are_sent_once_by_another() {
     settle_after(&second, &service).await;
     assert_eq!(service.received_by(&browser).await.len(), 1, "sent once");
 }
+
+#[tokio::test]
+async fn at_send_time_an_endpoint_inside_the_network_gets_nothing_and_is_dropped() {
+    // Stored while loopback was allowed (as if its name resolved publicly back then)...
+    let first = spawn_app_with(|settings| {
+        settings.insert("PUSH_ALLOW_HTTP".into(), "true".into());
+        settings.insert("PUSH_WORKERS".into(), "0".into());
+    })
+    .await;
+    let service = FakePushService::start().await;
+    let (alice, bob) = first.friends().await;
+    let by_address = service.browser();
+    let mut by_name = service.browser();
+    by_name.endpoint = by_name.endpoint.replacen("127.0.0.1", "localhost", 1);
+    subscribe(&first, &bob, &by_address).await;
+    subscribe(&first, &bob, &by_name).await;
+
+    // ...and sent by an instance with the production rules: the address (a literal, or what the
+    // name resolves to now) is checked before connecting, and nothing is sent.
+    let second = first
+        .spawn_sibling_with(|settings| {
+            settings.insert("PUSH_ALLOW_HTTP".into(), "false".into());
+            settings.insert("PUSH_WORKERS".into(), "1".into());
+        })
+        .await;
+    second.send_private(&alice, &bob, "hello inside").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !subscriptions(&second, &bob).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "still subscribed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(service.received().await.is_empty());
+}
