@@ -192,7 +192,7 @@ impl AuthApi {
         auth: BearerAuth,
     ) -> Result<LoggedOut, AppError> {
         // Its push subscriptions go, and its open WebSockets, on any instance, are closed.
-        sessions::end(&state, auth.0).await?;
+        sessions::end(&state, auth.0.user_id, auth.0.session_id).await?;
         Ok(LoggedOut::NoContent)
     }
 

@@ -18,7 +18,7 @@ pub fn forever() -> DateTime<Utc> {
 }
 
 /// `PUT …/mute`: `{}` mutes until unmuted; `{until}` until then.
-#[derive(Debug, Clone, Default, Object)]
+#[derive(Debug, Clone, Object)]
 pub struct MuteRequest {
     /// When the mute ends (RFC 3339, in the future); absent: until unmuted.
     pub until: Option<DateTime<Utc>>,

@@ -58,12 +58,13 @@ pub async fn live_caller(state: &AppState, caller: Caller) -> Result<Caller, App
     Ok(caller)
 }
 
-/// Ends the caller's session (logout): its tokens are refused from now on, then [`ended`].
-pub async fn end(state: &AppState, caller: Caller) -> Result<(), AppError> {
+/// Ends a session of `user_id` (logout, or revoking one of one's sessions): its tokens are
+/// refused from now on, then [`ended`] cleans up after it.
+pub async fn end(state: &AppState, user_id: UserId, session_id: SessionId) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
-    queries::auth::revoke_session(&mut conn, caller.session_id).await?;
+    queries::auth::revoke_session(&mut conn, session_id).await?;
     drop(conn);
-    ended(state, caller.user_id, caller.session_id).await
+    ended(state, user_id, session_id).await
 }
 
 /// What follows the end of a session, however it ended (logout, a reused refresh token, a
