@@ -35,7 +35,6 @@ use crate::{
     platform::push::{
         encryption::SubscriberKeys,
         sender::{Delivery, PushRequest},
-        vapid::MAX_VALIDITY,
     },
 };
 
@@ -250,18 +249,13 @@ async fn deliver(
             return Delivery::Refused(0);
         }
     };
-    let authorization =
-        match state
-            .push
-            .vapid
-            .authorization(&endpoint, &config.vapid_subject, MAX_VALIDITY / 2)
-        {
-            Ok(header) => header,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot sign a VAPID token");
-                return Delivery::Refused(0);
-            }
-        };
+    let authorization = match state.push.authorization(&endpoint, &config.vapid_subject) {
+        Ok(header) => header,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot sign a VAPID token");
+            return Delivery::Refused(0);
+        }
+    };
     state
         .push
         .sender
