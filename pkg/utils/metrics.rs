@@ -54,7 +54,7 @@ pub const BCRYPT_REFUSED: &str = "simplechat_bcrypt_refused_total";
 /// Web Push requests a push service accepted (counter).
 pub const WEB_PUSHES_SENT: &str = "simplechat_web_pushes_sent_total";
 /// Web Push requests that failed, by `status` (the HTTP status, or `network`, `blocked`,
-/// `expired`, `encryption`) (counter).
+/// `expired`, `unsendable`) (counter).
 pub const WEB_PUSHES_FAILED: &str = "simplechat_web_pushes_failed_total";
 /// Pushes waiting: outbox rows plus pending (user, conversation) pushes (gauge).
 pub const WEB_PUSH_OUTBOX_DEPTH: &str = "simplechat_web_push_outbox_depth";

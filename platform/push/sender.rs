@@ -25,6 +25,8 @@ use super::addresses::is_public;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait for a whole push request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a name to resolve (the system resolver has no timeout of its own).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most bytes of a push service's answer read (for the log); the rest is dropped.
 const MAX_ANSWER_BYTES: usize = 1024;
 
@@ -69,6 +71,8 @@ pub enum Delivery {
     },
     /// Any other answer (a bad request, a VAPID mismatch): trying again would not help.
     Refused(u16),
+    /// It could not be encrypted or signed (a fault of ours, logged).
+    Unsendable,
     /// The endpoint now resolves to addresses we never connect to.
     Blocked,
 }
@@ -111,11 +115,14 @@ impl PushSender {
         let addresses: Vec<IpAddr> = match endpoint.host().ok_or(EndpointRefusal::NoHost)? {
             Host::Ipv4(ip) => vec![ip.into()],
             Host::Ipv6(ip) => vec![ip.into()],
-            Host::Domain(name) => tokio::net::lookup_host((name, port))
-                .await
-                .map_err(|_| EndpointRefusal::Unresolvable)?
-                .map(|addr| addr.ip())
-                .collect(),
+            Host::Domain(name) => {
+                tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, port)))
+                    .await
+                    .map_err(|_| EndpointRefusal::Unresolvable)?
+                    .map_err(|_| EndpointRefusal::Unresolvable)?
+                    .map(|addr| addr.ip())
+                    .collect()
+            }
         };
         if addresses.is_empty() {
             return Err(EndpointRefusal::Unresolvable);

@@ -216,6 +216,7 @@ async fn send_one(state: &AppState, facts: &Facts, push: &PendingPush) -> Outcom
                 outcome.gone.push(subscription.id);
             }
             Delivery::Refused(status) => failed(&status.to_string()),
+            Delivery::Unsendable => failed("unsendable"),
             Delivery::Retry { status, after } => {
                 failed(&status.map_or_else(|| "network".to_owned(), |code| code.to_string()));
                 let wait = after.unwrap_or_else(|| backoff(push.attempts));
@@ -246,14 +247,14 @@ async fn deliver(
         Ok(body) => body,
         Err(err) => {
             tracing::warn!(error = %err, subscription = %subscription.id, "cannot encrypt a push");
-            return Delivery::Refused(0);
+            return Delivery::Unsendable;
         }
     };
     let authorization = match state.push.authorization(&endpoint, &config.vapid_subject) {
         Ok(header) => header,
         Err(err) => {
             tracing::warn!(error = %err, "cannot sign a VAPID token");
-            return Delivery::Refused(0);
+            return Delivery::Unsendable;
         }
     };
     state
