@@ -3,12 +3,14 @@
 
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
-use uuid::Uuid;
 
 use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
-        models::push::{PushSubscription, SubscribeRequest, VapidPublicKey},
+        models::{
+            ids::PushSubscriptionId,
+            push::{PushSubscription, SubscribeRequest, VapidPublicKey},
+        },
         services::push::subscriptions,
         state::AppState,
     },
@@ -90,7 +92,7 @@ impl PushApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-        subscription_id: Path<Uuid>,
+        subscription_id: Path<PushSubscriptionId>,
     ) -> Result<Done, AppError> {
         subscriptions::unsubscribe(&state, auth.0, subscription_id.0).await?;
         Ok(Done::NoContent)

@@ -4,9 +4,8 @@
 use chrono::{DateTime, Utc};
 use diesel::{Insertable, Queryable, QueryableByName, Selectable};
 use poem_openapi::Object;
-use uuid::Uuid;
 
-use super::ids::{GroupId, SessionId, UserId};
+use super::ids::{GroupId, PushSubscriptionId, SessionId, UserId};
 use crate::platform::database::schema::{push_pending, push_subscriptions};
 
 /// The server's VAPID public key, for `pushManager.subscribe({applicationServerKey})`.
@@ -39,7 +38,7 @@ pub struct SubscribeRequest {
 /// A subscription as its owner sees it (the keys never come back).
 #[derive(Debug, Clone, Object)]
 pub struct PushSubscription {
-    pub id: Uuid,
+    pub id: PushSubscriptionId,
     pub endpoint: String,
     pub created_at: DateTime<Utc>,
 }
@@ -48,7 +47,7 @@ pub struct PushSubscription {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = push_subscriptions, check_for_backend(diesel::pg::Pg))]
 pub struct SubscriptionRecord {
-    pub id: Uuid,
+    pub id: PushSubscriptionId,
     pub user_id: UserId,
     pub session_id: SessionId,
     pub endpoint: String,

@@ -16,11 +16,10 @@ use diesel::{
     sql_types::{BigInt, Double, Integer, Nullable, Uuid as SqlUuid},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 use crate::{
     app::models::{
-        ids::{SessionId, UserId},
+        ids::{PushSubscriptionId, SessionId, UserId},
         push::{PendingPush, PushContext, SubscriptionRecord},
     },
     platform::database::schema::{
@@ -84,7 +83,7 @@ pub async fn of_session(
 pub async fn unsubscribe(
     conn: &mut AsyncPgConnection,
     session: SessionId,
-    id: Uuid,
+    id: PushSubscriptionId,
 ) -> QueryResult<bool> {
     diesel::delete(
         push_subscriptions::table
@@ -108,7 +107,10 @@ pub async fn delete_of_session(
 }
 
 /// Deletes subscriptions the push service says are gone.
-pub async fn delete_gone(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<()> {
+pub async fn delete_gone(
+    conn: &mut AsyncPgConnection,
+    ids: &[PushSubscriptionId],
+) -> QueryResult<()> {
     diesel::delete(push_subscriptions::table.filter(push_subscriptions::id.eq_any(ids)))
         .execute(conn)
         .await

@@ -3,12 +3,12 @@
 
 use chrono::Utc;
 use url::Url;
-use uuid::Uuid;
 
 use crate::{
     app::{
         models::{
             auth::Caller,
+            ids::PushSubscriptionId,
             push::{PushSubscription, SubscribeRequest, SubscriptionRecord},
         },
         queries,
@@ -44,7 +44,7 @@ pub async fn subscribe(
         .await
         .map_err(|refusal| refused(&refusal.to_string()))?;
     let record = SubscriptionRecord {
-        id: Uuid::new_v4(),
+        id: PushSubscriptionId::new_random(),
         user_id: caller.user_id,
         session_id: caller.session_id,
         endpoint: request.endpoint,
@@ -65,7 +65,11 @@ pub async fn list(state: &AppState, caller: Caller) -> Result<Vec<PushSubscripti
 }
 
 /// Removes one of the caller's session's subscriptions (404 for any other).
-pub async fn unsubscribe(state: &AppState, caller: Caller, id: Uuid) -> Result<(), AppError> {
+pub async fn unsubscribe(
+    state: &AppState,
+    caller: Caller,
+    id: PushSubscriptionId,
+) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     if !queries::push::unsubscribe(&mut conn, caller.session_id, id).await? {
         return Err(AppError::NotFound("no such push subscription".into()));

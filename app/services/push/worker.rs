@@ -16,13 +16,12 @@ use std::{
 use chrono::Utc;
 use futures_util::future::join_all;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::payload::message_payload;
 use crate::{
     app::{
         models::{
-            ids::UserId,
+            ids::{PushSubscriptionId, UserId},
             messages::ConversationRecord,
             mutes::MuteTarget,
             push::{PendingPush, PushContext, SubscriptionRecord},
@@ -153,7 +152,7 @@ async fn gather(state: &AppState, due: &[PendingPush]) -> Result<Facts, AppError
 async fn send_all(state: &AppState, due: Vec<PendingPush>) -> Result<(), AppError> {
     let facts = gather(state, &due).await?;
     let outcomes = join_all(due.iter().map(|push| send_one(state, &facts, push))).await;
-    let mut gone: Vec<Uuid> = Vec::new();
+    let mut gone: Vec<PushSubscriptionId> = Vec::new();
     let mut conn = state.db.get().await?;
     for (push, outcome) in due.iter().zip(outcomes) {
         gone.extend(&outcome.gone);
@@ -173,7 +172,7 @@ struct Outcome {
     /// Worth another try, not before this long.
     retry: Option<Duration>,
     /// Subscriptions to delete (404/410, or now resolving inside our network).
-    gone: Vec<Uuid>,
+    gone: Vec<PushSubscriptionId>,
 }
 
 async fn send_one(state: &AppState, facts: &Facts, push: &PendingPush) -> Outcome {
