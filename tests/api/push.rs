@@ -390,3 +390,16 @@ async fn at_send_time_an_endpoint_inside_the_network_gets_nothing_and_is_dropped
     }
     assert!(service.received().await.is_empty());
 }
+
+#[tokio::test]
+async fn push_counters_and_backlog_gauges_are_exported() {
+    let app = push_app().await;
+    let text = app.metrics_text().await;
+    for series in [
+        "simplechat_web_pushes_sent_total",
+        "simplechat_web_push_outbox_depth",
+        "simplechat_web_push_oldest_pending_seconds",
+    ] {
+        assert!(text.contains(series), "{series} missing from /metrics");
+    }
+}
