@@ -288,6 +288,11 @@ async fn a_subscription_the_push_service_calls_gone_is_removed() {
         assert!(tokio::time::Instant::now() < deadline, "still subscribed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"simplechat_web_pushes_failed_total{status="410"}"#),
+        "a 410 is counted as a failure by status"
+    );
 }
 
 #[tokio::test]
@@ -316,7 +321,7 @@ async fn logging_out_removes_the_sessions_subscriptions() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    subscribe(&app, &bob, &browser).await;
+    let before = subscribe(&app, &bob, &browser).await;
     let logout = app
         .post("/api/v1/auth/logout", Some(&bob.access_token), json!({}))
         .await;
@@ -330,6 +335,42 @@ async fn logging_out_removes_the_sessions_subscriptions() {
     app.send_private(&alice, &bob, "after logout").await;
     settle_after(&app, &service).await;
     assert!(service.received_by(&browser).await.is_empty());
+
+    // The row itself is gone: subscribing the same endpoint again makes a new one (an endpoint
+    // still stored would have been moved to the new session under its old id).
+    let again = app
+        .post(
+            "/api/v1/push/subscriptions",
+            Some(token),
+            browser.subscription(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_ne!(again.body["id"], before["id"]);
+}
+
+#[tokio::test]
+async fn a_session_ended_by_a_reused_refresh_token_loses_its_subscriptions() {
+    let app = push_app().await;
+    let service = FakePushService::start().await;
+    let bob = app.new_user().await;
+    let browser = service.browser();
+    let before = subscribe(&app, &bob, &browser).await;
+    assert_eq!(app.refresh(&bob.refresh_token).await.status, StatusCode::OK);
+    let reused = app.refresh(&bob.refresh_token).await;
+    assert_eq!(reused.status, StatusCode::UNAUTHORIZED, "{}", reused.body);
+
+    let login = app.login(&bob.username, crate::helpers::PASSWORD).await;
+    let token = login.body["access_token"].as_str().unwrap();
+    let again = app
+        .post(
+            "/api/v1/push/subscriptions",
+            Some(token),
+            browser.subscription(),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_ne!(again.body["id"], before["id"], "the old row was deleted");
 }
 
 #[tokio::test]
