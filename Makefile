@@ -56,7 +56,6 @@ migrate: services
 ## Regenerate platform/database/schema.rs from a freshly migrated database (diesel print-schema;
 ## installs diesel_cli when missing). CI fails when the committed file differs.
 schema: test-services
-	cargo build --bin simplechat
 	bash .ci/schema-check.sh --write
 
 ## Regenerate docs/openapi.json from the code.

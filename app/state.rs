@@ -8,6 +8,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::services::{
         chatbot::handle::Chatbot, message_writer::MessageWriter, presence::handle::Presence,
+        push::handle::PushHandle,
     },
     pkg::{
         config::Config,
@@ -29,6 +30,8 @@ pub struct AppState {
     /// Who is online, across instances.
     pub presence: Arc<Presence>,
     pub chatbot: Arc<Chatbot>,
+    /// The VAPID key and the HTTP client for Web Push.
+    pub push: Arc<PushHandle>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
     /// Cancelled on SIGTERM: `/readyz` answers 503 and new WebSockets are refused from then on,
@@ -48,6 +51,7 @@ pub struct Services {
     pub broker: Broker,
     pub writer: MessageWriter,
     pub presence: Presence,
+    pub push: PushHandle,
 }
 
 impl AppState {
@@ -71,6 +75,7 @@ impl AppState {
             writer: services.writer,
             presence: Arc::new(services.presence),
             draining: CancellationToken::new(),
+            push: Arc::new(services.push),
             shutdown,
             connections: TaskTracker::new(),
         }

@@ -17,6 +17,7 @@ use crate::{
     app::services::{
         message_writer::MessageWriter,
         presence::{self, handle::Presence},
+        push::{self, handle::PushHandle},
         sessions,
     },
     pkg::{
@@ -84,7 +85,9 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
         Arc::new(MessageIds::new(lease)),
         config.message_writers,
     );
+    let push = PushHandle::load(&config.push, &db).await?;
     let services = Services {
+        push,
         db,
         writer,
         presence: Presence::new(cache.clone(), config.heartbeat_interval),
@@ -93,7 +96,8 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     };
     let state = AppState::new(config, services, shutdown.clone());
     presence::spawn_background(state.clone(), shutdown.clone());
-    sessions::spawn_checks(state.clone(), shutdown);
+    sessions::spawn_checks(state.clone(), shutdown.clone());
+    push::worker::spawn(state.clone(), shutdown);
     Ok(state)
 }
 

@@ -3,3 +3,4 @@
 pub mod cache;
 pub mod chatbot;
 pub mod database;
+pub mod push;

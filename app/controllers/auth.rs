@@ -16,12 +16,11 @@ use crate::{
         models::{
             auth::{LoginRequest, RefreshRequest, RegisterRequest, TokenPair, WsTicket},
             fields::TextField,
-            frames::server,
             ids::{SessionId, UserId},
             users::{NewUser, User, UserRecord},
         },
         queries::{self, auth::Rotation, users::InsertUserError},
-        services::{fanout, rate_limits},
+        services::{rate_limits, sessions},
     },
     pkg::{
         middleware::client_addr::ClientAddr,
@@ -163,7 +162,7 @@ impl AuthApi {
             Rotation::Rotated { generation } => generation,
             Rotation::ReuseDetected => {
                 tracing::warn!(%user_id, %session_id, "refresh token reused; session revoked");
-                fanout::to_session(&state, user_id, session_id, server::SESSION_REVOKED).await;
+                sessions::ended(&state, user_id, session_id).await?;
                 return Err(AppError::Unauthorized(
                     "refresh token was already used; the session has been ended".into(),
                 ));
@@ -192,17 +191,8 @@ impl AuthApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<LoggedOut, AppError> {
-        let mut conn = state.db.get().await?;
-        queries::auth::revoke_session(&mut conn, auth.0.session_id).await?;
-        drop(conn);
-        // Open WebSockets of this session, on any instance, are told and closed.
-        fanout::to_session(
-            &state,
-            auth.0.user_id,
-            auth.0.session_id,
-            server::SESSION_REVOKED,
-        )
-        .await;
+        // Its push subscriptions go, and its open WebSockets, on any instance, are closed.
+        sessions::end(&state, auth.0.user_id, auth.0.session_id).await?;
         Ok(LoggedOut::NoContent)
     }
 

@@ -17,6 +17,7 @@ use crate::{
             frames::Target,
             ids::{GroupId, UserId},
             messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
+            mutes::MuteTarget,
         },
         queries,
         services::{message_changes, message_views, messaging},
@@ -192,6 +193,7 @@ impl MessagesApi {
         let me = auth.0.user_id;
         let mut conn = state.db.get().await?;
         let summaries = queries::messages::summaries(&mut conn, me).await?;
+        let mutes = queries::mutes::active_of(&mut conn, &[me]).await?;
         let last_messages = summaries
             .iter()
             .filter_map(|summary| {
@@ -212,11 +214,12 @@ impl MessagesApi {
                     Conversation {
                         // In the same order as the summaries that have one.
                         last_message: summary.last_message.and_then(|_| last_messages.next()),
-                        conversation: conv,
                         last_seq,
                         read_seq,
                         unread: last_seq - read_seq,
                         change_seq: summary.conversation.change_seq,
+                        muted_until: mutes.get(&(me, MuteTarget::of(&conv))).copied(),
+                        conversation: conv,
                     }
                 })
                 .collect(),

@@ -11,6 +11,8 @@ pub mod groups;
 pub mod health;
 pub mod message_changes;
 pub mod messages;
+pub mod mutes;
+pub mod push;
 pub mod users;
 pub mod web;
 pub mod ws;
@@ -30,6 +32,8 @@ pub enum ApiTags {
     Groups,
     /// History, sending over REST, and the conversation list.
     Messages,
+    /// Web Push notifications: the VAPID key and subscriptions.
+    Push,
     /// Liveness and readiness probes.
     Health,
 }

@@ -53,6 +53,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         asset!("index.html", "text/html; charset=utf-8"),
         asset!("style.css", "text/css; charset=utf-8"),
         asset!("favicon.svg", "image/svg+xml"),
+        asset!("sw.js", JS),
         asset!("js/main.js", JS),
         asset!("js/api.js", JS),
         asset!("js/socket.js", JS),
@@ -89,6 +90,13 @@ fn etag_of(body: &[u8]) -> String {
 #[handler]
 pub fn index(req: &Request) -> Result<Response, AppError> {
     serve(req, "index.html")
+}
+
+/// `GET /sw.js`: the service worker that shows push notifications. It is served from the root
+/// because a service worker only controls pages under its own path.
+#[handler]
+pub fn service_worker(req: &Request) -> Result<Response, AppError> {
+    serve(req, "sw.js")
 }
 
 /// A file the page loads: its script modules, style sheet and icon.

@@ -88,6 +88,12 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// Identifies one Web Push subscription (one browser profile of one login session).
+    PushSubscriptionId,
+    "subscription_id"
+);
+
+uuid_id!(
     /// Identifies a group chat.
     GroupId,
     "group_id"

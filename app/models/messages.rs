@@ -259,6 +259,10 @@ pub struct Conversation {
     /// Absent (never `null`) while the conversation has no message.
     #[oai(skip_serializing_if_is_none)]
     pub last_message: Option<Message>,
+    /// While I have muted the conversation: when the mute ends (9999-12-31T23:59:59Z for "until
+    /// unmuted"). Absent when not muted.
+    #[oai(skip_serializing_if_is_none)]
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 /// Why a text with a NUL character is refused (Postgres cannot store it).

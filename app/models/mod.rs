@@ -20,4 +20,6 @@ pub mod health;
 pub mod ids;
 pub mod message_changes;
 pub mod messages;
+pub mod mutes;
+pub mod push;
 pub mod users;

@@ -1,4 +1,4 @@
-//! The message writer's four multi-row statements, written as SQL.
+//! The message writer's multi-row statements, written as SQL.
 //!
 //! Diesel writes a multi-row insert as `VALUES (…), (…), …`: its text changes with the number of
 //! rows, so Postgres parses and plans it again for every batch, after one more round trip to
@@ -207,6 +207,28 @@ impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
                AND stored.client_msg_id = wanted.client_msg_id LIMIT 1) AS m \
              JOIN chat.conversations AS c ON c.id = m.conversation_id",
         );
+        Ok(())
+    }
+}
+
+/// Queues each stored message for Web Push (`chat.push_outbox`), in the batch's transaction: a
+/// push worker later works out who, if anyone, is owed a push (see `app/services/push`).
+pub struct QueuePushes<'a> {
+    pub conversation_ids: &'a [i64],
+    pub message_ids: &'a [i64],
+}
+
+cached_statement!(QueuePushes);
+
+impl QueryFragment<Pg> for QueuePushes<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO chat.push_outbox (conversation_id, message_id) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.message_ids)?;
+        out.push_sql(")");
         Ok(())
     }
 }

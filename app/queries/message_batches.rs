@@ -1,5 +1,5 @@
 //! Storing a batch of messages in one transaction: seqs taken, rows inserted, the senders' read
-//! markers moved. The statements themselves are in `batch_statements`.
+//! markers moved, the messages queued for Web Push. The statements themselves are in `batch_statements`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,7 +13,7 @@ use futures_util::{
 };
 
 use super::{
-    batch_statements::{AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages},
+    batch_statements::{AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages, QueuePushes},
     messages::ConversationKey,
 };
 use crate::{
@@ -92,7 +92,13 @@ pub async fn store_batch(
             let insert: BoxFuture<QueryResult<Vec<MessageRecord>>> =
                 rows.statement().get_results(conn).boxed();
             let advance = markers.statement().execute(conn);
-            let (stored, _) = try_join!(insert, advance)?;
+            // Pushes are queued with their messages: committed together or not at all.
+            let queue_pushes = QueuePushes {
+                conversation_ids: &rows.conversation_ids,
+                message_ids: &rows.ids,
+            }
+            .execute(conn);
+            let (stored, _, _) = try_join!(insert, advance, queue_pushes)?;
             let mut stored: HashMap<i64, MessageRecord> = stored
                 .into_iter()
                 .map(|record| (record.id, record))

@@ -11,6 +11,8 @@ pub mod groups;
 pub mod message_batches;
 pub mod message_changes;
 pub mod messages;
+pub mod mutes;
+pub mod push;
 pub mod reactions;
 pub mod search;
 pub mod users;

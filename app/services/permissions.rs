@@ -13,6 +13,7 @@ use crate::{
             groups::Role,
             ids::{GroupId, UserId},
             messages::{ConversationRecord, MessageRecord},
+            mutes::MuteTarget,
         },
         queries::{self, messages::ConversationKey},
     },
@@ -342,5 +343,20 @@ pub async fn require_not_blocked_by(
             "user {blocker} cannot be added to a group by you"
         ))),
         None => Ok(()),
+    }
+}
+
+/// Muting a conversation: a group only by its members (404 for others, as for a missing group);
+/// a private conversation with any existing user but oneself.
+pub async fn may_mute(conn: &mut DbConn, user: UserId, target: MuteTarget) -> Result<(), AppError> {
+    match target {
+        MuteTarget::Group(group_id) => role_in(conn, group_id, user).await.map(drop),
+        MuteTarget::User(other) if other == user => {
+            Err(AppError::Forbidden("you cannot mute yourself".into()))
+        }
+        MuteTarget::User(other) => match queries::users::find_by_id(conn, other).await? {
+            Some(_) => Ok(()),
+            None => Err(AppError::NotFound("no such user".into())),
+        },
     }
 }

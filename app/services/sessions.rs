@@ -24,6 +24,7 @@ use crate::{
             ids::{SessionId, UserId},
         },
         queries,
+        services::fanout,
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -55,6 +56,30 @@ pub async fn live_caller(state: &AppState, caller: Caller) -> Result<Caller, App
         ));
     }
     Ok(caller)
+}
+
+/// Ends a session of `user_id` (logout, or revoking one of one's sessions): its tokens are
+/// refused from now on, then [`ended`] cleans up after it.
+pub async fn end(state: &AppState, user_id: UserId, session_id: SessionId) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    queries::auth::revoke_session(&mut conn, session_id).await?;
+    drop(conn);
+    ended(state, user_id, session_id).await
+}
+
+/// What follows the end of a session, however it ended (logout, a reused refresh token, a
+/// revocation from another device): its push subscriptions are deleted and its open
+/// WebSockets, on any instance, are told and closed. Every path that ends a session calls this.
+pub async fn ended(
+    state: &AppState,
+    user_id: UserId,
+    session_id: SessionId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    queries::push::delete_of_session(&mut conn, session_id).await?;
+    drop(conn);
+    fanout::to_session(state, user_id, session_id, server::SESSION_REVOKED).await;
+    Ok(())
 }
 
 /// Sessions checked per query.

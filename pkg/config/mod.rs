@@ -5,11 +5,14 @@
 //! A bad value stops start-up with one line that names the key.
 
 pub mod secrets;
+mod push;
 mod values;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use ipnet::IpNet;
+
+pub use self::push::PushConfig;
 
 use self::values::{
     at_least_two, bcrypt_cost, cluster_nodes, duration, duration_or_zero, invalid, origins, parse,
@@ -131,6 +134,7 @@ pub struct Config {
     /// After SIGTERM: how long open WebSockets keep being served (while `/readyz` answers 503 and
     /// new upgrades are refused) before they are closed with 1001.
     pub shutdown_drain: Duration,
+    pub push: PushConfig,
 }
 
 /// A configuration key whose value is missing or cannot be used.
@@ -215,6 +219,7 @@ impl Config {
             cors_allowed_origins: origins(&or("CORS_ALLOWED_ORIGINS", ""))?,
             chatbot: chatbot(&get, &or)?,
             shutdown_drain: duration_or_zero("SHUTDOWN_DRAIN", &or("SHUTDOWN_DRAIN", "5s"))?,
+            push: push::push(&get, &or)?,
         })
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     app::controllers::{
         auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi, groups::GroupsApi,
         health::HealthApi, message_changes::MessageChangesApi, messages::MessagesApi,
-        users::UsersApi, web, ws,
+        mutes::MutesApi, push::PushApi, users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -32,6 +32,8 @@ pub type Apis = (
     GroupsApi,
     MessagesApi,
     MessageChangesApi,
+    MutesApi,
+    PushApi,
 );
 
 /// The OpenAPI service: the routes plus their generated document.
@@ -57,6 +59,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/", get(web::index))
         .at("/assets/*path", get(web::file))
+        .at("/sw.js", get(web::service_worker))
         .at("/ws", get(ws::upgrade))
         .at("/openapi.json", spec)
         .nest("/swagger", swagger_ui)
@@ -93,6 +96,7 @@ fn allowed_methods() -> AllowedMethods {
     let undocumented = [
         ("/", Method::GET),
         ("/assets/{path}", Method::GET),
+        ("/sw.js", Method::GET),
         ("/ws", Method::GET),
         ("/openapi.json", Method::GET),
     ]

@@ -65,6 +65,15 @@ pub const BCRYPT_WAIT_SECONDS: &str = "simplechat_bcrypt_wait_seconds";
 /// Logins and registrations turned away because every hashing slot and queue place was taken,
 /// or no slot came free in time (counter).
 pub const BCRYPT_REFUSED: &str = "simplechat_bcrypt_refused_total";
+/// Web Push requests a push service accepted (counter).
+pub const WEB_PUSHES_SENT: &str = "simplechat_web_pushes_sent_total";
+/// Web Push requests that failed, by `status` (the HTTP status, or `network`, `blocked`,
+/// `expired`, `unsendable`) (counter).
+pub const WEB_PUSHES_FAILED: &str = "simplechat_web_pushes_failed_total";
+/// Pushes waiting: outbox rows plus pending (user, conversation) pushes (gauge).
+pub const WEB_PUSH_OUTBOX_DEPTH: &str = "simplechat_web_push_outbox_depth";
+/// Age in seconds of the oldest waiting push; 0 when none waits (gauge).
+pub const WEB_PUSH_OLDEST_PENDING_SECONDS: &str = "simplechat_web_push_oldest_pending_seconds";
 
 /// Every counter without labels, exported from start-up on (at 0), so dashboards and alerts see
 /// each series before the first event. (Labelled ones appear with their first label value.)
@@ -81,6 +90,7 @@ const COUNTERS: &[&str] = &[
     CHATBOT_CALLS,
     CHATBOT_FAILURES,
     BCRYPT_REFUSED,
+    WEB_PUSHES_SENT,
 ];
 /// Every gauge, exported from start-up on.
 const GAUGES: &[&str] = &[
@@ -88,6 +98,8 @@ const GAUGES: &[&str] = &[
     ONLINE_USERS,
     PUBSUB_FEED_LIVE,
     BCRYPT_WAITING,
+    WEB_PUSH_OUTBOX_DEPTH,
+    WEB_PUSH_OLDEST_PENDING_SECONDS,
 ];
 /// Every histogram, exported from start-up on (empty buckets).
 const HISTOGRAMS: &[&str] = &[

@@ -65,6 +65,49 @@ pub mod chat {
     }
 
     diesel::table! {
+        chat.mutes (user_id, kind, target_id) {
+            user_id -> Uuid,
+            kind -> Text,
+            target_id -> Uuid,
+            until -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        chat.push_outbox (conversation_id, message_id) {
+            conversation_id -> Int8,
+            message_id -> Int8,
+            created_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        chat.push_pending (user_id, conversation_id) {
+            user_id -> Uuid,
+            conversation_id -> Int8,
+            message_id -> Int8,
+            seq -> Int8,
+            unread -> Int4,
+            pending_since -> Nullable<Timestamptz>,
+            due_at -> Timestamptz,
+            attempts -> Int4,
+            last_sent_at -> Nullable<Timestamptz>,
+        }
+    }
+
+    diesel::table! {
+        chat.push_subscriptions (id) {
+            id -> Uuid,
+            user_id -> Uuid,
+            session_id -> Uuid,
+            endpoint -> Text,
+            p256dh -> Text,
+            auth -> Text,
+            created_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         chat.reactions (conversation_id, message_id, emoji, user_id) {
             conversation_id -> Int8,
             message_id -> Int8,
@@ -105,12 +148,25 @@ pub mod chat {
         }
     }
 
+    diesel::table! {
+        chat.vapid_keys (id) {
+            id -> Int2,
+            private_key -> Text,
+            created_at -> Timestamptz,
+        }
+    }
+
     diesel::joinable!(conversations -> groups (group_id));
     diesel::joinable!(group_members -> groups (group_id));
     diesel::joinable!(group_members -> users (user_id));
     diesel::joinable!(groups -> users (created_by));
     diesel::joinable!(messages -> conversations (conversation_id));
     diesel::joinable!(messages -> users (sender_id));
+    diesel::joinable!(mutes -> users (user_id));
+    diesel::joinable!(push_pending -> conversations (conversation_id));
+    diesel::joinable!(push_pending -> users (user_id));
+    diesel::joinable!(push_subscriptions -> sessions (session_id));
+    diesel::joinable!(push_subscriptions -> users (user_id));
     diesel::joinable!(reactions -> users (user_id));
     diesel::joinable!(read_markers -> conversations (conversation_id));
     diesel::joinable!(read_markers -> users (user_id));
@@ -123,9 +179,14 @@ pub mod chat {
         group_members,
         groups,
         messages,
+        mutes,
+        push_outbox,
+        push_pending,
+        push_subscriptions,
         reactions,
         read_markers,
         sessions,
         users,
+        vapid_keys,
     );
 }

@@ -116,6 +116,18 @@ pub async fn states(
         .collect())
 }
 
+/// Those of `users` with an open connection on any instance now (no visibility rules: for the
+/// server's own decisions, such as whether a Web Push is needed).
+pub async fn online_now(state: &AppState, users: &[UserId]) -> Result<HashSet<UserId>, AppError> {
+    let owners: Vec<String> = users.iter().map(ToString::to_string).collect();
+    let live = state.presence.liveness.live(&owners).await?;
+    Ok(users
+        .iter()
+        .zip(live)
+        .filter_map(|(user, live)| live.then_some(*user))
+        .collect())
+}
+
 /// Renews this instance's leases and sweeps expired ones, until `shutdown`.
 pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
     let heartbeat = state.presence.heartbeat;
