@@ -4,8 +4,8 @@
 //! wins). Every key, its default and its meaning is listed in `.env.example` and the README.
 //! A bad value stops start-up with one line that names the key.
 
-pub mod secrets;
 mod push;
+pub mod secrets;
 mod values;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
