@@ -1,10 +1,17 @@
 //! Muting: a user silences the pushes of one conversation, for a while or until they unmute.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, TimeZone, Utc};
-use poem_openapi::Object;
+use poem_openapi::{
+    registry::MetaSchemaRef,
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+    Object,
+};
 use uuid::Uuid;
 
 use super::{
+    fields::{Named, Omittable},
     ids::{GroupId, UserId},
     messages::Conv,
 };
@@ -20,20 +27,65 @@ pub fn forever() -> DateTime<Utc> {
 /// `PUT …/mute`: `{}` mutes until unmuted; `{until}` until then.
 #[derive(Debug, Clone, Object)]
 pub struct MuteRequest {
-    /// When the mute ends (RFC 3339, in the future); absent: until unmuted.
-    pub until: Option<DateTime<Utc>>,
+    /// When the mute ends (RFC 3339, in the future). Leave it out to mute until unmuted
+    /// (`null` is refused, as for every optional field).
+    pub until: Omittable<MuteUntil>,
 }
 
 impl MuteRequest {
     /// The end of the mute, checked to be in the future.
     pub fn until(&self) -> Result<DateTime<Utc>, AppError> {
-        match self.until {
+        match self.until.as_ref() {
             None => Ok(forever()),
-            Some(until) if until <= Utc::now() => {
+            Some(MuteUntil(until)) if *until <= Utc::now() => {
                 Err(AppError::BadRequest("until must be in the future".into()))
             }
-            Some(until) => Ok(until),
+            Some(MuteUntil(until)) => Ok(*until),
         }
+    }
+}
+
+/// `until` of a mute: a time, under the name errors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MuteUntil(pub DateTime<Utc>);
+
+impl Named for MuteUntil {
+    const FIELD: &'static str = "until";
+}
+
+impl Type for MuteUntil {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        <DateTime<Utc> as Type>::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        <DateTime<Utc> as Type>::schema_ref()
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for MuteUntil {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        <DateTime<Utc> as ParseFromJSON>::parse_from_json(value)
+            .map(MuteUntil)
+            .map_err(|_| ParseError::custom("until must be an RFC 3339 date and time"))
+    }
+}
+
+impl ToJSON for MuteUntil {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        self.0.to_json()
     }
 }
 

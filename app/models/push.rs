@@ -1,9 +1,15 @@
 //! Web Push: a browser's subscription as clients send and see it, the stored row, and the
 //! pending pushes the worker sends.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use diesel::{Insertable, Queryable, QueryableByName, Selectable};
-use poem_openapi::Object;
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+    Object,
+};
 
 use super::ids::{GroupId, PushSubscriptionId, SessionId, UserId};
 use crate::platform::database::schema::{push_pending, push_subscriptions};
@@ -32,7 +38,54 @@ pub struct SubscribeRequest {
     pub keys: SubscriptionKeys,
     /// Sent by browsers; ignored (a subscription that expires answers 404/410 and is removed).
     #[oai(rename = "expirationTime")]
-    pub expiration_time: Option<i64>,
+    pub expiration_time: BrowserExpiration,
+}
+
+/// `expirationTime` of a browser's subscription: milliseconds since the epoch, `null` or left out.
+/// Browsers send `null` for "never", so unlike the API's own optional fields it may be `null`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrowserExpiration(pub Option<i64>);
+
+impl Type for BrowserExpiration {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "BrowserExpiration".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            nullable: true,
+            ..MetaSchema::new_with_format("integer", "int64")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for BrowserExpiration {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(Self(None)),
+            Some(value) => value.as_i64().map(|ms| Self(Some(ms))).ok_or_else(|| {
+                ParseError::custom("expirationTime must be an integer (milliseconds) or null")
+            }),
+        }
+    }
+}
+
+impl ToJSON for BrowserExpiration {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(self.0.map_or(serde_json::Value::Null, serde_json::Value::from))
+    }
 }
 
 /// A subscription as its owner sees it (the keys never come back).
