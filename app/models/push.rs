@@ -84,7 +84,10 @@ impl ParseFromJSON for BrowserExpiration {
 
 impl ToJSON for BrowserExpiration {
     fn to_json(&self) -> Option<serde_json::Value> {
-        Some(self.0.map_or(serde_json::Value::Null, serde_json::Value::from))
+        Some(
+            self.0
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
+        )
     }
 }
 
