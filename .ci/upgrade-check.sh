@@ -3,8 +3,9 @@
 # previous release's binary must keep working on a database that the new binary has migrated,
 # because during a rolling upgrade old and new instances serve side by side.
 #
-#   1. build the previous release: the newest tag reachable from HEAD's first parent, else
-#      HEAD's first parent itself (the previous commit on main); UPGRADE_BASE=<rev> overrides;
+#   1. build the previous release: the newest tag reachable from HEAD's first parent, else the
+#      commit just before the newest change to platform/migrations (the last build that ran on
+#      the old schema); UPGRADE_BASE=<rev> overrides;
 #   2. the new binary migrates a fresh database;
 #   3. the old binary starts on it and passes the smoke test (.ci/chat_history.py: register,
 #      contacts, messages, history, login again), while a new instance runs beside it and reads
@@ -23,7 +24,8 @@ cd "$ci_root"
 base=${UPGRADE_BASE:-}
 if [ -z "$base" ]; then
   git rev-parse --verify -q HEAD^1 >/dev/null || { ci_log "no previous commit: nothing to check"; exit 0; }
-  base=$(git describe --tags --abbrev=0 HEAD^1 2>/dev/null || git rev-parse HEAD^1)
+  base=$(git describe --tags --abbrev=0 HEAD^1 2>/dev/null ||
+    git rev-parse "$(git log -1 --format=%H -- platform/migrations)^")
 fi
 base_commit=$(git rev-parse --verify "$base^{commit}") || ci_die "cannot resolve $base"
 if [ -z "${UPGRADE_CHECK_FORCE:-}" ] && git diff --quiet "$base_commit" HEAD -- platform/migrations; then
