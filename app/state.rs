@@ -7,14 +7,14 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     app::services::{
-        chatbot::handle::Chatbot, message_writer::MessageWriter, presence::handle::Presence,
-        push::handle::PushHandle,
+        attachments::handle::AttachmentsHandle, chatbot::handle::Chatbot,
+        message_writer::MessageWriter, presence::handle::Presence, push::handle::PushHandle,
     },
     pkg::{
         config::Config,
         utils::{jwt::TokenKeys, password::PasswordHasher},
     },
-    platform::{cache::broker::Broker, cache::Cache, database::DbPool},
+    platform::{cache::broker::Broker, cache::Cache, database::DbPool, storage::Storage},
 };
 
 /// Shared state of one server process.
@@ -32,6 +32,8 @@ pub struct AppState {
     pub chatbot: Arc<Chatbot>,
     /// The VAPID key and the HTTP client for Web Push.
     pub push: Arc<PushHandle>,
+    /// The object store holding attachments, and the image-decoding slots.
+    pub attachments: Arc<AttachmentsHandle>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<PasswordHasher>,
     /// Cancelled on SIGTERM: `/readyz` answers 503 and new WebSockets are refused from then on,
@@ -52,6 +54,7 @@ pub struct Services {
     pub writer: MessageWriter,
     pub presence: Presence,
     pub push: PushHandle,
+    pub storage: Storage,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             presence: Arc::new(services.presence),
             draining: CancellationToken::new(),
             push: Arc::new(services.push),
+            attachments: Arc::new(AttachmentsHandle::new(services.storage)),
             shutdown,
             connections: TaskTracker::new(),
         }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     app::services::{
+        attachments,
         message_writer::MessageWriter,
         presence::{self, handle::Presence},
         push::{self, handle::PushHandle},
@@ -32,6 +33,7 @@ use crate::{
             Cache, Target,
         },
         database,
+        storage::Storage,
     },
 };
 
@@ -86,8 +88,10 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
         config.message_writers,
     );
     let push = PushHandle::load(&config.push, &db).await?;
+    let storage = Storage::connect(&config.attachments.storage).context("STORAGE_URL")?;
     let services = Services {
         push,
+        storage,
         db,
         writer,
         presence: Presence::new(cache.clone(), config.heartbeat_interval),
@@ -97,6 +101,7 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     let state = AppState::new(config, services, shutdown.clone());
     presence::spawn_background(state.clone(), shutdown.clone());
     sessions::spawn_checks(state.clone(), shutdown.clone());
+    attachments::sweep::spawn(state.clone(), shutdown.clone());
     push::worker::spawn(state.clone(), shutdown);
     Ok(state)
 }

@@ -4,3 +4,4 @@ pub mod cache;
 pub mod chatbot;
 pub mod database;
 pub mod push;
+pub mod storage;

@@ -16,7 +16,7 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
+            messages::{Conversation, MessageBody, MessageId, Page, PageLimit, SendMessageRequest},
             mutes::MuteTarget,
         },
         queries,
@@ -272,11 +272,13 @@ async fn send(
     target: Target,
     body: SendMessageRequest,
 ) -> Result<MessageSent, AppError> {
+    let attachments = body.attachments.0.map(|list| list.0);
+    let message_body = MessageBody::new(body.content, attachments).map_err(AppError::BadRequest)?;
     let message = messaging::send(
         state,
         sender,
         target,
-        &body.content,
+        &message_body,
         &body.client_msg_id,
         body.reply_to.as_ref().map(|quoted| quoted.0),
     )

@@ -3,6 +3,7 @@
 //! (`bearer.rs` for REST, `ws/mod.rs` for the WebSocket upgrade).
 //! One file per area; the routes that mount them are listed in `pkg/routes`.
 
+pub mod attachments;
 pub mod auth;
 pub mod bearer;
 pub mod blocks;
@@ -32,6 +33,8 @@ pub enum ApiTags {
     Groups,
     /// History, sending over REST, and the conversation list.
     Messages,
+    /// Files sent with messages: upload and download.
+    Attachments,
     /// Web Push notifications: the VAPID key and subscriptions.
     Push,
     /// Liveness and readiness probes.

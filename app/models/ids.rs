@@ -103,3 +103,9 @@ impl GroupId {
     /// The public `general` room, created by migration with this fixed id.
     pub const GENERAL: GroupId = GroupId(Uuid::from_u128(0xa));
 }
+
+uuid_id!(
+    /// Identifies an uploaded file (an attachment); random, so it cannot be guessed.
+    AttachmentId,
+    "attachment_id"
+);

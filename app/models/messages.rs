@@ -5,11 +5,12 @@ use diesel::{Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object, Union};
 
 use super::{
+    attachments::{Attachment, AttachmentIds, AttachmentList},
     fields::{
         int_range_param, string_type, text_field_openapi, Named, Omittable, TextField,
         NOT_SPACE_OR_NUL, NO_NUL,
     },
-    ids::{GroupId, UserId},
+    ids::{AttachmentId, GroupId, UserId},
 };
 use crate::platform::database::schema::{conversations, messages};
 
@@ -137,6 +138,8 @@ pub struct Message {
     /// The conversation's `change_seq` of this message's latest edit, delete or reaction change;
     /// 0 until it is first changed.
     pub change_seq: i64,
+    /// The files sent with it, in the order given; `[]` when none (and once deleted).
+    pub attachments: Vec<Attachment>,
 }
 
 /// The message a reply answers, as it is now.
@@ -198,6 +201,7 @@ impl MessageRecord {
             reply_to: None,
             reactions: Vec::new(),
             change_seq: self.change_seq,
+            attachments: Vec::new(),
         }
     }
 }
@@ -347,11 +351,78 @@ impl TextField for ClientMsgId {
 }
 text_field_openapi!(ClientMsgId);
 
+/// The text of a send: like [`MessageContent`], but it may be `""` when the message carries
+/// attachments (see [`MessageBody`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendContent(String);
+
+impl TextField for SendContent {
+    const FIELD: &'static str = "content";
+
+    fn describe(schema: &mut MetaSchema) {
+        schema.max_length = Some(MessageContent::MAX_CHARS);
+        schema.pattern = Some(format!("^({NO_NUL}*{NOT_SPACE_OR_NUL}{NO_NUL}*)?$"));
+        schema.description = Some(
+            "1–4096 characters, not only whitespace; may be \"\" when `attachments` are sent.",
+        );
+    }
+
+    fn parse(raw: String) -> Result<Self, String> {
+        if raw.is_empty() {
+            return Ok(Self(raw));
+        }
+        MessageContent::parse(raw).map(|content| Self(content.0))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+text_field_openapi!(SendContent);
+
+/// What a send carries: text, attachments, or both; never neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody {
+    content: String,
+    attachments: AttachmentIds,
+}
+
+impl MessageBody {
+    /// Combines a send's `content` and `attachments`; errors name the field at fault.
+    pub fn new(
+        content: SendContent,
+        attachments: Option<Vec<AttachmentId>>,
+    ) -> Result<Self, String> {
+        let attachments = AttachmentIds::parse(attachments)?;
+        if content.0.is_empty() && attachments.is_empty() {
+            return Err(format!(
+                "{} must not be empty or only whitespace (it may be empty only when attachments are sent)",
+                <MessageContent as TextField>::FIELD
+            ));
+        }
+        Ok(Self {
+            content: content.0,
+            attachments,
+        })
+    }
+
+    pub fn content(&self) -> &str {
+        &self.content
+    }
+
+    pub fn attachments(&self) -> &AttachmentIds {
+        &self.attachments
+    }
+}
+
 /// Body of the REST send routes.
 #[derive(Debug, Object)]
 pub struct SendMessageRequest {
-    pub content: MessageContent,
+    pub content: SendContent,
     pub client_msg_id: ClientMsgId,
+    /// Ids of files uploaded by the sender (`POST /attachments`) and not sent yet: 1–10. Leave it
+    /// out for none.
+    pub attachments: Omittable<AttachmentList>,
     /// The id of a message of the same conversation that this one answers. Leave it out for a
     /// message that answers none (`null` is refused, as for every optional field).
     pub reply_to: Omittable<QuotedId>,

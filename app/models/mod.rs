@@ -10,6 +10,7 @@
 //!
 //! "Session" always means a login session (`ids::SessionId`); a socket is a connection.
 
+pub mod attachments;
 pub mod auth;
 pub mod chatbot;
 pub mod contacts;

@@ -146,4 +146,8 @@ pub struct PushContext {
     pub group_id: Option<GroupId>,
     pub user_low: Option<UserId>,
     pub user_high: Option<UserId>,
+    /// The kind and name of its first attachment, if it has any: what a push shows of a
+    /// message without text.
+    pub first_attachment_kind: Option<String>,
+    pub first_attachment_name: Option<String>,
 }

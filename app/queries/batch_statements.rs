@@ -14,12 +14,12 @@
 use diesel::{
     pg::Pg,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{Array, BigInt, Nullable, Text, Uuid},
+    sql_types::{Array, BigInt, Nullable, SmallInt, Text, Uuid},
     QueryResult,
 };
 
 use crate::{
-    app::models::ids::{GroupId, UserId},
+    app::models::ids::{AttachmentId, GroupId, UserId},
     platform::database::schema::{conversations, messages},
 };
 
@@ -229,6 +229,44 @@ impl QueryFragment<Pg> for QueuePushes<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(self.message_ids)?;
         out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// Attaches uploads to the messages that carry them: each row must be its sender's and not sent
+/// yet, else it is left as it is (the caller compares the count of rows changed with the count
+/// asked for). `positions` number each message's attachments in the order the send gave them.
+pub struct AttachToMessages<'a> {
+    pub attachment_ids: &'a [AttachmentId],
+    pub uploader_ids: &'a [UserId],
+    pub conversation_ids: &'a [i64],
+    pub message_ids: &'a [i64],
+    pub positions: &'a [i16],
+}
+
+cached_statement!(AttachToMessages);
+
+impl QueryFragment<Pg> for AttachToMessages<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE chat.attachments AS a \
+             SET conversation_id = t.conversation_id, message_id = t.message_id, \
+                 position = t.position \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<Uuid>, _>(self.attachment_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(self.uploader_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(self.message_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<SmallInt>, _>(self.positions)?;
+        out.push_sql(
+            ") AS t (id, uploader_id, conversation_id, message_id, position) \
+             WHERE a.id = t.id AND a.uploader_id = t.uploader_id AND a.message_id IS NULL",
+        );
         Ok(())
     }
 }

@@ -13,12 +13,15 @@ use futures_util::{
 };
 
 use super::{
-    batch_statements::{AdvanceReadMarkers, BumpGroups, BumpPairs, InsertMessages, QueuePushes},
+    attachments::not_attachable,
+    batch_statements::{
+        AdvanceReadMarkers, AttachToMessages, BumpGroups, BumpPairs, InsertMessages, QueuePushes,
+    },
     messages::ConversationKey,
 };
 use crate::{
     app::models::{
-        ids::UserId,
+        ids::{AttachmentId, UserId},
         messages::{ConversationRecord, MessageRecord},
     },
     platform::database::schema::conversations,
@@ -35,6 +38,9 @@ pub struct NewMessage<'a> {
     /// The message this one answers, in the same conversation (checked by the caller; the
     /// table's foreign key makes sure).
     pub reply_to: Option<i64>,
+    /// Uploads it carries: attached in the same transaction, or the whole batch fails with
+    /// [`super::attachments::is_not_attachable`].
+    pub attachments: &'a [AttachmentId],
 }
 
 /// Stores messages in one transaction, each with the next seq of its conversation, in the order
@@ -45,7 +51,9 @@ pub struct NewMessage<'a> {
 /// instance) queue up and seqs have no gaps. Conversation rows are locked in one fixed order
 /// (private pairs, then groups, each sorted), so two batches never deadlock over them. A
 /// `client_msg_id` the sender already used fails the whole batch with a unique violation and
-/// rolls it back, seqs included. Each sender's read marker moves to their newest message: one's
+/// rolls it back, seqs included; so does an attachment that is not its sender's or was sent
+/// already (checked here, in the writing transaction, so two sends cannot both take one upload).
+/// Each sender's read marker moves to their newest message: one's
 /// own messages are read.
 ///
 /// Statements that do not need each other's answers are pipelined: sent together and run by
@@ -73,6 +81,7 @@ pub async fn store_batch(
             let mut rows = MessageColumns::default();
             let mut placed = Vec::with_capacity(batch.len());
             let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
+            let mut attached = AttachmentColumns::default();
             for new in batch {
                 let (Some(conversation), Some(seq)) =
                     (conversations.get(&new.key), next_seq.get_mut(&new.key))
@@ -81,6 +90,7 @@ pub async fn store_batch(
                     continue;
                 };
                 rows.push(new, conversation.id, *seq);
+                attached.push(new, conversation.id);
                 placed.push(Some((new.id, conversation)));
                 newest_read.insert((conversation.id, new.sender_id), *seq);
                 *seq += 1;
@@ -98,7 +108,16 @@ pub async fn store_batch(
                 message_ids: &rows.ids,
             }
             .execute(conn);
-            let (stored, _, _) = try_join!(insert, advance, queue_pushes)?;
+            // After the insert (pipelined in order): the attachments reference their messages.
+            let attach: BoxFuture<QueryResult<usize>> = if attached.attachment_ids.is_empty() {
+                futures_util::future::ok(0).boxed()
+            } else {
+                attached.statement().execute(conn).boxed()
+            };
+            let (stored, _, _, attached_count) = try_join!(insert, advance, queue_pushes, attach)?;
+            if attached_count != attached.attachment_ids.len() {
+                return Err(not_attachable());
+            }
             let mut stored: HashMap<i64, MessageRecord> = stored
                 .into_iter()
                 .map(|record| (record.id, record))
@@ -218,6 +237,39 @@ impl<'a> MessageColumns<'a> {
             contents: &self.contents,
             client_msg_ids: &self.client_msg_ids,
             reply_to_ids: &self.reply_to_ids,
+        }
+    }
+}
+
+/// The attachments of a batch's messages, column by column, as [`AttachToMessages`] takes them.
+#[derive(Default)]
+struct AttachmentColumns {
+    attachment_ids: Vec<AttachmentId>,
+    uploader_ids: Vec<UserId>,
+    conversation_ids: Vec<i64>,
+    message_ids: Vec<i64>,
+    positions: Vec<i16>,
+}
+
+impl AttachmentColumns {
+    fn push(&mut self, new: &NewMessage<'_>, conversation_id: i64) {
+        for (position, id) in new.attachments.iter().enumerate() {
+            self.attachment_ids.push(*id);
+            self.uploader_ids.push(new.sender_id);
+            self.conversation_ids.push(conversation_id);
+            self.message_ids.push(new.id);
+            // At most `AttachmentIds::MAX` per message.
+            self.positions.push(position as i16);
+        }
+    }
+
+    fn statement(&self) -> AttachToMessages<'_> {
+        AttachToMessages {
+            attachment_ids: &self.attachment_ids,
+            uploader_ids: &self.uploader_ids,
+            conversation_ids: &self.conversation_ids,
+            message_ids: &self.message_ids,
+            positions: &self.positions,
         }
     }
 }

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::{
+    dsl::sql,
     prelude::*,
-    sql_types::{BigInt, Double, Integer, Nullable, Uuid as SqlUuid},
+    sql_types::{BigInt, Double, Integer, Nullable, Text, Uuid as SqlUuid},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -247,10 +248,21 @@ pub async fn contexts(
             conversations::group_id,
             conversations::user_low,
             conversations::user_high,
+            sql::<Nullable<Text>>(FIRST_ATTACHMENT_KIND),
+            sql::<Nullable<Text>>(FIRST_ATTACHMENT_NAME),
         ))
         .load(conn)
         .await
 }
+
+/// The kind of the message's first attachment (NULL without any).
+const FIRST_ATTACHMENT_KIND: &str = "(SELECT a.kind FROM chat.attachments a \
+     WHERE a.conversation_id = chat.messages.conversation_id AND a.message_id = chat.messages.id \
+     ORDER BY a.position LIMIT 1)";
+/// The name of the message's first attachment (NULL without any).
+const FIRST_ATTACHMENT_NAME: &str = "(SELECT a.name FROM chat.attachments a \
+     WHERE a.conversation_id = chat.messages.conversation_id AND a.message_id = chat.messages.id \
+     ORDER BY a.position LIMIT 1)";
 
 /// Settles a claimed push: `sent` of its messages are dealt with; `sent_now` says a push went
 /// out (so the next one waits out the coalescing window), else what remains is due at once.

@@ -20,6 +20,7 @@ use crate::{
         },
         queries::{self, message_changes, reactions},
         services::{
+            attachments,
             fanout::{self, audience},
             message_views, permissions,
         },
@@ -94,12 +95,18 @@ pub async fn delete(
     }
     let changed = change(&mut conn, &conversation, |conn, change_seq| {
         async move {
-            Ok(message_changes::tombstone(conn, conversation.id, record.id, change_seq).await?)
+            let tombstone =
+                message_changes::tombstone(conn, conversation.id, record.id, change_seq).await?;
+            // Its attachments go with it; their blobs are queued for deletion in this
+            // transaction (see `attachments::sweep`).
+            queries::attachments::remove_of_message(conn, conversation.id, record.id).await?;
+            Ok(tombstone)
         }
         .scope_boxed()
     })
     .await?;
     if let Some(changed) = changed {
+        attachments::sweep::soon(state);
         publish(state, &mut conn, deleter, changed, &conversation).await?;
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! Messages as readers see them: a stored row plus what lives in other rows — the message a reply
 //! quotes (as it is now) and the reactions. Every path that shows stored messages (history, sync,
-//! catch-up, search, changes) completes them here, with two queries for a whole page.
+//! catch-up, search, changes) completes them here, with three queries for a whole page.
 
 use std::collections::HashMap;
 
@@ -9,6 +9,7 @@ use diesel_async::AsyncPgConnection;
 
 use crate::app::{
     models::{
+        attachments::Attachment,
         ids::UserId,
         messages::{Conv, Message, MessageId, MessageRecord, Reaction, ReplyTo},
     },
@@ -28,10 +29,22 @@ pub async fn complete(
 
     let reactions = queries::reactions::of_messages(conn, &conversation_ids, &ids).await?;
     let quoted = queries::message_changes::quoted(conn, &conversation_ids, &quoted_ids).await?;
+    let attachments = queries::attachments::of_messages(conn, &conversation_ids, &ids).await?;
 
     let mut reactions_of = HashMap::<i64, Vec<Reaction>>::new();
     for (message_id, emoji, user_id, _) in reactions {
         add_reaction(reactions_of.entry(message_id).or_default(), emoji, user_id);
+    }
+    let mut attachments_of = HashMap::<(i64, i64), Vec<Attachment>>::new();
+    for record in attachments {
+        if let (Some(conversation_id), Some(message_id)) =
+            (record.conversation_id, record.message_id)
+        {
+            attachments_of
+                .entry((conversation_id, message_id))
+                .or_default()
+                .push(record.to_attachment());
+        }
     }
     let quoted: HashMap<(i64, i64), MessageRecord> = quoted
         .into_iter()
@@ -45,9 +58,13 @@ pub async fn complete(
                 .and_then(|id| quoted.get(&(row.conversation_id, id)))
                 .map(reply_of);
             let reactions = reactions_of.remove(&row.id).unwrap_or_default();
+            let attachments = attachments_of
+                .remove(&(row.conversation_id, row.id))
+                .unwrap_or_default();
             let mut message = row.into_message(conv);
             message.reply_to = reply_to;
             message.reactions = reactions;
+            message.attachments = attachments;
             message
         })
         .collect())

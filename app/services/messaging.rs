@@ -16,7 +16,7 @@ use crate::{
             frames::{server, Target},
             ids::UserId,
             messages::{
-                ClientMsgId, Conv, ConversationRecord, Message, MessageContent, MessageId,
+                ClientMsgId, Conv, ConversationRecord, Message, MessageBody, MessageId,
                 MessageRecord, PageLimit,
             },
         },
@@ -34,11 +34,12 @@ use crate::{
 };
 
 /// Stores a message from `sender` and delivers it; a retried `client_msg_id` returns the original.
+/// Attachments must be the sender's unsent uploads (else `bad_request`).
 pub async fn send(
     state: &AppState,
     sender: UserId,
     target: Target,
-    content: &MessageContent,
+    body: &MessageBody,
     client_msg_id: &ClientMsgId,
     reply_to: Option<MessageId>,
 ) -> Result<Message, AppError> {
@@ -49,15 +50,17 @@ pub async fn send(
     let draft = Draft {
         sender,
         target,
-        content: content.as_str().to_owned(),
+        content: body.content().to_owned(),
         client_msg_id: client_msg_id.as_str().to_owned(),
         reply_to,
+        attachments: body.attachments().ids().to_vec(),
         authority: Authority::Rules,
     };
     // Storing and delivering run to their end in a task of their own: a REST request is dropped
     // when its client disconnects, and a message stored by then must still reach its readers (and
     // the chatbot) rather than wait for their next `sync`.
     let state = state.clone();
+    let has_attachments = !body.attachments().is_empty();
     let message = tokio::spawn(
         async move {
             let message = match state.writer.write(draft).await? {
@@ -76,7 +79,8 @@ pub async fn send(
                     conversation,
                     readers,
                 } => {
-                    let message = new_message_view(&state, &record, &conversation).await?;
+                    let message =
+                        new_message_view(&state, &record, &conversation, has_attachments).await?;
                     fanout::new_message(&state, &message, &conversation, readers).await;
                     chatbot::consider(&state, &record, &conversation);
                     message
@@ -118,15 +122,16 @@ async fn check_reply_to(
     Ok(())
 }
 
-/// A message just stored, as its sender sees it. It has no reactions yet; only a reply needs a
-/// look at the message it quotes.
+/// A message just stored, as its sender sees it. It has no reactions yet; only a reply (the
+/// message it quotes) or attachments need another look at the database.
 pub async fn new_message_view(
     state: &AppState,
     record: &MessageRecord,
     conversation: &ConversationRecord,
+    has_attachments: bool,
 ) -> Result<Message, AppError> {
     let view = conversation.seen_by(record.sender_id);
-    if record.reply_to_id.is_none() {
+    if record.reply_to_id.is_none() && !has_attachments {
         return Ok(record.clone().into_message(view));
     }
     let mut conn = state.db.get().await?;

@@ -5,6 +5,7 @@
 //! state holds only handles (`chatbot::handle`, `presence::handle`, the message writer's queue),
 //! none of which reaches back to the state.
 
+pub mod attachments;
 pub mod chatbot;
 pub mod fanout;
 pub mod message_changes;

@@ -1,5 +1,5 @@
 //! Who may do what: send to, write to or read a conversation, add a contact, manage a group, see
-//! someone's presence. The rules live here once; controllers and the message writer call them
+//! someone's presence, fetch an attachment. The rules live here once; controllers and the message writer call them
 //! (the writer gathers the facts for a whole batch in a few queries, then asks [`may_send`] of
 //! each message; the other paths ask one at a time).
 
@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use crate::{
     app::{
         models::{
+            attachments::AttachmentRecord,
             chatbot::CHATBOT_ID,
             frames::Target,
             groups::Role,
@@ -358,5 +359,32 @@ pub async fn may_mute(conn: &mut DbConn, user: UserId, target: MuteTarget) -> Re
             Some(_) => Ok(()),
             None => Err(AppError::NotFound("no such user".into())),
         },
+    }
+}
+
+/// An attachment one cannot read is reported exactly as a missing one.
+pub fn no_such_attachment() -> AppError {
+    AppError::NotFound("no such attachment".into())
+}
+
+/// Reading an attachment: before it is sent, its uploader only; once sent, whoever may read the
+/// conversation of the message carrying it now (a party of the pair, a current member of the
+/// group; the uploader too only as one of those). Anyone else is told it does not exist.
+pub async fn may_read_attachment(
+    conn: &mut DbConn,
+    user: UserId,
+    attachment: &AttachmentRecord,
+) -> Result<(), AppError> {
+    let Some(conversation_id) = attachment.conversation_id else {
+        return (attachment.uploader_id == user)
+            .then_some(())
+            .ok_or_else(no_such_attachment);
+    };
+    let conversation = queries::attachments::conversation(conn, conversation_id)
+        .await?
+        .ok_or_else(no_such_attachment)?;
+    match may_read_stored(conn, user, &conversation).await {
+        Err(AppError::NotFound(_)) => Err(no_such_attachment()),
+        other => other,
     }
 }

@@ -4,6 +4,7 @@
 //! wins). Every key, its default and its meaning is listed in `.env.example` and the README.
 //! A bad value stops start-up with one line that names the key.
 
+mod attachments;
 mod push;
 pub mod secrets;
 mod values;
@@ -12,7 +13,7 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use ipnet::IpNet;
 
-pub use self::push::PushConfig;
+pub use self::{attachments::AttachmentsConfig, push::PushConfig};
 
 use self::values::{
     at_least_two, bcrypt_cost, cluster_nodes, duration, duration_or_zero, invalid, origins, parse,
@@ -135,6 +136,7 @@ pub struct Config {
     /// new upgrades are refused) before they are closed with 1001.
     pub shutdown_drain: Duration,
     pub push: PushConfig,
+    pub attachments: AttachmentsConfig,
 }
 
 /// A configuration key whose value is missing or cannot be used.
@@ -220,6 +222,7 @@ impl Config {
             chatbot: chatbot(&get, &or)?,
             shutdown_drain: duration_or_zero("SHUTDOWN_DRAIN", &or("SHUTDOWN_DRAIN", "5s"))?,
             push: push::push(&get, &or)?,
+            attachments: attachments::attachments(&get, &or)?,
         })
     }
 }
@@ -455,6 +458,34 @@ mod tests {
         assert_eq!(config(&[]).unwrap().shutdown_drain, Duration::from_secs(5));
         let none = config(&[("SHUTDOWN_DRAIN", "0s")]).unwrap();
         assert_eq!(none.shutdown_drain, Duration::ZERO);
+    }
+
+    #[test]
+    fn attachments_default_to_a_local_folder_and_take_a_bucket() {
+        use crate::platform::storage::StorageTarget;
+        let defaults = config(&[]).unwrap().attachments;
+        assert_eq!(
+            defaults.storage,
+            StorageTarget::Local(".data/attachments".into())
+        );
+        assert_eq!(defaults.max_bytes, 25 * 1024 * 1024);
+        assert_eq!(defaults.quota_bytes, 1024 * 1024 * 1024);
+        let s3 = config(&[
+            ("STORAGE_URL", "s3://chat-media"),
+            ("S3_ENDPOINT", "http://127.0.0.1:9000"),
+        ])
+        .unwrap()
+        .attachments
+        .storage;
+        let StorageTarget::S3(s3) = s3 else {
+            panic!("a bucket: {s3:?}")
+        };
+        assert_eq!(s3.bucket, "chat-media");
+        assert_eq!(s3.region, "us-east-1");
+        let err = config(&[("STORAGE_URL", "ftp://x")]).unwrap_err();
+        assert_eq!(err.key, "STORAGE_URL");
+        let err = config(&[("STORAGE_URL", "s3://b"), ("S3_ENDPOINT", "minio:9000")]).unwrap_err();
+        assert_eq!(err.key, "S3_ENDPOINT");
     }
 
     #[test]

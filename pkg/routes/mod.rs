@@ -8,9 +8,9 @@ use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
-        auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi, groups::GroupsApi,
-        health::HealthApi, message_changes::MessageChangesApi, messages::MessagesApi,
-        mutes::MutesApi, push::PushApi, users::UsersApi, web, ws,
+        attachments::AttachmentsApi, auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi,
+        groups::GroupsApi, health::HealthApi, message_changes::MessageChangesApi,
+        messages::MessagesApi, mutes::MutesApi, push::PushApi, users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -34,6 +34,7 @@ pub type Apis = (
     MessageChangesApi,
     MutesApi,
     PushApi,
+    AttachmentsApi,
 );
 
 /// The OpenAPI service: the routes plus their generated document.

@@ -2,6 +2,33 @@
 
 pub mod chat {
     diesel::table! {
+        chat.attachment_blob_deletions (blob_key) {
+            blob_key -> Text,
+            queued_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
+        chat.attachments (id) {
+            id -> Uuid,
+            uploader_id -> Uuid,
+            conversation_id -> Nullable<Int8>,
+            message_id -> Nullable<Int8>,
+            position -> Nullable<Int2>,
+            kind -> Text,
+            mime -> Text,
+            size -> Int8,
+            name -> Text,
+            width -> Nullable<Int4>,
+            height -> Nullable<Int4>,
+            duration_ms -> Nullable<Int8>,
+            blob_key -> Text,
+            thumbnail_key -> Nullable<Text>,
+            created_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         chat.blocks (blocker_id, blocked_id) {
             blocker_id -> Uuid,
             blocked_id -> Uuid,
@@ -156,6 +183,7 @@ pub mod chat {
         }
     }
 
+    diesel::joinable!(attachments -> users (uploader_id));
     diesel::joinable!(conversations -> groups (group_id));
     diesel::joinable!(group_members -> groups (group_id));
     diesel::joinable!(group_members -> users (user_id));
@@ -173,6 +201,8 @@ pub mod chat {
     diesel::joinable!(sessions -> users (user_id));
 
     diesel::allow_tables_to_appear_in_same_query!(
+        attachment_blob_deletions,
+        attachments,
         blocks,
         contacts,
         conversations,

@@ -1,6 +1,7 @@
 //! Integration tests: the real server, real Postgres and Redis, one database and Redis prefix per
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
+mod attachments;
 mod auth;
 mod blocks;
 mod catch_up;

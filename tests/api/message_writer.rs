@@ -34,6 +34,7 @@ fn draft(sender: &TestUser, target: Target, client_msg_id: &str) -> Draft {
         content: format!("content of {client_msg_id}"),
         client_msg_id: client_msg_id.to_owned(),
         reply_to: None,
+        attachments: Vec::new(),
         authority: Authority::Rules,
     }
 }

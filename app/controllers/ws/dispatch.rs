@@ -123,7 +123,7 @@ async fn on_send(
         state,
         me,
         input.target,
-        &input.content,
+        &input.body,
         &input.client_msg_id,
         input.reply_to,
     )

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::{
     fields::TextField,
-    ids::{GroupId, SessionId, UserId},
-    messages::{ClientMsgId, Conv, Message, MessageContent, MessageId},
+    ids::{AttachmentId, GroupId, SessionId, UserId},
+    messages::{ClientMsgId, Conv, Message, MessageBody, MessageId, SendContent},
     users::User,
 };
 
@@ -34,10 +34,14 @@ pub enum ClientFrame {
 #[derive(Debug, Deserialize)]
 pub struct SendFrame {
     pub to: Address,
+    /// May be left out (or `""`) when `attachments` are sent.
+    #[serde(default)]
     pub content: String,
     pub client_msg_id: String,
     /// The id (a string of digits) of the message this one answers.
     pub reply_to: Option<String>,
+    /// Ids of the sender's unsent uploads: 1–10.
+    pub attachments: Option<Vec<AttachmentId>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,7 +165,7 @@ impl Address {
 /// The validated parts of a `send` frame.
 pub struct SendInput {
     pub target: Target,
-    pub content: MessageContent,
+    pub body: MessageBody,
     pub client_msg_id: ClientMsgId,
     pub reply_to: Option<MessageId>,
 }
@@ -174,10 +178,12 @@ impl SendInput {
                 "reply_to must be a message id: a string of at most 19 digits".to_owned()
             })?),
         };
+        let target = frame.to.target("to")?;
+        let content = SendContent::parse(frame.content)
+            .map_err(|reason| format!("{} {reason}", SendContent::FIELD))?;
         Ok(Self {
-            target: frame.to.target("to")?,
-            content: MessageContent::parse(frame.content)
-                .map_err(|reason| format!("{} {reason}", MessageContent::FIELD))?,
+            target,
+            body: MessageBody::new(content, frame.attachments)?,
             client_msg_id: ClientMsgId::parse(frame.client_msg_id)
                 .map_err(|reason| format!("{} {reason}", ClientMsgId::FIELD))?,
             reply_to,

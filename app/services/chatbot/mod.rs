@@ -68,7 +68,8 @@ pub fn consider(state: &AppState, record: &MessageRecord, conversation: &Convers
 
 fn destination(record: &MessageRecord, conversation: &ConversationRecord) -> Option<Destination> {
     let asker = record.sender_id;
-    if asker == CHATBOT_ID {
+    // The bot reads text only: a message of attachments alone asks it nothing.
+    if asker == CHATBOT_ID || record.content.is_empty() {
         return None;
     }
     match (
@@ -174,6 +175,7 @@ async fn try_answer(
         content: fit(&reply),
         client_msg_id: format!("reply:{}", question.id),
         reply_to: None,
+        attachments: Vec::new(),
         authority: Authority::Trusted,
     };
     let written = state.writer.write(draft).await.map_err(Refusal::logged(

@@ -153,6 +153,7 @@ impl<'a> Allowed<'a> {
                 content: &draft.content,
                 client_msg_id: &draft.client_msg_id,
                 reply_to: draft.reply_to.map(|id| id.0),
+                attachments: &draft.attachments,
             },
         }
     }
@@ -198,6 +199,10 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
         Err(err) if allowed.len() == 1 => {
             let outcome = if queries::messages::is_client_msg_id_taken(&err) {
                 Stored::Taken
+            } else if queries::attachments::is_not_attachable(&err) {
+                Stored::Failed(AppError::BadRequest(
+                    "attachments: each must be an upload of yours that was not sent yet".into(),
+                ))
             } else {
                 Stored::Failed(storage_error(&err))
             };

@@ -24,7 +24,7 @@ use crate::{
     app::{
         models::{
             frames::Target,
-            ids::UserId,
+            ids::{AttachmentId, UserId},
             messages::{ConversationRecord, MessageId, MessageRecord},
         },
         services::permissions::Authority,
@@ -46,6 +46,9 @@ pub struct Draft {
     pub client_msg_id: String,
     /// The message this one answers; the caller has checked it is in the same conversation.
     pub reply_to: Option<MessageId>,
+    /// Uploads it carries; the store checks, in its transaction, that each is the sender's and
+    /// not sent yet.
+    pub attachments: Vec<AttachmentId>,
     pub authority: Authority,
 }
 

@@ -23,18 +23,37 @@ pub fn message_payload(conversation: &Conv, context: &PushContext, seq: i64, unr
     })
 }
 
-/// At most [`PREVIEW_CHARS`] characters of the text; a deleted message shows nothing.
+/// At most [`PREVIEW_CHARS`] characters of the text; a deleted message shows nothing, one of
+/// attachments alone says what it carries ("📷 Photo", "📎 report.pdf").
 fn preview(context: &PushContext) -> String {
     if context.deleted {
         return String::new();
     }
     let text = context.content.trim();
+    if text.is_empty() {
+        return attachment_preview(context);
+    }
     if text.chars().count() <= PREVIEW_CHARS {
         return text.to_owned();
     }
     let mut cut: String = text.chars().take(PREVIEW_CHARS - 1).collect();
     cut.push('…');
     cut
+}
+
+/// What a message without text shows: its first attachment.
+fn attachment_preview(context: &PushContext) -> String {
+    let name = context.first_attachment_name.as_deref().unwrap_or("file");
+    match context.first_attachment_kind.as_deref() {
+        Some("image") => "📷 Photo".into(),
+        Some("video") => "🎥 Video".into(),
+        Some("audio") => "🎤 Voice message".into(),
+        Some(_) => format!(
+            "📎 {}",
+            name.chars().take(PREVIEW_CHARS).collect::<String>()
+        ),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -52,7 +71,21 @@ mod tests {
             group_id: None,
             user_low: Some(UserId(uuid::Uuid::nil())),
             user_high: Some(UserId(uuid::Uuid::max())),
+            first_attachment_kind: None,
+            first_attachment_name: None,
         }
+    }
+
+    #[test]
+    fn a_message_of_attachments_alone_says_what_it_carries() {
+        let mut photo = context("");
+        photo.first_attachment_kind = Some("image".into());
+        photo.first_attachment_name = Some("cat.png".into());
+        assert_eq!(preview(&photo), "📷 Photo");
+        let mut file = context("");
+        file.first_attachment_kind = Some("file".into());
+        file.first_attachment_name = Some("report.pdf".into());
+        assert_eq!(preview(&file), "📎 report.pdf");
     }
 
     #[test]

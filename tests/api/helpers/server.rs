@@ -49,6 +49,12 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     // several seconds (see platform/cache/lease.rs). Every test has a Redis prefix of its own, so
     // any number is free; the tests of leasing remove it.
     settings.insert("MACHINE_ID".into(), "1".into());
+    // Attachments go to a folder of this test's own (siblings share it, as they share a bucket).
+    let storage = std::env::temp_dir().join(format!("simplechat-test-{}", Uuid::new_v4().simple()));
+    settings.insert(
+        "STORAGE_URL".into(),
+        format!("file://{}", storage.display()),
+    );
     customise(&mut settings);
     // A test that points REDIS_URL at a Redis of its own (one it stops, say) means that one.
     let own_redis = settings["REDIS_URL"] != backends.redis_url;
@@ -187,6 +193,15 @@ impl Drop for TestApp {
         if Arc::strong_count(&self.database) > 1 {
             // A sibling still runs on the same database and prefix; it cleans up.
             return;
+        }
+        // The attachments folder the harness made (not one a test chose).
+        if let Some(dir) = self
+            .settings
+            .get("STORAGE_URL")
+            .and_then(|url| url.strip_prefix("file://"))
+            .filter(|dir| dir.contains("simplechat-test-"))
+        {
+            let _ = std::fs::remove_dir_all(dir);
         }
         let (target, prefix) = (self.redis_target(), self.redis_prefix.clone());
         // Drop runs inside the test's runtime, where blocking is not allowed: clean up on a thread.
