@@ -49,6 +49,7 @@ on_both_stores!(
     uploads_stop_at_the_size_limit_and_at_the_quota,
     deleting_a_message_for_everyone_deletes_its_blobs,
     uploads_never_sent_are_swept,
+    a_file_larger_than_one_part_streams_through_whole,
 );
 
 async fn a_picture_goes_from_one_user_to_another_over_rest_and_websocket(store: Store) {
@@ -389,6 +390,32 @@ async fn uploads_never_sent_are_swept(store: Store) {
         )
         .await;
     gone.error(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn a_file_larger_than_one_part_streams_through_whole(store: Store) {
+    let app = store.spawn_app(|_| {}).await;
+    let alice = app.new_user().await;
+    // Over two of the store's 5 MiB parts: a multipart upload on S3.
+    let bytes = random_bytes(12 * 1024 * 1024 + 17);
+    let uploaded = upload(&app, &alice, "video.bin", bytes.clone()).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    assert_eq!(uploaded.body["size"], bytes.len());
+    let id = uploaded.body["id"].as_str().unwrap();
+    let stored = store
+        .storage(&app)
+        .size_of(&format!("attachments/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(bytes.len() as u64));
+    let (status, _, body) = download(&app, &alice, &format!("/attachments/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body == bytes, "the file comes back as it went up");
+    let middle = 6 * 1024 * 1024;
+    let range = format!("bytes={middle}-{}", middle + 99);
+    let (status, _, part) =
+        download(&app, &alice, &format!("/attachments/{id}"), Some(&range)).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert!(part == bytes[middle..middle + 100]);
 }
 
 /// Uploads `bytes` as `name`, declaring a type that is always a lie (`image/png`): the server
