@@ -14,7 +14,7 @@ use self::{
     files::{png, png_bomb, random_bytes},
     stores::Store,
 };
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{push::FakePushService, TestApp, TestUser};
 
 /// Declares each test once per store: `file_store::<name>` and `s3_store::<name>`.
 macro_rules! on_both_stores {
@@ -115,6 +115,57 @@ async fn a_picture_goes_from_one_user_to_another_over_rest_and_websocket(store: 
     assert_eq!(items[1]["attachments"], json!([second]));
     let plain = app.send_private(&bob, &alice, "nice").await;
     assert_eq!(plain["attachments"], json!([]));
+    // `sync` and search show them too.
+    let synced = bob_socket
+        .request(json!({"type": "sync", "conversation": {"user_id": alice.id}, "after_seq": 0}))
+        .await;
+    assert_eq!(synced["messages"][0]["attachments"], json!([attachment]));
+    assert_eq!(synced["messages"][1]["attachments"], json!([second]));
+    let found = app
+        .get("/api/v1/messages/search?q=look", Some(&bob.access_token))
+        .await;
+    assert_eq!(found.body["items"][0]["attachments"], json!([attachment]));
+}
+
+/// What a push says of a message without text: what it carries (on the folder store only: the
+/// store plays no part in it).
+#[tokio::test]
+async fn a_push_for_a_message_of_attachments_alone_says_what_it_carries() {
+    let app = Store::folder()
+        .spawn_app(|settings| {
+            settings.insert("PUSH_ALLOW_HTTP".into(), "true".into());
+            settings.insert("PUSH_COALESCE".into(), "1s".into());
+        })
+        .await;
+    let service = FakePushService::start().await;
+    let (alice, bob) = app.friends().await;
+    let browser = service.browser();
+    let subscribed = app
+        .post(
+            "/api/v1/push/subscriptions",
+            Some(&bob.access_token),
+            browser.subscription(),
+        )
+        .await;
+    assert_eq!(
+        subscribed.status,
+        StatusCode::CREATED,
+        "{}",
+        subscribed.body
+    );
+    let photo = upload(&app, &alice, "cat.png", png(20, 20)).await.body["id"].clone();
+    let file = upload(&app, &alice, "notes.txt", b"plain words".to_vec())
+        .await
+        .body["id"]
+        .clone();
+    let photo = photo.as_str().unwrap();
+    let file = file.as_str().unwrap();
+    send_private(&app, &alice, &bob, "", &[photo]).await;
+    let pushes = service.wait_for(&browser, 1).await;
+    assert_eq!(pushes[0].payload["preview"], "📷 Photo");
+    send_private(&app, &alice, &bob, "", &[file]).await;
+    let pushes = service.wait_for(&browser, 2).await;
+    assert_eq!(pushes[1].payload["preview"], "📎 notes.txt");
 }
 
 async fn the_type_comes_from_the_bytes_never_from_the_name(store: Store) {
