@@ -51,8 +51,7 @@ impl AttachmentsApi {
     ) -> Result<Uploaded, AppError> {
         let name = form.file_name();
         let attachment =
-            attachments::upload(&state, auth.0.user_id, name.as_deref(), form.into_reader())
-                .await?;
+            attachments::upload(&state, auth.0.user_id, name, form.into_reader()).await?;
         Ok(Uploaded::Created(Json(attachment)))
     }
 

@@ -30,7 +30,7 @@ impl UploadForm {
     }
 
     /// The file's bytes, as they arrive.
-    pub fn into_reader(self) -> impl AsyncRead + Unpin + Send {
+    pub fn into_reader(self) -> impl AsyncRead + Unpin + Send + 'static {
         Box::pin(self.field.into_async_read())
     }
 }

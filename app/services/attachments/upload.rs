@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use chrono::Utc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tracing::Instrument;
 
 use super::sniff::{self, ProbeError, Probed, SNIFF_BYTES};
 use crate::{
@@ -40,7 +41,25 @@ pub fn thumbnail_key(id: AttachmentId) -> String {
 /// Stores the file read from `body` as an attachment of `uploader`, named `name` (the client's
 /// file name, for display). Refuses with 413 a file over `ATTACHMENT_MAX_BYTES` or the quota as
 /// soon as it goes past it, without reading the rest.
+///
+/// Runs in a task of its own: when the client goes away the request is dropped, but the upload
+/// still ends its own way (reading fails, the partial blob and the spooled copy are discarded)
+/// instead of leaving them behind.
 pub async fn upload(
+    state: &AppState,
+    uploader: UserId,
+    name: Option<String>,
+    body: impl AsyncRead + Unpin + Send + 'static,
+) -> Result<Attachment, AppError> {
+    let state = state.clone();
+    tokio::spawn(
+        async move { take(&state, uploader, name.as_deref(), body).await }.in_current_span(),
+    )
+    .await
+    .map_err(AppError::internal)?
+}
+
+async fn take(
     state: &AppState,
     uploader: UserId,
     name: Option<&str>,
