@@ -53,6 +53,45 @@ pub fn shown_inline(mime: &str) -> bool {
             .any(|word| lower.contains(word))
 }
 
+/// How long a recording lasts, when its first bytes say so cheaply: WAV states its byte rate and
+/// the size of its samples up front. Other containers keep it further in (or nowhere, as
+/// browsers' WebM recordings): absent then.
+pub fn duration_ms(mime: &str, head: &[u8], size: u64) -> Option<i64> {
+    if mime != "audio/x-wav" && mime != "audio/wav" {
+        return None;
+    }
+    if head.get(0..4)? != b"RIFF" || head.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let mut at = 12;
+    let mut byte_rate = None;
+    while let Some(header) = head.get(at..at + 8) {
+        let length = u64::from(u32::from_le_bytes(header[4..8].try_into().ok()?));
+        match &header[0..4] {
+            b"fmt " => {
+                let rate = head.get(at + 16..at + 20)?;
+                byte_rate = Some(u64::from(u32::from_le_bytes(rate.try_into().ok()?)));
+            }
+            b"data" => {
+                // A recording cut short (or streamed, with a length of 0 or all ones) has only
+                // what is really there.
+                let present = size.saturating_sub(at as u64 + 8);
+                let samples = if length == 0 || length == u64::from(u32::MAX) {
+                    present
+                } else {
+                    length.min(present)
+                };
+                let rate = byte_rate.filter(|rate| *rate > 0)?;
+                return i64::try_from(samples * 1000 / rate).ok();
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even length.
+        at += 8 + usize::try_from(length + length % 2).ok()?;
+    }
+    None
+}
+
 /// An image's size and its thumbnail (JPEG).
 pub struct Probed {
     pub width: u32,
@@ -132,6 +171,26 @@ mod tests {
         assert_eq!(mime_of(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
         assert_eq!(mime_of(b"just some text, named cat.png"), UNKNOWN_MIME);
         assert_eq!(mime_of(b"PK\x03\x04\x14\0\0\0\x08\0"), "application/zip");
+    }
+
+    #[test]
+    fn a_wav_recording_states_its_duration() {
+        // 8 kHz, mono, 16-bit: 16,000 bytes a second; 24,000 bytes of samples.
+        let mut wav = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        wav.extend(16u32.to_le_bytes());
+        wav.extend([1, 0, 1, 0]);
+        wav.extend(8000u32.to_le_bytes());
+        wav.extend(16000u32.to_le_bytes());
+        wav.extend([2, 0, 16, 0]);
+        wav.extend(b"data");
+        wav.extend(24000u32.to_le_bytes());
+        let size = wav.len() as u64 + 24000;
+        let mime = mime_of(&wav);
+        assert!(mime.starts_with("audio/"), "{mime}");
+        assert_eq!(duration_ms(mime, &wav, size), Some(1500));
+        // Cut short: only what arrived counts.
+        assert_eq!(duration_ms(mime, &wav, wav.len() as u64 + 8000), Some(500));
+        assert_eq!(duration_ms("audio/ogg", &wav, size), None);
     }
 
     #[test]

@@ -85,7 +85,7 @@ async fn take(
         spool,
         size: 0,
     };
-    if let Err(err) = copy.all(head, &mut body, limits.max_bytes, room).await {
+    if let Err(err) = copy.all(&head, &mut body, limits.max_bytes, room).await {
         copy.give_up().await;
         return Err(err);
     }
@@ -130,7 +130,7 @@ async fn take(
         height: probed
             .as_ref()
             .map(|p| i32::try_from(p.height).unwrap_or(i32::MAX)),
-        duration_ms: None,
+        duration_ms: sniff::duration_ms(mime, &head, size),
         blob_key: key.clone(),
         thumbnail_key: thumbnail_key.clone(),
         created_at: Utc::now(),
@@ -172,12 +172,12 @@ impl Copy {
     /// Copies `head`, then the rest of `body`, stopping at the first byte over a limit.
     async fn all(
         &mut self,
-        head: Vec<u8>,
+        head: &[u8],
         body: &mut (impl AsyncRead + Unpin),
         max_bytes: u64,
         room: u64,
     ) -> Result<(), AppError> {
-        self.add(&head, max_bytes, room).await?;
+        self.add(head, max_bytes, room).await?;
         let mut chunk = vec![0; READ_CHUNK];
         loop {
             let read = body.read(&mut chunk).await.map_err(unreadable)?;
