@@ -62,6 +62,8 @@ if [ "$mode" = smoke ]; then
     --groups 1 --group-size 3 --reconnect 5 --missed 3 \
     --plots "$workdir/plots" --targets "$workdir/targets.md"
   "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 5 --duration 2s
+  "$bin" bench --url http://127.0.0.1:18181 --scenarios upload --uploads 5 --upload-bytes 65536 \
+    --server-pid "${pids[0]}"
   exit 0
 fi
 
@@ -84,6 +86,8 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   --redis-publish-rate "$publish_rate" --postgres-insert-rate "$insert_rate" | tee "$workdir/results.md"
 "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 50 --duration 12s \
   | tee "$workdir/login-flood.md"
+"$bin" bench --url http://127.0.0.1:18181 --scenarios upload --uploads 100 --upload-bytes 1048576 \
+  --server-pid "${pids[0]}" | tee "$workdir/upload.md"
 
 # The "Scaled out" section is written by `make bench-scale` (docker/bench-scale.sh): kept, last.
 scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || true)
@@ -120,6 +124,12 @@ scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || t
   echo "over a WebSocket every 20 ms meanwhile (send→ack is the owner's sends):"
   echo
   sed '/^bench: /d' "$workdir/login-flood.md"
+  echo
+  echo "Uploads (issue 25): 100 users each upload a 1 MiB file at the same moment, as multipart forms,"
+  echo "to the first instance's folder store (\`STORAGE_URL\` under the run's temporary folder); its"
+  echo "resident memory is sampled every 10 ms meanwhile:"
+  echo
+  sed '/^bench: /d' "$workdir/upload.md"
   echo
   echo "## Targets"
   echo

@@ -77,6 +77,25 @@ impl Api {
         Ok(response.status().as_u16())
     }
 
+    /// `POST /attachments` as `user` with a ready-made multipart body; the answer's status.
+    pub async fn upload(
+        &self,
+        user: &BenchUser,
+        content_type: &str,
+        body: bytes::Bytes,
+    ) -> anyhow::Result<u16> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/attachments", self.base_url))
+            .bearer_auth(&user.access_token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .context("POST /api/v1/attachments")?;
+        Ok(response.status().as_u16())
+    }
+
     /// `GET /users/me` as `user`; fails unless it answers 200.
     pub async fn me(&self, user: &BenchUser) -> anyhow::Result<()> {
         let response = self

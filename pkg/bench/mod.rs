@@ -16,6 +16,7 @@ mod report;
 mod scenarios;
 mod stats;
 mod targets;
+mod uploads;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -40,6 +41,9 @@ pub enum Scenario {
     /// Wrong logins from `--flood-clients` clients while one user reads and sends; run it against
     /// a server at a production BCRYPT_COST with the auth rate limits off.
     LoginFlood,
+    /// `--uploads` files of `--upload-bytes` uploaded at once: MB/s, time per upload, the first
+    /// server's memory.
+    Upload,
 }
 
 /// Options of `simplechat bench`.
@@ -103,6 +107,12 @@ pub struct BenchArgs {
     /// Clients logging in with wrong passwords for `login-flood`.
     #[arg(long, default_value_t = 50)]
     pub flood_clients: usize,
+    /// Concurrent uploads for `upload`.
+    #[arg(long, default_value_t = 100)]
+    pub uploads: usize,
+    /// Bytes per upload for `upload`.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub upload_bytes: usize,
     /// Messages each `reconnect` client missed.
     #[arg(long, default_value_t = 10)]
     pub missed: usize,
@@ -183,6 +193,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Reconnect => scenarios::reconnect(&api, args.reconnect, args.missed).await?,
             Scenario::LoginFlood => {
                 login_flood::login_flood(&api, args.flood_clients, args.duration).await?
+            }
+            Scenario::Upload => {
+                let pid = args.server_pids.first().copied();
+                uploads::uploads(&api, args.uploads, args.upload_bytes, pid).await?
             }
             Scenario::Latency => unreachable!("run above, as many times as asked"),
         };
