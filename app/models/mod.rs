@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod chatbot;
 pub mod contacts;
+pub mod exports;
 pub mod fields;
 pub mod frames;
 pub mod groups;
@@ -22,4 +23,5 @@ pub mod message_changes;
 pub mod messages;
 pub mod mutes;
 pub mod push;
+pub mod sessions;
 pub mod users;

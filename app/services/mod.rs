@@ -5,8 +5,11 @@
 //! state holds only handles (`chatbot::handle`, `presence::handle`, the message writer's queue),
 //! none of which reaches back to the state.
 
+pub mod accounts;
 pub mod chatbot;
+pub mod exports;
 pub mod fanout;
+pub mod group_bans;
 pub mod message_changes;
 pub mod message_views;
 pub mod message_writer;

@@ -8,9 +8,10 @@ use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 
 use crate::{
     app::controllers::{
-        auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi, groups::GroupsApi,
-        health::HealthApi, message_changes::MessageChangesApi, messages::MessagesApi,
-        mutes::MutesApi, push::PushApi, users::UsersApi, web, ws,
+        auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi, group_bans::GroupBansApi,
+        groups::GroupsApi, health::HealthApi, message_changes::MessageChangesApi,
+        messages::MessagesApi, mutes::MutesApi, push::PushApi, sessions::SessionsApi,
+        users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -26,10 +27,12 @@ use crate::{
 pub type Apis = (
     HealthApi,
     AuthApi,
+    SessionsApi,
     UsersApi,
     BlocksApi,
     ContactsApi,
     GroupsApi,
+    GroupBansApi,
     MessagesApi,
     MessageChangesApi,
     MutesApi,

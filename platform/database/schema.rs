@@ -29,6 +29,14 @@ pub mod chat {
     }
 
     diesel::table! {
+        chat.group_bans (group_id, user_id) {
+            group_id -> Uuid,
+            user_id -> Uuid,
+            created_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         chat.group_members (group_id, user_id) {
             group_id -> Uuid,
             user_id -> Uuid,
@@ -134,6 +142,8 @@ pub mod chat {
             created_at -> Timestamptz,
             expires_at -> Timestamptz,
             revoked_at -> Nullable<Timestamptz>,
+            last_used_at -> Timestamptz,
+            user_agent -> Nullable<Text>,
         }
     }
 
@@ -145,6 +155,7 @@ pub mod chat {
             password_hash -> Nullable<Text>,
             created_at -> Timestamptz,
             last_seen_at -> Nullable<Timestamptz>,
+            deleted_at -> Nullable<Timestamptz>,
         }
     }
 
@@ -157,6 +168,8 @@ pub mod chat {
     }
 
     diesel::joinable!(conversations -> groups (group_id));
+    diesel::joinable!(group_bans -> groups (group_id));
+    diesel::joinable!(group_bans -> users (user_id));
     diesel::joinable!(group_members -> groups (group_id));
     diesel::joinable!(group_members -> users (user_id));
     diesel::joinable!(groups -> users (created_by));
@@ -176,6 +189,7 @@ pub mod chat {
         blocks,
         contacts,
         conversations,
+        group_bans,
         group_members,
         groups,
         messages,
