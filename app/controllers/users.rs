@@ -59,7 +59,8 @@ impl UsersApi {
 
     /// Everything the server holds about me, as one JSON document (streamed): profile, contacts,
     /// blocks, groups with my role, live sessions, and every message I sent with its
-    /// conversation. At most one per minute (429 with `Retry-After` beyond it).
+    /// conversation. At most `RATE_LIMIT_EXPORT_PER_MIN` per minute (default 1; 429 with
+    /// `Retry-After` beyond it).
     #[oai(path = "/me/export", method = "get", operation_id = "exportMyData")]
     async fn export(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Exported, AppError> {
         let document = exports::export(&state, auth.0).await?;

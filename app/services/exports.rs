@@ -24,8 +24,8 @@ use crate::{
 /// Messages read per page.
 const PAGE: i64 = 500;
 
-/// The caller's export, as a stream of JSON text. At most one per user per minute (429 beyond
-/// it, with `Retry-After`). Errors before the first byte are answers; a failure while messages
+/// The caller's export, as a stream of JSON text. At most `RATE_LIMIT_EXPORT_PER_MIN` per user
+/// (429 beyond it, with `Retry-After`). Errors before the first byte are answers; a failure while messages
 /// stream ends the body early, so the document does not parse (and it is logged).
 pub async fn export(
     state: &AppState,

@@ -57,7 +57,7 @@ impl Rule {
             Self::RegisterPerAddress => "too many registrations from your address",
             Self::RefreshPerUser => "too many token refreshes",
             Self::WsTicketPerUser => "too many WebSocket tickets",
-            Self::ExportPerUser => "an export was made in the last minute",
+            Self::ExportPerUser => "too many data exports",
         }
     }
 }
@@ -162,13 +162,10 @@ pub async fn admit_ws_ticket(state: &AppState, user: UserId) -> Result<(), AppEr
     check_one(state, Rule::WsTicketPerUser, window(key, limit, MINUTE)).await
 }
 
-/// Exports of one user's data allowed per minute: each reads their whole history.
-const EXPORTS_PER_MINUTE: u32 = 1;
-
-/// Admits an export of `user`'s data, or refuses it.
+/// Admits an export of `user`'s data (each reads their whole history), or refuses it.
 pub async fn admit_export(state: &AppState, user: UserId) -> Result<(), AppError> {
     let key = format!("rate:export:{user}");
-    let limit = EXPORTS_PER_MINUTE;
+    let limit = state.config.rate_limits.export_per_min;
     check_one(state, Rule::ExportPerUser, window(key, limit, MINUTE)).await
 }
 
