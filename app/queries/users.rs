@@ -112,13 +112,14 @@ pub async fn search_by_prefix(
         .await
 }
 
-/// Stores when the user was last connected.
+/// Stores when the user was last connected (never on a deleted account's tombstone, whose last
+/// sockets close just after the deletion).
 pub async fn set_last_seen(
     conn: &mut AsyncPgConnection,
     id: UserId,
     at: chrono::DateTime<chrono::Utc>,
 ) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
+    diesel::update(users::table.find(id).filter(users::deleted_at.is_null()))
         .set(users::last_seen_at.eq(at))
         .execute(conn)
         .await
