@@ -5,7 +5,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
 # ops-check backup-drill upgrade-check: docs/deployment.md
-.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-search bench-smoke profile faults soak clean-data e2e compose.up compose.down
+.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -74,6 +74,11 @@ bench:
 ## docs/BENCHMARKS.md. About ten minutes; SCALE_PER_INSTANCE sets the sockets per instance.
 bench-scale:
 	docker/bench-scale.sh
+
+## The server's memory while it streams data exports of 1k, 10k and 100k sent messages; writes the
+## "Export memory" section of docs/BENCHMARKS.md.
+bench-export:
+	docker/export-memory.sh
 
 ## Message search and history reads on a million messages, with EXPLAIN ANALYZE (docs/api-notes.md).
 bench-search:

@@ -91,6 +91,9 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
 
 # The "Scaled out" section is written by `make bench-scale` (docker/bench-scale.sh): kept, last.
 scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || true)
+# So is the "Export memory" section (`make bench-export`, docker/export-memory.sh), before it.
+export_section=$(awk '/^## Export memory/ { on = 1; print; next } /^## / { on = 0 } on' \
+  docs/BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo
@@ -144,6 +147,10 @@ scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || t
   echo "while 50 clients flood wrong logins at BCRYPT_COST=12, \`GET /users/me\` and WebSocket sends p99 < 100 ms."
   echo "This run held $idle idle connections, so the RSS figure is per-connection growth at that count,"
   echo "not a 50k measurement: 50k connections need an open-file limit above 50k on both ends (here $fd_limit)."
+  if [ -n "$export_section" ]; then
+    echo
+    echo "$export_section"
+  fi
   if [ -n "$scale_section" ]; then
     echo
     echo "$scale_section"

@@ -7,20 +7,24 @@
 use crate::app::controllers::bearer::BearerAuth;
 use crate::app::state::AppState;
 use chrono::Utc;
-use poem::web::Data;
+use poem::{http::header, web::Data, Request};
 use poem_openapi::{payload::Json, ApiResponse, OpenApi};
 
 use super::ApiTags;
 use crate::{
     app::{
         models::{
-            auth::{LoginRequest, RefreshRequest, RegisterRequest, TokenPair, WsTicket},
+            auth::{
+                ChangePasswordRequest, LoginRequest, RefreshRequest, RegisterRequest, TokenPair,
+                WsTicket,
+            },
             fields::TextField,
             ids::{SessionId, UserId},
+            sessions::user_agent_of,
             users::{NewUser, User, UserRecord},
         },
         queries::{self, auth::Rotation, users::InsertUserError},
-        services::{rate_limits, sessions},
+        services::{accounts, rate_limits, sessions},
     },
     pkg::{
         middleware::client_addr::ClientAddr,
@@ -42,6 +46,13 @@ enum Registered {
 #[derive(ApiResponse)]
 enum LoggedOut {
     /// The session is revoked.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
+enum PasswordChanged {
+    /// The password is changed and every other session revoked.
     #[oai(status = 204)]
     NoContent,
 }
@@ -102,6 +113,7 @@ impl AuthApi {
         &self,
         state: Data<&AppState>,
         client: ClientAddr,
+        req: &Request,
         body: Json<LoginRequest>,
     ) -> Result<Json<TokenPair>, AppError> {
         let request = body.0;
@@ -131,7 +143,15 @@ impl AuthApi {
         let session_id = SessionId::new_random();
         let expires_at = Utc::now() + state.config.refresh_token_ttl;
         let mut conn = state.db.get().await?;
-        queries::auth::create_session(&mut conn, session_id, user.id, expires_at).await?;
+        let user_agent = user_agent_of(req.header(header::USER_AGENT));
+        queries::auth::create_session(
+            &mut conn,
+            session_id,
+            user.id,
+            expires_at,
+            user_agent.as_deref(),
+        )
+        .await?;
         Ok(Json(token_pair(&state, user.into(), session_id, 0)))
     }
 
@@ -194,6 +214,29 @@ impl AuthApi {
         // Its push subscriptions go, and its open WebSockets, on any instance, are closed.
         sessions::end(&state, auth.0.user_id, auth.0.session_id).await?;
         Ok(LoggedOut::NoContent)
+    }
+
+    /// Change my password. The current one is checked as a login checks it: a wrong one is 401
+    /// and counts among the failed logins of my username from this address (429 with
+    /// `Retry-After` beyond `RATE_LIMIT_LOGIN_FAILURES`). On success every other session of mine
+    /// is revoked (their sockets get `session_revoked`); this one stays.
+    #[oai(path = "/password", method = "post", operation_id = "changePassword")]
+    async fn change_password(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        client: ClientAddr,
+        body: Json<ChangePasswordRequest>,
+    ) -> Result<PasswordChanged, AppError> {
+        accounts::change_password(
+            &state,
+            auth.0,
+            client.0,
+            body.0.current_password.as_str(),
+            body.0.new_password.as_str(),
+        )
+        .await?;
+        Ok(PasswordChanged::NoContent)
     }
 
     /// Get a single-use ticket for opening a WebSocket (browsers cannot set headers on one).

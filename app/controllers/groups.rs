@@ -261,6 +261,7 @@ async fn add(
                 )))
             }
             AddOutcome::NoSuchGroup => return Err(permissions::no_such_group()),
+            AddOutcome::Banned => return Err(permissions::banned_from_group()),
         };
     let user = queries::users::find_by_id(conn, user_id)
         .await?

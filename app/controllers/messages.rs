@@ -217,6 +217,7 @@ impl MessagesApi {
                         last_seq,
                         read_seq,
                         unread: last_seq - read_seq,
+                        peer_read_seq: summary.peer_read_seq.map(|seq| seq.min(last_seq)),
                         change_seq: summary.conversation.change_seq,
                         muted_until: mutes.get(&(me, MuteTarget::of(&conv))).copied(),
                         conversation: conv,

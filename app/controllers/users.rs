@@ -1,30 +1,49 @@
 //! `/api/v1/users*`: who am I, finding other users by username prefix, and naming a user by id
-//! (a message from someone not in your contacts carries only their id).
+//! (a message from someone not in your contacts carries only their id); exporting my data and
+//! deleting my account.
 
 use crate::app::controllers::bearer::BearerAuth;
 use crate::app::state::AppState;
-use poem::web::Data;
+use poem::{web::Data, Body};
 use poem_openapi::{
     param::{Path, Query},
-    payload::Json,
-    OpenApi,
+    payload::{Binary, Json},
+    ApiResponse, OpenApi,
 };
 
 use super::ApiTags;
 use crate::{
     app::{
         models::{
+            auth::DeleteAccountRequest,
+            exports::Export,
+            fields::TextField,
             ids::UserId,
             users::{SearchLimit, User, UsernamePrefix},
         },
         queries,
+        services::{accounts, exports},
     },
-    pkg::utils::errors::AppError,
+    pkg::{middleware::client_addr::ClientAddr, utils::errors::AppError},
 };
 
 /// The user routes.
 #[derive(Default)]
 pub struct UsersApi;
+
+#[derive(ApiResponse)]
+enum Exported {
+    /// The whole document, streamed.
+    #[oai(status = 200, actual_type = "Json<Export>")]
+    Ok(Binary<Body>),
+}
+
+#[derive(ApiResponse)]
+enum AccountDeleted {
+    /// The account is deleted; every session of it has ended.
+    #[oai(status = 204)]
+    NoContent,
+}
 
 #[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]
 impl UsersApi {
@@ -38,7 +57,36 @@ impl UsersApi {
         Ok(Json(user.into()))
     }
 
+    /// Everything the server holds about me, as one JSON document (streamed): profile, contacts,
+    /// blocks, groups with my role, live sessions, and every message I sent with its
+    /// conversation. At most `RATE_LIMIT_EXPORT_PER_MIN` per minute (default 1; 429 with
+    /// `Retry-After` beyond it).
+    #[oai(path = "/me/export", method = "get", operation_id = "exportMyData")]
+    async fn export(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Exported, AppError> {
+        let document = exports::export(&state, auth.0).await?;
+        Ok(Exported::Ok(Binary(Body::from_bytes_stream(document))))
+    }
+
+    /// Delete my account, after checking my password (a wrong one is 401 and counts among the
+    /// failed logins of my username from this address). Every session ends and its sockets
+    /// close; contacts, blocks, group memberships, mutes and push subscriptions are removed; the
+    /// messages I sent stay in the others' histories, from a user shown as `Deleted account`.
+    /// The username can be registered again after 30 days.
+    #[oai(path = "/me", method = "delete", operation_id = "deleteMe")]
+    async fn delete_me(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        client: ClientAddr,
+        body: Json<DeleteAccountRequest>,
+    ) -> Result<AccountDeleted, AppError> {
+        accounts::delete_account(&state, auth.0, client.0, body.0.password.as_str()).await?;
+        Ok(AccountDeleted::NoContent)
+    }
+
     /// One user by id. Usernames are public (anyone may search them), so any user may be named.
+    /// A deleted account answers `{username: "deleted", display_name: "Deleted account",
+    /// deleted: true}`.
     #[oai(path = "/:user_id", method = "get", operation_id = "getUser")]
     async fn by_id(
         &self,

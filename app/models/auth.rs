@@ -62,6 +62,50 @@ impl TextField for Password {
 }
 text_field_openapi!(Password);
 
+/// Declares a password under another JSON key, with [`Password`]'s rule, so that errors name the
+/// field the client sent.
+macro_rules! password_field {
+    ($(#[$doc:meta])* $ty:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $ty(Password);
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($ty), "(***)"))
+            }
+        }
+
+        impl TextField for $ty {
+            const FIELD: &'static str = $field;
+
+            fn describe(schema: &mut MetaSchema) {
+                Password::describe(schema);
+            }
+
+            fn parse(raw: String) -> Result<Self, String> {
+                Password::parse(raw).map(Self)
+            }
+
+            fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+        text_field_openapi!($ty);
+    };
+}
+
+password_field!(
+    /// The password the account has now (`POST /auth/password`).
+    CurrentPassword,
+    "current_password"
+);
+password_field!(
+    /// The password the account is to have (`POST /auth/password`).
+    NewPassword,
+    "new_password"
+);
+
 /// A refresh token as sent by the client; its signature is checked later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken(String);
@@ -106,6 +150,22 @@ pub struct RegisterRequest {
 #[derive(Debug, Object)]
 pub struct LoginRequest {
     pub username: Username,
+    #[oai(write_only)]
+    pub password: Password,
+}
+
+/// Body of `POST /auth/password`.
+#[derive(Debug, Object)]
+pub struct ChangePasswordRequest {
+    #[oai(write_only)]
+    pub current_password: CurrentPassword,
+    #[oai(write_only)]
+    pub new_password: NewPassword,
+}
+
+/// Body of `DELETE /users/me`: the password, so that a borrowed device cannot delete the account.
+#[derive(Debug, Object)]
+pub struct DeleteAccountRequest {
     #[oai(write_only)]
     pub password: Password,
 }

@@ -257,6 +257,10 @@ pub struct Conversation {
     pub read_seq: i64,
     /// `last_seq - read_seq`.
     pub unread: i64,
+    /// Private conversations only (absent for groups): the highest `seq` the other user has read,
+    /// so a client can show which of my messages were read after a reload.
+    #[oai(skip_serializing_if_is_none)]
+    pub peer_read_seq: Option<i64>,
     /// The number of the latest edit, delete or reaction change in the conversation (0 before
     /// any): what to pass as `changed_after` next time.
     pub change_seq: i64,

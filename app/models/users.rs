@@ -17,7 +17,22 @@ pub struct User {
     pub username: String,
     pub display_name: String,
     pub created_at: DateTime<Utc>,
+    /// Present (and true) only for a deleted account, which is shown as `deleted` /
+    /// `Deleted account`.
+    #[oai(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
 }
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// How a deleted account is named wherever it still appears (as the sender of its messages).
+pub const DELETED_USERNAME: &str = "deleted";
+/// See [`DELETED_USERNAME`].
+pub const DELETED_DISPLAY_NAME: &str = "Deleted account";
+/// How long a deleted account's username stays taken, so nobody can pose as its owner at once.
+pub const USERNAME_RESERVED_DAYS: i32 = 30;
 
 /// A row of `chat.users`, including the secret parts that never leave the server.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -29,15 +44,27 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// Set when the account was deleted; the row stays as a tombstone.
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl From<UserRecord> for User {
     fn from(record: UserRecord) -> Self {
+        if record.deleted_at.is_some() {
+            return Self {
+                id: record.id,
+                username: DELETED_USERNAME.into(),
+                display_name: DELETED_DISPLAY_NAME.into(),
+                created_at: record.created_at,
+                deleted: true,
+            };
+        }
         Self {
             id: record.id,
             username: record.username,
             display_name: record.display_name,
             created_at: record.created_at,
+            deleted: false,
         }
     }
 }

@@ -131,6 +131,18 @@ pub async fn remove_of_message(
     .await
 }
 
+/// Removes a user's uploads that no message carries (their account is being deleted); the
+/// trigger queues their blobs for deletion.
+pub async fn remove_unsent_of(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<usize> {
+    diesel::delete(
+        attachments::table
+            .filter(attachments::uploader_id.eq(user))
+            .filter(attachments::message_id.is_null()),
+    )
+    .execute(conn)
+    .await
+}
+
 /// Removes up to `limit` uploads never sent and older than `age`. Rows another instance is
 /// removing are skipped, so any number of instances may sweep at once.
 pub async fn remove_unsent(

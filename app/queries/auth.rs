@@ -7,7 +7,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use redis::AsyncCommands;
 
 use crate::{
-    app::models::ids::{SessionId, UserId},
+    app::models::{
+        ids::{SessionId, UserId},
+        sessions::SessionRecord,
+    },
     platform::{cache::Cache, database::schema::sessions},
 };
 
@@ -17,33 +20,98 @@ pub async fn create_session(
     id: SessionId,
     user_id: UserId,
     expires_at: DateTime<Utc>,
+    user_agent: Option<&str>,
 ) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values((
             sessions::id.eq(id),
             sessions::user_id.eq(user_id),
             sessions::expires_at.eq(expires_at),
+            sessions::user_agent.eq(user_agent),
         ))
         .execute(conn)
         .await
         .map(drop)
 }
 
-/// True while the session exists for this user, is not revoked and has not expired.
-pub async fn session_is_live(
+/// When a live session of this user was last used; none when it is not live.
+pub async fn live_session_last_used(
+    conn: &mut AsyncPgConnection,
+    id: SessionId,
+    user_id: UserId,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    sessions::table
+        .find(id)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(diesel::dsl::now))
+        .select(sessions::last_used_at)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Records that the session was used just now.
+pub async fn touch_session(conn: &mut AsyncPgConnection, id: SessionId) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_used_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The user's live sessions, the most recently used first.
+pub async fn live_sessions_of(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+) -> QueryResult<Vec<SessionRecord>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(diesel::dsl::now))
+        .order((sessions::last_used_at.desc(), sessions::id))
+        .select(SessionRecord::as_select())
+        .load(conn)
+        .await
+}
+
+/// Revokes one live session of this user; false when they have no such live session.
+pub async fn revoke_session_of(
     conn: &mut AsyncPgConnection,
     id: SessionId,
     user_id: UserId,
 ) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
+    let revoked = diesel::update(
         sessions::table
             .find(id)
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::expires_at.gt(diesel::dsl::now)),
-    ))
-    .get_result(conn)
-    .await
+    )
+    .set(sessions::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await?;
+    Ok(revoked > 0)
+}
+
+/// Revokes every unrevoked session of the user except `keep`; returns the ones it revoked.
+pub async fn revoke_sessions_of(
+    conn: &mut AsyncPgConnection,
+    user_id: UserId,
+    keep: Option<SessionId>,
+) -> QueryResult<Vec<SessionId>> {
+    let mut query = diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .into_boxed();
+    if let Some(keep) = keep {
+        query = query.filter(sessions::id.ne(keep));
+    }
+    query
+        .set(sessions::revoked_at.eq(diesel::dsl::now))
+        .returning(sessions::id)
+        .get_results(conn)
+        .await
 }
 
 /// Those of `ids` whose sessions are live: not revoked, not expired, not deleted.

@@ -1,4 +1,4 @@
-//! SQL for `chat.groups` and `chat.group_members`.
+//! SQL for `chat.groups`, `chat.group_members` and `chat.group_bans`.
 //!
 //! Every change of membership first locks the group's row (`FOR UPDATE`). That one lock makes the
 //! member cap, the member count, admin succession and the removal of an emptied group consistent
@@ -17,7 +17,7 @@ use crate::{
         ids::{GroupId, UserId},
         users::UserRecord,
     },
-    platform::database::schema::{group_members, groups, users},
+    platform::database::schema::{group_bans, group_members, groups, users},
 };
 
 /// A group by id.
@@ -59,7 +59,7 @@ pub async fn list_for_member(
         .await
 }
 
-/// Public groups the user could join (is not in yet), by name.
+/// Public groups the user could join (is not in yet, is not banned from), by name.
 pub async fn list_joinable(
     conn: &mut AsyncPgConnection,
     user_id: UserId,
@@ -67,9 +67,13 @@ pub async fn list_joinable(
     let mine = group_members::table
         .filter(group_members::user_id.eq(user_id))
         .select(group_members::group_id);
+    let banned_from = group_bans::table
+        .filter(group_bans::user_id.eq(user_id))
+        .select(group_bans::group_id);
     groups::table
         .filter(groups::public.eq(true))
         .filter(groups::id.ne_all(mine))
+        .filter(groups::id.ne_all(banned_from))
         .order((lower(groups::name), groups::id))
         .select(GroupRecord::as_select())
         .load(conn)
@@ -183,6 +187,8 @@ pub enum AddOutcome {
     /// The group has `max_members` members already.
     Full,
     NoSuchGroup,
+    /// The user is banned from the group.
+    Banned,
 }
 
 /// Adds a member, respecting the cap even under concurrent joins (see the module comment).
@@ -200,6 +206,11 @@ pub async fn add_member(
             };
             if role_of(conn, group_id, user_id).await?.is_some() {
                 return Ok(AddOutcome::AlreadyMember);
+            }
+            // Checked under the group's lock, which a ban's removal also takes: a join racing a
+            // ban either sees the ban or is undone by its removal.
+            if is_banned(conn, group_id, user_id).await? {
+                return Ok(AddOutcome::Banned);
             }
             if count >= max_members {
                 return Ok(AddOutcome::Full);
@@ -333,4 +344,52 @@ async fn promote_if_no_admin(
         .execute(conn)
         .await?;
     Ok(Some(eldest))
+}
+
+/// Whether the user is banned from the group.
+pub async fn is_banned(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    user_id: UserId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        group_bans::table.find((group_id, user_id)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Bans the user from the group and removes them if they are a member, in one transaction.
+pub async fn ban(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    user_id: UserId,
+) -> QueryResult<RemoveOutcome> {
+    conn.transaction(|conn| {
+        async move {
+            diesel::insert_into(group_bans::table)
+                .values((
+                    group_bans::group_id.eq(group_id),
+                    group_bans::user_id.eq(user_id),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            remove_member(conn, group_id, user_id).await
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+/// Lifts a ban; lifting one that does not exist is harmless.
+pub async fn unban(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    user_id: UserId,
+) -> QueryResult<()> {
+    diesel::delete(group_bans::table.find((group_id, user_id)))
+        .execute(conn)
+        .await
+        .map(drop)
 }

@@ -1,7 +1,7 @@
 //! Storing a batch of messages in one transaction: seqs taken, rows inserted, the senders' read
 //! markers moved, the messages queued for Web Push. The statements themselves are in `batch_statements`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use diesel::prelude::*;
 use diesel_async::{
@@ -24,7 +24,7 @@ use crate::{
         ids::{AttachmentId, UserId},
         messages::{ConversationRecord, MessageRecord},
     },
-    platform::database::schema::conversations,
+    platform::database::schema::{conversations, users},
 };
 
 /// A message about to be stored.
@@ -43,9 +43,22 @@ pub struct NewMessage<'a> {
     pub attachments: &'a [AttachmentId],
 }
 
+/// Why a message of a batch was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unstored {
+    /// Its group was deleted.
+    GroupGone,
+    /// Its sender's account was deleted.
+    SenderGone,
+}
+
 /// Stores messages in one transaction, each with the next seq of its conversation, in the order
-/// given. Returns, for each message, the stored row and its conversation as of that message;
-/// `None` when its group no longer exists.
+/// given. Returns, for each message, the stored row and its conversation as of that message, or
+/// why it was not stored.
+///
+/// The senders' rows are locked first (`FOR SHARE`), and a sender whose account is deleted
+/// stores nothing: deleting an account locks its row for update, so a send either commits before
+/// the deletion or sees it, never stores a message after it.
 ///
 /// Taking seqs locks each conversation's row until commit, so concurrent writers (on any
 /// instance) queue up and seqs have no gaps. Conversation rows are locked in one fixed order
@@ -64,11 +77,15 @@ pub struct NewMessage<'a> {
 pub async fn store_batch(
     conn: &mut AsyncPgConnection,
     batch: &[NewMessage<'_>],
-) -> QueryResult<Vec<Option<(MessageRecord, ConversationRecord)>>> {
+) -> QueryResult<Vec<Result<(MessageRecord, ConversationRecord), Unstored>>> {
     conn.transaction(|conn| {
         async move {
+            let live_senders = lock_live_senders(conn, batch).await?;
             let mut counts = BTreeMap::<ConversationKey, i64>::new();
-            for new in batch {
+            for new in batch
+                .iter()
+                .filter(|new| live_senders.contains(&new.sender_id))
+            {
                 *counts.entry(new.key).or_default() += 1;
             }
             let conversations = take_seqs(conn, &counts).await?;
@@ -83,20 +100,28 @@ pub async fn store_batch(
             let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
             let mut attached = AttachmentColumns::default();
             for new in batch {
+                if !live_senders.contains(&new.sender_id) {
+                    placed.push(Err(Unstored::SenderGone));
+                    continue;
+                }
                 let (Some(conversation), Some(seq)) =
                     (conversations.get(&new.key), next_seq.get_mut(&new.key))
                 else {
-                    placed.push(None);
+                    placed.push(Err(Unstored::GroupGone));
                     continue;
                 };
                 rows.push(new, conversation.id, *seq);
                 attached.push(new, conversation.id);
-                placed.push(Some((new.id, conversation)));
+                placed.push(Ok((new.id, conversation)));
                 newest_read.insert((conversation.id, new.sender_id), *seq);
                 *seq += 1;
             }
             if rows.ids.is_empty() {
-                return Ok(vec![None; batch.len()]);
+                // Nothing was placed: every entry already says why.
+                return Ok(placed
+                    .into_iter()
+                    .map(|placed| Err(placed.err().unwrap_or(Unstored::GroupGone)))
+                    .collect());
             }
             let markers = MarkerColumns::from(&newest_read);
             let insert: BoxFuture<QueryResult<Vec<MessageRecord>>> =
@@ -127,16 +152,36 @@ pub async fn store_batch(
                 .into_iter()
                 .map(|placed| {
                     let (id, conversation) = placed?;
-                    let record = stored.remove(&id)?;
+                    // Every placed row was inserted; a missing one would be a bug in the insert.
+                    let record = stored.remove(&id).ok_or(Unstored::GroupGone)?;
                     let mut conversation = conversation.clone();
                     conversation.last_seq = record.seq;
-                    Some((record, conversation))
+                    Ok((record, conversation))
                 })
                 .collect())
         }
         .scope_boxed()
     })
     .await
+}
+
+/// Locks the rows of the batch's senders whose accounts are not deleted, in id order (so two
+/// batches never deadlock over them), and returns their ids.
+async fn lock_live_senders(
+    conn: &mut AsyncPgConnection,
+    batch: &[NewMessage<'_>],
+) -> QueryResult<HashSet<UserId>> {
+    let senders: BTreeSet<UserId> = batch.iter().map(|new| new.sender_id).collect();
+    let senders: Vec<UserId> = senders.into_iter().collect();
+    let live: Vec<UserId> = users::table
+        .filter(users::id.eq_any(&senders))
+        .filter(users::deleted_at.is_null())
+        .order(users::id)
+        .for_share()
+        .select(users::id)
+        .load(conn)
+        .await?;
+    Ok(live.into_iter().collect())
 }
 
 /// Adds each key's count to its conversation's `last_seq` and returns the conversations after

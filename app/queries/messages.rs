@@ -172,6 +172,8 @@ pub async fn private_page(
 pub struct ConversationSummary {
     pub conversation: ConversationRecord,
     pub read_seq: i64,
+    /// Private conversations only: the other user's read marker (0 before they read anything).
+    pub peer_read_seq: Option<i64>,
     pub last_message: Option<MessageRecord>,
 }
 
@@ -196,12 +198,31 @@ pub async fn summaries(
         .await?;
     let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
 
-    let read: Vec<(i64, i64)> = read_markers::table
-        .filter(read_markers::user_id.eq(user_id))
+    // Mine in every conversation, and the other party's in private ones (a pair has only two).
+    let private_ids: Vec<i64> = conversations
+        .iter()
+        .filter(|c| c.group_id.is_none())
+        .map(|c| c.id)
+        .collect();
+    let read: Vec<(i64, UserId, i64)> = read_markers::table
         .filter(read_markers::conversation_id.eq_any(&ids))
-        .select((read_markers::conversation_id, read_markers::read_seq))
+        .filter(
+            read_markers::user_id
+                .eq(user_id)
+                .or(read_markers::conversation_id.eq_any(&private_ids)),
+        )
+        .select((
+            read_markers::conversation_id,
+            read_markers::user_id,
+            read_markers::read_seq,
+        ))
         .load(conn)
         .await?;
+    let marker = |conversation: i64, mine: bool| {
+        read.iter()
+            .find(|(id, reader, _)| *id == conversation && (*reader == user_id) == mine)
+            .map_or(0, |(_, _, seq)| *seq)
+    };
     let last_messages: Vec<MessageRecord> = messages::table
         .inner_join(conversations::table)
         .filter(messages::conversation_id.eq_any(&ids))
@@ -213,10 +234,11 @@ pub async fn summaries(
     let mut summaries: Vec<ConversationSummary> = conversations
         .into_iter()
         .map(|conversation| ConversationSummary {
-            read_seq: read
-                .iter()
-                .find(|(id, _)| *id == conversation.id)
-                .map_or(0, |(_, seq)| *seq),
+            read_seq: marker(conversation.id, true),
+            peer_read_seq: conversation
+                .group_id
+                .is_none()
+                .then(|| marker(conversation.id, false)),
             last_message: last_messages
                 .iter()
                 .find(|message| message.conversation_id == conversation.id)

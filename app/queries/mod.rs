@@ -2,6 +2,7 @@
 //! Queries take a connection and typed values and return rows; they know nothing of HTTP and
 //! decide nothing about who may do what (that is `services::permissions`).
 
+pub mod accounts;
 pub mod attachments;
 pub mod auth;
 mod batch_statements;

@@ -1,13 +1,15 @@
 //! SQL for `chat.users`.
 
 use diesel::{prelude::*, result::DatabaseErrorKind};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{
+    scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
+};
 use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
     app::models::{
         ids::UserId,
-        users::{NewUser, UserRecord},
+        users::{NewUser, UserRecord, USERNAME_RESERVED_DAYS},
     },
     platform::database::schema::users,
 };
@@ -26,38 +28,61 @@ pub enum InsertUserError {
     Database(#[from] diesel::result::Error),
 }
 
-/// Stores a new user; a username that differs from an existing one only in case is taken.
+/// Stores a new user; a username that differs from an existing one only in case is taken. The
+/// username of an account deleted more than [`USERNAME_RESERVED_DAYS`] ago is free again: its
+/// tombstone gives it up first (for a name no one can register: `~` and its id).
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     user: &NewUser<'_>,
 ) -> Result<UserRecord, InsertUserError> {
-    diesel::insert_into(users::table)
-        .values(user)
-        .returning(UserRecord::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(|err| match err {
-            diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                InsertUserError::UsernameTaken
-            }
-            other => InsertUserError::Database(other),
-        })
+    let folded = user.username.to_ascii_lowercase();
+    let reserved_until = chrono::Utc::now() - chrono::Duration::days(USERNAME_RESERVED_DAYS.into());
+    // Both or neither, though either alone would be harmless.
+    conn.transaction(|conn| {
+        async move {
+            diesel::update(users::table)
+                .filter(lower(users::username).eq(folded))
+                .filter(users::deleted_at.lt(reserved_until))
+                .set(
+                    users::username.eq(diesel::dsl::sql::<diesel::sql_types::Text>(
+                        "'~' || id::text",
+                    )),
+                )
+                .execute(conn)
+                .await?;
+            diesel::insert_into(users::table)
+                .values(user)
+                .returning(UserRecord::as_returning())
+                .get_result(conn)
+                .await
+        }
+        .scope_boxed()
+    })
+    .await
+    .map_err(|err| match err {
+        diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            InsertUserError::UsernameTaken
+        }
+        other => InsertUserError::Database(other),
+    })
 }
 
-/// Finds a user by username, ignoring case. `folded_username` must already be lower-case.
+/// Finds a live (not deleted) user by username, ignoring case. `folded_username` must already be
+/// lower-case.
 pub async fn find_by_username(
     conn: &mut AsyncPgConnection,
     folded_username: &str,
 ) -> QueryResult<Option<UserRecord>> {
     users::table
         .filter(lower(users::username).eq(folded_username))
+        .filter(users::deleted_at.is_null())
         .select(UserRecord::as_select())
         .first(conn)
         .await
         .optional()
 }
 
-/// Finds a user by id.
+/// Finds a user by id, a deleted account's tombstone included.
 pub async fn find_by_id(
     conn: &mut AsyncPgConnection,
     id: UserId,
@@ -70,8 +95,8 @@ pub async fn find_by_id(
         .optional()
 }
 
-/// Users whose username starts with `folded_prefix` (lower-case, LIKE-escaped by the caller),
-/// alphabetically.
+/// Live users whose username starts with `folded_prefix` (lower-case, LIKE-escaped by the
+/// caller), alphabetically.
 pub async fn search_by_prefix(
     conn: &mut AsyncPgConnection,
     folded_prefix: &str,
@@ -79,6 +104,7 @@ pub async fn search_by_prefix(
 ) -> QueryResult<Vec<UserRecord>> {
     users::table
         .filter(lower(users::username).like(format!("{folded_prefix}%")))
+        .filter(users::deleted_at.is_null())
         .order(lower(users::username))
         .limit(limit)
         .select(UserRecord::as_select())
@@ -86,13 +112,14 @@ pub async fn search_by_prefix(
         .await
 }
 
-/// Stores when the user was last connected.
+/// Stores when the user was last connected (never on a deleted account's tombstone, whose last
+/// sockets close just after the deletion).
 pub async fn set_last_seen(
     conn: &mut AsyncPgConnection,
     id: UserId,
     at: chrono::DateTime<chrono::Utc>,
 ) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
+    diesel::update(users::table.find(id).filter(users::deleted_at.is_null()))
         .set(users::last_seen_at.eq(at))
         .execute(conn)
         .await
@@ -115,15 +142,29 @@ pub async fn last_seen(
         .collect())
 }
 
-/// Those of `ids` that are users. The future does not hold the connection, so it can be
-/// pipelined with other queries.
+/// Those of `ids` that are users whose accounts were not deleted. The future does not hold the
+/// connection, so it can be pipelined with other queries.
 pub fn existing_among<'a>(
     conn: &mut AsyncPgConnection,
     ids: &'a [UserId],
 ) -> BoxFuture<'a, QueryResult<Vec<UserId>>> {
     users::table
         .filter(users::id.eq_any(ids))
+        .filter(users::deleted_at.is_null())
         .select(users::id)
         .load(conn)
         .boxed()
+}
+
+/// Replaces the user's password hash.
+pub async fn set_password_hash(
+    conn: &mut AsyncPgConnection,
+    id: UserId,
+    password_hash: &str,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)
+        .await
+        .map(drop)
 }

@@ -5,9 +5,12 @@
 //! state holds only handles (`chatbot::handle`, `presence::handle`, the message writer's queue),
 //! none of which reaches back to the state.
 
+pub mod accounts;
 pub mod attachments;
 pub mod chatbot;
+pub mod exports;
 pub mod fanout;
+pub mod group_bans;
 pub mod message_changes;
 pub mod message_views;
 pub mod message_writer;

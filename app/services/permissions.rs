@@ -198,6 +198,30 @@ pub async fn may_remove_member(
     Ok(())
 }
 
+/// Why nothing more is done for an account that has been deleted (a send racing its deletion).
+pub fn account_deleted() -> AppError {
+    AppError::Unauthorized("the account has been deleted".into())
+}
+
+/// Banning from a group (and lifting a ban): admins only, and never oneself.
+pub async fn may_ban(
+    conn: &mut DbConn,
+    group_id: GroupId,
+    admin: UserId,
+    target: UserId,
+) -> Result<(), AppError> {
+    require_admin(conn, group_id, admin).await?;
+    if admin == target {
+        return Err(AppError::Forbidden("you cannot ban yourself".into()));
+    }
+    Ok(())
+}
+
+/// Why a banned user cannot join (or be added to) a group, until an admin lifts the ban.
+pub fn banned_from_group() -> AppError {
+    AppError::Forbidden("banned from this group: an admin must lift the ban first".into())
+}
+
 /// Members are added from the adder's contacts: 403 unless every one of `users` is one.
 pub async fn require_contacts(
     conn: &mut DbConn,

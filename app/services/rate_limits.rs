@@ -4,7 +4,8 @@
 //!
 //! Per client address: login attempts and registrations. Per (username, client address): failed
 //! logins — keyed by address too, so an attacker guessing from one address never locks the owner
-//! out from another. Per user: token refreshes and WebSocket tickets.
+//! out from another (checks of the current password count there too). Per user: token
+//! refreshes, WebSocket tickets and data exports.
 //!
 //! If Redis cannot be asked, the request goes through (logged and counted): an outage of the
 //! cache must not lock everyone out of their accounts.
@@ -33,6 +34,7 @@ enum Rule {
     RegisterPerAddress,
     RefreshPerUser,
     WsTicketPerUser,
+    ExportPerUser,
 }
 
 impl Rule {
@@ -43,6 +45,7 @@ impl Rule {
             Self::RegisterPerAddress => "register_per_address",
             Self::RefreshPerUser => "refresh_per_user",
             Self::WsTicketPerUser => "ws_ticket_per_user",
+            Self::ExportPerUser => "export_per_user",
         }
     }
 
@@ -54,6 +57,7 @@ impl Rule {
             Self::RegisterPerAddress => "too many registrations from your address",
             Self::RefreshPerUser => "too many token refreshes",
             Self::WsTicketPerUser => "too many WebSocket tickets",
+            Self::ExportPerUser => "too many data exports",
         }
     }
 }
@@ -74,7 +78,7 @@ pub async fn admit_login(
     let limits = &state.config.rate_limits;
     let address = address_key(client);
     let attempt = LoginAttempt {
-        failures_key: format!("rate:{{{address}}}:login_failures:{username}"),
+        failures_key: login_failures_key(&address, username),
         member: uuid::Uuid::new_v4().simple().to_string(),
     };
     let rules = [
@@ -97,6 +101,33 @@ pub async fn admit_login(
     ];
     check(state, &rules, &attempt.member).await?;
     Ok(attempt)
+}
+
+/// Admits a check of `username`'s current password (changing the password, deleting the
+/// account) from `client`, or refuses it. It counts among that username's failed logins from
+/// that address, so a stolen access token cannot be used to guess the password faster than a
+/// login could.
+pub async fn admit_password_check(
+    state: &AppState,
+    client: IpAddr,
+    username: &str,
+) -> Result<LoginAttempt, AppError> {
+    let attempt = LoginAttempt {
+        failures_key: login_failures_key(&address_key(client), username),
+        member: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let failures = window(
+        attempt.failures_key.clone(),
+        state.config.rate_limits.login_failures,
+        LOGIN_FAILURE_PERIOD,
+    );
+    check(state, &[(Rule::LoginFailures, failures)], &attempt.member).await?;
+    Ok(attempt)
+}
+
+/// Where failed logins of `username` (folded) from `address` are counted.
+fn login_failures_key(address: &str, username: &str) -> String {
+    format!("rate:{{{address}}}:login_failures:{username}")
 }
 
 /// The attempt did not fail (right password, or not checked at all): it stops counting.
@@ -129,6 +160,13 @@ pub async fn admit_ws_ticket(state: &AppState, user: UserId) -> Result<(), AppEr
     let limit = state.config.rate_limits.ws_ticket_per_min;
     let key = format!("rate:ws_ticket:{user}");
     check_one(state, Rule::WsTicketPerUser, window(key, limit, MINUTE)).await
+}
+
+/// Admits an export of `user`'s data (each reads their whole history), or refuses it.
+pub async fn admit_export(state: &AppState, user: UserId) -> Result<(), AppError> {
+    let key = format!("rate:export:{user}");
+    let limit = state.config.rate_limits.export_per_min;
+    check_one(state, Rule::ExportPerUser, window(key, limit, MINUTE)).await
 }
 
 fn window(key: String, limit: u32, period: Duration) -> Window {

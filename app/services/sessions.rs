@@ -11,8 +11,11 @@
 //! its sockets' sessions are still live, and hands `session_revoked` to the sockets of the others,
 //! which then close with 4001. A revoked (or expired) session's socket is closed within two
 //! heartbeat intervals even when the push never arrives.
+//!
+//! A user lists their live sessions (one per device) and may end any of them; changing the
+//! password or deleting the account ends several at once, through [`ended`] like every other end.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +25,7 @@ use crate::{
             auth::Caller,
             frames::server,
             ids::{SessionId, UserId},
+            sessions::Session,
         },
         queries,
         services::fanout,
@@ -46,16 +50,66 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AppEr
     .await
 }
 
+/// How stale a session's `last_used_at` may get before a use writes it again: the list of
+/// devices needs no finer time, and most requests then cost no write.
+const LAST_USED_PRECISION: Duration = Duration::from_secs(60);
+
 /// The caller, if its session is still live: the one check behind a Bearer token and a
-/// WebSocket ticket alike.
+/// WebSocket ticket alike. It also records the use (see [`LAST_USED_PRECISION`]).
 pub async fn live_caller(state: &AppState, caller: Caller) -> Result<Caller, AppError> {
     let mut conn = state.db.get().await?;
-    if !queries::auth::session_is_live(&mut conn, caller.session_id, caller.user_id).await? {
-        return Err(AppError::Unauthorized(
-            "session has ended; log in again".into(),
-        ));
+    let last_used =
+        queries::auth::live_session_last_used(&mut conn, caller.session_id, caller.user_id)
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("session has ended; log in again".into()))?;
+    let age = (chrono::Utc::now() - last_used).to_std();
+    if age.is_ok_and(|age| age > LAST_USED_PRECISION) {
+        queries::auth::touch_session(&mut conn, caller.session_id).await?;
     }
     Ok(caller)
+}
+
+/// The caller's live sessions, the most recently used first.
+pub async fn list(state: &AppState, caller: Caller) -> Result<Vec<Session>, AppError> {
+    let mut conn = state.db.get().await?;
+    let records = queries::auth::live_sessions_of(&mut conn, caller.user_id).await?;
+    Ok(records
+        .into_iter()
+        .map(|record| Session::of(record, caller.session_id))
+        .collect())
+}
+
+/// Ends one of the caller's own live sessions (the current one too, like a logout); 404 for
+/// anything else, so nobody learns whether another user's session id exists.
+pub async fn revoke(
+    state: &AppState,
+    caller: Caller,
+    session_id: SessionId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    if !queries::auth::revoke_session_of(&mut conn, session_id, caller.user_id).await? {
+        return Err(AppError::NotFound(
+            "session_id: no such session of yours".into(),
+        ));
+    }
+    drop(conn);
+    ended(state, caller.user_id, session_id).await
+}
+
+/// [`ended`] for each of several sessions of one user, revoked together (a password change, an
+/// account deletion). Every one is cleaned up even when one fails; the first error is returned.
+pub async fn all_ended(
+    state: &AppState,
+    user_id: UserId,
+    sessions: &[SessionId],
+) -> Result<(), AppError> {
+    let mut first_error = None;
+    for session_id in sessions {
+        if let Err(err) = ended(state, user_id, *session_id).await {
+            first_error.get_or_insert(err);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Ends a session of `user_id` (logout, or revoking one of one's sessions): its tokens are

@@ -85,6 +85,8 @@ pub struct RateLimitConfig {
     pub refresh_per_min: u32,
     /// WebSocket tickets per user per minute.
     pub ws_ticket_per_min: u32,
+    /// Data exports per user per minute.
+    pub export_per_min: u32,
 }
 
 /// All settings of one server process.
@@ -347,6 +349,7 @@ fn rate_limits(or: &impl Fn(&'static str, &str) -> String) -> Result<RateLimitCo
         register_per_hour: limit("RATE_LIMIT_REGISTER_PER_HOUR", "20")?,
         refresh_per_min: limit("RATE_LIMIT_REFRESH_PER_MIN", "60")?,
         ws_ticket_per_min: limit("RATE_LIMIT_WS_TICKET_PER_MIN", "60")?,
+        export_per_min: limit("RATE_LIMIT_EXPORT_PER_MIN", "1")?,
     })
 }
 

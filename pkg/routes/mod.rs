@@ -9,8 +9,9 @@ use poem_openapi::{registry::Registry, OpenApi, OpenApiService};
 use crate::{
     app::controllers::{
         attachments::AttachmentsApi, auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi,
-        groups::GroupsApi, health::HealthApi, message_changes::MessageChangesApi,
-        messages::MessagesApi, mutes::MutesApi, push::PushApi, users::UsersApi, web, ws,
+        group_bans::GroupBansApi, groups::GroupsApi, health::HealthApi,
+        message_changes::MessageChangesApi, messages::MessagesApi, mutes::MutesApi, push::PushApi,
+        sessions::SessionsApi, users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -22,14 +23,24 @@ use crate::{
     },
 };
 
-/// Every documented REST route; each API carries its own path prefix (`/api/v1/...`).
-pub type Apis = (
+/// Every documented REST route; each API carries its own path prefix (`/api/v1/...`). Two
+/// nested groups, because the standard library implements `Default` only for tuples of up to 12.
+pub type Apis = (PeopleApis, ConversationApis);
+
+/// Health, accounts and the people around a user.
+pub type PeopleApis = (
     HealthApi,
     AuthApi,
+    SessionsApi,
     UsersApi,
     BlocksApi,
     ContactsApi,
+);
+
+/// Groups, messages and what hangs off them.
+pub type ConversationApis = (
     GroupsApi,
+    GroupBansApi,
     MessagesApi,
     MessageChangesApi,
     MutesApi,

@@ -56,6 +56,14 @@ pub mod chat {
     }
 
     diesel::table! {
+        chat.group_bans (group_id, user_id) {
+            group_id -> Uuid,
+            user_id -> Uuid,
+            created_at -> Timestamptz,
+        }
+    }
+
+    diesel::table! {
         chat.group_members (group_id, user_id) {
             group_id -> Uuid,
             user_id -> Uuid,
@@ -161,6 +169,8 @@ pub mod chat {
             created_at -> Timestamptz,
             expires_at -> Timestamptz,
             revoked_at -> Nullable<Timestamptz>,
+            last_used_at -> Timestamptz,
+            user_agent -> Nullable<Text>,
         }
     }
 
@@ -172,6 +182,7 @@ pub mod chat {
             password_hash -> Nullable<Text>,
             created_at -> Timestamptz,
             last_seen_at -> Nullable<Timestamptz>,
+            deleted_at -> Nullable<Timestamptz>,
         }
     }
 
@@ -185,6 +196,8 @@ pub mod chat {
 
     diesel::joinable!(attachments -> users (uploader_id));
     diesel::joinable!(conversations -> groups (group_id));
+    diesel::joinable!(group_bans -> groups (group_id));
+    diesel::joinable!(group_bans -> users (user_id));
     diesel::joinable!(group_members -> groups (group_id));
     diesel::joinable!(group_members -> users (user_id));
     diesel::joinable!(groups -> users (created_by));
@@ -206,6 +219,7 @@ pub mod chat {
         blocks,
         contacts,
         conversations,
+        group_bans,
         group_members,
         groups,
         messages,

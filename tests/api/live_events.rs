@@ -2,7 +2,7 @@
 //! read markers, typing, shutdown.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -172,6 +172,59 @@ async fn read_markers_are_stored_and_told_to_the_other_party() {
         (Some(3), Some(2), Some(1))
     );
     assert_eq!(with_alice["last_message"]["content"], "m3");
+}
+
+#[tokio::test]
+async fn the_other_partys_read_marker_survives_a_reload_and_groups_have_none() {
+    let app = spawn_app().await;
+    let (alice, bob) = app.friends().await;
+    for n in 1..=3 {
+        app.send_private(&alice, &bob, &format!("m{n}")).await;
+    }
+    let group_id = app.create_group(&alice, &[&bob], false).await;
+    app.send_group(&alice, &group_id, "hello all").await;
+    let entry = |list: &Value, key: &str, id: &str| -> Value {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["conversation"][key] == id)
+            .expect("the conversation is listed")
+            .clone()
+    };
+    let before = app
+        .get("/api/v1/conversations", Some(&alice.access_token))
+        .await;
+    assert_eq!(entry(&before.body, "user_id", &bob.id)["peer_read_seq"], 0);
+
+    let mut alice_socket = app.connect(&alice).await;
+    let mut bob_socket = app.connect(&bob).await;
+    bob_socket
+        .send_json(json!({ "type": "read", "conversation": { "user_id": alice.id }, "seq": 2 }))
+        .await;
+    // The marker is stored before it is told.
+    assert_eq!(alice_socket.next_of_type("read").await["seq"], 2);
+
+    // A reload: Alice asks for her list afresh and still sees how far Bob has read.
+    let alice_list = app
+        .get("/api/v1/conversations", Some(&alice.access_token))
+        .await
+        .body;
+    let with_bob = entry(&alice_list, "user_id", &bob.id);
+    assert_eq!(
+        (
+            with_bob["read_seq"].as_i64(),
+            with_bob["peer_read_seq"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
+    // Bob sees Alice's marker: her own messages count as read by her.
+    let bob_list = app
+        .get("/api/v1/conversations", Some(&bob.access_token))
+        .await
+        .body;
+    assert_eq!(entry(&bob_list, "user_id", &alice.id)["peer_read_seq"], 3);
+    let group = entry(&alice_list, "group_id", &group_id);
+    assert!(group.get("peer_read_seq").is_none(), "{group}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Integration tests: the real server, real Postgres and Redis, one database and Redis prefix per
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
+mod accounts;
 mod attachments;
 mod auth;
 mod blocks;
@@ -11,6 +12,7 @@ mod chatbot;
 mod contacts;
 mod drain;
 mod errors;
+mod group_bans;
 mod groups;
 mod health;
 mod helpers;
@@ -33,6 +35,7 @@ mod push;
 mod rate_limits;
 mod redis_outage;
 mod search;
+mod sessions;
 mod spec;
 mod tokens;
 mod users;

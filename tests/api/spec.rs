@@ -167,7 +167,7 @@ async fn query_ranges_and_patterns_are_the_documented_ones() {
 async fn a_wrong_method_is_405_with_an_allow_header() {
     let app = spawn_app().await;
     let cases = [
-        (Method::PUT, "/api/v1/users/me", "GET, HEAD"),
+        (Method::PUT, "/api/v1/users/me", "DELETE, GET, HEAD"),
         (Method::DELETE, "/api/v1/groups/public", "GET, HEAD"),
         (
             Method::PUT,

@@ -13,7 +13,11 @@ use super::{
 use crate::{
     app::{
         models::ids::UserId,
-        queries::{self, message_batches::NewMessage, messages::ConversationKey},
+        queries::{
+            self,
+            message_batches::{NewMessage, Unstored},
+            messages::ConversationKey,
+        },
         services::permissions,
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds, metrics as names},
@@ -167,6 +171,8 @@ enum Stored {
     Taken,
     /// Its group was deleted after the check.
     Gone,
+    /// Its sender's account was deleted after the check.
+    SenderGone,
     Failed(AppError),
 }
 
@@ -183,7 +189,7 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
             .zip(stored)
             .map(|(allowed, stored)| {
                 let outcome = match stored {
-                    Some((record, conversation)) => {
+                    Ok((record, conversation)) => {
                         metrics::counter!(names::MESSAGES_STORED).increment(1);
                         Stored::Done(Box::new(Written::Stored {
                             record,
@@ -191,7 +197,8 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
                             readers: allowed.readers,
                         }))
                     }
-                    None => Stored::Gone,
+                    Err(Unstored::GroupGone) => Stored::Gone,
+                    Err(Unstored::SenderGone) => Stored::SenderGone,
                 };
                 (allowed.index, outcome)
             })
@@ -240,6 +247,7 @@ async fn settle(conn: &mut DbConn, draft: &Draft, stored: Stored) -> Result<Writ
             }
         }
         Stored::Gone => Err(permissions::no_such_group()),
+        Stored::SenderGone => Err(permissions::account_deleted()),
         Stored::Failed(err) => Err(err),
     }
 }

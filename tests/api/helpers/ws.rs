@@ -187,6 +187,24 @@ impl WsClient {
         let _ = self.closed().await;
     }
 
+    /// Every JSON frame until the server closes the connection (those already read included).
+    pub async fn frames_until_closed(&mut self) -> Vec<Value> {
+        use futures_util::StreamExt;
+        let mut frames: Vec<Value> = self.pending.drain(..).collect();
+        loop {
+            match tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
+                .await
+                .expect("the connection closes in time")
+            {
+                None | Some(Err(_)) | Some(Ok(tungstenite::Message::Close(_))) => return frames,
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    frames.push(serde_json::from_str(&text).expect("frames are JSON"))
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// Waits for the server to close the connection; returns the close code, if any.
     pub async fn closed(&mut self) -> Option<u16> {
         use futures_util::StreamExt;

@@ -1,0 +1,56 @@
+//! Bans from groups: an admin removes a member for good. A banned user cannot join a public group
+//! (nor be added back) until an admin lifts the ban; the members hear of the removal as of any
+//! other (`group_event` `member_removed`).
+
+use crate::{
+    app::{
+        models::{
+            frames::server::{self, GroupEvent},
+            ids::{GroupId, UserId},
+        },
+        queries::{self, groups::RemoveOutcome},
+        services::{fanout, permissions},
+        state::AppState,
+    },
+    pkg::utils::errors::AppError,
+};
+
+/// `admin` bans `target` from the group, removing them if they are a member.
+pub async fn ban(
+    state: &AppState,
+    admin: UserId,
+    group_id: GroupId,
+    target: UserId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    if queries::users::find_by_id(&mut conn, target)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound("no such user".into()));
+    }
+    let outcome = queries::groups::ban(&mut conn, group_id, target).await?;
+    if let RemoveOutcome::NotAMember = outcome {
+        // Banned before ever joining: nobody's view of the group changed.
+        return Ok(());
+    }
+    let remaining = queries::groups::member_ids(&mut conn, group_id).await?;
+    drop(conn);
+    let frame = server::group_event(group_id, GroupEvent::MemberRemoved, Some(target), None);
+    fanout::to_users(state, remaining.into_iter().chain([target]), &frame).await;
+    Ok(())
+}
+
+/// `admin` lifts a ban; the user may then join again (or be added).
+pub async fn unban(
+    state: &AppState,
+    admin: UserId,
+    group_id: GroupId,
+    target: UserId,
+) -> Result<(), AppError> {
+    let mut conn = state.db.get().await?;
+    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    queries::groups::unban(&mut conn, group_id, target).await?;
+    Ok(())
+}
