@@ -23,3 +23,4 @@ pub mod messages;
 pub mod mutes;
 pub mod push;
 pub mod users;
+pub mod visible_text;

@@ -134,6 +134,7 @@ pub mod chat {
             created_at -> Timestamptz,
             expires_at -> Timestamptz,
             revoked_at -> Nullable<Timestamptz>,
+            rotated_at -> Nullable<Timestamptz>,
         }
     }
 

@@ -2,6 +2,7 @@
 //! test, so they run in parallel. One binary (modules below) keeps linking cheap.
 
 mod auth;
+mod authorization_matrix;
 mod blocks;
 mod catch_up;
 #[cfg(feature = "clients")]
@@ -34,6 +35,7 @@ mod redis_outage;
 mod search;
 mod spec;
 mod tokens;
+mod trust;
 mod users;
 mod web;
 mod ws_close_codes;
