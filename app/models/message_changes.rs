@@ -48,7 +48,8 @@ string_type!(Emoji, "Emoji", {
     schema.min_length = Some(1);
     schema.max_length = Some(Emoji::MAX_BYTES);
     schema.pattern = Some(format!("^{EMOJI_CHAR}*{VISIBLE}{EMOJI_CHAR}*$"));
-    schema.description = Some("An emoji (or any short text): 1–32 bytes, no whitespace.");
+    schema.description =
+        Some("An emoji (or any short text): 1–32 bytes, no whitespace, at least one visible character, no bidi controls.");
     schema
 });
 

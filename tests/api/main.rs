@@ -11,6 +11,7 @@ mod chatbot;
 mod contacts;
 mod drain;
 mod errors;
+mod fair_share;
 mod groups;
 mod health;
 mod helpers;
