@@ -152,7 +152,7 @@ async fn a_retried_client_msg_id_after_leaving_a_group_is_answered_like_a_fresh_
     let admin = app.new_user().await;
     let (group_id, members) = app.group_with(&admin, 2).await;
     let (leaver, stayer) = (&members[0], &members[1]);
-    let quoted = app.send_group(&stayer, &group_id, "quote me").await;
+    let quoted = app.send_group(stayer, &group_id, "quote me").await;
     let body =
         json!({ "content": "a reply", "client_msg_id": "leak-1", "reply_to": id_of(&quoted) });
     let first = post_group(&app, leaver, &group_id, body.clone()).await;
@@ -280,10 +280,7 @@ async fn a_blocked_users_refusals_read_like_a_strangers() {
 async fn the_blockers_read_markers_are_not_pushed_to_the_blocked_user() {
     let app = spawn_app().await;
     let (alice, bob) = app.friends().await;
-    let (group_id, _) = {
-        let refs = [&bob];
-        (app.create_group(&alice, &refs, false).await, ())
-    };
+    let group_id = app.create_group(&alice, &[&bob], false).await;
     app.send_private(&bob, &alice, "read me").await;
     block(&app, &alice, &bob).await;
     let mut bob_socket = app.connect(&bob).await;
