@@ -208,7 +208,15 @@ pub async fn require_admin(
 ) -> Result<(), AppError> {
     match role_in(conn, group_id, user_id).await? {
         Role::Admin => Ok(()),
-        Role::Member => Err(AppError::Forbidden("only a group admin can do that".into())),
+        role => Err(not_admin(Some(role))),
+    }
+}
+
+/// The refusal of an admin's action to a caller of `role` in the group (`None`: not in it).
+pub fn not_admin(role: Option<Role>) -> AppError {
+    match role {
+        None => no_such_group(),
+        Some(_) => AppError::Forbidden("only a group admin can do that".into()),
     }
 }
 
