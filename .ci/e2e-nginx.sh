@@ -81,7 +81,7 @@ ci_new_database database e2e
 ci_new_redis_prefix prefix e2e
 secret=$(ci_random 48)
 common=(APP_ENV=prod DATABASE_URL="$CI_POSTGRES_URL/$database" REDIS_PREFIX="$prefix"
-  JWT_SECRET="$secret" BCRYPT_COST=4 DATABASE_POOL_SIZE=4)
+  JWT_SECRET="$secret" BCRYPT_COST=4 DATABASE_POOL_SIZE=4 TRUSTED_PROXIES=127.0.0.1/32)
 ci_start_server simplechat1 "$port1" "${common[@]}" MACHINE_ID=1
 pid1=$ci_last_pid
 ci_start_server simplechat2 "$port2" "${common[@]}" MACHINE_ID=2

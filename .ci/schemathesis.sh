@@ -43,7 +43,7 @@ ci_new_redis_prefix prefix fuzz
 ci_start_server simplechat "$port" APP_ENV=prod JWT_SECRET="$(ci_random 48)" BCRYPT_COST=4 \
   DATABASE_URL="$CI_POSTGRES_URL/$database" REDIS_PREFIX="$prefix" DATABASE_POOL_SIZE=4 \
   RATE_LIMIT_LOGIN_FAILURES=0 RATE_LIMIT_LOGIN_PER_MIN=0 RATE_LIMIT_REGISTER_PER_HOUR=0 \
-  RATE_LIMIT_EXPORT_PER_MIN=0
+  RATE_LIMIT_EXPORT_PER_MIN=0 RATE_LIMIT_REST_PER_MIN=0 RATE_LIMIT_EXPENSIVE_CONCURRENCY=0
 ci_wait_ready simplechat "$port" "$ci_last_pid"
 base_url="http://127.0.0.1:$port"
 

@@ -14,6 +14,7 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
     BCRYPT_COST=4 BCRYPT_QUEUE=4096 \
     RATE_LIMIT_LOGIN_FAILURES=0 RATE_LIMIT_LOGIN_PER_MIN=0 RATE_LIMIT_REGISTER_PER_HOUR=0 \
     RATE_LIMIT_REFRESH_PER_MIN=0 RATE_LIMIT_WS_TICKET_PER_MIN=0 \
+    RATE_LIMIT_REST_PER_MIN=0 RATE_LIMIT_EXPENSIVE_CONCURRENCY=0 \
     WS_SEND_RATE=1000000 WS_OUTBOUND_QUEUE=4096 SHUTDOWN_DRAIN=0s RUST_LOG=warn \
     STORAGE_URL="file://$workdir/attachments" "$@" \
     "$bin" serve >"$workdir/server-$port.log" 2>&1 &

@@ -70,7 +70,11 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     };
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
-    let db = database::pool(&config.database_url, config.database_pool_size)?;
+    let db = database::pool_with_timeout(
+        &config.database_url,
+        config.database_pool_size,
+        config.database_statement_timeout,
+    )?;
     let broker = Broker::start(cache.clone(), shutdown.clone());
     if lease.current().is_none() {
         tracing::info!(wait = ?lease::GRACE, "a fresh machine id is used only after a grace period");

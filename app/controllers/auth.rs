@@ -174,12 +174,21 @@ impl AuthApi {
 
         let mut conn = state.db.get().await?;
         let expires_at = Utc::now() + state.config.refresh_token_ttl;
-        let generation = match queries::auth::rotate_refresh(
-            &mut conn, session_id, user_id, claims.gen, expires_at,
+        let grace = state.config.refresh_reuse_grace;
+        let (generation, rotated_at) = match queries::auth::rotate_refresh(
+            &mut conn, session_id, user_id, claims.gen, expires_at, grace,
         )
         .await?
         {
-            Rotation::Rotated { generation } => generation,
+            // A repeat within the grace is signed again from the same claims: the same pair.
+            Rotation::Rotated {
+                generation,
+                rotated_at,
+            }
+            | Rotation::Repeated {
+                generation,
+                rotated_at,
+            } => (generation, rotated_at),
             Rotation::ReuseDetected => {
                 tracing::warn!(%user_id, %session_id, "refresh token reused; session revoked");
                 sessions::ended(&state, user_id, session_id).await?;
@@ -196,11 +205,12 @@ impl AuthApi {
         let user = queries::users::find_by_id(&mut conn, user_id)
             .await?
             .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?;
-        Ok(Json(token_pair(
+        Ok(Json(token_pair_issued_at(
             &state,
             user.into(),
             session_id,
             generation,
+            rotated_at.timestamp(),
         )))
     }
 
@@ -288,16 +298,33 @@ fn login_rejected(reason: &'static str) {
 
 /// Signs an access token and a refresh token of `generation` for the session.
 fn token_pair(state: &AppState, user: User, session_id: SessionId, generation: i64) -> TokenPair {
+    let now = chrono::Utc::now().timestamp();
+    token_pair_issued_at(state, user, session_id, generation, now)
+}
+
+/// [`token_pair`] issued at `iat`: the same arguments always sign the same pair.
+fn token_pair_issued_at(
+    state: &AppState,
+    user: User,
+    session_id: SessionId,
+    generation: i64,
+    iat: i64,
+) -> TokenPair {
     let config = &state.config;
+    let (user_id, session) = (user.id.0, session_id.0);
     TokenPair {
-        access_token: state
-            .tokens
-            .access_token(user.id.0, session_id.0, config.access_token_ttl),
-        refresh_token: state.tokens.refresh_token(
-            user.id.0,
-            session_id.0,
+        access_token: state.tokens.access_token_issued_at(
+            user_id,
+            session,
+            config.access_token_ttl,
+            iat,
+        ),
+        refresh_token: state.tokens.refresh_token_issued_at(
+            user_id,
+            session,
             generation,
             config.refresh_token_ttl,
+            iat,
         ),
         token_type: "Bearer".into(),
         expires_in: config.access_token_ttl.as_secs(),

@@ -185,7 +185,15 @@ impl GroupsApi {
         permissions::require_admin(&mut conn, group_id.0, admin).await?;
         permissions::require_contacts(&mut conn, admin, &[new_member]).await?;
         permissions::require_not_blocked_by(&mut conn, admin, &[new_member]).await?;
-        let member = add(&state, &mut conn, group_id.0, new_member, Role::Member).await?;
+        let member = add(
+            &state,
+            &mut conn,
+            group_id.0,
+            new_member,
+            Role::Member,
+            Some(admin),
+        )
+        .await?;
         Ok(MemberAdded::Created(Json(member)))
     }
 
@@ -235,34 +243,46 @@ impl GroupsApi {
             // A private group is as invisible as a missing one.
             _ => return Err(permissions::no_such_group()),
         }
-        let member = add(&state, &mut conn, group_id.0, auth.0.user_id, Role::Member).await?;
+        let member = add(
+            &state,
+            &mut conn,
+            group_id.0,
+            auth.0.user_id,
+            Role::Member,
+            None,
+        )
+        .await?;
         Ok(MemberAdded::Created(Json(member)))
     }
 }
 
-/// Adds a member and returns them, mapping the cap and duplicates to 409.
+/// Adds a member and returns them, mapping the cap and duplicates to 409. With `added_by`, the
+/// one adding must still be an admin when the member is written.
 async fn add(
     state: &AppState,
     conn: &mut DbConn,
     group_id: GroupId,
     user_id: UserId,
     role: Role,
+    added_by: Option<UserId>,
 ) -> Result<Member, AppError> {
     let max_members = state.config.group_max_members;
-    let record =
-        match queries::groups::add_member(conn, group_id, user_id, role, max_members).await? {
-            AddOutcome::Added(record) => record,
-            AddOutcome::AlreadyMember => {
-                return Err(AppError::Conflict("already a member of this group".into()))
-            }
-            AddOutcome::Full => {
-                return Err(AppError::Conflict(format!(
-                    "the group is full: a group may have at most {max_members} members"
-                )))
-            }
-            AddOutcome::NoSuchGroup => return Err(permissions::no_such_group()),
-            AddOutcome::Banned => return Err(permissions::banned_from_group()),
-        };
+    let added = queries::groups::add_member(conn, group_id, user_id, role, max_members, added_by);
+    let record = match added.await? {
+        AddOutcome::Added(record) => record,
+        AddOutcome::AlreadyMember => {
+            return Err(AppError::Conflict("already a member of this group".into()))
+        }
+        AddOutcome::Full => {
+            return Err(AppError::Conflict(format!(
+                "the group is full: a group may have at most {max_members} members"
+            )))
+        }
+        AddOutcome::NoSuchGroup => return Err(permissions::no_such_group()),
+        AddOutcome::Banned => return Err(permissions::banned_from_group()),
+        // The admin check, asked again inside the transaction that writes.
+        AddOutcome::NotAdmin(role) => return Err(permissions::not_admin(role)),
+    };
     let user = queries::users::find_by_id(conn, user_id)
         .await?
         .ok_or_else(|| AppError::NotFound("no such user".into()))?;

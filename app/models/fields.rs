@@ -7,6 +7,8 @@
 
 use poem_openapi::registry::MetaSchema;
 
+use super::visible_text::VISIBLE;
+
 /// A string field of a request body with its own validation rule.
 pub trait TextField: Sized {
     /// The JSON key, used to name the field in error messages.
@@ -20,8 +22,9 @@ pub trait TextField: Sized {
 }
 
 /// The rule shared by free-text names (display names, group names): at most `max_chars`
-/// characters as sent, not only whitespace, no control characters; surrounding whitespace is then
-/// trimmed. The length counts what was sent, as the schema's `maxLength` does.
+/// characters as sent, no control characters, at least one visible character and no bidi
+/// controls ([`visible_text`](super::visible_text)); surrounding whitespace is then trimmed. The
+/// length counts what was sent, as the schema's `maxLength` does.
 pub fn trimmed_text(raw: &str, max_chars: usize) -> Result<String, String> {
     if raw.chars().count() > max_chars {
         return Err(format!("must be at most {max_chars} characters long"));
@@ -33,6 +36,7 @@ pub fn trimmed_text(raw: &str, max_chars: usize) -> Result<String, String> {
     if trimmed.is_empty() {
         return Err("must not be empty or only whitespace".into());
     }
+    super::visible_text::check_visible(trimmed)?;
     Ok(trimmed.to_owned())
 }
 
@@ -40,17 +44,13 @@ pub fn trimmed_text(raw: &str, max_chars: usize) -> Result<String, String> {
 pub fn describe_trimmed_text(schema: &mut MetaSchema, max_chars: usize) {
     schema.min_length = Some(1);
     schema.max_length = Some(max_chars);
-    schema.pattern = Some(format!(
-        "^{NO_CONTROL}*{NOT_SPACE_OR_CONTROL}{NO_CONTROL}*$"
-    ));
+    schema.pattern = Some(format!("^{NAME_CHAR}*{VISIBLE}{NAME_CHAR}*$"));
 }
 
-/// Regex classes (ECMA 262 and Python alike) for the rules above. Control characters are Unicode's
-/// `Cc` (what `char::is_control` means); whitespace is Unicode's `White_Space` (what `str::trim`
-/// removes), spelled out because `\s` differs between regex engines.
-const NO_CONTROL: &str = r"[^\u0000-\u001f\u007f-\u009f]";
-const NOT_SPACE_OR_CONTROL: &str =
-    r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// A character a name may hold: neither a control character nor a bidi control (a regex class
+/// that ECMA 262 and Python read alike).
+const NAME_CHAR: &str = r"[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]";
+
 /// Any character but NUL (message content, client message ids).
 pub const NO_NUL: &str = r"[^\u0000]";
 /// A character that is neither NUL nor whitespace (content must hold one).

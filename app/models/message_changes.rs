@@ -6,6 +6,7 @@ use poem_openapi::{registry::MetaSchema, Object};
 use super::{
     fields::{string_type, NOT_SPACE_OR_NUL, NO_NUL},
     messages::MessageContent,
+    visible_text::{check_visible, VISIBLE},
 };
 
 /// Body of `PATCH /messages/{message_id}`.
@@ -14,13 +15,12 @@ pub struct EditMessageRequest {
     pub content: MessageContent,
 }
 
-/// The characters an emoji may not hold: whitespace and control characters (JSON Schema's `\s`
-/// differs between regex engines, so they are spelled out).
-const NOT_SPACE_OR_CONTROL: &str =
-    r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// The characters an emoji may hold: no whitespace, control or bidi control characters (JSON
+/// Schema's `\s` differs between regex engines, so they are spelled out).
+const EMOJI_CHAR: &str = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202a-\u202f\u205f\u2066-\u2069\u3000]";
 
 /// A reaction's emoji: 1–32 bytes (the schema can only say characters), no whitespace or control
-/// characters; URL-encoded in the path, compared byte for byte.
+/// characters, and visible ([`check_visible`]); URL-encoded in the path, compared byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emoji(String);
 
@@ -34,6 +34,7 @@ impl Emoji {
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("emoji must not contain whitespace or control characters".into());
         }
+        check_visible(raw).map_err(|reason| format!("emoji {reason}"))?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -46,8 +47,9 @@ string_type!(Emoji, "Emoji", {
     let mut schema = MetaSchema::new("string");
     schema.min_length = Some(1);
     schema.max_length = Some(Emoji::MAX_BYTES);
-    schema.pattern = Some(format!("^{NOT_SPACE_OR_CONTROL}+$"));
-    schema.description = Some("An emoji (or any short text): 1–32 bytes, no whitespace.");
+    schema.pattern = Some(format!("^{EMOJI_CHAR}*{VISIBLE}{EMOJI_CHAR}*$"));
+    schema.description =
+        Some("An emoji (or any short text): 1–32 bytes, no whitespace, at least one visible character, no bidi controls.");
     schema
 });
 

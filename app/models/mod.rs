@@ -26,3 +26,4 @@ pub mod mutes;
 pub mod push;
 pub mod sessions;
 pub mod users;
+pub mod visible_text;

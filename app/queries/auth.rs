@@ -131,22 +131,34 @@ pub async fn live_sessions(
 /// Outcome of presenting a refresh token of some generation.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was the newest: the session moved to this generation.
-    Rotated { generation: i64 },
+    /// The token was the newest: the session moved to this generation at `rotated_at`.
+    Rotated {
+        generation: i64,
+        rotated_at: DateTime<Utc>,
+    },
+    /// The token was the one just rotated, presented again within the grace: the session stays
+    /// at `generation`, rotated at `rotated_at` (so the same pair can be signed again).
+    Repeated {
+        generation: i64,
+        rotated_at: DateTime<Utc>,
+    },
     /// The token was an older one, so it was stolen or replayed: the session is now revoked.
     ReuseDetected,
     /// The session is unknown, revoked or expired.
     Dead,
 }
 
-/// Moves the session from `presented_generation` to the next one, atomically: of two concurrent
-/// refreshes with the same token, one rotates and the other is treated as reuse.
+/// Moves the session from `presented_generation` to the next one, atomically. Of two concurrent
+/// refreshes with the same token, one rotates; the other waits for its row lock and then finds
+/// the token one generation behind: within `grace` of that rotation it is a repeat (two tabs, a
+/// retried request), later it is reuse and revokes the session.
 pub async fn rotate_refresh(
     conn: &mut AsyncPgConnection,
     id: SessionId,
     user_id: UserId,
     presented_generation: i64,
     new_expires_at: DateTime<Utc>,
+    grace: std::time::Duration,
 ) -> QueryResult<Rotation> {
     let live = sessions::table
         .find(id)
@@ -154,18 +166,38 @@ pub async fn rotate_refresh(
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(diesel::dsl::now));
 
-    let rotated: Option<i64> =
+    let rotated: Option<(i64, Option<DateTime<Utc>>)> =
         diesel::update(live.filter(sessions::refresh_generation.eq(presented_generation)))
             .set((
                 sessions::refresh_generation.eq(sessions::refresh_generation + 1),
                 sessions::expires_at.eq(new_expires_at),
+                // The instances' clock, as the grace is measured by it below.
+                sessions::rotated_at.eq(Utc::now()),
             ))
-            .returning(sessions::refresh_generation)
+            .returning((sessions::refresh_generation, sessions::rotated_at))
             .get_result(conn)
             .await
             .optional()?;
-    if let Some(generation) = rotated {
-        return Ok(Rotation::Rotated { generation });
+    if let Some((generation, Some(rotated_at))) = rotated {
+        return Ok(Rotation::Rotated {
+            generation,
+            rotated_at,
+        });
+    }
+
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+    let repeated: Option<(i64, Option<DateTime<Utc>>)> = live
+        .filter(sessions::refresh_generation.eq(presented_generation + 1))
+        .filter(sessions::rotated_at.gt(Utc::now() - grace))
+        .select((sessions::refresh_generation, sessions::rotated_at))
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some((generation, Some(rotated_at))) = repeated {
+        return Ok(Rotation::Repeated {
+            generation,
+            rotated_at,
+        });
     }
 
     let revoked =

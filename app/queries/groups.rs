@@ -45,6 +45,24 @@ pub async fn role_of(
     Ok(role.as_deref().map(Role::from_db))
 }
 
+/// [`role_of`], with the membership row locked `FOR SHARE` until the transaction ends: a
+/// removal (or role change) racing the caller's write waits for it, or committed before and is
+/// seen.
+pub async fn role_of_locked(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    user_id: UserId,
+) -> QueryResult<Option<Role>> {
+    let role: Option<String> = group_members::table
+        .find((group_id, user_id))
+        .select(group_members::role)
+        .for_share()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(role.as_deref().map(Role::from_db))
+}
+
 /// The groups the user is in, by name.
 pub async fn list_for_member(
     conn: &mut AsyncPgConnection,
@@ -106,8 +124,10 @@ pub async fn member_ids(
         .await
 }
 
-/// The members of several groups, as `(group, member)` pairs. The future does not hold the
-/// connection, so it can be pipelined with other queries.
+/// The members of several groups, as `(group, member)` pairs, their rows locked `FOR SHARE`
+/// until the transaction ends: a removal racing the caller's write waits for its commit, so a
+/// message is never stored from, or pushed past, a membership that ended meanwhile. The future
+/// does not hold the connection, so it can be pipelined with other queries.
 pub fn members_of_groups<'a>(
     conn: &mut AsyncPgConnection,
     group_ids: &'a [GroupId],
@@ -115,6 +135,7 @@ pub fn members_of_groups<'a>(
     group_members::table
         .filter(group_members::group_id.eq_any(group_ids))
         .select((group_members::group_id, group_members::user_id))
+        .for_share()
         .load(conn)
         .boxed()
 }
@@ -189,21 +210,33 @@ pub enum AddOutcome {
     NoSuchGroup,
     /// The user is banned from the group.
     Banned,
+    /// The one adding is no longer an admin of the group (`Some(role)`) or no longer in it.
+    NotAdmin(Option<Role>),
 }
 
 /// Adds a member, respecting the cap even under concurrent joins (see the module comment).
+/// With `added_by`, that user must still be an admin of the group when the row is written: their
+/// membership row is read `FOR SHARE` in the same transaction, so a removal or demotion racing
+/// the add waits for it or is seen.
 pub async fn add_member(
     conn: &mut AsyncPgConnection,
     group_id: GroupId,
     user_id: UserId,
     role: Role,
     max_members: i32,
+    added_by: Option<UserId>,
 ) -> QueryResult<AddOutcome> {
     conn.transaction(|conn| {
         async move {
             let Some(count) = lock_group(conn, group_id).await? else {
                 return Ok(AddOutcome::NoSuchGroup);
             };
+            if let Some(adder) = added_by {
+                let adder_role = role_of_locked(conn, group_id, adder).await?;
+                if adder_role != Some(Role::Admin) {
+                    return Ok(AddOutcome::NotAdmin(adder_role));
+                }
+            }
             if role_of(conn, group_id, user_id).await?.is_some() {
                 return Ok(AddOutcome::AlreadyMember);
             }

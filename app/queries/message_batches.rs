@@ -184,6 +184,49 @@ async fn lock_live_senders(
     Ok(live.into_iter().collect())
 }
 
+/// Locks the existing conversation rows of `keys` until commit (`FOR NO KEY UPDATE`, the lock
+/// taking seqs takes anyway), in the order `store_batch` takes them: private pairs, then groups,
+/// each sorted. Taken first in a batch's transaction, before the send rules are read, so that a
+/// change of the same conversations (a delete racing a reply) waits or is seen by them. A pair
+/// with no row yet has nothing to lock (and no message a reply could quote).
+pub async fn lock_conversations(
+    conn: &mut AsyncPgConnection,
+    keys: &std::collections::BTreeSet<ConversationKey>,
+) -> QueryResult<()> {
+    let (mut lows, mut highs, mut group_ids) = (Vec::new(), Vec::new(), Vec::new());
+    for key in keys {
+        match *key {
+            ConversationKey::Pair(low, high) => {
+                lows.push(low);
+                highs.push(high);
+            }
+            ConversationKey::Group(group_id) => group_ids.push(group_id),
+        }
+    }
+    if !lows.is_empty() {
+        diesel::sql_query(
+            "SELECT c.id FROM chat.conversations AS c \
+             JOIN unnest($1::uuid[], $2::uuid[]) AS pair (low, high) \
+             ON c.user_low = pair.low AND c.user_high = pair.high \
+             ORDER BY c.user_low, c.user_high FOR NO KEY UPDATE OF c",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&lows)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&highs)
+        .execute(conn)
+        .await?;
+    }
+    if !group_ids.is_empty() {
+        conversations::table
+            .filter(conversations::group_id.eq_any(&group_ids))
+            .order(conversations::group_id)
+            .for_no_key_update()
+            .select(conversations::id)
+            .load::<i64>(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Adds each key's count to its conversation's `last_seq` and returns the conversations after
 /// that, creating a private conversation on its first message. A group whose conversation is
 /// gone (the group was deleted) is missing from the answer.

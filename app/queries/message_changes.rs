@@ -30,6 +30,23 @@ pub async fn find(
         .optional()
 }
 
+/// A message of a conversation as it is now, its row locked until the transaction ends (`FOR NO
+/// KEY UPDATE`, the lock an edit or delete takes): a change asks its rules of this, so a delete
+/// racing a reaction or an edit is either seen or waits.
+pub async fn lock(
+    conn: &mut AsyncPgConnection,
+    conversation_id: i64,
+    message_id: i64,
+) -> QueryResult<Option<MessageRecord>> {
+    messages::table
+        .find((conversation_id, message_id))
+        .select(MessageRecord::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Takes the conversation's next `change_seq`. This locks the conversation's row until commit, so
 /// changes (and sends) of one conversation queue up and change_seqs have no duplicates.
 pub async fn next_change_seq(
@@ -96,7 +113,8 @@ pub async fn tombstone(
         .optional()
 }
 
-/// Stamps a message with a change (its reactions changed); returns it as it is now.
+/// Stamps a message with a change (its reactions changed); returns it as it is now. Only a live
+/// message: a tombstone takes no change (the caller's transaction then fails and rolls back).
 pub async fn stamp(
     conn: &mut AsyncPgConnection,
     conversation_id: i64,
@@ -104,6 +122,7 @@ pub async fn stamp(
     change_seq: i64,
 ) -> QueryResult<MessageRecord> {
     diesel::update(messages::table.find((conversation_id, message_id)))
+        .filter(messages::deleted.eq(false))
         .set(messages::change_seq.eq(change_seq))
         .returning(MessageRecord::as_returning())
         .get_result(conn)

@@ -78,6 +78,20 @@ pub fn by_client_msg_ids<'a>(
     .boxed()
 }
 
+/// Of the messages `ids`, those deleted for everyone: replies to them are refused. The future
+/// does not hold the connection, so it can be pipelined.
+pub fn deleted_among<'a>(
+    conn: &mut AsyncPgConnection,
+    ids: &'a [i64],
+) -> BoxFuture<'a, QueryResult<Vec<i64>>> {
+    messages::table
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::deleted)
+        .select(messages::id)
+        .load(conn)
+        .boxed()
+}
+
 /// The conversation for a key, if any message (or the group) made it exist.
 pub async fn find_conversation(
     conn: &mut AsyncPgConnection,

@@ -22,7 +22,8 @@ use crate::{
         services::{
             attachments,
             fanout::{self, audience},
-            message_views, permissions,
+            message_views,
+            permissions::{self, Change},
         },
         state::AppState,
     },
@@ -33,7 +34,9 @@ use crate::{
 /// Most distinct emoji on one message.
 pub const MAX_EMOJI_PER_MESSAGE: i64 = 20;
 
-/// A message the caller may read, with its conversation; 404 otherwise.
+/// A message the caller may read, with its conversation; 404 otherwise. A first look, before any
+/// transaction, so that strangers never queue on a conversation's lock; every rule is asked again
+/// inside the transaction that writes ([`current`]).
 async fn readable(
     conn: &mut DbConn,
     reader: UserId,
@@ -46,6 +49,23 @@ async fn readable(
     Ok((record, conversation))
 }
 
+/// Inside a change's transaction (the conversation's row locked by its change_seq): the message
+/// as it is now, its row locked, once every rule for `change` holds of it. Nothing read before
+/// the transaction decides: a delete, removal or block that committed first is seen here.
+async fn current(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    conversation: &ConversationRecord,
+    message_id: i64,
+    change: Change,
+) -> Result<MessageRecord, AppError> {
+    let record = message_changes::lock(conn, conversation.id, message_id)
+        .await?
+        .ok_or_else(permissions::no_such_message)?;
+    permissions::may_change(conn, user, &record, conversation, change).await?;
+    Ok(record)
+}
+
 /// Replaces the content of the caller's message; it keeps its id and seq and gains `edited_at`.
 pub async fn edit(
     state: &AppState,
@@ -55,22 +75,16 @@ pub async fn edit(
 ) -> Result<Message, AppError> {
     let mut conn = state.db.get().await?;
     let (record, conversation) = readable(&mut conn, editor, message_id).await?;
-    permissions::may_edit(editor, &record)?;
     let content = content.as_str();
-    let changed = change(&mut conn, &conversation, |conn, change_seq| {
+    let conv = &conversation;
+    let changed = change(&mut conn, conv, |conn, change_seq| {
         async move {
-            message_changes::edit(
-                conn,
-                conversation.id,
-                record.id,
-                editor,
-                content,
-                change_seq,
-            )
-            .await?
-            // Deleted (or the sender changed, which cannot happen) since the check above.
-            .ok_or_else(|| AppError::Forbidden("a deleted message cannot be edited".into()))
-            .map(Some)
+            current(conn, editor, conv, record.id, Change::Edit).await?;
+            message_changes::edit(conn, conv.id, record.id, editor, content, change_seq)
+                .await?
+                // The row is locked and was checked: only a broken invariant gets here.
+                .ok_or_else(|| AppError::Forbidden("a deleted message cannot be edited".into()))
+                .map(Some)
         }
         .scope_boxed()
     })
@@ -89,17 +103,18 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     let (record, conversation) = readable(&mut conn, deleter, message_id).await?;
-    permissions::may_delete(&mut conn, deleter, &record, &conversation).await?;
-    if record.deleted {
-        return Ok(());
-    }
-    let changed = change(&mut conn, &conversation, |conn, change_seq| {
+    let conv = &conversation;
+    let changed = change(&mut conn, conv, |conn, change_seq| {
         async move {
+            let now = current(conn, deleter, conv, record.id, Change::Delete).await?;
+            if now.deleted {
+                return Ok(None);
+            }
             let tombstone =
-                message_changes::tombstone(conn, conversation.id, record.id, change_seq).await?;
+                message_changes::tombstone(conn, conv.id, record.id, change_seq).await?;
             // Its attachments go with it; their blobs are queued for deletion in this
             // transaction (see `attachments::sweep`).
-            queries::attachments::remove_of_message(conn, conversation.id, record.id).await?;
+            queries::attachments::remove_of_message(conn, conv.id, record.id).await?;
             Ok(tombstone)
         }
         .scope_boxed()
@@ -123,11 +138,12 @@ pub async fn react(
 ) -> Result<Message, AppError> {
     let mut conn = state.db.get().await?;
     let (record, conversation) = readable(&mut conn, user, message_id).await?;
-    permissions::may_react(&record)?;
     let emoji = emoji.as_str();
-    let changed = change(&mut conn, &conversation, |conn, change_seq| {
+    let conv = &conversation;
+    let changed = change(&mut conn, conv, |conn, change_seq| {
         async move {
-            let (conversation_id, id) = (conversation.id, record.id);
+            let (conversation_id, id) = (conv.id, record.id);
+            current(conn, user, conv, id, Change::React).await?;
             let done = if add {
                 let (distinct, used) =
                     reactions::emoji_in_use(conn, conversation_id, id, emoji).await?;
@@ -152,8 +168,11 @@ pub async fn react(
     .await?;
     match changed {
         Some(changed) => publish(state, &mut conn, user, changed, &conversation).await,
-        // Nothing changed: the message as it is.
-        None => Ok(message_views::one(&mut conn, record, conversation.seen_by(user)).await?),
+        // Nothing changed: the message as it is now.
+        None => {
+            let (now, _) = readable(&mut conn, user, message_id).await?;
+            Ok(message_views::one(&mut conn, now, conversation.seen_by(user)).await?)
+        }
     }
 }
 

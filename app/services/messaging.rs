@@ -114,12 +114,15 @@ async fn check_reply_to(
         }
         None => Vec::new(),
     };
-    if found.is_empty() {
-        return Err(AppError::BadRequest(
+    match found.first() {
+        None => Err(AppError::BadRequest(
             "reply_to: no such message in this conversation".into(),
-        ));
+        )),
+        Some(quoted) if quoted.deleted => Err(AppError::BadRequest(
+            "reply_to: that message was deleted".into(),
+        )),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// A message just stored, as its sender sees it. It has no reactions yet; only a reply (the
@@ -199,7 +202,18 @@ pub async fn mark_read(
         .ok_or_else(|| AppError::BadRequest("seq: no such message in this conversation".into()))?;
     let read_seq =
         queries::messages::advance_read_marker(&mut conn, conversation.id, reader, seq).await?;
-    let readers = audience::readers_of(&mut conn, &conversation).await?;
+    let mut readers = audience::readers_of(&mut conn, &conversation).await?;
+    // A private read marker is a private channel: when the two may not interact (a block either
+    // way), it is stored and reaches the reader's own devices, never the other party.
+    if let Target::User(peer) = target {
+        match permissions::may_interact_privately(&mut conn, reader, peer).await {
+            Ok(()) => {}
+            Err(AppError::Forbidden(_) | AppError::NotFound(_)) => {
+                readers.retain(|user| *user == reader)
+            }
+            Err(err) => return Err(err),
+        }
+    }
     drop(conn);
 
     let frames = readers.into_iter().map(|peer| {

@@ -87,6 +87,14 @@ pub struct RateLimitConfig {
     pub ws_ticket_per_min: u32,
     /// Data exports per user per minute.
     pub export_per_min: u32,
+    /// REST cost units per user per minute (a plain request costs 1, an expensive one more; see
+    /// `pkg/middleware/fair_share.rs`); 0 turns the bucket off.
+    pub rest_per_min: u32,
+    /// The most cost units a user may spend at once (the bucket's size).
+    pub rest_burst: u32,
+    /// Expensive requests (search, history pages, export) one user may have running at once per
+    /// instance; 0 turns the cap off.
+    pub expensive_concurrency: u32,
 }
 
 /// All settings of one server process.
@@ -96,6 +104,9 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     pub database_url: String,
     pub database_pool_size: usize,
+    /// Postgres `statement_timeout` of every pooled connection; a statement running longer is
+    /// cancelled and its request answered 503. Zero: no limit.
+    pub database_statement_timeout: Duration,
     /// Writer tasks storing messages in batches (see `app/services/message_writer.rs`).
     pub message_writers: usize,
     pub redis_url: String,
@@ -112,6 +123,9 @@ pub struct Config {
     pub jwt_secret_is_dev_default: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long after a rotation the refresh token just used may be presented again and get the
+    /// same new pair (two tabs, a retried request) rather than revoke the session; 0 disables.
+    pub refresh_reuse_grace: Duration,
     pub ws_ticket_ttl: Duration,
     pub heartbeat_interval: Duration,
     pub bcrypt_cost: u32,
@@ -120,7 +134,8 @@ pub struct Config {
     /// Logins and registrations that may wait for a hashing slot; more are refused at once.
     pub bcrypt_queue: usize,
     pub rate_limits: RateLimitConfig,
-    /// Peers whose `X-Forwarded-For` is believed (see `pkg/middleware/client_addr.rs`).
+    /// Peers whose `X-Forwarded-For` is believed (see `pkg/middleware/client_addr.rs`); none
+    /// unless configured.
     pub trusted_proxies: Vec<IpNet>,
     /// Most members a group may have.
     pub group_max_members: i32,
@@ -195,6 +210,10 @@ impl Config {
                 "postgres://postgres@127.0.0.1:5432/simplechat",
             ),
             database_pool_size: parse("DATABASE_POOL_SIZE", &or("DATABASE_POOL_SIZE", "16"))?,
+            database_statement_timeout: duration_or_zero(
+                "DATABASE_STATEMENT_TIMEOUT",
+                &or("DATABASE_STATEMENT_TIMEOUT", "5s"),
+            )?,
             message_writers: positive("MESSAGE_WRITERS", &or("MESSAGE_WRITERS", "2"))?,
             redis_url: or("REDIS_URL", "redis://127.0.0.1:6379"),
             redis_cluster_nodes: cluster_nodes(&or("REDIS_CLUSTER_NODES", ""))?,
@@ -204,6 +223,10 @@ impl Config {
             jwt_secret_is_dev_default,
             access_token_ttl: duration("ACCESS_TOKEN_TTL", &or("ACCESS_TOKEN_TTL", "15m"))?,
             refresh_token_ttl: duration("REFRESH_TOKEN_TTL", &or("REFRESH_TOKEN_TTL", "30d"))?,
+            refresh_reuse_grace: duration_or_zero(
+                "REFRESH_REUSE_GRACE",
+                &or("REFRESH_REUSE_GRACE", "10s"),
+            )?,
             ws_ticket_ttl: duration("WS_TICKET_TTL", &or("WS_TICKET_TTL", "60s"))?,
             heartbeat_interval: duration("HEARTBEAT_INTERVAL", &or("HEARTBEAT_INTERVAL", "25s"))?,
             bcrypt_cost: bcrypt_cost(&or("BCRYPT_COST", "12"))?,
@@ -213,7 +236,7 @@ impl Config {
                 &or("BCRYPT_QUEUE", &(bcrypt_concurrency * 8).to_string()),
             )?,
             rate_limits: rate_limits(&or)?,
-            trusted_proxies: trusted_proxies(&or("TRUSTED_PROXIES", "127.0.0.0/8,::1/128"))?,
+            trusted_proxies: trusted_proxies(&or("TRUSTED_PROXIES", ""))?,
             group_max_members: at_least_two("GROUP_MAX_MEMBERS", &or("GROUP_MAX_MEMBERS", "500"))?,
             ws_outbound_queue: positive("WS_OUTBOUND_QUEUE", &or("WS_OUTBOUND_QUEUE", "256"))?,
             ws_send_rate: positive("WS_SEND_RATE", &or("WS_SEND_RATE", "20"))?,
@@ -350,6 +373,9 @@ fn rate_limits(or: &impl Fn(&'static str, &str) -> String) -> Result<RateLimitCo
         refresh_per_min: limit("RATE_LIMIT_REFRESH_PER_MIN", "60")?,
         ws_ticket_per_min: limit("RATE_LIMIT_WS_TICKET_PER_MIN", "60")?,
         export_per_min: limit("RATE_LIMIT_EXPORT_PER_MIN", "1")?,
+        rest_per_min: limit("RATE_LIMIT_REST_PER_MIN", "600")?,
+        rest_burst: limit("RATE_LIMIT_REST_BURST", "100")?,
+        expensive_concurrency: limit("RATE_LIMIT_EXPENSIVE_CONCURRENCY", "4")?,
     })
 }
 
@@ -388,11 +414,9 @@ mod tests {
         assert_eq!(config.rate_limits.login_per_min, 60);
         assert_eq!(config.rate_limits.register_per_hour, 20);
         assert_eq!(config.bcrypt_queue, config.bcrypt_concurrency * 8);
-        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-        assert!(config
-            .trusted_proxies
-            .iter()
-            .any(|net| net.contains(&loopback)));
+        // Nobody may set the client address unless configured, not even a local process.
+        assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
     }
 
     #[test]

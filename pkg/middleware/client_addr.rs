@@ -1,5 +1,5 @@
 //! The client's address, as the rate limits see it: the TCP peer, or — only when that peer is a
-//! trusted proxy (`TRUSTED_PROXIES`, default loopback) — the right-most address of
+//! trusted proxy (`TRUSTED_PROXIES`, none by default) — the right-most address of
 //! `X-Forwarded-For` that is not itself a trusted proxy.
 //!
 //! Why the right-most: each proxy appends the address it received the request from (nginx's

@@ -17,6 +17,7 @@ use crate::{
         allow::{add_allow_header, AllowedMethods},
         cors::cors,
         errors::{to_contract_shape, BodyFields},
+        fair_share::{fair_share, FairShare},
         http_metrics::http_metrics,
         limits::limit_body_size,
         request_id::request_id,
@@ -67,6 +68,11 @@ pub fn app(state: AppState) -> impl Endpoint {
     // The documented routes, mounted where their paths say (nesting them at "/" would also claim
     // "/" itself, which is the browser client's).
     let api = Arc::new(api.into_endpoint());
+    // Each user's share of the REST API (the operations routes outside `/api` are not counted).
+    let share = Arc::new(FairShare::new(&state.config));
+    let rest = api
+        .clone()
+        .around(move |next, req| fair_share(next, req, share.clone()));
 
     Route::new()
         .at("/", get(web::index))
@@ -75,7 +81,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/ws", get(ws::upgrade))
         .at("/openapi.json", spec)
         .nest("/swagger", swagger_ui)
-        .nest_no_strip("/api", api.clone())
+        .nest_no_strip("/api", rest)
         .at("/healthz", api.clone())
         .at("/readyz", api.clone())
         .at("/metrics", api)

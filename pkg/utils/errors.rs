@@ -211,8 +211,24 @@ fn retry_after_header(required: bool) -> MetaHeader {
 // Storage failures are ours to log, not the client's to read.
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
+        if is_statement_timeout(&err) {
+            // `DATABASE_STATEMENT_TIMEOUT` cut a statement short: the request was too costly
+            // for its share of the database now, not broken.
+            tracing::warn!(error = %err, "a statement exceeded the statement timeout");
+            return Self::Unavailable("the request took too long; try again later".into());
+        }
         Self::Internal(err.into())
     }
+}
+
+/// Whether Postgres cancelled the statement for exceeding `statement_timeout` (SQLSTATE 57014,
+/// which diesel does not name, so its message is read).
+pub fn is_statement_timeout(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(_, info)
+            if info.message().contains("statement timeout")
+    )
 }
 
 impl From<crate::platform::database::PoolError> for AppError {

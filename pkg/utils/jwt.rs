@@ -121,7 +121,20 @@ impl TokenKeys {
 
     /// Signs an access token valid for `ttl`.
     pub fn access_token(&self, user_id: Uuid, session_id: Uuid, ttl: Duration) -> String {
-        let (iat, exp) = lifetime(ttl);
+        self.access_token_issued_at(user_id, session_id, ttl, now())
+    }
+
+    /// Signs an access token issued at `iat` (seconds since the epoch), valid for `ttl` from
+    /// then. Signing is deterministic: the same claims give the same token, which is how a
+    /// refresh repeated within its grace gets the very pair it got the first time.
+    pub fn access_token_issued_at(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        ttl: Duration,
+        iat: i64,
+    ) -> String {
+        let exp = iat + ttl.as_secs() as i64;
         self.sign(&AccessClaims {
             sub: user_id,
             sid: session_id,
@@ -139,7 +152,20 @@ impl TokenKeys {
         gen: i64,
         ttl: Duration,
     ) -> String {
-        let (iat, exp) = lifetime(ttl);
+        self.refresh_token_issued_at(user_id, session_id, gen, ttl, now())
+    }
+
+    /// Signs a refresh token of generation `gen` issued at `iat`, valid for `ttl` from then
+    /// (deterministic, as [`Self::access_token_issued_at`]).
+    pub fn refresh_token_issued_at(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        gen: i64,
+        ttl: Duration,
+        iat: i64,
+    ) -> String {
+        let exp = iat + ttl.as_secs() as i64;
         self.sign(&RefreshClaims {
             sub: user_id,
             sid: session_id,
@@ -204,9 +230,9 @@ impl TokenKeys {
     }
 }
 
-fn lifetime(ttl: Duration) -> (i64, i64) {
-    let now = chrono::Utc::now().timestamp();
-    (now, now + ttl.as_secs() as i64)
+/// Now, in seconds since the epoch (a token's `iat`).
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 #[cfg(test)]
@@ -300,8 +326,8 @@ mod tests {
             sub: Uuid::new_v4(),
             sid: Uuid::new_v4(),
             typ: TokenKind::Access,
-            iat: lifetime(TTL).0,
-            exp: lifetime(TTL).1,
+            iat: now(),
+            exp: now() + TTL.as_secs() as i64,
         };
         let unnamed = encode(
             &Header::new(Algorithm::HS256),

@@ -64,8 +64,33 @@ pub type PoolError = deadpool::PoolError;
 /// checkout) would add a round trip to every message sent. A connection whose socket closed, or
 /// whose transaction broke, is dropped at checkout instead of being reused.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
+    pool_with_timeout(database_url, max_size, Duration::ZERO)
+}
+
+/// [`pool`], each connection with Postgres's `statement_timeout` set to `statement_timeout`
+/// (zero: none), so that no statement holds a connection, and the rows it locks, for longer: a
+/// single user's costly request fails (503) instead of slowing everyone else down.
+pub fn pool_with_timeout(
+    database_url: &str,
+    max_size: usize,
+    statement_timeout: Duration,
+) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    let timeout_ms = statement_timeout.as_millis();
+    if timeout_ms > 0 {
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            Box::pin(async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                sql_query(format!("SET statement_timeout = {timeout_ms}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+    }
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     deadpool::Pool::builder(manager)

@@ -171,6 +171,7 @@ pub mod chat {
             revoked_at -> Nullable<Timestamptz>,
             last_used_at -> Timestamptz,
             user_agent -> Nullable<Text>,
+            rotated_at -> Nullable<Timestamptz>,
         }
     }
 

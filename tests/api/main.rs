@@ -4,6 +4,7 @@
 mod accounts;
 mod attachments;
 mod auth;
+mod authorization_matrix;
 mod blocks;
 mod catch_up;
 #[cfg(feature = "clients")]
@@ -12,6 +13,7 @@ mod chatbot;
 mod contacts;
 mod drain;
 mod errors;
+mod fair_share;
 mod group_bans;
 mod groups;
 mod health;
@@ -38,6 +40,7 @@ mod search;
 mod sessions;
 mod spec;
 mod tokens;
+mod trust;
 mod users;
 mod web;
 mod ws_close_codes;

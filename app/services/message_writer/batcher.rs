@@ -3,7 +3,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use diesel::result::Error as DieselError;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
 use tokio::sync::{mpsc, Mutex};
 
 use super::{
@@ -67,10 +67,32 @@ impl Batcher {
         }
     }
 
-    /// The outcome of each draft, in order.
+    /// The outcome of each draft, in order. The check pass and the store share one transaction,
+    /// so every rule is read as it stands when the messages are committed; the store's own
+    /// transactions become savepoints inside it (a failed batch rolls back to its savepoint and
+    /// is stored one by one, as before).
     async fn write_all(
         &self,
         conn: &mut DbConn,
+        drafts: &[Draft],
+    ) -> Vec<Result<Written, AppError>> {
+        let conn: &mut AsyncPgConnection = conn;
+        let outcome = conn
+            .transaction::<_, DieselError, _>(|conn| {
+                async move { Ok(self.write_all_in(conn, drafts).await) }.scope_boxed()
+            })
+            .await;
+        match outcome {
+            Ok(results) => results,
+            // The commit failed: nothing of the batch was stored.
+            Err(err) => drafts.iter().map(|_| Err(storage_error(&err))).collect(),
+        }
+    }
+
+    /// [`Self::write_all`] inside its transaction.
+    async fn write_all_in(
+        &self,
+        conn: &mut AsyncPgConnection,
         drafts: &[Draft],
     ) -> Vec<Result<Written, AppError>> {
         let checks = match check(conn, drafts).await {
@@ -178,7 +200,7 @@ enum Stored {
 
 /// Stores the allowed drafts together, or one by one when the batch fails. Gives each draft's
 /// index with what became of it.
-async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stored)> {
+async fn store(conn: &mut AsyncPgConnection, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stored)> {
     if allowed.is_empty() {
         return Vec::new();
     }
@@ -226,11 +248,14 @@ async fn store(conn: &mut DbConn, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stor
 }
 
 /// The answer to a draft, given what became of it in the store.
-async fn settle(conn: &mut DbConn, draft: &Draft, stored: Stored) -> Result<Written, AppError> {
+async fn settle(
+    conn: &mut AsyncPgConnection,
+    draft: &Draft,
+    stored: Stored,
+) -> Result<Written, AppError> {
     match stored {
         Stored::Done(written) => Ok(*written),
         Stored::Taken => {
-            let conn: &mut AsyncPgConnection = conn;
             let sender = [draft.sender];
             let client_msg_id = [draft.client_msg_id.as_str()];
             match queries::messages::by_client_msg_ids(conn, &sender, &client_msg_id).await {

@@ -1,7 +1,10 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
-//! five queries sent at once.
+//! six queries sent at once. It runs inside the batch's transaction, after the conversations
+//! written to are locked: the rules are read as they stand when the messages are stored (a
+//! removal from a group waits for the membership rows read here; a delete of a quoted message
+//! either committed before or waits for the conversation's lock).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use diesel::{result::Error as DieselError, QueryResult};
 use diesel_async::AsyncPgConnection;
@@ -25,7 +28,6 @@ use crate::{
         },
     },
     pkg::utils::errors::AppError,
-    platform::database::DbConn,
 };
 
 /// What the check pass says of one draft.
@@ -43,21 +45,33 @@ pub(super) enum Check {
 
 /// Finds the retries among the drafts and applies the messaging rules to the others, from at
 /// most five queries sent at once.
-pub(super) async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Check>, DieselError> {
-    let (originals, facts) = read_facts(conn, drafts).await?;
+pub(super) async fn check(
+    conn: &mut AsyncPgConnection,
+    drafts: &[Draft],
+) -> Result<Vec<Check>, DieselError> {
+    let keys: BTreeSet<ConversationKey> = drafts.iter().map(Draft::key).collect();
+    queries::message_batches::lock_conversations(conn, &keys).await?;
+    let (originals, mut facts, deleted_quotes) = read_facts(conn, drafts).await?;
+    read_original_groups(conn, &originals, &mut facts).await?;
     Ok(drafts
         .iter()
         .map(|draft| {
-            // A retry gets its original even when the rules would now refuse a new message.
             if let Some((record, conversation)) =
                 originals.get(&(draft.sender, draft.client_msg_id.clone()))
             {
-                return Check::Original(Written::Original {
-                    record: record.clone(),
-                    conversation: conversation.clone(),
-                });
+                return retry(&facts, draft, record, conversation);
             }
             match permissions::may_send(&facts, draft.sender, draft.target, draft.authority) {
+                // A deleted message is final: it takes no replies.
+                Ok(_)
+                    if draft
+                        .reply_to
+                        .is_some_and(|id| deleted_quotes.contains(&id.0)) =>
+                {
+                    Check::Refused(AppError::BadRequest(
+                        "reply_to: that message was deleted".into(),
+                    ))
+                }
                 Ok(key) => Check::Allowed {
                     key,
                     readers: readers(&facts, draft.sender, draft.target),
@@ -66,6 +80,54 @@ pub(super) async fn check(conn: &mut DbConn, drafts: &[Draft]) -> Result<Vec<Che
             }
         })
         .collect())
+}
+
+/// A retry gets its original (as it is now), even when the rules would now refuse a new message,
+/// but only while the sender can still read the original's conversation: otherwise it is answered
+/// as a new send would be (a group the sender left: 404), so nothing written after the sender
+/// lost access leaks through an old `client_msg_id`.
+fn retry(
+    facts: &SendFacts,
+    draft: &Draft,
+    record: &MessageRecord,
+    conversation: &ConversationRecord,
+) -> Check {
+    if permissions::can_read_with(&facts.members, draft.sender, conversation) {
+        return Check::Original(Written::Original {
+            record: record.clone(),
+            conversation: conversation.clone(),
+        });
+    }
+    match permissions::may_send(facts, draft.sender, draft.target, draft.authority) {
+        Err(refusal) => Check::Refused(refusal),
+        // Sendable here, but the id belongs to a message elsewhere that the sender cannot read.
+        Ok(_) => Check::Refused(AppError::Conflict(
+            "client_msg_id: already used for another message; choose a new one".into(),
+        )),
+    }
+}
+
+/// Reads the members of the groups that retries' originals were sent to, when the drafts did not
+/// name them (a retry is answered only while its conversation can still be read).
+async fn read_original_groups(
+    conn: &mut AsyncPgConnection,
+    originals: &Originals,
+    facts: &mut SendFacts,
+) -> Result<(), DieselError> {
+    let mut missing: Vec<GroupId> = originals
+        .values()
+        .filter_map(|(_, conversation)| conversation.group_id)
+        .filter(|group_id| !facts.members.contains_key(group_id))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for (group_id, member) in queries::groups::members_of_groups(conn, &missing).await? {
+        facts.members.entry(group_id).or_default().push(member);
+    }
+    Ok(())
 }
 
 /// Who receives a message to `target`: the group's members as read by the check pass (membership
@@ -81,11 +143,11 @@ fn readers(facts: &SendFacts, sender: UserId, target: Target) -> Vec<UserId> {
 type Originals = HashMap<(UserId, String), (MessageRecord, ConversationRecord)>;
 
 /// Reads what the check pass needs for the whole batch: the sender's earlier messages with the
-/// same `client_msg_id`s, and the facts the rules look at.
+/// same `client_msg_id`s, the facts the rules look at, and which quoted messages are deleted.
 async fn read_facts(
-    conn: &mut DbConn,
+    conn: &mut AsyncPgConnection,
     drafts: &[Draft],
-) -> Result<(Originals, SendFacts), DieselError> {
+) -> Result<(Originals, SendFacts, HashSet<i64>), DieselError> {
     let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
     let client_msg_ids: Vec<&str> = drafts
         .iter()
@@ -97,10 +159,14 @@ async fn read_facts(
         groups,
     } = Subjects::of(drafts);
 
+    let quoted: Vec<i64> = drafts
+        .iter()
+        .filter_map(|draft| draft.reply_to.map(|id| id.0))
+        .collect();
+
     // The queries go out together (pipelined): Postgres answers them one after the other, with
     // no round trip in between.
-    let conn: &mut AsyncPgConnection = conn;
-    let (stored, existing, links, blocks, memberships) = try_join!(
+    let (stored, existing, links, blocks, memberships, deleted_quotes) = try_join!(
         queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
         if recipients.is_empty() {
             nothing()
@@ -122,6 +188,11 @@ async fn read_facts(
         } else {
             queries::groups::members_of_groups(conn, &groups)
         },
+        if quoted.is_empty() {
+            nothing()
+        } else {
+            queries::messages::deleted_among(conn, &quoted)
+        },
     )?;
     let originals = stored
         .into_iter()
@@ -139,7 +210,7 @@ async fn read_facts(
     for (group_id, member) in memberships {
         facts.members.entry(group_id).or_default().push(member);
     }
-    Ok((originals, facts))
+    Ok((originals, facts, deleted_quotes.into_iter().collect()))
 }
 
 /// Whom the rules will ask about, each once.

@@ -27,6 +27,7 @@ use crate::{
             ids::{AttachmentId, UserId},
             messages::{ConversationRecord, MessageId, MessageRecord},
         },
+        queries::messages::ConversationKey,
         services::permissions::Authority,
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds},
@@ -50,6 +51,16 @@ pub struct Draft {
     /// not sent yet.
     pub attachments: Vec<AttachmentId>,
     pub authority: Authority,
+}
+
+impl Draft {
+    /// The conversation the draft is written to.
+    pub fn key(&self) -> ConversationKey {
+        match self.target {
+            Target::User(other) => ConversationKey::pair(self.sender, other),
+            Target::Group(group_id) => ConversationKey::Group(group_id),
+        }
+    }
 }
 
 /// What became of a draft.

@@ -36,8 +36,13 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
         ("RATE_LIMIT_REGISTER_PER_HOUR", "0"),
         ("RATE_LIMIT_REFRESH_PER_MIN", "0"),
         ("RATE_LIMIT_WS_TICKET_PER_MIN", "0"),
+        ("RATE_LIMIT_REST_PER_MIN", "0"),
+        ("RATE_LIMIT_EXPENSIVE_CONCURRENCY", "0"),
         // Every test server is shut down when its test ends; the drain tests set one.
         ("SHUTDOWN_DRAIN", "0s"),
+        // The tests stand in for a proxy on loopback when they name a client address
+        // (`X-Forwarded-For`); the server itself trusts no proxy by default.
+        ("TRUSTED_PROXIES", "127.0.0.0/8"),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))

@@ -162,6 +162,22 @@ impl WsClient {
         }
     }
 
+    /// Sends a frame that has no reply when it succeeds (`typing`, `read`), then a `ping`: the
+    /// connection answers its frames in order, so an `error` for the frame comes before the
+    /// `pong` or not at all. Gives that error, if any.
+    pub async fn request_quiet(&mut self, mut frame: Value) -> Option<Value> {
+        let id = Uuid::new_v4().to_string();
+        frame["id"] = Value::String(id.clone());
+        self.send_json(frame).await;
+        let pong = self.request(json!({ "type": "ping" })).await;
+        assert_eq!(pong["type"], "pong", "{pong}");
+        let position = self
+            .pending
+            .iter()
+            .position(|frame| frame["id"] == id.as_str())?;
+        self.pending.remove(position)
+    }
+
     /// Sends raw bytes as a binary frame.
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
         use futures_util::SinkExt;
