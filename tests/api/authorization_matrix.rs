@@ -353,6 +353,38 @@ const NOT_RELATIONAL: &[(&str, &str)] = &[
         "DELETE /api/v1/push/subscriptions/{subscription_id}",
         "the caller's own session",
     ),
+    ("GET /api/v1/sessions", "the caller's own sessions"),
+    (
+        "DELETE /api/v1/sessions/{session_id}",
+        "the caller's own sessions (another's id is 404: sessions::)",
+    ),
+    ("POST /api/v1/auth/password", "the caller's own account"),
+    ("GET /api/v1/users/me/export", "the caller's own data"),
+    ("DELETE /api/v1/users/me", "the caller's own account"),
+    (
+        "POST /api/v1/attachments",
+        "an upload of the caller's own, read by no one until sent",
+    ),
+    // Who may fetch an attachment follows the message carrying it; stranger and ex-member
+    // answers are checked against both stores in `attachments::`.
+    (
+        "GET /api/v1/attachments/{attachment_id}",
+        "follows its message's conversation: attachments::",
+    ),
+    (
+        "GET /api/v1/attachments/{attachment_id}/thumbnail",
+        "follows its message's conversation: attachments::",
+    ),
+    // A ban removes the member, which would change the group every later row runs against;
+    // admins-only, self and stranger answers are checked in `group_bans::`.
+    (
+        "PUT /api/v1/groups/{group_id}/bans/{user_id}",
+        "admins only, changes the group: group_bans::",
+    ),
+    (
+        "DELETE /api/v1/groups/{group_id}/bans/{user_id}",
+        "admins only: group_bans::",
+    ),
 ];
 
 /// The acting user of one column, with the messages its rows refer to.
