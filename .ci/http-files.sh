@@ -41,7 +41,7 @@ ci_pids+=("$!")
 for _ in $(seq 1 40); do ci_answers 127.0.0.1 "$provider_port" && break; sleep 0.25; done
 ci_answers 127.0.0.1 "$provider_port" || ci_die "the fake chatbot provider did not start"
 
-# --- the server
+# --- the server (the files register more people from one address than the hourly limit allows)
 port=$(ci_free_port)
 database='' prefix='' # set by the two calls below
 ci_new_database database http
@@ -49,7 +49,8 @@ ci_new_redis_prefix prefix http
 ci_start_server simplechat "$port" APP_ENV=prod JWT_SECRET="$(ci_random 48)" BCRYPT_COST=4 \
   DATABASE_URL="$CI_POSTGRES_URL/$database" REDIS_PREFIX="$prefix" DATABASE_POOL_SIZE=4 \
   CHATBOT_PROVIDER=openai OPENAI_BASE_URL="http://127.0.0.1:$provider_port/v1" OPENAI_MODEL=fake \
-  CHATBOT_TIMEOUT=5s NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+  CHATBOT_TIMEOUT=5s NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
+  RATE_LIMIT_REGISTER_PER_HOUR=100
 ci_wait_ready simplechat "$port" "$ci_last_pid"
 base_url="http://127.0.0.1:$port"
 
