@@ -36,6 +36,8 @@ RETRYABLE = {"unavailable", "internal", "rate_limited"}
 # A sender never has more unanswered sends than this on its connection.
 WINDOW = 40
 WARM_UP = 3.0
+# How soon after SIGTERM /readyz must answer 503 (the drain itself lasts SHUTDOWN_DRAIN_S).
+READYZ_FLIP_S = 0.5
 LOAD_AFTER = 4.0
 # cluster_failover moves both instances to a Redis Cluster for good: it stays last.
 ALL_FAULTS = ["kill9", "redis_restart", "flushall", "postgres", "sigterm", "cluster_failover"]
@@ -1114,9 +1116,18 @@ class Suite:
         victim.draining = True
         victim.signal(signal.SIGTERM)
         # The drain: readiness and new upgrades are refused at once, open sockets still work.
-        readyz = await rest("GET", f"{victim.base}/readyz", timeout=3)
+        # "At once" allows the signal's delivery to the server's task (tens of milliseconds
+        # under this load): poll for up to READYZ_FLIP_S, far below SHUTDOWN_DRAIN_S. A build
+        # that never turns /readyz to 503 keeps answering 200 and fails.
+        statuses = []
+        while True:
+            readyz = await rest("GET", f"{victim.base}/readyz", timeout=3)
+            statuses.append(readyz[0])
+            if readyz[0] == 503 or now() - t0 > READYZ_FLIP_S:
+                break
+            await asyncio.sleep(0.02)
         phase.check("/readyz answers 503 at once after SIGTERM", readyz[0] == 503,
-                    f"status {readyz[0]} after {now() - t0:.2f}s")
+                    f"status {readyz[0]} after {now() - t0:.2f}s ({len(statuses)} probes)")
         upgrade = await self.try_upgrade(victim, token)
         phase.check("a new WebSocket upgrade gets 503 with Retry-After while draining",
                     upgrade.get("status") == 503 and upgrade.get("retry_after") is not None, str(upgrade))
