@@ -38,11 +38,12 @@ pub struct ExportedGroup {
     pub role: Role,
 }
 
-/// A message I sent, as it is stored now.
+/// A message I sent, as it is stored now, with its conversation as I see it.
 #[derive(Debug, Clone, Object)]
 pub struct ExportedMessage {
     pub id: MessageId,
-    /// The conversation as I see it.
+    // No doc comment here: it would wrap the union's reference in an `allOf`, which client
+    // generators refuse (the struct's comment says what it is).
     pub conversation: Conv,
     pub seq: i64,
     /// `""` once deleted for everyone.
