@@ -3,8 +3,8 @@
 # reload, a closed browser and a server restart, and pages on two other local ports check the
 # cross-origin rules (CORS_ALLOWED_ORIGINS); then every feature of the page (edits, deletes,
 # replies, reactions, search, blocks, group roles, keyboard use) and an axe-core accessibility
-# scan. The steps are in .ci/web_client_test.py. WEB_TEST_V12=1 adds the v1.2 features
-# (attachments, mute, account panel, receipts across reloads).
+# scan, then the v1.2 features (attachments, mute, account panel, bans, receipts across reloads).
+# The steps are in .ci/web_client_test.py.
 #
 # Uses the already-built binary (see .ci/lib.sh); installs Debian's chromium when missing and
 # Playwright for Python into a venv under $CI_CACHE_DIR (Playwright drives the system chromium: it

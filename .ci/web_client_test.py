@@ -20,8 +20,8 @@ reconnect (`changed_after`); reply with a quote and react through the message me
 the other; edit and delete from the menu; search and open a result; block and unblock; group
 members with roles, admin-only controls, rename and leave; keyboard-only use of the menu; an
 axe-core scan (axe-core from npm, injected by this test only, in a context that bypasses the CSP)
-at desktop and phone size (390x844). With WEB_TEST_V12=1, also the v1.2 features (attachments,
-mute, account panel, bans, read receipts after a reload): `v1_2_features`.
+at desktop and phone size (390x844); then the v1.2 features (attachments, mute, account panel,
+bans, read receipts after a reload): `v1_2_features`.
 
 Every wait is for an element or an event, never a fixed sleep.
 """
@@ -276,8 +276,7 @@ def chat(args, server: Server, browser, console: ConsoleWatch, steps: list) -> N
                  "they were away")
 
     everything_else(args, server, browser, console, alice, bob, suffix, steps)
-    if os.environ.get("WEB_TEST_V12") == "1":
-        v1_2_features(server, browser, console, alice, bob, suffix, steps)
+    v1_2_features(server, browser, console, alice, bob, suffix, steps)
 
     bob.page.get_by_test_id("logout").click()
     expect(bob.page.get_by_test_id("auth-username")).to_be_visible()

@@ -21,6 +21,11 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
+// The group whose members pop-up is open. The header is rebuilt whenever the group changes (a
+// member joins, a role changes, the member list first arrives), and the pop-up must stay open
+// through that rather than close under the user's pointer.
+let openMembersOf = null;
+
 /** Fills `title`, `subtitle` and `tools` for `conv`. */
 export function renderHeader(store, chat, conv, { title, subtitle, tools }) {
   const error = h('span', { class: 'error', role: 'alert' });
@@ -92,7 +97,14 @@ function membersPanel(store, chat, groupId, members, admin, error) {
       }, 'Ban') : null);
   });
   const rename = admin ? renameForm(store, chat, groupId, error) : null;
-  return h('details', { class: 'members-panel' },
+  return h('details', {
+    class: 'members-panel',
+    open: openMembersOf === groupId,
+    ontoggle: (event) => {
+      if (event.target.open) openMembersOf = groupId;
+      else if (openMembersOf === groupId && event.target.isConnected) openMembersOf = null;
+    },
+  },
     h('summary', {}, `Members (${members.length})`),
     h('div', { class: 'members-popup' }, h('ul', { class: 'member-list' }, ...rows), rename));
 }
