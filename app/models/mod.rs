@@ -12,6 +12,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod channels;
 pub mod chatbot;
 pub mod contacts;
 pub mod exports;

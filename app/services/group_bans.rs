@@ -4,12 +4,9 @@
 
 use crate::{
     app::{
-        models::{
-            frames::server::{self, GroupEvent},
-            ids::{GroupId, UserId},
-        },
+        models::ids::{GroupId, UserId},
         queries::{self, groups::RemoveOutcome},
-        services::{fanout, permissions},
+        services::{groups, permissions},
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -35,11 +32,8 @@ pub async fn ban(
         // Banned before ever joining: nobody's view of the group changed.
         return Ok(());
     }
-    let remaining = queries::groups::member_ids(&mut conn, group_id).await?;
     drop(conn);
-    let frame = server::group_event(group_id, GroupEvent::MemberRemoved, Some(target), None);
-    fanout::to_users(state, remaining.into_iter().chain([target]), &frame).await;
-    Ok(())
+    groups::member_removed(state, group_id, target).await
 }
 
 /// `admin` lifts a ban; the user may then join again (or be added).

@@ -65,11 +65,12 @@ impl Draft {
 
 /// What became of a draft.
 pub enum Written {
-    /// Stored now; `readers` are everyone it is pushed to.
+    /// Stored now; `members` are its group's members as read under the conversation's lock,
+    /// just before the store (empty for a private message): `fanout::audience` pushes it to them.
     Stored {
         record: MessageRecord,
         conversation: ConversationRecord,
-        readers: Vec<UserId>,
+        members: Vec<UserId>,
     },
     /// The sender stored this `client_msg_id` before: the original, stored and delivered then.
     Original {
