@@ -14,7 +14,8 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            messages::{Conversation, MessageBody, MessageId, Page, PageLimit, SendMessageRequest},
+            messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
+            outgoing::Outgoing,
         },
         services::{conversations, message_changes, messaging},
         state::AppState,
@@ -229,16 +230,7 @@ async fn send(
     target: Target,
     body: SendMessageRequest,
 ) -> Result<MessageSent, AppError> {
-    let attachments = body.attachments.0.map(|list| list.0);
-    let message_body = MessageBody::new(body.content, attachments).map_err(AppError::BadRequest)?;
-    let message = messaging::send(
-        state,
-        sender,
-        target,
-        &message_body,
-        &body.client_msg_id,
-        body.reply_to.as_ref().map(|quoted| quoted.0),
-    )
-    .await?;
+    let outgoing = Outgoing::try_from((target, body)).map_err(AppError::BadRequest)?;
+    let message = messaging::send(state, sender, outgoing).await?;
     Ok(MessageSent::Created(Json(message)))
 }

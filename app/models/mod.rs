@@ -24,6 +24,7 @@ pub mod ids;
 pub mod message_changes;
 pub mod messages;
 pub mod mutes;
+pub mod outgoing;
 pub mod push;
 pub mod sessions;
 pub mod users;

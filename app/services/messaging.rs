@@ -12,13 +12,10 @@ use tracing::Instrument;
 use crate::{
     app::{
         models::{
-            fields::TextField,
             frames::Target,
             ids::UserId,
-            messages::{
-                ClientMsgId, Conv, ConversationRecord, Message, MessageBody, MessageId,
-                MessageRecord, PageLimit,
-            },
+            messages::{Conv, ConversationRecord, Message, MessageId, MessageRecord, PageLimit},
+            outgoing::Outgoing,
         },
         queries,
         services::{
@@ -38,29 +35,18 @@ use crate::{
 pub async fn send(
     state: &AppState,
     sender: UserId,
-    target: Target,
-    body: &MessageBody,
-    client_msg_id: &ClientMsgId,
-    reply_to: Option<MessageId>,
+    outgoing: Outgoing,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
-    if let Some(quoted) = reply_to {
-        check_reply_to(state, sender, target, quoted).await?;
+    if let Some(quoted) = outgoing.reply_to {
+        check_reply_to(state, sender, outgoing.target, quoted).await?;
     }
-    let draft = Draft {
-        sender,
-        target,
-        content: body.content().to_owned(),
-        client_msg_id: client_msg_id.as_str().to_owned(),
-        reply_to,
-        attachments: body.attachments().ids().to_vec(),
-        authority: Authority::Rules,
-    };
+    let has_attachments = !outgoing.body.attachments().is_empty();
+    let draft = Draft::new(sender, outgoing, Authority::Rules);
     // Storing and delivering run to their end in a task of their own: a REST request is dropped
     // when its client disconnects, and a message stored by then must still reach its readers (and
     // the chatbot) rather than wait for their next `sync`.
     let state = state.clone();
-    let has_attachments = !body.attachments().is_empty();
     let message = tokio::spawn(
         async move {
             let message = match state.writer.write(draft).await? {

@@ -23,9 +23,11 @@ use self::batcher::Batcher;
 use crate::{
     app::{
         models::{
+            fields::TextField,
             frames::Target,
             ids::{AttachmentId, UserId},
             messages::{ConversationRecord, MessageId, MessageRecord},
+            outgoing::Outgoing,
         },
         queries::messages::ConversationKey,
         services::permissions::Authority,
@@ -54,6 +56,25 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// A user's send (or another message the rules authorise as `authority` says).
+    pub fn new(sender: UserId, outgoing: Outgoing, authority: Authority) -> Self {
+        let Outgoing {
+            target,
+            body,
+            client_msg_id,
+            reply_to,
+        } = outgoing;
+        Self {
+            sender,
+            target,
+            content: body.content().to_owned(),
+            client_msg_id: client_msg_id.as_str().to_owned(),
+            reply_to,
+            attachments: body.attachments().ids().to_vec(),
+            authority,
+        }
+    }
+
     /// The conversation the draft is written to.
     pub fn key(&self) -> ConversationKey {
         match self.target {
