@@ -10,6 +10,7 @@ use crate::{
         state::AppState,
     },
     pkg::utils::errors::AppError,
+    platform::database::DbConn,
 };
 
 /// `admin` bans `target` from the group, removing them if they are a member.
@@ -19,8 +20,7 @@ pub async fn ban(
     group_id: GroupId,
     target: UserId,
 ) -> Result<(), AppError> {
-    let mut conn = state.db.get().await?;
-    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    let mut conn = authorised(state, admin, group_id, target).await?;
     if queries::users::find_by_id(&mut conn, target)
         .await?
         .is_none()
@@ -43,8 +43,19 @@ pub async fn unban(
     group_id: GroupId,
     target: UserId,
 ) -> Result<(), AppError> {
-    let mut conn = state.db.get().await?;
-    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    let mut conn = authorised(state, admin, group_id, target).await?;
     queries::groups::unban(&mut conn, group_id, target).await?;
     Ok(())
+}
+
+/// A connection, once `admin` may ban (or lift the ban of) `target` in the group.
+async fn authorised(
+    state: &AppState,
+    admin: UserId,
+    group_id: GroupId,
+    target: UserId,
+) -> Result<DbConn, AppError> {
+    let mut conn = state.db.get().await?;
+    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    Ok(conn)
 }
