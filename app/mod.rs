@@ -6,3 +6,6 @@ pub mod models;
 pub mod queries;
 pub mod services;
 pub mod state;
+
+#[cfg(test)]
+mod layering;

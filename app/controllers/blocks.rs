@@ -8,8 +8,7 @@ use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{ids::UserId, users::User},
-        queries,
-        services::permissions,
+        services::blocks,
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -35,9 +34,7 @@ impl BlocksApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<Json<Vec<User>>, AppError> {
-        let mut conn = state.db.get().await?;
-        let users = queries::blocks::blocked_by(&mut conn, auth.0.user_id).await?;
-        Ok(Json(users.into_iter().map(User::from).collect()))
+        Ok(Json(blocks::blocked_by(&state, auth.0.user_id).await?))
     }
 
     /// Block a user: they can no longer write to me privately or add me to groups, and they see
@@ -49,13 +46,7 @@ impl BlocksApi {
         auth: BearerAuth,
         user_id: Path<UserId>,
     ) -> Result<Done, AppError> {
-        let me = auth.0.user_id;
-        let mut conn = state.db.get().await?;
-        let exists = queries::users::find_by_id(&mut conn, user_id.0)
-            .await?
-            .is_some();
-        permissions::may_block(me, user_id.0, exists)?;
-        queries::blocks::block(&mut conn, me, user_id.0).await?;
+        blocks::block(&state, auth.0.user_id, user_id.0).await?;
         Ok(Done::NoContent)
     }
 
@@ -71,8 +62,7 @@ impl BlocksApi {
         auth: BearerAuth,
         user_id: Path<UserId>,
     ) -> Result<Done, AppError> {
-        let mut conn = state.db.get().await?;
-        queries::blocks::unblock(&mut conn, auth.0.user_id, user_id.0).await?;
+        blocks::unblock(&state, auth.0.user_id, user_id.0).await?;
         Ok(Done::NoContent)
     }
 }

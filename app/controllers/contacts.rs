@@ -3,24 +3,18 @@
 //! `online` and `last_seen_at` come from the presence registry: a contact is online while any of
 //! their connections is open, on any instance.
 
-use crate::app::controllers::bearer::BearerAuth;
-use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 
-use super::ApiTags;
+use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
-            contacts::{AddContactRequest, Contact, ContactRecord},
+            contacts::{AddContactRequest, Contact},
             ids::UserId,
-            users::UserRecord,
         },
-        queries::{self, contacts::AddContactError},
-        services::{
-            permissions,
-            presence::{self, handle::PresenceState},
-        },
+        services::contacts,
+        state::AppState,
     },
     pkg::utils::errors::AppError,
 };
@@ -52,25 +46,7 @@ impl ContactsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<Json<Vec<Contact>>, AppError> {
-        let mut conn = state.db.get().await?;
-        let contacts = queries::contacts::list(&mut conn, auth.0.user_id).await?;
-        drop(conn);
-        let users: Vec<UserId> = contacts
-            .iter()
-            .map(|(record, _)| record.contact_id)
-            .collect();
-        let last_seen = contacts
-            .iter()
-            .filter_map(|(_, user)| user.last_seen_at.map(|seen| (user.id, seen)))
-            .collect();
-        let states = presence::states(&state, auth.0.user_id, users, last_seen).await?;
-        Ok(Json(
-            contacts
-                .into_iter()
-                .zip(states)
-                .map(|(contact, presence)| to_contact(contact, &presence))
-                .collect(),
-        ))
+        Ok(Json(contacts::list(&state, auth.0.user_id).await?))
     }
 
     /// Add a user to my contacts by username.
@@ -81,35 +57,9 @@ impl ContactsApi {
         auth: BearerAuth,
         body: Json<AddContactRequest>,
     ) -> Result<ContactAdded, AppError> {
-        let mut conn = state.db.get().await?;
-        let user = queries::users::find_by_username(&mut conn, &body.0.username.folded())
-            .await?
-            .ok_or_else(|| AppError::NotFound("no user has that username".into()))?;
-        permissions::may_add_contact(auth.0.user_id, user.id)?;
-        let record = queries::contacts::add(&mut conn, auth.0.user_id, user.id)
-            .await
-            .map_err(|err| match err {
-                AddContactError::AlreadyContact => {
-                    AppError::Conflict("that user is already one of your contacts".into())
-                }
-                AddContactError::Database(err) => err.into(),
-            })?;
-        drop(conn);
-        let last_seen = user
-            .last_seen_at
-            .map(|seen| (user.id, seen))
-            .into_iter()
-            .collect();
-        let presence = presence::states(&state, auth.0.user_id, vec![user.id], last_seen)
-            .await?
-            .pop()
-            .ok_or_else(|| {
-                AppError::internal(anyhow::anyhow!("no presence for the new contact"))
-            })?;
-        Ok(ContactAdded::Created(Json(to_contact(
-            (record, user),
-            &presence,
-        ))))
+        let username = body.0.username.folded();
+        let contact = contacts::add(&state, auth.0.user_id, &username).await?;
+        Ok(ContactAdded::Created(Json(contact)))
     }
 
     /// Remove a user from my contacts.
@@ -120,21 +70,7 @@ impl ContactsApi {
         auth: BearerAuth,
         user_id: Path<UserId>,
     ) -> Result<ContactRemoved, AppError> {
-        let mut conn = state.db.get().await?;
-        if !queries::contacts::remove(&mut conn, auth.0.user_id, user_id.0).await? {
-            return Err(AppError::NotFound(
-                "that user is not one of your contacts".into(),
-            ));
-        }
+        contacts::remove(&state, auth.0.user_id, user_id.0).await?;
         Ok(ContactRemoved::NoContent)
-    }
-}
-
-fn to_contact((record, user): (ContactRecord, UserRecord), presence: &PresenceState) -> Contact {
-    Contact {
-        online: presence.online,
-        last_seen_at: presence.last_seen_at,
-        added_at: record.added_at,
-        user: user.into(),
     }
 }

@@ -1,30 +1,23 @@
-//! Changing messages — edit, delete for everyone, reactions — and searching them. The rules are
-//! in `services::permissions`, the work in `services::message_changes` and `services::search`.
+//! Changing messages — edit, delete for everyone, reactions. The rules are in
+//! `services::permissions`, the work in `services::message_changes`.
 
 use poem::web::Data;
-use poem_openapi::{
-    param::{Path, Query},
-    payload::Json,
-    ApiResponse, OpenApi,
-};
+use poem_openapi::{param::Path, payload::Json, ApiResponse, OpenApi};
 
 use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
-            message_changes::{EditMessageRequest, Emoji, SearchText},
-            messages::{Message, MessageId, Page, PageLimit},
+            message_changes::{EditMessageRequest, Emoji},
+            messages::{Message, MessageId},
         },
-        services::{
-            message_changes,
-            search::{self, Search},
-        },
+        services::message_changes,
         state::AppState,
     },
     pkg::utils::errors::AppError,
 };
 
-/// The routes that change or search messages.
+/// The routes that change messages.
 #[derive(Default)]
 pub struct MessageChangesApi;
 
@@ -37,32 +30,6 @@ enum Deleted {
 
 #[OpenApi(prefix_path = "/api/v1/messages", tag = "ApiTags::Messages")]
 impl MessageChangesApi {
-    /// Messages I can read that match `q`, newest first. Plain words match the beginnings of
-    /// words; quotes, `or` and `-word` work as in web search engines.
-    #[oai(path = "/search", method = "get", operation_id = "searchMessages")]
-    async fn search(
-        &self,
-        state: Data<&AppState>,
-        auth: BearerAuth,
-        /// What to look for (1–256 characters).
-        q: Query<SearchText>,
-        /// Only my private conversation with this user, or this group.
-        with: Query<Option<uuid::Uuid>>,
-        /// Only messages older than this id (the last one of the previous page).
-        before: Query<Option<MessageId>>,
-        /// 1–200, default 50.
-        limit: Query<Option<PageLimit>>,
-    ) -> Result<Json<Page>, AppError> {
-        let request = Search {
-            text: q.0,
-            with: with.0,
-            before: before.0,
-            limit: PageLimit::or_default(limit.0),
-        };
-        let (items, has_more) = search::search(&state, auth.0.user_id, request).await?;
-        Ok(Json(Page { items, has_more }))
-    }
-
     /// Edit my message: it keeps its id and seq, and gains `edited_at`.
     #[oai(path = "/:message_id", method = "patch", operation_id = "editMessage")]
     async fn edit(

@@ -1,8 +1,6 @@
 //! Message history and sending over REST, and the conversation list. Sending here walks the same
 //! code path as the WebSocket `send` frame (`services::messaging`).
 
-use crate::app::controllers::bearer::BearerAuth;
-use crate::app::state::AppState;
 use poem::web::Data;
 use poem_openapi::{
     param::{Path, Query},
@@ -10,17 +8,17 @@ use poem_openapi::{
     ApiResponse, OpenApi,
 };
 
-use super::ApiTags;
+use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            messages::{Conversation, MessageBody, MessageId, Page, PageLimit, SendMessageRequest},
-            mutes::MuteTarget,
+            messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
+            outgoing::Outgoing,
         },
-        queries,
-        services::{message_changes, message_views, messaging},
+        services::{conversations, message_changes, messaging},
+        state::AppState,
     },
     pkg::utils::errors::AppError,
 };
@@ -53,16 +51,9 @@ impl MessagesApi {
         /// 1–200, default 50.
         limit: Query<Option<PageLimit>>,
     ) -> Result<Json<Page>, AppError> {
-        let me = auth.0.user_id;
         let limit = PageLimit::or_default(limit.0);
-        let mut conn = state.db.get().await?;
-        let (rows, has_more) =
-            queries::messages::private_page(&mut conn, me, before.0.map(|id| id.0), limit).await?;
-        let rows = rows
-            .into_iter()
-            .map(|(record, conversation)| (record, conversation.seen_by(me)))
-            .collect();
-        let items = message_views::complete(&mut conn, rows).await?;
+        let (items, has_more) =
+            messaging::all_private(&state, auth.0.user_id, before.0, limit).await?;
         Ok(Json(Page { items, has_more }))
     }
 
@@ -190,41 +181,7 @@ impl MessagesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
     ) -> Result<Json<Vec<Conversation>>, AppError> {
-        let me = auth.0.user_id;
-        let mut conn = state.db.get().await?;
-        let summaries = queries::messages::summaries(&mut conn, me).await?;
-        let mutes = queries::mutes::active_of(&mut conn, &[me]).await?;
-        let last_messages = summaries
-            .iter()
-            .filter_map(|summary| {
-                let record = summary.last_message.clone()?;
-                Some((record, summary.conversation.seen_by(me)))
-            })
-            .collect();
-        let mut last_messages = message_views::complete(&mut conn, last_messages)
-            .await?
-            .into_iter();
-        Ok(Json(
-            summaries
-                .into_iter()
-                .map(|summary| {
-                    let conv = summary.conversation.seen_by(me);
-                    let last_seq = summary.conversation.last_seq;
-                    let read_seq = summary.read_seq.min(last_seq);
-                    Conversation {
-                        // In the same order as the summaries that have one.
-                        last_message: summary.last_message.and_then(|_| last_messages.next()),
-                        last_seq,
-                        read_seq,
-                        unread: last_seq - read_seq,
-                        peer_read_seq: summary.peer_read_seq.map(|seq| seq.min(last_seq)),
-                        change_seq: summary.conversation.change_seq,
-                        muted_until: mutes.get(&(me, MuteTarget::of(&conv))).copied(),
-                        conversation: conv,
-                    }
-                })
-                .collect(),
-        ))
+        Ok(Json(conversations::list(&state, auth.0.user_id).await?))
     }
 }
 
@@ -273,16 +230,7 @@ async fn send(
     target: Target,
     body: SendMessageRequest,
 ) -> Result<MessageSent, AppError> {
-    let attachments = body.attachments.0.map(|list| list.0);
-    let message_body = MessageBody::new(body.content, attachments).map_err(AppError::BadRequest)?;
-    let message = messaging::send(
-        state,
-        sender,
-        target,
-        &message_body,
-        &body.client_msg_id,
-        body.reply_to.as_ref().map(|quoted| quoted.0),
-    )
-    .await?;
+    let outgoing = Outgoing::try_from((target, body)).map_err(AppError::BadRequest)?;
+    let message = messaging::send(state, sender, outgoing).await?;
     Ok(MessageSent::Created(Json(message)))
 }

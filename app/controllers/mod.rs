@@ -15,6 +15,7 @@ pub mod message_changes;
 pub mod messages;
 pub mod mutes;
 pub mod push;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod web;

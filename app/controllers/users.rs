@@ -2,8 +2,6 @@
 //! (a message from someone not in your contacts carries only their id); exporting my data and
 //! deleting my account.
 
-use crate::app::controllers::bearer::BearerAuth;
-use crate::app::state::AppState;
 use poem::{web::Data, Body};
 use poem_openapi::{
     param::{Path, Query},
@@ -11,7 +9,7 @@ use poem_openapi::{
     ApiResponse, OpenApi,
 };
 
-use super::ApiTags;
+use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
@@ -21,8 +19,8 @@ use crate::{
             ids::UserId,
             users::{SearchLimit, User, UsernamePrefix},
         },
-        queries,
-        services::{accounts, exports},
+        services::{accounts, exports, users},
+        state::AppState,
     },
     pkg::{middleware::client_addr::ClientAddr, utils::errors::AppError},
 };
@@ -50,11 +48,7 @@ impl UsersApi {
     /// The caller's own profile.
     #[oai(path = "/me", method = "get", operation_id = "getMe")]
     async fn me(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<User>, AppError> {
-        let mut conn = state.db.get().await?;
-        let user = queries::users::find_by_id(&mut conn, auth.0.user_id)
-            .await?
-            .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?;
-        Ok(Json(user.into()))
+        Ok(Json(users::me(&state, auth.0.user_id).await?))
     }
 
     /// Everything the server holds about me, as one JSON document (streamed): profile, contacts,
@@ -94,11 +88,7 @@ impl UsersApi {
         _auth: BearerAuth,
         user_id: Path<UserId>,
     ) -> Result<Json<User>, AppError> {
-        let mut conn = state.db.get().await?;
-        let user = queries::users::find_by_id(&mut conn, user_id.0)
-            .await?
-            .ok_or_else(|| AppError::NotFound("no such user".into()))?;
-        Ok(Json(user.into()))
+        Ok(Json(users::by_id(&state, user_id.0).await?))
     }
 
     /// Users whose username starts with `q` (ignoring case), alphabetically.
@@ -113,11 +103,7 @@ impl UsersApi {
         limit: Query<Option<SearchLimit>>,
     ) -> Result<Json<Vec<User>>, AppError> {
         let prefix = q.0.unwrap_or_default().folded();
-        // '_' is a LIKE wildcard; it must match only itself.
-        let pattern = prefix.replace('_', "\\_");
         let limit = SearchLimit::or_default(limit.0);
-        let mut conn = state.db.get().await?;
-        let users = queries::users::search_by_prefix(&mut conn, &pattern, limit).await?;
-        Ok(Json(users.into_iter().map(User::from).collect()))
+        Ok(Json(users::search(&state, &prefix, limit).await?))
     }
 }

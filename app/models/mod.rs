@@ -12,6 +12,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod channels;
 pub mod chatbot;
 pub mod contacts;
 pub mod exports;
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod message_changes;
 pub mod messages;
 pub mod mutes;
+pub mod outgoing;
 pub mod push;
 pub mod sessions;
 pub mod users;

@@ -23,9 +23,15 @@ use crate::{
     platform::database::schema::{conversations, messages},
 };
 
-/// The columns of `chat.messages` in the order of its `table!` (and of `MessageRecord`).
+/// The columns of `chat.messages` in the order of its `table!` (and of `MessageRecord`). SQL text
+/// cannot be built from the schema at compile time, so the two lists are written out here, and a
+/// test holds them to `schema.rs`.
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, content, client_msg_id, \
      created_at, change_seq, edited_at, deleted, reply_to_id";
+
+/// The columns of `chat.conversations` in the order of its `table!` (and of
+/// `ConversationRecord`).
+const CONVERSATION_COLUMNS: &str = "id, user_low, user_high, group_id, last_seq, change_seq";
 
 /// Declares a statement's plumbing: diesel caches its prepared form under the type's identity,
 /// and its rows have the SQL types of `$row`.
@@ -69,8 +75,9 @@ impl QueryFragment<Pg> for BumpPairs<'_> {
         out.push_sql(
             ") ON CONFLICT (user_low, user_high) DO UPDATE \
              SET last_seq = conversations.last_seq + excluded.last_seq \
-             RETURNING id, user_low, user_high, group_id, last_seq, change_seq",
+             RETURNING ",
         );
+        out.push_sql(CONVERSATION_COLUMNS);
         Ok(())
     }
 }
@@ -93,10 +100,12 @@ impl QueryFragment<Pg> for BumpGroups<'_> {
         out.push_bind_param::<Array<Uuid>, _>(self.group_ids)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(self.counts)?;
+        // The batch's columns are named apart from the table's, so that RETURNING can name the
+        // table's alone, unqualified.
         out.push_sql(
-            ") AS batch (group_id, count) WHERE c.group_id = batch.group_id \
-             RETURNING c.id, c.user_low, c.user_high, c.group_id, c.last_seq, c.change_seq",
+            ") AS batch (batch_group_id, count) WHERE c.group_id = batch.batch_group_id RETURNING ",
         );
+        out.push_sql(CONVERSATION_COLUMNS);
         Ok(())
     }
 }
@@ -268,5 +277,46 @@ impl QueryFragment<Pg> for AttachToMessages<'_> {
              WHERE a.id = t.id AND a.uploader_id = t.uploader_id AND a.message_id IS NULL",
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{debug_query, pg::Pg, QueryDsl};
+
+    use super::*;
+
+    /// The column names of a `SELECT` that diesel writes, in order, unqualified.
+    fn column_names(select: String) -> String {
+        let list = select
+            .trim_start_matches("SELECT ")
+            .split(" FROM ")
+            .next()
+            .unwrap_or_default();
+        list.split(", ")
+            .map(|column| {
+                column
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    #[test]
+    fn the_written_column_lists_follow_the_schema() {
+        let compact = |list: &str| list.split_whitespace().collect::<Vec<_>>().join(" ");
+        let messages = messages::table.select(messages::all_columns);
+        assert_eq!(
+            compact(MESSAGE_COLUMNS),
+            column_names(debug_query::<Pg, _>(&messages).to_string())
+        );
+        let conversations = conversations::table.select(conversations::all_columns);
+        assert_eq!(
+            compact(CONVERSATION_COLUMNS),
+            column_names(debug_query::<Pg, _>(&conversations).to_string())
+        );
     }
 }

@@ -36,12 +36,7 @@ pub async fn role_of(
     group_id: GroupId,
     user_id: UserId,
 ) -> QueryResult<Option<Role>> {
-    let role: Option<String> = group_members::table
-        .find((group_id, user_id))
-        .select(group_members::role)
-        .first(conn)
-        .await
-        .optional()?;
+    let role: Option<String> = role_row(group_id, user_id).first(conn).await.optional()?;
     Ok(role.as_deref().map(Role::from_db))
 }
 
@@ -53,14 +48,25 @@ pub async fn role_of_locked(
     group_id: GroupId,
     user_id: UserId,
 ) -> QueryResult<Option<Role>> {
-    let role: Option<String> = group_members::table
-        .find((group_id, user_id))
-        .select(group_members::role)
+    let role: Option<String> = role_row(group_id, user_id)
         .for_share()
         .first(conn)
         .await
         .optional()?;
     Ok(role.as_deref().map(Role::from_db))
+}
+
+/// The stored role of one membership, for [`role_of`] and [`role_of_locked`].
+fn role_row(
+    group_id: GroupId,
+    user_id: UserId,
+) -> diesel::dsl::Select<
+    diesel::dsl::Find<group_members::table, (GroupId, UserId)>,
+    group_members::role,
+> {
+    group_members::table
+        .find((group_id, user_id))
+        .select(group_members::role)
 }
 
 /// The groups the user is in, by name.

@@ -135,7 +135,8 @@ pub async fn live_subscriptions(
 }
 
 /// Claims up to `limit` outbox rows and turns them into pending pushes (see the module
-/// comment); returns how many outbox rows were claimed. A (user, conversation) whose last push
+/// comment; who is owed one is stated with every other audience, in `services::fanout::audience`);
+/// returns how many outbox rows were claimed. A (user, conversation) whose last push
 /// went out less than `coalesce` ago becomes due when that window ends.
 pub async fn expand_outbox(
     conn: &mut AsyncPgConnection,

@@ -12,12 +12,15 @@ use crate::{
     app::{
         models::{
             auth::Caller,
-            frames::server::{self, GroupEvent},
             ids::{GroupId, SessionId, UserId},
             users::UserRecord,
         },
         queries,
-        services::{attachments, fanout, permissions, rate_limits, sessions},
+        services::{
+            attachments,
+            fanout::{self, Event, GroupChange},
+            permissions, rate_limits, sessions,
+        },
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -138,12 +141,8 @@ pub async fn delete_account(
 async fn tell_deleted(state: &AppState, user_id: UserId, deleted: Deleted) -> Result<(), AppError> {
     sessions::all_ended(state, user_id, &deleted.sessions).await?;
     for group_id in deleted.groups {
-        let members = {
-            let mut conn = state.db.get().await?;
-            queries::groups::member_ids(&mut conn, group_id).await?
-        };
-        let frame = server::group_event(group_id, GroupEvent::MemberRemoved, Some(user_id), None);
-        fanout::to_users(state, members, &frame).await;
+        let change = GroupChange::MemberDeleted(user_id);
+        fanout::publish(state, Event::Group { group_id, change }).await?;
     }
     Ok(())
 }

@@ -4,15 +4,13 @@
 
 use crate::{
     app::{
-        models::{
-            frames::server::{self, GroupEvent},
-            ids::{GroupId, UserId},
-        },
+        models::ids::{GroupId, UserId},
         queries::{self, groups::RemoveOutcome},
-        services::{fanout, permissions},
+        services::{groups, permissions},
         state::AppState,
     },
     pkg::utils::errors::AppError,
+    platform::database::DbConn,
 };
 
 /// `admin` bans `target` from the group, removing them if they are a member.
@@ -22,8 +20,7 @@ pub async fn ban(
     group_id: GroupId,
     target: UserId,
 ) -> Result<(), AppError> {
-    let mut conn = state.db.get().await?;
-    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    let mut conn = authorised(state, admin, group_id, target).await?;
     if queries::users::find_by_id(&mut conn, target)
         .await?
         .is_none()
@@ -35,11 +32,8 @@ pub async fn ban(
         // Banned before ever joining: nobody's view of the group changed.
         return Ok(());
     }
-    let remaining = queries::groups::member_ids(&mut conn, group_id).await?;
     drop(conn);
-    let frame = server::group_event(group_id, GroupEvent::MemberRemoved, Some(target), None);
-    fanout::to_users(state, remaining.into_iter().chain([target]), &frame).await;
-    Ok(())
+    groups::member_removed(state, group_id, target).await
 }
 
 /// `admin` lifts a ban; the user may then join again (or be added).
@@ -49,8 +43,19 @@ pub async fn unban(
     group_id: GroupId,
     target: UserId,
 ) -> Result<(), AppError> {
-    let mut conn = state.db.get().await?;
-    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    let mut conn = authorised(state, admin, group_id, target).await?;
     queries::groups::unban(&mut conn, group_id, target).await?;
     Ok(())
+}
+
+/// A connection, once `admin` may ban (or lift the ban of) `target` in the group.
+async fn authorised(
+    state: &AppState,
+    admin: UserId,
+    group_id: GroupId,
+    target: UserId,
+) -> Result<DbConn, AppError> {
+    let mut conn = state.db.get().await?;
+    permissions::may_ban(&mut conn, group_id, admin, target).await?;
+    Ok(conn)
 }

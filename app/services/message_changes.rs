@@ -21,7 +21,7 @@ use crate::{
         queries::{self, message_changes, reactions},
         services::{
             attachments,
-            fanout::{self, audience},
+            fanout::{self, Event},
             message_views,
             permissions::{self, Change},
         },
@@ -91,7 +91,7 @@ pub async fn edit(
     .await?
     // Edits always change something: only a refusal leaves nothing to publish.
     .ok_or_else(|| AppError::Forbidden("a deleted message cannot be edited".into()))?;
-    publish(state, &mut conn, editor, changed, &conversation).await
+    publish(state, conn, editor, changed, &conversation).await
 }
 
 /// Deletes a message for everyone: the row stays as a tombstone (`deleted`, no content, no
@@ -122,7 +122,7 @@ pub async fn delete(
     .await?;
     if let Some(changed) = changed {
         attachments::sweep::soon(state);
-        publish(state, &mut conn, deleter, changed, &conversation).await?;
+        publish(state, conn, deleter, changed, &conversation).await?;
     }
     Ok(())
 }
@@ -167,7 +167,7 @@ pub async fn react(
     })
     .await?;
     match changed {
-        Some(changed) => publish(state, &mut conn, user, changed, &conversation).await,
+        Some(changed) => publish(state, conn, user, changed, &conversation).await,
         // Nothing changed: the message as it is now.
         None => {
             let (now, _) = readable(&mut conn, user, message_id).await?;
@@ -235,14 +235,19 @@ impl From<diesel::result::Error> for Rollback {
 /// sees it.
 async fn publish(
     state: &AppState,
-    conn: &mut DbConn,
+    mut conn: DbConn,
     actor: UserId,
     changed: MessageRecord,
     conversation: &ConversationRecord,
 ) -> Result<Message, AppError> {
-    let message = message_views::one(conn, changed, conversation.seen_by(actor)).await?;
-    let readers = audience::readers_of(conn, conversation).await?;
-    fanout::message_updated(state, &message, conversation, readers).await;
+    let message = message_views::one(&mut conn, changed, conversation.seen_by(actor)).await?;
+    // Back to the pool before the readers are read on another: a request never holds two.
+    drop(conn);
+    let event = Event::MessageUpdated {
+        message: &message,
+        conversation,
+    };
+    fanout::publish(state, event).await?;
     Ok(message)
 }
 

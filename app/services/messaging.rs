@@ -12,18 +12,15 @@ use tracing::Instrument;
 use crate::{
     app::{
         models::{
-            fields::TextField,
-            frames::{server, Target},
+            frames::Target,
             ids::UserId,
-            messages::{
-                ClientMsgId, Conv, ConversationRecord, Message, MessageBody, MessageId,
-                MessageRecord, PageLimit,
-            },
+            messages::{Conv, ConversationRecord, Message, MessageId, MessageRecord, PageLimit},
+            outgoing::Outgoing,
         },
         queries,
         services::{
             chatbot,
-            fanout::{self, audience},
+            fanout::{self, Event},
             message_views,
             message_writer::{Draft, Written},
             permissions::{self, Authority},
@@ -38,29 +35,18 @@ use crate::{
 pub async fn send(
     state: &AppState,
     sender: UserId,
-    target: Target,
-    body: &MessageBody,
-    client_msg_id: &ClientMsgId,
-    reply_to: Option<MessageId>,
+    outgoing: Outgoing,
 ) -> Result<Message, AppError> {
     let started = std::time::Instant::now();
-    if let Some(quoted) = reply_to {
-        check_reply_to(state, sender, target, quoted).await?;
+    if let Some(quoted) = outgoing.reply_to {
+        check_reply_to(state, sender, outgoing.target, quoted).await?;
     }
-    let draft = Draft {
-        sender,
-        target,
-        content: body.content().to_owned(),
-        client_msg_id: client_msg_id.as_str().to_owned(),
-        reply_to,
-        attachments: body.attachments().ids().to_vec(),
-        authority: Authority::Rules,
-    };
+    let has_attachments = !outgoing.body.attachments().is_empty();
+    let draft = Draft::new(sender, outgoing, Authority::Rules);
     // Storing and delivering run to their end in a task of their own: a REST request is dropped
     // when its client disconnects, and a message stored by then must still reach its readers (and
     // the chatbot) rather than wait for their next `sync`.
     let state = state.clone();
-    let has_attachments = !body.attachments().is_empty();
     let message = tokio::spawn(
         async move {
             let message = match state.writer.write(draft).await? {
@@ -77,11 +63,16 @@ pub async fn send(
                 Written::Stored {
                     record,
                     conversation,
-                    readers,
+                    members,
                 } => {
                     let message =
                         new_message_view(&state, &record, &conversation, has_attachments).await?;
-                    fanout::new_message(&state, &message, &conversation, readers).await;
+                    let event = Event::NewMessage {
+                        message: &message,
+                        conversation: &conversation,
+                        members: &members,
+                    };
+                    fanout::publish(&state, event).await?;
                     chatbot::consider(&state, &record, &conversation);
                     message
                 }
@@ -184,6 +175,24 @@ pub async fn history(
     Ok((message_views::complete(&mut conn, rows).await?, has_more))
 }
 
+/// All of `reader`'s private messages, newest first, paged by message id (older than `before`).
+pub async fn all_private(
+    state: &AppState,
+    reader: UserId,
+    before: Option<MessageId>,
+    limit: i64,
+) -> Result<(Vec<Message>, bool), AppError> {
+    let mut conn = state.db.get().await?;
+    let before = before.map(|id| id.0);
+    let (rows, has_more) =
+        queries::messages::private_page(&mut conn, reader, before, limit).await?;
+    let rows = rows
+        .into_iter()
+        .map(|(record, conversation)| (record, conversation.seen_by(reader)))
+        .collect();
+    Ok((message_views::complete(&mut conn, rows).await?, has_more))
+}
+
 /// Stores that `reader` has read up to `seq` and tells the other readers.
 pub async fn mark_read(
     state: &AppState,
@@ -202,27 +211,13 @@ pub async fn mark_read(
         .ok_or_else(|| AppError::BadRequest("seq: no such message in this conversation".into()))?;
     let read_seq =
         queries::messages::advance_read_marker(&mut conn, conversation.id, reader, seq).await?;
-    let mut readers = audience::readers_of(&mut conn, &conversation).await?;
-    // A private read marker is a private channel: when the two may not interact (a block either
-    // way), it is stored and reaches the reader's own devices, never the other party.
-    if let Target::User(peer) = target {
-        match permissions::may_interact_privately(&mut conn, reader, peer).await {
-            Ok(()) => {}
-            Err(AppError::Forbidden(_) | AppError::NotFound(_)) => {
-                readers.retain(|user| *user == reader)
-            }
-            Err(err) => return Err(err),
-        }
-    }
     drop(conn);
-
-    let frames = readers.into_iter().map(|peer| {
-        (
-            peer,
-            server::read(reader, &conversation.seen_by(peer), read_seq),
-        )
-    });
-    fanout::to_each(state, frames).await;
+    let event = Event::ReadMarker {
+        reader,
+        conversation: &conversation,
+        seq: read_seq,
+    };
+    fanout::publish(state, event).await?;
     Ok(())
 }
 
@@ -230,15 +225,11 @@ pub async fn mark_read(
 pub async fn typing(state: &AppState, from: UserId, target: Target) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     let key = permissions::may_write(&mut conn, from, target).await?;
-    let peers = audience::typing_peers(&mut conn, key, from).await?;
     drop(conn);
-    let frames = peers.into_iter().map(|peer| {
-        let conversation = match target {
-            Target::User(_) => Conv::private(from),
-            Target::Group(group_id) => Conv::group(group_id),
-        };
-        (peer, server::typing(from, &conversation))
-    });
-    fanout::to_each(state, frames).await;
+    let event = Event::Typing {
+        from,
+        conversation: key,
+    };
+    fanout::publish(state, event).await?;
     Ok(())
 }

@@ -7,10 +7,15 @@
 
 pub mod accounts;
 pub mod attachments;
+pub mod auth;
+pub mod blocks;
 pub mod chatbot;
+pub mod contacts;
+pub mod conversations;
 pub mod exports;
 pub mod fanout;
 pub mod group_bans;
+pub mod groups;
 pub mod message_changes;
 pub mod message_views;
 pub mod message_writer;
@@ -22,3 +27,4 @@ pub mod push;
 pub mod rate_limits;
 pub mod search;
 pub mod sessions;
+pub mod users;

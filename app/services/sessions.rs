@@ -28,7 +28,7 @@ use crate::{
             sessions::Session,
         },
         queries,
-        services::fanout,
+        services::fanout::{self, Event},
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -132,7 +132,11 @@ pub async fn ended(
     let mut conn = state.db.get().await?;
     queries::push::delete_of_session(&mut conn, session_id).await?;
     drop(conn);
-    fanout::to_session(state, user_id, session_id, server::SESSION_REVOKED).await;
+    let event = Event::SessionRevoked {
+        user_id,
+        session_id,
+    };
+    fanout::publish(state, event).await?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::{
         attachments::AttachmentsApi, auth::AuthApi, blocks::BlocksApi, contacts::ContactsApi,
         group_bans::GroupBansApi, groups::GroupsApi, health::HealthApi,
         message_changes::MessageChangesApi, messages::MessagesApi, mutes::MutesApi, push::PushApi,
-        sessions::SessionsApi, users::UsersApi, web, ws,
+        search::SearchApi, sessions::SessionsApi, users::UsersApi, web, ws,
     },
     pkg::middleware::{
         allow::{add_allow_header, AllowedMethods},
@@ -43,6 +43,7 @@ pub type ConversationApis = (
     GroupsApi,
     GroupBansApi,
     MessagesApi,
+    SearchApi,
     MessageChangesApi,
     MutesApi,
     PushApi,

@@ -99,14 +99,17 @@ async fn one_batch_gives_each_conversation_consecutive_seqs_and_refuses_only_the
             Ok(("stored", 2, "content of g2".into())),
         ]
     );
-    let Ok(Written::Stored { readers, .. }) = &results[2] else {
+    let Ok(Written::Stored { members, .. }) = &results[2] else {
         unreachable!("checked above")
     };
-    let mut readers = readers.clone();
-    readers.sort();
+    let mut read = members.clone();
+    read.sort();
     let mut members = vec![user_id(&alice), user_id(&bob)];
     members.sort();
-    assert_eq!(readers, members, "a group message goes to its members");
+    assert_eq!(
+        read, members,
+        "a group message carries its members, read as it is stored"
+    );
 }
 
 #[tokio::test]

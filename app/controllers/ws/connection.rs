@@ -18,8 +18,8 @@ use super::{
 };
 use crate::{
     app::{
-        models::{auth::Caller, frames::server, users::User},
-        services::{fanout::user_channel, presence},
+        models::{auth::Caller, channels::user_channel, frames::server, users::User},
+        services::presence,
         state::AppState,
     },
     pkg::utils::metrics as names,

@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use crate::{
     app::{
-        models::auth::Caller,
         models::frames::{
-            request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendFrame, SendInput,
-            SyncFrame, TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
+            request_id, server, ClientFrame, PresenceFrame, ReadFrame, SendFrame, SyncFrame,
+            TypingFrame, MAX_FRAME_BYTES, MAX_PRESENCE_IDS,
         },
+        models::{auth::Caller, outgoing::Outgoing},
         services::{message_changes, messaging, presence},
     },
     pkg::utils::errors::AppError,
@@ -117,17 +117,8 @@ async fn on_send(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let input = SendInput::parse(frame).map_err(AppError::BadRequest)?;
-    let me = client.caller.user_id;
-    let message = messaging::send(
-        state,
-        me,
-        input.target,
-        &input.body,
-        &input.client_msg_id,
-        input.reply_to,
-    )
-    .await?;
+    let outgoing = Outgoing::try_from(frame).map_err(AppError::BadRequest)?;
+    let message = messaging::send(state, client.caller.user_id, outgoing).await?;
     Ok(server::ack(id, &message))
 }
 

@@ -21,9 +21,8 @@ use serde::Deserialize;
 
 use crate::{
     app::{
-        models::{auth::Caller, frames::MAX_FRAME_BYTES, users::User},
-        queries,
-        services::sessions::{authenticate, live_caller},
+        models::frames::MAX_FRAME_BYTES,
+        services::{auth, sessions, users},
     },
     pkg::{middleware::cors, utils::errors::AppError},
 };
@@ -73,20 +72,15 @@ pub async fn upgrade(
         ));
     }
     let caller = match (params.ticket, bearer_token(req)) {
-        (Some(ticket), _) => redeem_ticket(state, &ticket).await?,
-        (None, Some(token)) => authenticate(state, token).await?,
+        (Some(ticket), _) => auth::redeem_ws_ticket(state, &ticket).await?,
+        (None, Some(token)) => sessions::authenticate(state, token).await?,
         (None, None) => {
             return Err(AppError::Unauthorized(
                 "a ticket (?ticket=) or a Bearer token is required".into(),
             ))
         }
     };
-    let mut conn = state.db.get().await?;
-    let user: User = queries::users::find_by_id(&mut conn, caller.user_id)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("user no longer exists".into()))?
-        .into();
-    drop(conn);
+    let user = users::me(state, caller.user_id).await?;
 
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_WS_MESSAGE_BYTES);
@@ -111,19 +105,4 @@ fn bearer_token(req: &Request) -> Option<&str> {
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")
-}
-
-/// Consumes a ticket; a used, expired or unknown one is refused, as is one whose session ended.
-async fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Caller, AppError> {
-    let (user_id, session_id) = queries::auth::take_ws_ticket(&state.cache, ticket)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("ticket is invalid, used or expired".into()))?;
-    live_caller(
-        state,
-        Caller {
-            user_id,
-            session_id,
-        },
-    )
-    .await
 }

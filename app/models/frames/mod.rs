@@ -7,9 +7,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    fields::TextField,
     ids::{AttachmentId, GroupId, SessionId, UserId},
-    messages::{ClientMsgId, Conv, Message, MessageBody, MessageId, SendContent},
+    messages::{Conv, Message},
     users::User,
 };
 
@@ -159,35 +158,6 @@ impl Address {
                 "{field} must have exactly one of user_id or group_id"
             )),
         }
-    }
-}
-
-/// The validated parts of a `send` frame.
-pub struct SendInput {
-    pub target: Target,
-    pub body: MessageBody,
-    pub client_msg_id: ClientMsgId,
-    pub reply_to: Option<MessageId>,
-}
-
-impl SendInput {
-    pub fn parse(frame: SendFrame) -> Result<Self, String> {
-        let reply_to = match frame.reply_to {
-            None => None,
-            Some(raw) => Some(MessageId::parse(&raw).map_err(|_| {
-                "reply_to must be a message id: a string of at most 19 digits".to_owned()
-            })?),
-        };
-        let target = frame.to.target("to")?;
-        let content = SendContent::parse(frame.content)
-            .map_err(|reason| format!("{} {reason}", SendContent::FIELD))?;
-        Ok(Self {
-            target,
-            body: MessageBody::new(content, frame.attachments)?,
-            client_msg_id: ClientMsgId::parse(frame.client_msg_id)
-                .map_err(|reason| format!("{} {reason}", ClientMsgId::FIELD))?,
-            reply_to,
-        })
     }
 }
 

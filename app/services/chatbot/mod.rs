@@ -12,13 +12,13 @@ use crate::{
     app::{
         models::{
             chatbot::{CHATBOT_ID, MENTION},
-            frames::{server, Target},
+            frames::Target,
             ids::{GroupId, UserId},
             messages::{ConversationRecord, MessageContent, MessageRecord},
         },
         queries,
         services::{
-            fanout,
+            fanout::{self, Event},
             message_writer::{Draft, Written},
             permissions::Authority,
         },
@@ -121,8 +121,13 @@ async fn answer(
     conversation: &ConversationRecord,
 ) {
     if let Err(refusal) = try_answer(state, destination, question, conversation).await {
-        let frame = server::error(None, refusal.code, refusal.message);
-        fanout::to_users(state, [destination.asker()], &frame).await;
+        let event = Event::ChatbotRefusal {
+            asker: destination.asker(),
+            code: refusal.code,
+            message: refusal.message,
+        };
+        // The asker alone: reading them needs no database, so this cannot fail.
+        let _ = fanout::publish(state, event).await;
     }
 }
 
@@ -185,12 +190,18 @@ async fn try_answer(
     if let Written::Stored {
         record,
         conversation,
-        readers,
+        members,
     } = written
     {
         // A new message without a reply: nothing more to look up.
         let message = record.into_message(conversation.seen_by(CHATBOT_ID));
-        fanout::new_message(state, &message, &conversation, readers).await;
+        let event = Event::NewMessage {
+            message: &message,
+            conversation: &conversation,
+            members: &members,
+        };
+        // Its readers came with it from the writer: no database is asked, so this cannot fail.
+        let _ = fanout::publish(state, event).await;
     }
     Ok(())
 }

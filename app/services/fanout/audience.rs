@@ -1,75 +1,140 @@
-//! Who receives a push. Every rule that picks the recipients of a live event lives here, so
-//! "who hears of this?" has one answer per event kind.
+//! Who receives a push. [`of`] is the one place that picks the recipients of a live event, so
+//! "who hears of this?" has one answer per kind of [`Event`], read top to bottom in its `match`.
+//!
+//! Web Push (`services::push`) follows the same rule for a new message, minus three: its sender,
+//! whoever muted the conversation, and whoever has no subscription; and it is sent only while
+//! the recipient has no socket open anywhere. That rule runs in SQL (`queries::push`'s
+//! `EXPAND_OUTBOX`), because a push must survive a crash: the message's outbox row is written in
+//! the message's own transaction, and the recipients are read when a worker claims it.
 
 use crate::{
     app::{
         models::{
             chatbot,
-            ids::{GroupId, UserId},
+            ids::{GroupId, SessionId, UserId},
             messages::ConversationRecord,
         },
         queries::{self, messages::ConversationKey},
+        services::permissions,
+        state::AppState,
     },
     pkg::utils::errors::AppError,
     platform::database::DbConn,
 };
 
-/// The readers of a private conversation: both parties (the chatbot has no connections).
-pub fn of_pair(a: UserId, b: UserId) -> Vec<UserId> {
-    chatbot::reachable([a, b])
+use super::event::{Event, GroupChange};
+
+/// The recipients of one event.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every connection of each of these users, on any instance.
+    Users(Vec<UserId>),
+    /// The connections of one login session of a user.
+    Session(UserId, SessionId),
 }
 
-/// Everyone who receives a conversation's messages and read markers: both parties, or the
-/// current members of the group.
-pub async fn readers_of(
+/// Who receives `event`. Only events whose audience is stored take a database connection (a
+/// new message does not: its writer has read its group's members already).
+pub async fn of(state: &AppState, event: &Event<'_>) -> Result<Audience, AppError> {
+    let users = match *event {
+        // Both parties (the chatbot has no connections), or the members as the writer read them.
+        Event::NewMessage {
+            conversation,
+            members,
+            ..
+        } => match pair_of(conversation) {
+            Some((low, high)) => chatbot::reachable([low, high]),
+            None => members.to_vec(),
+        },
+        // Both parties, or the group's members now.
+        Event::MessageUpdated { conversation, .. } => {
+            readers_of(&mut state.db.get().await?, conversation).await?
+        }
+        // The readers, except that a private read marker reaches the other party only while the
+        // two may interact (no block either way): otherwise only the reader's own devices.
+        Event::ReadMarker {
+            reader,
+            conversation,
+            ..
+        } => {
+            let mut conn = state.db.get().await?;
+            let mut readers = readers_of(&mut conn, conversation).await?;
+            if let Some((low, high)) = pair_of(conversation) {
+                let peer = if low == reader { high } else { low };
+                match permissions::may_interact_privately(&mut conn, reader, peer).await {
+                    Ok(()) => {}
+                    Err(AppError::Forbidden(_) | AppError::NotFound(_)) => {
+                        readers.retain(|user| *user == reader)
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+            readers
+        }
+        // The other party, or the other members.
+        Event::Typing { from, conversation } => match conversation {
+            ConversationKey::Pair(low, high) => vec![if low == from { high } else { low }],
+            ConversationKey::Group(group_id) => group_members(state, group_id)
+                .await?
+                .into_iter()
+                .filter(|member| *member != from)
+                .collect(),
+        },
+        // The members as they are after the change; a removed member is told as well, unless
+        // their account is gone (its sessions are ending).
+        Event::Group { group_id, change } => {
+            let mut members = group_members(state, group_id).await?;
+            if let GroupChange::MemberRemoved(removed) = change {
+                members.push(removed);
+            }
+            members
+        }
+        // Everyone who has the user as a contact, except those the user has blocked.
+        Event::Presence { user_id, .. } => {
+            let mut conn = state.db.get().await?;
+            let watchers = queries::contacts::owners_of(&mut conn, user_id).await?;
+            let blocked = queries::blocks::blocked_ids(&mut conn, user_id).await?;
+            watchers
+                .into_iter()
+                .filter(|watcher| !blocked.contains(watcher))
+                .collect()
+        }
+        Event::SessionRevoked {
+            user_id,
+            session_id,
+        } => return Ok(Audience::Session(user_id, session_id)),
+        // The asker alone.
+        Event::ChatbotRefusal { asker, .. } => vec![asker],
+    };
+    Ok(Audience::Users(users))
+}
+
+/// The two parties of a private conversation; `None` for a group's.
+fn pair_of(conversation: &ConversationRecord) -> Option<(UserId, UserId)> {
+    match (
+        conversation.group_id,
+        conversation.user_low,
+        conversation.user_high,
+    ) {
+        (None, Some(low), Some(high)) => Some((low, high)),
+        _ => None,
+    }
+}
+
+/// Everyone who receives a stored conversation's changes and read markers: both parties, or
+/// the current members of the group.
+async fn readers_of(
     conn: &mut DbConn,
     conversation: &ConversationRecord,
 ) -> Result<Vec<UserId>, AppError> {
-    Ok(
-        match (
-            conversation.group_id,
-            conversation.user_low,
-            conversation.user_high,
-        ) {
-            (Some(group_id), _, _) => group_members(conn, group_id).await?,
-            (None, Some(low), Some(high)) => of_pair(low, high),
-            _ => Vec::new(),
-        },
-    )
-}
-
-/// Who sees `from` typing: the other party, or the other members.
-pub async fn typing_peers(
-    conn: &mut DbConn,
-    key: ConversationKey,
-    from: UserId,
-) -> Result<Vec<UserId>, AppError> {
-    Ok(match key {
-        ConversationKey::Pair(low, high) => vec![if low == from { high } else { low }],
-        ConversationKey::Group(group_id) => group_members(conn, group_id)
-            .await?
-            .into_iter()
-            .filter(|member| *member != from)
-            .collect(),
+    Ok(match (conversation.group_id, pair_of(conversation)) {
+        (Some(group_id), _) => queries::groups::member_ids(conn, group_id).await?,
+        (None, Some((low, high))) => chatbot::reachable([low, high]),
+        (None, None) => Vec::new(),
     })
 }
 
-/// Who hears of a group's events (created, renamed, a member added or removed): its members
-/// as they are after the change. A removed member is told as well, by the caller adding them.
-pub async fn group_members(conn: &mut DbConn, group_id: GroupId) -> Result<Vec<UserId>, AppError> {
-    Ok(queries::groups::member_ids(conn, group_id).await?)
-}
-
-/// Who is told when a user comes online or goes offline: everyone who has them as a contact,
-/// except those they have blocked.
-pub async fn presence_watchers(
-    conn: &mut DbConn,
-    user_id: UserId,
-) -> Result<Vec<UserId>, AppError> {
-    let watchers = queries::contacts::owners_of(conn, user_id).await?;
-    let blocked = queries::blocks::blocked_ids(conn, user_id).await?;
-    Ok(watchers
-        .into_iter()
-        .filter(|watcher| !blocked.contains(watcher))
-        .collect())
+async fn group_members(state: &AppState, group_id: GroupId) -> Result<Vec<UserId>, AppError> {
+    let mut conn = state.db.get().await?;
+    Ok(queries::groups::member_ids(&mut conn, group_id).await?)
 }

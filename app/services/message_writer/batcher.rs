@@ -105,7 +105,7 @@ impl Batcher {
         let mut twins = Vec::new();
         let mut seen = HashSet::new();
         for (index, (draft, check)) in drafts.iter().zip(checks).enumerate() {
-            let (key, readers) = match check {
+            let (key, members) = match check {
                 Check::Original(written) => {
                     results[index] = Some(Ok(written));
                     continue;
@@ -114,33 +114,33 @@ impl Batcher {
                     results[index] = Some(Err(refusal));
                     continue;
                 }
-                Check::Allowed { key, readers } => (key, readers),
+                Check::Allowed { key, members } => (key, members),
             };
             // The same draft twice in one batch (a retry sent before the first answer): the
             // second waits until the first is stored, then is a plain retry.
             if seen.insert((draft.sender, draft.client_msg_id.as_str())) {
-                firsts.push((index, key, readers));
+                firsts.push((index, key, members));
             } else {
-                twins.push((index, key, readers));
+                twins.push((index, key, members));
             }
         }
         // Every id the batch needs in one draw, off the runtime's threads (see `MessageIds::draw`).
         let mut ids = self.ids.draw(firsts.len() + twins.len()).await.into_iter();
         let mut allowed = Vec::with_capacity(firsts.len());
-        for ((index, key, readers), id) in firsts.into_iter().zip(ids.by_ref()) {
+        for ((index, key, members), id) in firsts.into_iter().zip(ids.by_ref()) {
             match id {
-                Ok(id) => allowed.push(Allowed::new(index, key, readers, id, &drafts[index])),
+                Ok(id) => allowed.push(Allowed::new(index, key, members, id, &drafts[index])),
                 Err(err) => results[index] = Some(Err(err)),
             }
         }
         for (index, stored) in store(conn, allowed).await {
             results[index] = Some(settle(conn, &drafts[index], stored).await);
         }
-        for ((index, key, readers), id) in twins.into_iter().zip(ids) {
+        for ((index, key, members), id) in twins.into_iter().zip(ids) {
             let draft = &drafts[index];
             results[index] = Some(match id {
                 Ok(id) => {
-                    let twin = Allowed::new(index, key, readers, id, draft);
+                    let twin = Allowed::new(index, key, members, id, draft);
                     let (_, stored) = store(conn, vec![twin]).await.remove(0);
                     settle(conn, draft, stored).await
                 }
@@ -157,7 +157,7 @@ impl Batcher {
 /// A draft that passed the checks, ready to store.
 struct Allowed<'a> {
     index: usize,
-    readers: Vec<UserId>,
+    members: Vec<UserId>,
     new: NewMessage<'a>,
 }
 
@@ -165,13 +165,13 @@ impl<'a> Allowed<'a> {
     fn new(
         index: usize,
         key: ConversationKey,
-        readers: Vec<UserId>,
+        members: Vec<UserId>,
         id: i64,
         draft: &'a Draft,
     ) -> Self {
         Self {
             index,
-            readers,
+            members,
             new: NewMessage {
                 id,
                 key,
@@ -216,7 +216,7 @@ async fn store(conn: &mut AsyncPgConnection, allowed: Vec<Allowed<'_>>) -> Vec<(
                         Stored::Done(Box::new(Written::Stored {
                             record,
                             conversation,
-                            readers: allowed.readers,
+                            members: allowed.members,
                         }))
                     }
                     Err(Unstored::GroupGone) => Stored::Gone,

@@ -22,10 +22,7 @@ use crate::{
             messages::{ConversationRecord, MessageRecord},
         },
         queries::{self, messages::ConversationKey},
-        services::{
-            fanout::audience,
-            permissions::{self, Authority, SendFacts},
-        },
+        services::permissions::{self, Authority, SendFacts},
     },
     pkg::utils::errors::AppError,
 };
@@ -36,10 +33,11 @@ pub(super) enum Check {
     Original(Written),
     /// The rules refuse it.
     Refused(AppError),
-    /// It may be stored in this conversation, and is pushed to these readers.
+    /// It may be stored in this conversation; `members` are its group's members as read here
+    /// (empty for a private message), for `fanout::audience` to push it to.
     Allowed {
         key: ConversationKey,
-        readers: Vec<UserId>,
+        members: Vec<UserId>,
     },
 }
 
@@ -74,7 +72,7 @@ pub(super) async fn check(
                 }
                 Ok(key) => Check::Allowed {
                     key,
-                    readers: readers(&facts, draft.sender, draft.target),
+                    members: members(&facts, draft.target),
                 },
                 Err(refusal) => Check::Refused(refusal),
             }
@@ -130,11 +128,12 @@ async fn read_original_groups(
     Ok(())
 }
 
-/// Who receives a message to `target`: the group's members as read by the check pass (membership
-/// is read just before the store), or both parties.
-fn readers(facts: &SendFacts, sender: UserId, target: Target) -> Vec<UserId> {
+/// The members of the group `target` names, as read by the check pass (membership is read just
+/// before the store, under the conversation's lock); none for a private message. Who receives
+/// the message is decided from them by `fanout::audience`.
+fn members(facts: &SendFacts, target: Target) -> Vec<UserId> {
     match target {
-        Target::User(other) => audience::of_pair(sender, other),
+        Target::User(_) => Vec::new(),
         Target::Group(group_id) => facts.members.get(&group_id).cloned().unwrap_or_default(),
     }
 }

@@ -23,9 +23,11 @@ use self::batcher::Batcher;
 use crate::{
     app::{
         models::{
+            fields::TextField,
             frames::Target,
             ids::{AttachmentId, UserId},
             messages::{ConversationRecord, MessageId, MessageRecord},
+            outgoing::Outgoing,
         },
         queries::messages::ConversationKey,
         services::permissions::Authority,
@@ -54,6 +56,25 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// A user's send (or another message the rules authorise as `authority` says).
+    pub fn new(sender: UserId, outgoing: Outgoing, authority: Authority) -> Self {
+        let Outgoing {
+            target,
+            body,
+            client_msg_id,
+            reply_to,
+        } = outgoing;
+        Self {
+            sender,
+            target,
+            content: body.content().to_owned(),
+            client_msg_id: client_msg_id.as_str().to_owned(),
+            reply_to,
+            attachments: body.attachments().ids().to_vec(),
+            authority,
+        }
+    }
+
     /// The conversation the draft is written to.
     pub fn key(&self) -> ConversationKey {
         match self.target {
@@ -65,11 +86,12 @@ impl Draft {
 
 /// What became of a draft.
 pub enum Written {
-    /// Stored now; `readers` are everyone it is pushed to.
+    /// Stored now; `members` are its group's members as read under the conversation's lock,
+    /// just before the store (empty for a private message): `fanout::audience` pushes it to them.
     Stored {
         record: MessageRecord,
         conversation: ConversationRecord,
-        readers: Vec<UserId>,
+        members: Vec<UserId>,
     },
     /// The sender stored this `client_msg_id` before: the original, stored and delivered then.
     Original {

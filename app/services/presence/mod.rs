@@ -21,10 +21,10 @@ use uuid::Uuid;
 use self::handle::{ConnectionLease, PresenceState};
 use crate::{
     app::{
-        models::{frames::server, ids::UserId},
+        models::ids::UserId,
         queries,
         services::{
-            fanout::{self, audience},
+            fanout::{self, Event},
             permissions,
         },
         state::AppState,
@@ -241,23 +241,15 @@ async fn announce(
     online: bool,
     last_seen_at: Option<DateTime<Utc>>,
 ) -> bool {
-    let watchers = match state.db.get().await {
-        Ok(mut conn) => audience::presence_watchers(&mut conn, user_id).await,
-        Err(err) => {
-            tracing::warn!(error = %err, "presence announcement skipped");
-            return false;
-        }
+    let event = Event::Presence {
+        user_id,
+        online,
+        last_seen_at,
     };
-    match watchers {
-        Ok(watchers) => {
-            let frame = server::presence(user_id, online, last_seen_at);
-            fanout::to_users(state, watchers, &frame).await
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "presence announcement skipped");
-            false
-        }
-    }
+    fanout::publish(state, event)
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "presence announcement skipped"))
+        .unwrap_or(false)
 }
 
 impl std::fmt::Debug for ConnectionLease {
