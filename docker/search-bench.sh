@@ -66,7 +66,7 @@ search() { # $1: the tsquery expression; $2: the conversations (default: the bus
   echo "WITH recent AS MATERIALIZED (
           SELECT r.id FROM (SELECT id, content FROM chat.messages
                             WHERE conversation_id = ANY($conversations) AND NOT deleted
-                            ORDER BY id DESC LIMIT 500) r
+                            ORDER BY id DESC LIMIT 1000) r
           WHERE to_tsvector('simple', r.content) @@ $1 ORDER BY r.id DESC LIMIT 51
         ), found AS (SELECT count(*) AS n FROM recent)
         SELECT id FROM recent WHERE (SELECT n FROM found) = 51
@@ -127,7 +127,7 @@ for i in "${!queries[@]}"; do
     # A search: which of its two steps answered (the second's scan ran, or never executed).
     second=$(sed -n '/SELECT\* 2/,$p' <<<"$plan" | grep -m1 -E "$scans" || true)
     if grep -q 'never executed' <<<"$second"; then
-      top="step 1 (the newest 500: $top)"
+      top="step 1 (the newest 1000: $top)"
     else
       top="step 2 ($(grep -oE "$scans" <<<"$second"))"
     fi

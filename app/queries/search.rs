@@ -66,7 +66,7 @@ pub async fn conversations_of(
 
 /// How many of the caller's newest messages the first step of [`matching`] reads before it
 /// concludes that the words are rare among them.
-const RECENT_WINDOW: i64 = 500;
+const RECENT_WINDOW: i64 = 1000;
 
 /// One matching message's id.
 #[derive(QueryableByName)]
@@ -81,7 +81,7 @@ struct MatchId {
 /// Two steps in one statement, so that neither a common nor a rare word costs much, whatever
 /// Postgres guesses of their frequency (docs/api-notes.md, "Search speed"):
 /// 1. the caller's newest [`RECENT_WINDOW`] messages, newest first, each tested: a word found in
-///    at least one message in ten fills the page there, and the newest matches are the
+///    at least one message in twenty fills the page there, and the newest matches are the
 ///    newest of all;
 /// 2. only when step 1 found fewer than a page: every match, through the text index (and the
 ///    conversations' index when that is narrower), sorted. The words are rare among the caller's
