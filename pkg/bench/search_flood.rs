@@ -61,7 +61,10 @@ pub async fn search_flood(
     api.add_contact(&sender, &friend).await?;
     // The search must find something, or it measures nothing.
     let (status, _) = api.search(&searcher, query).await?;
-    anyhow::ensure!(status == 200, "the searcher's first search answered {status}");
+    anyhow::ensure!(
+        status == 200,
+        "the searcher's first search answered {status}"
+    );
     let (replies, mut replied) = mpsc::unbounded_channel::<()>();
     let on_frame: OnFrame = Arc::new(move |frame: &Value| {
         if frame.get("id").is_some() {

@@ -521,10 +521,18 @@ async fn world(app: &TestApp) -> World {
         app.add_contact(&user, &owner).await;
         let theirs = id_of(&app.send_private(&owner, &user, "hello from owner").await);
         let own = id_of(&app.send_private(&user, &owner, "hello to owner").await);
-        let their_file = send_file(app, &owner, &format!("/api/v1/messages/private/{}", user.id))
-            .await;
-        let own_file = send_file(app, &user, &format!("/api/v1/messages/private/{}", owner.id))
-            .await;
+        let their_file = send_file(
+            app,
+            &owner,
+            &format!("/api/v1/messages/private/{}", user.id),
+        )
+        .await;
+        let own_file = send_file(
+            app,
+            &user,
+            &format!("/api/v1/messages/private/{}", owner.id),
+        )
+        .await;
         private.push((relationship, user, theirs, own, their_file, own_file));
     }
     block(app, &owner, &private[1].1).await;
@@ -565,9 +573,7 @@ async fn world(app: &TestApp) -> World {
         file_elsewhere,
         stranger_file,
     );
-    let everyone = std::iter::once(stranger_row)
-        .chain(private)
-        .chain(in_group);
+    let everyone = std::iter::once(stranger_row).chain(private).chain(in_group);
     for (relationship, user, theirs, own, their_file, own_file) in everyone {
         let socket = app.connect(&user).await;
         actors.push((
