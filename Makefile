@@ -5,7 +5,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
 # ops-check backup-drill upgrade-check: docs/deployment.md
-.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
+.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-fair-share bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -62,11 +62,15 @@ schema: test-services
 openapi:
 	cargo run --quiet --bin simplechat -- openapi > docs/openapi.json
 
-## Measure throughput, latency and correctness under load, then the scaled-out run (bench-scale);
-## writes docs/BENCHMARKS.md. BENCH_SCALE=0 skips the scaled-out run (about ten minutes).
+## Measure throughput, latency and correctness under load, then fair share under search
+## (bench-fair-share), then the scaled-out run (bench-scale); writes docs/BENCHMARKS.md.
+## FAIR_SHARE=0 skips the fair-share run (a million messages loaded, a few minutes), BENCH_SCALE=0
+## the scaled-out run (about ten minutes).
 BENCH_SCALE ?= 1
+FAIR_SHARE ?= 1
 bench:
 	docker/bench.sh
+	@if [ "$(FAIR_SHARE)" != 0 ]; then docker/fair-share-bench.sh; fi
 	@if [ "$(BENCH_SCALE)" != 0 ]; then docker/bench-scale.sh; fi
 
 ## Scaled out: a Redis Cluster, three instances, 50,100 idle WebSockets from three load-generator
@@ -80,6 +84,12 @@ bench-scale:
 bench-export:
 	docker/export-memory.sh
 
+## While one user runs 20 parallel worst-case searches on a million messages, another user's
+## send→ack (issue 31); writes the "Fair share under search" section of docs/BENCHMARKS.md.
+## FAIR_SHARE_MESSAGES sets the size (default 1,000,000).
+bench-fair-share:
+	docker/fair-share-bench.sh
+
 ## Message search and history reads on a million messages, with EXPLAIN ANALYZE (docs/api-notes.md).
 bench-search:
 	docker/search-bench.sh
@@ -87,6 +97,7 @@ bench-search:
 ## A few seconds of every bench scenario with tiny sizes (CI runs this).
 bench-smoke:
 	BENCH_MODE=smoke docker/bench.sh
+	BENCH_MODE=smoke FAIR_SHARE_MESSAGES=20000 FAIR_SHARE_DURATION=3s docker/fair-share-bench.sh
 
 ## Where a message's CPU goes: perf flamegraphs of the server and Postgres' statements per message
 ## under `private` and `group`, into docs/perf/ (needs root, perf and `cargo install inferno`).

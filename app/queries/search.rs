@@ -7,9 +7,8 @@
 //! hold the caller's conversations only (see docs/deployment.md).
 
 use diesel::{
-    dsl::sql,
     prelude::*,
-    sql_types::{Bool, Text},
+    sql_types::{Array, BigInt, Text},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -65,8 +64,30 @@ pub async fn conversations_of(
     query.load(conn).await
 }
 
+/// How many of the caller's newest messages the first step of [`matching`] reads before it
+/// concludes that the words are rare among them.
+const RECENT_WINDOW: i64 = 1000;
+
+/// One matching message's id.
+#[derive(QueryableByName)]
+struct MatchId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
 /// Messages of the given conversations that match, newest first, older than `before` (a message
 /// id) when given. Deleted messages never match.
+///
+/// Two steps in one statement, so that neither a common nor a rare word costs much, whatever
+/// Postgres guesses of their frequency (docs/api-notes.md, "Search speed"):
+/// 1. the caller's newest [`RECENT_WINDOW`] messages, newest first, each tested: a word found in
+///    at least one message in twenty fills the page there, and the newest matches are the
+///    newest of all;
+/// 2. only when step 1 found fewer than a page: every match, through the text index (and the
+///    conversations' index when that is narrower), sorted. The words are rare among the caller's
+///    messages, so there are few. `id + 0` keeps Postgres from reading newest first by id
+///    instead, which tests every message of every conversation until a page is found — the slow
+///    plan this replaces.
 pub async fn matching(
     conn: &mut AsyncPgConnection,
     conversation_ids: &[i64],
@@ -77,32 +98,56 @@ pub async fn matching(
     if conversation_ids.is_empty() {
         return Ok((Vec::new(), false));
     }
-    // The expression must be the index's, word for word, for Postgres to use it.
-    let matches = match text {
-        TextQuery::Prefixes(query) => {
-            sql::<Bool>("to_tsvector('simple', messages.content) @@ to_tsquery('simple', ")
-                .bind::<Text, _>(query.clone())
-                .sql(")")
-        }
-        TextQuery::WebSearch(query) => sql::<Bool>(
-            "to_tsvector('simple', messages.content) @@ websearch_to_tsquery('simple', ",
-        )
-        .bind::<Text, _>(query.clone())
-        .sql(")"),
+    let (function, words) = match text {
+        TextQuery::Prefixes(query) => ("to_tsquery", query),
+        TextQuery::WebSearch(query) => ("websearch_to_tsquery", query),
     };
-    let mut query = messages::table
+    // Written as NOT deleted, the condition of the partial index, and the text expression word
+    // for word as the index's, so the index applies.
+    let older = if before.is_some() { "AND id < $4" } else { "" };
+    let statement = format!(
+        "WITH recent AS MATERIALIZED ( \
+             SELECT r.id FROM ( \
+                 SELECT id, content FROM chat.messages \
+                 WHERE conversation_id = ANY($1) AND NOT deleted {older} \
+                 ORDER BY id DESC LIMIT {RECENT_WINDOW} \
+             ) r \
+             WHERE to_tsvector('simple', r.content) @@ {function}('simple', $2) \
+             ORDER BY r.id DESC LIMIT $3 \
+         ), found AS (SELECT count(*) AS n FROM recent) \
+         SELECT id FROM recent WHERE (SELECT n FROM found) = $3 \
+         UNION ALL \
+         (SELECT id FROM chat.messages \
+          WHERE (SELECT n FROM found) < $3 \
+            AND conversation_id = ANY($1) AND NOT deleted {older} \
+            AND to_tsvector('simple', content) @@ {function}('simple', $2) \
+          ORDER BY id + 0 DESC LIMIT $3)"
+    );
+    let query = diesel::sql_query(statement)
+        .bind::<Array<BigInt>, _>(conversation_ids)
+        .bind::<Text, _>(words)
+        .bind::<BigInt, _>(limit + 1)
+        .into_boxed();
+    let query = match before {
+        Some(before) => query.bind::<BigInt, _>(before),
+        None => query,
+    };
+    let ids: Vec<i64> = query
+        .load::<MatchId>(conn)
+        .await?
+        .into_iter()
+        .map(|found| found.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let mut rows: Vec<MessageRecord> = messages::table
+        .filter(messages::id.eq_any(&ids))
         .filter(messages::conversation_id.eq_any(conversation_ids))
-        // Written as NOT deleted, the condition of the partial index, so the index applies.
-        .filter(diesel::dsl::not(messages::deleted))
-        .filter(matches)
         .select(MessageRecord::as_select())
         .order(messages::id.desc())
-        .limit(limit + 1)
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(messages::id.lt(before));
-    }
-    let mut rows: Vec<MessageRecord> = query.load(conn).await?;
+        .load(conn)
+        .await?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, has_more))

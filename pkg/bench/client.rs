@@ -137,6 +137,50 @@ impl Api {
         })
     }
 
+    /// Logs in an existing user who has the bench password.
+    pub async fn log_in(&self, username: &str) -> anyhow::Result<BenchUser> {
+        let login = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({ "username": username, "password": PASSWORD }),
+            )
+            .await?;
+        let me = self
+            .http
+            .get(format!("{}/api/v1/users/me", self.base_url))
+            .bearer_auth(login["access_token"].as_str().unwrap_or_default())
+            .send()
+            .await
+            .context("GET /api/v1/users/me")?
+            .json::<Value>()
+            .await?;
+        Ok(BenchUser {
+            id: me["id"].as_str().unwrap_or_default().to_owned(),
+            username: username.to_owned(),
+            access_token: login["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
+    /// `GET /messages/search?q=` as `user`: the status and, when answered, how many matched.
+    pub async fn search(&self, user: &BenchUser, query: &str) -> anyhow::Result<(u16, usize)> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/messages/search", self.base_url))
+            .query(&[("q", query)])
+            .bearer_auth(&user.access_token)
+            .send()
+            .await
+            .context("GET /api/v1/messages/search")?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let found = body["items"].as_array().map_or(0, Vec::len);
+        Ok((status, found))
+    }
+
     /// `owner` adds `other` as a contact.
     pub async fn add_contact(&self, owner: &BenchUser, other: &BenchUser) -> anyhow::Result<()> {
         self.post(

@@ -14,6 +14,7 @@ mod plots;
 mod progress;
 mod report;
 mod scenarios;
+mod search_flood;
 mod stats;
 mod targets;
 mod uploads;
@@ -44,6 +45,9 @@ pub enum Scenario {
     /// `--uploads` files of `--upload-bytes` uploaded at once: MB/s, time per upload, the first
     /// server's memory.
     Upload,
+    /// `--parallel-searches` searches for `--search-query` by `--searcher` at once, back to
+    /// back, while another user sends every 20 ms: that user's send→ack (docker/fair-share-bench.sh).
+    SearchFlood,
 }
 
 /// Options of `simplechat bench`.
@@ -113,6 +117,15 @@ pub struct BenchArgs {
     /// Bytes per upload for `upload`.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub upload_bytes: usize,
+    /// The user who searches in `search-flood` (an existing user with the bench password).
+    #[arg(long)]
+    pub searcher: Option<String>,
+    /// What `search-flood` searches for.
+    #[arg(long, default_value = "a")]
+    pub search_query: String,
+    /// Searches `search-flood` keeps running at once.
+    #[arg(long, default_value_t = 20)]
+    pub parallel_searches: usize,
     /// Messages each `reconnect` client missed.
     #[arg(long, default_value_t = 10)]
     pub missed: usize,
@@ -197,6 +210,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Upload => {
                 let pid = args.server_pids.first().copied();
                 uploads::uploads(&api, args.uploads, args.upload_bytes, pid).await?
+            }
+            Scenario::SearchFlood => {
+                let Some(searcher) = &args.searcher else {
+                    bail!("search-flood needs --searcher");
+                };
+                search_flood::search_flood(
+                    &api,
+                    searcher,
+                    &args.search_query,
+                    args.parallel_searches,
+                    args.duration,
+                    &meter,
+                )
+                .await?
             }
             Scenario::Latency => unreachable!("run above, as many times as asked"),
         };

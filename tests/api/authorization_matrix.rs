@@ -9,9 +9,12 @@
 use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, TestUser, WsClient};
+use crate::{
+    attachments::files::png,
+    helpers::{spawn_app, TestApp, TestUser, WsClient},
+};
 
 /// How the acting user stands to `owner` (private relationships) and to the group (the others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,13 +44,20 @@ const RELATIONSHIPS: [Relationship; 7] =
 /// What a row does: a REST request or a WebSocket frame. In paths and frames, `{owner}` is the
 /// owner's id, `{group}` the group's, `{theirs}` a message of `owner` the actor is tested against
 /// (in their private conversation, or in the group; for a stranger, one sent to someone else),
-/// `{own}` a message the actor sent there.
+/// `{own}` a message the actor sent there. `{their_file}` is a picture `owner` sent in that same
+/// conversation (for a stranger, to someone else), `{own_file}` one the actor sent there (a
+/// stranger's was never sent), `{unsent_file}` one `owner` uploaded and never sent, and
+/// `{bystander}` a plain member of the group whom no other row concerns.
 enum Call {
     Rest {
         method: Method,
         path: &'static str,
         body: Option<&'static str>,
     },
+    /// A `GET` whose success is a file, not JSON: only its status counts.
+    Fetch(&'static str),
+    /// `POST /api/v1/attachments` of a small picture, as a multipart form.
+    Upload,
     /// A frame answered by a reply (`send`, `sync`, `presence`): 200, or the error's status.
     Frame(&'static str),
     /// A frame with no reply on success (`typing`, `read`): 200, or the error's status.
@@ -82,6 +92,9 @@ const PRIVATE_CHANNEL: [u16; 7] = [403, 200, 403, 403, 403, 403, 200];
 /// Group reading and writing: current members only; anyone else is told there is no such group.
 const MEMBERS_ONLY: [u16; 7] = [404, 404, 404, 404, 404, 200, 200];
 const EVERYONE: [u16; 7] = [200; 7];
+/// Reading what `owner` sent: whoever may read the conversation now. A block leaves the private
+/// history readable; a former member reads nothing of the group.
+const READERS: [u16; 7] = [404, 200, 200, 200, 404, 200, 200];
 
 /// The table. Rows that destroy what later rows use (deleting messages, removing `owner`) come
 /// last.
@@ -221,6 +234,44 @@ fn table() -> Vec<Row> {
             None,
             no_content(MEMBERS_ONLY),
         ),
+        // Attachments: the uploader alone until sent; then whoever may read the conversation
+        // it was sent in now (a block leaves the private history readable; someone who left a
+        // group no longer reads its files, their own included). Anyone else: 404, as if missing.
+        Row {
+            route: "POST /api/v1/attachments",
+            call: Call::Upload,
+            expect: [201; 7],
+        },
+        fetch(
+            "GET /api/v1/attachments/{attachment_id}",
+            "/api/v1/attachments/{their_file}",
+            READERS,
+        ),
+        fetch(
+            "GET /api/v1/attachments/{attachment_id}/thumbnail",
+            "/api/v1/attachments/{their_file}/thumbnail",
+            READERS,
+        ),
+        fetch(
+            "GET /api/v1/attachments/{attachment_id}",
+            "/api/v1/attachments/{own_file}",
+            [200, 200, 200, 200, 404, 200, 200],
+        ),
+        fetch(
+            "GET /api/v1/attachments/{attachment_id}/thumbnail",
+            "/api/v1/attachments/{own_file}/thumbnail",
+            [200, 200, 200, 200, 404, 200, 200],
+        ),
+        fetch(
+            "GET /api/v1/attachments/{attachment_id}",
+            "/api/v1/attachments/{unsent_file}",
+            [404; 7],
+        ),
+        fetch(
+            "GET /api/v1/attachments/{attachment_id}/thumbnail",
+            "/api/v1/attachments/{unsent_file}/thumbnail",
+            [404; 7],
+        ),
         // Frames.
         frame(
             "WS send",
@@ -287,6 +338,22 @@ fn table() -> Vec<Row> {
             // Deleting one's own message reaches nobody: a block does not stop it.
             [404, 204, 204, 204, 404, 204, 204],
         ),
+        // Bans: admins only; anyone outside the group is told there is no such group. The
+        // admin's ban removes the bystander, whom no other row needs.
+        rest(
+            "PUT /api/v1/groups/{group_id}/bans/{user_id}",
+            Method::PUT,
+            "/api/v1/groups/{group}/bans/{bystander}",
+            None,
+            [404, 404, 404, 404, 404, 403, 204],
+        ),
+        rest(
+            "DELETE /api/v1/groups/{group_id}/bans/{user_id}",
+            Method::DELETE,
+            "/api/v1/groups/{group}/bans/{bystander}",
+            None,
+            [404, 404, 404, 404, 404, 403, 204],
+        ),
         rest(
             "DELETE /api/v1/groups/{group_id}/members/{user_id}",
             Method::DELETE,
@@ -301,6 +368,14 @@ fn frame(route: &'static str, template: &'static str, expect: [u16; 7]) -> Row {
     Row {
         route,
         call: Call::Frame(template),
+        expect,
+    }
+}
+
+fn fetch(route: &'static str, path: &'static str, expect: [u16; 7]) -> Row {
+    Row {
+        route,
+        call: Call::Fetch(path),
         expect,
     }
 }
@@ -361,37 +436,15 @@ const NOT_RELATIONAL: &[(&str, &str)] = &[
     ("POST /api/v1/auth/password", "the caller's own account"),
     ("GET /api/v1/users/me/export", "the caller's own data"),
     ("DELETE /api/v1/users/me", "the caller's own account"),
-    (
-        "POST /api/v1/attachments",
-        "an upload of the caller's own, read by no one until sent",
-    ),
-    // Who may fetch an attachment follows the message carrying it; stranger and ex-member
-    // answers are checked against both stores in `attachments::`.
-    (
-        "GET /api/v1/attachments/{attachment_id}",
-        "follows its message's conversation: attachments::",
-    ),
-    (
-        "GET /api/v1/attachments/{attachment_id}/thumbnail",
-        "follows its message's conversation: attachments::",
-    ),
-    // A ban removes the member, which would change the group every later row runs against;
-    // admins-only, self and stranger answers are checked in `group_bans::`.
-    (
-        "PUT /api/v1/groups/{group_id}/bans/{user_id}",
-        "admins only, changes the group: group_bans::",
-    ),
-    (
-        "DELETE /api/v1/groups/{group_id}/bans/{user_id}",
-        "admins only: group_bans::",
-    ),
 ];
 
-/// The acting user of one column, with the messages its rows refer to.
+/// The acting user of one column, with the messages and files its rows refer to.
 struct Actor {
     user: TestUser,
     theirs: String,
     own: String,
+    their_file: String,
+    own_file: String,
     socket: WsClient,
 }
 
@@ -399,6 +452,8 @@ struct Actor {
 struct World {
     owner: TestUser,
     group: String,
+    bystander: TestUser,
+    unsent_file: String,
     actors: Vec<(Relationship, Actor)>,
 }
 
@@ -414,44 +469,112 @@ async fn block(app: &TestApp, blocker: &TestUser, blocked: &TestUser) {
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
 }
 
+/// `user` uploads a small picture (it gets a thumbnail); the answer.
+async fn upload(app: &TestApp, user: &TestUser) -> crate::helpers::Reply {
+    let part = reqwest::multipart::Part::bytes(png(64, 48)).file_name("matrix.png");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let response = app
+        .http
+        .post(format!("{}/api/v1/attachments", app.address))
+        .bearer_auth(&user.access_token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("the server answers");
+    TestApp::read(response).await
+}
+
+/// `user` uploads a picture; its id.
+async fn uploaded(app: &TestApp, user: &TestUser) -> String {
+    let reply = upload(app, user).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    id_of(&reply.body)
+}
+
+/// `from` sends a picture to `path` (a private or a group messages route); the picture's id.
+async fn send_file(app: &TestApp, from: &TestUser, path: &str) -> String {
+    let file = uploaded(app, from).await;
+    let body = json!({
+        "content": "a picture",
+        "client_msg_id": uuid::Uuid::new_v4().to_string(),
+        "attachments": [file],
+    });
+    let sent = app.post(path, Some(&from.access_token), body).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    file
+}
+
 async fn world(app: &TestApp) -> World {
-    let [owner, third, stranger, contact, blocked, blocker, ex_member, member, admin] =
+    let [owner, third, stranger, contact, blocked, blocker, ex_member, member, admin, bystander] =
         app.new_users().await;
-    // The stranger's "theirs" is a message they cannot read: the owner's to someone else.
+    // The stranger's "theirs" is a message they cannot read: the owner's to someone else; the
+    // same for files. The stranger's own file is one they never sent.
     app.add_contact(&owner, &third).await;
     let elsewhere = id_of(&app.send_private(&owner, &third, "hello elsewhere").await);
+    let to_third = format!("/api/v1/messages/private/{}", third.id);
+    let file_elsewhere = send_file(app, &owner, &to_third).await;
+    let stranger_file = uploaded(app, &stranger).await;
+    let unsent_file = uploaded(app, &owner).await;
 
     let mut private = Vec::new();
     for (relationship, user) in [(Contact, contact), (Blocked, blocked), (Blocker, blocker)] {
         app.add_contact(&user, &owner).await;
         let theirs = id_of(&app.send_private(&owner, &user, "hello from owner").await);
         let own = id_of(&app.send_private(&user, &owner, "hello to owner").await);
-        private.push((relationship, user, theirs, own));
+        let their_file = send_file(
+            app,
+            &owner,
+            &format!("/api/v1/messages/private/{}", user.id),
+        )
+        .await;
+        let own_file = send_file(
+            app,
+            &user,
+            &format!("/api/v1/messages/private/{}", owner.id),
+        )
+        .await;
+        private.push((relationship, user, theirs, own, their_file, own_file));
     }
     block(app, &owner, &private[1].1).await;
     block(app, &private[2].1, &owner).await;
 
-    for user in [&owner, &ex_member, &member] {
+    for user in [&owner, &ex_member, &member, &bystander] {
         app.add_contact(&admin, user).await;
     }
     let group = app
-        .create_group(&admin, &[&owner, &ex_member, &member], false)
+        .create_group(&admin, &[&owner, &ex_member, &member, &bystander], false)
         .await;
+    let group_messages = format!("/api/v1/groups/{group}/messages");
     let theirs = id_of(&app.send_group(&owner, &group, "hello group").await);
+    let their_file = send_file(app, &owner, &group_messages).await;
     let mut in_group = Vec::new();
     for (relationship, user) in [(ExMember, ex_member), (Member, member), (Admin, admin)] {
         let own = id_of(&app.send_group(&user, &group, "hello group").await);
-        in_group.push((relationship, user, theirs.clone(), own));
+        let own_file = send_file(app, &user, &group_messages).await;
+        in_group.push((
+            relationship,
+            user,
+            theirs.clone(),
+            own,
+            their_file.clone(),
+            own_file,
+        ));
     }
     let leave = format!("/api/v1/groups/{group}/members/{}", in_group[0].1.id);
     let left = app.delete(&leave, Some(&in_group[0].1.access_token)).await;
     assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
 
     let mut actors = Vec::new();
-    let everyone = std::iter::once((Stranger, stranger, elsewhere.clone(), elsewhere))
-        .chain(private)
-        .chain(in_group);
-    for (relationship, user, theirs, own) in everyone {
+    let stranger_row = (
+        Stranger,
+        stranger,
+        elsewhere.clone(),
+        elsewhere,
+        file_elsewhere,
+        stranger_file,
+    );
+    let everyone = std::iter::once(stranger_row).chain(private).chain(in_group);
+    for (relationship, user, theirs, own, their_file, own_file) in everyone {
         let socket = app.connect(&user).await;
         actors.push((
             relationship,
@@ -459,6 +582,8 @@ async fn world(app: &TestApp) -> World {
                 user,
                 theirs,
                 own,
+                their_file,
+                own_file,
                 socket,
             },
         ));
@@ -466,6 +591,8 @@ async fn world(app: &TestApp) -> World {
     World {
         owner,
         group,
+        bystander,
+        unsent_file,
         actors,
     }
 }
@@ -477,6 +604,10 @@ fn fill(template: &str, world: &World, actor: &Actor) -> String {
         .replace("{group}", &world.group)
         .replace("{theirs}", &actor.theirs)
         .replace("{own}", &actor.own)
+        .replace("{their_file}", &actor.their_file)
+        .replace("{own_file}", &actor.own_file)
+        .replace("{unsent_file}", &world.unsent_file)
+        .replace("{bystander}", &world.bystander.id)
         .replace("{fresh}", &uuid::Uuid::new_v4().to_string())
 }
 
@@ -504,6 +635,27 @@ async fn run(app: &TestApp, row: &Row, world: &World, actor: &mut Actor) -> (u16
             let reply = app
                 .request(method.clone(), &path, Some(&actor.user.access_token), body)
                 .await;
+            (reply.status.as_u16(), reply.body.to_string())
+        }
+        Call::Fetch(path) => {
+            let response = app
+                .http
+                .get(format!("{}{}", app.address, fill(path, world, actor)))
+                .bearer_auth(&actor.user.access_token)
+                .send()
+                .await
+                .expect("the server answers");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("a readable body");
+            let body = if status == 200 {
+                format!("{} bytes", bytes.len())
+            } else {
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            (status, body)
+        }
+        Call::Upload => {
+            let reply = upload(app, &actor.user).await;
             (reply.status.as_u16(), reply.body.to_string())
         }
         Call::Frame(template) => {

@@ -138,3 +138,48 @@ async fn partial_words_match_as_prefixes_and_web_syntax_works() {
         .await;
     missing.error(StatusCode::BAD_REQUEST, "bad_request");
 }
+
+/// A page of matches, all older than the caller's newest 1000 messages: the search's first step
+/// (those 1000, tested one by one) finds none and its second (the text index) must still answer
+/// newest first and page on; a word among the newest fills its page in the first step.
+#[tokio::test]
+async fn matches_behind_a_thousand_newer_messages_are_found_newest_first() {
+    let app = spawn_app().await;
+    let (alice, bob) = app.friends().await;
+    for n in 0..60 {
+        app.send_private(&alice, &bob, &format!("needle {n}")).await;
+    }
+    let hay: Vec<String> = (0..1010).map(|n| format!("hay {n}")).collect();
+    for chunk in hay.chunks(25) {
+        let sends = chunk
+            .iter()
+            .map(|content| app.send_private(&bob, &alice, content));
+        futures_util::future::join_all(sends).await;
+    }
+
+    let first = app
+        .get(
+            "/api/v1/messages/search?q=needle&limit=50",
+            Some(&alice.access_token),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let items = first.body["items"].as_array().expect("items");
+    let contents: Vec<&str> = items
+        .iter()
+        .map(|item| item["content"].as_str().unwrap())
+        .collect();
+    let newest: Vec<String> = (10..60).rev().map(|n| format!("needle {n}")).collect();
+    assert_eq!(contents, newest);
+    assert_eq!(first.body["has_more"], true);
+    let last = items[49]["id"].as_str().unwrap();
+    let (rest, more) = search(&app, &alice, &format!("q=needle&limit=50&before={last}")).await;
+    let oldest: Vec<String> = (0..10).rev().map(|n| format!("needle {n}")).collect();
+    assert_eq!(rest, oldest);
+    assert!(!more);
+
+    let (hay, more) = search(&app, &bob, "q=hay&limit=50").await;
+    assert_eq!(hay.len(), 50);
+    assert!(hay.iter().all(|content| content.starts_with("hay ")));
+    assert!(more);
+}

@@ -3,7 +3,7 @@
 //! `stores.rs`). Files go up as multipart forms, as a browser sends them, come back with `Range`,
 //! travel in messages over REST and WebSocket, and their blobs are checked in the store itself.
 
-mod files;
+pub mod files;
 mod stores;
 
 use reqwest::StatusCode;
