@@ -234,7 +234,7 @@ pub async fn add_member(
 ) -> QueryResult<AddOutcome> {
     conn.transaction(|conn| {
         async move {
-            let Some(count) = lock_group(conn, group_id).await? else {
+            let Some(count) = lock(conn, group_id).await? else {
                 return Ok(AddOutcome::NoSuchGroup);
             };
             if let Some(adder) = added_by {
@@ -292,7 +292,7 @@ pub async fn remove_member(
 ) -> QueryResult<RemoveOutcome> {
     conn.transaction(|conn| {
         async move {
-            let Some(count) = lock_group(conn, group_id).await? else {
+            let Some(count) = lock(conn, group_id).await? else {
                 return Ok(RemoveOutcome::NotAMember);
             };
             let removed_role: Option<String> =
@@ -332,8 +332,10 @@ pub async fn remove_member(
     .await
 }
 
-/// Locks the group row for the rest of the transaction; returns its member count.
-async fn lock_group(conn: &mut AsyncPgConnection, group_id: GroupId) -> QueryResult<Option<i32>> {
+/// Locks the group row for the rest of the transaction; returns its member count (`None`: no
+/// such group). Every change of membership takes this lock first, so a check made under it holds
+/// until the transaction ends.
+pub async fn lock(conn: &mut AsyncPgConnection, group_id: GroupId) -> QueryResult<Option<i32>> {
     groups::table
         .find(group_id)
         .select(groups::member_count)

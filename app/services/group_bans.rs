@@ -2,6 +2,8 @@
 //! (nor be added back) until an admin lifts the ban; the members hear of the removal as of any
 //! other (`group_event` `member_removed`).
 
+use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
+
 use crate::{
     app::{
         models::ids::{GroupId, UserId},
@@ -27,12 +29,20 @@ pub async fn ban(
     {
         return Err(AppError::NotFound("no such user".into()));
     }
-    let outcome = queries::groups::ban(&mut conn, group_id, target).await?;
+    let conn: &mut AsyncPgConnection = &mut conn;
+    let outcome = conn
+        .transaction::<_, AppError, _>(|conn| {
+            async move {
+                permissions::require_admin_locked(conn, group_id, admin).await?;
+                Ok(queries::groups::ban(conn, group_id, target).await?)
+            }
+            .scope_boxed()
+        })
+        .await?;
     if let RemoveOutcome::NotAMember = outcome {
         // Banned before ever joining: nobody's view of the group changed.
         return Ok(());
     }
-    drop(conn);
     groups::member_removed(state, group_id, target).await
 }
 
@@ -44,11 +54,20 @@ pub async fn unban(
     target: UserId,
 ) -> Result<(), AppError> {
     let mut conn = authorised(state, admin, group_id, target).await?;
-    queries::groups::unban(&mut conn, group_id, target).await?;
-    Ok(())
+    let conn: &mut AsyncPgConnection = &mut conn;
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            permissions::require_admin_locked(conn, group_id, admin).await?;
+            Ok(queries::groups::unban(conn, group_id, target).await?)
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
-/// A connection, once `admin` may ban (or lift the ban of) `target` in the group.
+/// A connection, once `admin` may ban (or lift the ban of) `target` in the group. Asked first
+/// without a lock, so that outsiders never queue on the group's lock; the admin role is asked
+/// again inside the transaction that writes.
 async fn authorised(
     state: &AppState,
     admin: UserId,

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
+
 use crate::{
     app::{
         models::{
@@ -111,9 +113,19 @@ pub async fn rename(
     name: &str,
 ) -> Result<Group, AppError> {
     let mut conn = state.db.get().await?;
+    // Asked first without a lock, so that outsiders never queue on the group's lock; asked
+    // again inside the transaction that writes, so an admin removed meanwhile cannot rename.
     permissions::require_admin(&mut conn, group_id, admin).await?;
-    let group = queries::groups::rename(&mut conn, group_id, name).await?;
-    drop(conn);
+    let conn: &mut AsyncPgConnection = &mut conn;
+    let group = conn
+        .transaction::<_, AppError, _>(|conn| {
+            async move {
+                permissions::require_admin_locked(conn, group_id, admin).await?;
+                Ok(queries::groups::rename(conn, group_id, name).await?)
+            }
+            .scope_boxed()
+        })
+        .await?;
     let change = GroupChange::Renamed { name: &group.name };
     fanout::publish(state, Event::Group { group_id, change }).await?;
     Ok(group.into_group())
@@ -155,14 +167,24 @@ pub async fn remove_member(
 ) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     permissions::may_remove_member(&mut conn, group_id, caller, target).await?;
-    if let RemoveOutcome::NotAMember =
-        queries::groups::remove_member(&mut conn, group_id, target).await?
-    {
+    let conn: &mut AsyncPgConnection = &mut conn;
+    let outcome = conn
+        .transaction::<_, AppError, _>(|conn| {
+            async move {
+                // Removing someone else is an admin's: asked again under the group's lock.
+                if target != caller {
+                    permissions::require_admin_locked(conn, group_id, caller).await?;
+                }
+                Ok(queries::groups::remove_member(conn, group_id, target).await?)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    if let RemoveOutcome::NotAMember = outcome {
         return Err(AppError::NotFound(
             "that user is not a member of this group".into(),
         ));
     }
-    drop(conn);
     member_removed(state, group_id, target).await
 }
 

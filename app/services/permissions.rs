@@ -213,6 +213,24 @@ pub async fn require_admin(
     }
 }
 
+/// [`require_admin`] asked again inside the transaction that writes: takes the group's lock
+/// (which every change of membership takes first), then reads the caller's membership row
+/// `FOR SHARE`. An admin removed or demoted before this point is refused; a removal that comes
+/// later waits for the write to commit.
+pub async fn require_admin_locked(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    user_id: UserId,
+) -> Result<(), AppError> {
+    if queries::groups::lock(conn, group_id).await?.is_none() {
+        return Err(no_such_group());
+    }
+    match queries::groups::role_of_locked(conn, group_id, user_id).await? {
+        Some(Role::Admin) => Ok(()),
+        role => Err(not_admin(role)),
+    }
+}
+
 /// The refusal of an admin's action to a caller of `role` in the group (`None`: not in it).
 pub fn not_admin(role: Option<Role>) -> AppError {
     match role {

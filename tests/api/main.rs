@@ -14,6 +14,7 @@ mod contacts;
 mod drain;
 mod errors;
 mod fair_share;
+mod group_admin_races;
 mod group_bans;
 mod groups;
 mod health;

@@ -1,0 +1,116 @@
+//! An admin's action on a group (rename, remove a member, ban, lift a ban) is authorised inside
+//! the transaction that writes it. Each test removes the admin in a transaction of its own that
+//! holds the group's lock while the admin's request comes in: the request must wait for it and
+//! then be refused, not written on the strength of a check read before the removal committed.
+
+use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel_async::RunQueryDsl;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use simplechat::platform::database;
+
+use crate::helpers::{spawn_app, TestApp, TestUser};
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// The admin actions, each as (name, method, path, body).
+fn actions(group: &str, member: &TestUser) -> [(&'static str, Method, String, Option<Value>); 4] {
+    let bans = format!("/api/v1/groups/{group}/bans/{}", member.id);
+    [
+        (
+            "rename",
+            Method::PATCH,
+            format!("/api/v1/groups/{group}"),
+            Some(json!({ "name": "taken over" })),
+        ),
+        (
+            "remove a member",
+            Method::DELETE,
+            format!("/api/v1/groups/{group}/members/{}", member.id),
+            None,
+        ),
+        ("ban", Method::PUT, bans.clone(), None),
+        ("lift a ban", Method::DELETE, bans, None),
+    ]
+}
+
+#[tokio::test]
+async fn an_admin_removed_while_acting_on_the_group_is_refused() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    for round in 0..4 {
+        let [admin, member] = app.new_users().await;
+        app.add_contact(&admin, &member).await;
+        let group = app.create_group(&admin, &[&member], false).await;
+        let (action, method, path, body) = actions(&group, &member)[round].clone();
+
+        // The admin's removal, in flight: the group row locked, the membership gone, not yet
+        // committed. A check read outside the writing transaction still sees an admin.
+        let mut remover = pool.get().await.unwrap();
+        sql_query("BEGIN").execute(&mut remover).await.unwrap();
+        sql_query(format!(
+            "SELECT 1 FROM chat.groups WHERE id = '{group}' FOR UPDATE"
+        ))
+        .execute(&mut remover)
+        .await
+        .unwrap();
+        sql_query(format!(
+            "DELETE FROM chat.group_members WHERE group_id = '{group}' AND user_id = '{}'",
+            admin.id
+        ))
+        .execute(&mut remover)
+        .await
+        .unwrap();
+
+        let (reply, ()) = tokio::join!(
+            app.request(method, &path, Some(&admin.access_token), body),
+            async {
+                wait_for_a_lock_waiter(&pool).await;
+                sql_query("COMMIT").execute(&mut remover).await.unwrap();
+            }
+        );
+        // No longer in the group: answered as a group they cannot see.
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{action}: {}",
+            reply.body
+        );
+        assert_untouched(&app, &member, &group, action).await;
+    }
+}
+
+/// Until Postgres shows a statement waiting for a lock (the admin's request, behind the removal).
+async fn wait_for_a_lock_waiter(pool: &database::DbPool) {
+    let mut watcher = pool.get().await.unwrap();
+    for _ in 0..400 {
+        let waiting: Count = sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut watcher)
+        .await
+        .unwrap();
+        if waiting.count > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the admin's request never waited for the group's lock");
+}
+
+/// The member is still in the group (so neither removed nor banned) and it keeps its name.
+async fn assert_untouched(app: &TestApp, member: &TestUser, group: &str, action: &str) {
+    let seen = app
+        .get(
+            &format!("/api/v1/groups/{group}"),
+            Some(&member.access_token),
+        )
+        .await;
+    assert_eq!(seen.status, StatusCode::OK, "{action}: {}", seen.body);
+    assert_ne!(seen.body["name"], "taken over", "{action}");
+}
