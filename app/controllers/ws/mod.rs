@@ -25,7 +25,10 @@ use crate::{
         queries,
         services::sessions::{authenticate, live_caller},
     },
-    pkg::{middleware::cors, utils::errors::AppError},
+    pkg::{
+        middleware::cors,
+        utils::{admission, errors::AppError},
+    },
 };
 
 /// Initial read buffer per connection; it grows for larger frames. Client frames are mostly a
@@ -72,6 +75,15 @@ pub async fn upgrade(
             "live events are unavailable on this instance; retry shortly".into(),
         ));
     }
+    // Handshakes in progress are bounded (`WS_HANDSHAKE_LIMIT`): in a reconnect storm the
+    // clients beyond it come back after a jittered delay rather than queue here. The slot is
+    // held until the socket is `ready` (see `connection::run`).
+    let Some(admitted) = state.handshakes.try_admit() else {
+        return Err(AppError::Busy {
+            message: "too many WebSockets are opening at once; retry shortly".into(),
+            retry_after_secs: admission::retry_after_secs(),
+        });
+    };
     let caller = match (params.ticket, bearer_token(req)) {
         (Some(ticket), _) => redeem_ticket(state, &ticket).await?,
         (None, Some(token)) => authenticate(state, token).await?,
@@ -101,7 +113,7 @@ pub async fn upgrade(
     let state = state.clone();
     Ok(ws.config(config).on_upgrade(move |socket| {
         let connections = state.connections.clone();
-        connections.track_future(connection::run(socket, state, caller, user))
+        connections.track_future(connection::run(socket, state, caller, user, admitted))
     }))
 }
 
