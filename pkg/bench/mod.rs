@@ -15,6 +15,7 @@ mod progress;
 mod report;
 mod scenarios;
 mod stats;
+mod storm;
 mod targets;
 mod uploads;
 
@@ -44,6 +45,9 @@ pub enum Scenario {
     /// `--uploads` files of `--upload-bytes` uploaded at once: MB/s, time per upload, the first
     /// server's memory.
     Upload,
+    /// A reconnect storm: `--storm` sockets close at once while as many fresh ones open; the
+    /// fresh sockets' time to `ready` (p50/p99/max, 503 retries included) and no message lost.
+    Storm,
 }
 
 /// Options of `simplechat bench`.
@@ -104,6 +108,9 @@ pub struct BenchArgs {
     /// Clients for `reconnect`.
     #[arg(long, default_value_t = 20)]
     pub reconnect: usize,
+    /// Sockets closing, and as many opening, at once for `storm`.
+    #[arg(long, default_value_t = 200)]
+    pub storm: usize,
     /// Clients logging in with wrong passwords for `login-flood`.
     #[arg(long, default_value_t = 50)]
     pub flood_clients: usize,
@@ -198,6 +205,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 let pid = args.server_pids.first().copied();
                 uploads::uploads(&api, args.uploads, args.upload_bytes, pid).await?
             }
+            Scenario::Storm => storm::storm(&api, args.storm).await?,
             Scenario::Latency => unreachable!("run above, as many times as asked"),
         };
         reports.push(report);
