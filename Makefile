@@ -16,10 +16,10 @@ run: services
 test: test-services
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) cargo test --features clients
 
-## The messaging, presence, auth and pub/sub tests and the two-instances-behind-nginx check again,
+## The messaging, presence, auth, pub/sub and reconnect-storm tests and the two-instances-behind-nginx check again,
 ## against a local Redis Cluster (docker/redis-cluster.sh: 3 masters + 3 replicas on ports
 ## 7000-7005), which is stopped afterwards. About two minutes after a build.
-CLUSTER_TESTS = messaging:: live_events:: message_rules:: history:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket::
+CLUSTER_TESTS = messaging:: live_events:: message_rules:: history:: presence:: auth:: pubsub_kind:: liveness:: rate_limits:: ws_ticket:: storm::
 test-cluster: test-services
 	cargo build --features clients --bin simplechat --tests
 	docker/redis-cluster.sh start

@@ -12,7 +12,7 @@ use crate::{
     },
     pkg::{
         config::Config,
-        utils::{jwt::TokenKeys, password::PasswordHasher},
+        utils::{admission::Admission, jwt::TokenKeys, password::PasswordHasher},
     },
     platform::{cache::broker::Broker, cache::Cache, database::DbPool, storage::Storage},
 };
@@ -44,6 +44,8 @@ pub struct AppState {
     /// Every WebSocket connection's task, so that shutdown can wait for their 1001 closes (the
     /// HTTP server's graceful shutdown does not wait for upgraded connections).
     pub connections: TaskTracker,
+    /// WebSocket handshakes in progress (`WS_HANDSHAKE_LIMIT`); beyond it upgrades get 503.
+    pub handshakes: Admission,
 }
 
 /// The outside services, connected.
@@ -71,6 +73,7 @@ impl AppState {
                 config.bcrypt_concurrency,
                 config.bcrypt_queue,
             )),
+            handshakes: Admission::new(config.ws_handshake_limit),
             config: Arc::new(config),
             db: services.db,
             cache: services.cache,

@@ -57,9 +57,9 @@ start_server 18183 3 BCRYPT_COST=12 BCRYPT_QUEUE=
 
 if [ "$mode" = smoke ]; then
   "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
-    --scenarios idle,private,latency,group,cross,reconnect "${meter[@]}" \
+    --scenarios idle,private,latency,group,cross,reconnect,storm "${meter[@]}" \
     --idle 20 --idle-hold 3s --pairs 2 --duration 3s --latency-rate 20 --latency-runs 2 \
-    --groups 1 --group-size 3 --reconnect 5 --missed 3 \
+    --groups 1 --group-size 3 --reconnect 5 --missed 3 --storm 10 \
     --plots "$workdir/plots" --targets "$workdir/targets.md"
   "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 5 --duration 2s
   "$bin" bench --url http://127.0.0.1:18181 --scenarios upload --uploads 5 --upload-bytes 65536 \
@@ -79,9 +79,9 @@ insert_rate=$(pgbench -h 127.0.0.1 -U postgres -n -c 8 -j 2 -T 10 -f "$workdir/i
 # must stay within minutes: each connection's user is registered and logged in first).
 idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
 "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 \
-  --scenarios idle,private,latency,group,cross,reconnect "${meter[@]}" \
+  --scenarios idle,private,latency,group,cross,reconnect,storm "${meter[@]}" \
   --idle "$idle" --idle-hold 10s --pairs 100 --duration 12s --latency-rate 5000 --latency-runs 5 \
-  --groups 100 --group-size 10 --reconnect 100 --missed 10 \
+  --groups 100 --group-size 10 --reconnect 100 --missed 10 --storm 2000 \
   --plots docs/perf --targets "$workdir/targets.md" \
   --redis-publish-rate "$publish_rate" --postgres-insert-rate "$insert_rate" | tee "$workdir/results.md"
 "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 50 --duration 12s \

@@ -209,7 +209,7 @@ impl Api {
         Ok(group["id"].as_str().unwrap_or_default().to_owned())
     }
 
-    async fn ticket(&self, user: &BenchUser) -> anyhow::Result<String> {
+    pub async fn ticket(&self, user: &BenchUser) -> anyhow::Result<String> {
         let reply = self
             .post(
                 "/api/v1/auth/ws-ticket",
@@ -245,6 +245,17 @@ impl Socket {
         on_frame: OnFrame,
     ) -> anyhow::Result<Self> {
         let ticket = api.ticket(user).await?;
+        Self::open(api, &ticket, source, on_frame).await
+    }
+
+    /// Opens `/ws` with a ticket already taken and waits for `ready`. A refusal before the
+    /// upgrade is a `tungstenite::Error::Http` inside the error (see [`refusal`]).
+    pub async fn open(
+        api: &Api,
+        ticket: &str,
+        source: Option<std::net::IpAddr>,
+        on_frame: OnFrame,
+    ) -> anyhow::Result<Self> {
         let server: SocketAddr = api
             .base_url
             .trim_start_matches("http://")
@@ -311,5 +322,19 @@ async fn keep_alive(sink: Sink, every: Duration) {
         if sink.lock().await.send(ping.clone()).await.is_err() {
             return;
         }
+    }
+}
+
+/// The status and `Retry-After` (seconds) of an upgrade refused before it happened.
+pub fn refusal(err: &anyhow::Error) -> Option<(u16, Option<u64>)> {
+    match err.downcast_ref::<tokio_tungstenite::tungstenite::Error>()? {
+        tokio_tungstenite::tungstenite::Error::Http(response) => Some((
+            response.status().as_u16(),
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok()?.parse().ok()),
+        )),
+        _ => None,
     }
 }

@@ -16,6 +16,7 @@ mod report;
 mod scenarios;
 mod search_flood;
 mod stats;
+mod storm;
 mod targets;
 mod uploads;
 
@@ -48,6 +49,9 @@ pub enum Scenario {
     /// `--parallel-searches` searches for `--search-query` by `--searcher` at once, back to
     /// back, while another user sends every 20 ms: that user's send→ack (docker/fair-share-bench.sh).
     SearchFlood,
+    /// A reconnect storm: `--storm` sockets close at once while as many fresh ones open; the
+    /// fresh sockets' time to `ready` (p50/p99/max, 503 retries included) and no message lost.
+    Storm,
 }
 
 /// Options of `simplechat bench`.
@@ -108,6 +112,9 @@ pub struct BenchArgs {
     /// Clients for `reconnect`.
     #[arg(long, default_value_t = 20)]
     pub reconnect: usize,
+    /// Sockets closing, and as many opening, at once for `storm`.
+    #[arg(long, default_value_t = 200)]
+    pub storm: usize,
     /// Clients logging in with wrong passwords for `login-flood`.
     #[arg(long, default_value_t = 50)]
     pub flood_clients: usize,
@@ -225,6 +232,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 )
                 .await?
             }
+            Scenario::Storm => storm::storm(&api, args.storm).await?,
             Scenario::Latency => unreachable!("run above, as many times as asked"),
         };
         reports.push(report);

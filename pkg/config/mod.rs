@@ -141,6 +141,9 @@ pub struct Config {
     pub group_max_members: i32,
     /// Frames waiting to be written to one WebSocket; a client that lets it fill is disconnected.
     pub ws_outbound_queue: usize,
+    /// WebSocket handshakes (from the upgrade request until the socket is `ready`) in progress at
+    /// once; more are refused with 503 and a jittered `Retry-After` before the upgrade.
+    pub ws_handshake_limit: usize,
     /// `send` frames one connection may make per second (bursts of twice that are allowed).
     pub ws_send_rate: u32,
     /// Sonyflake machine id; when absent one is leased from Redis.
@@ -239,6 +242,7 @@ impl Config {
             trusted_proxies: trusted_proxies(&or("TRUSTED_PROXIES", ""))?,
             group_max_members: at_least_two("GROUP_MAX_MEMBERS", &or("GROUP_MAX_MEMBERS", "500"))?,
             ws_outbound_queue: positive("WS_OUTBOUND_QUEUE", &or("WS_OUTBOUND_QUEUE", "256"))?,
+            ws_handshake_limit: positive("WS_HANDSHAKE_LIMIT", &or("WS_HANDSHAKE_LIMIT", "512"))?,
             ws_send_rate: positive("WS_SEND_RATE", &or("WS_SEND_RATE", "20"))?,
             machine_id: get("MACHINE_ID")
                 .map(|value| parse("MACHINE_ID", &value))

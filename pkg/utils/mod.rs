@@ -1,5 +1,6 @@
 //! Small helpers shared by every layer: the error type, tokens, passwords.
 
+pub mod admission;
 pub mod errors;
 pub mod jwt;
 pub mod message_ids;

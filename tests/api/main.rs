@@ -40,6 +40,7 @@ mod redis_outage;
 mod search;
 mod sessions;
 mod spec;
+mod storm;
 mod tokens;
 mod trust;
 mod users;

@@ -22,13 +22,20 @@ use crate::{
         services::presence,
         state::AppState,
     },
-    pkg::utils::metrics as names,
+    pkg::utils::{admission::Admitted, metrics as names},
     platform::cache::{broker::FeedStatus, hub::Subscriber},
 };
 
 /// Serves one connection until the client leaves, falls silent, reads too slowly, is logged out,
 /// or the server shuts down.
-pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user: User) {
+/// `admitted` is the handshake's slot (see `upgrade`), freed once the socket is subscribed.
+pub async fn run(
+    socket: WebSocketStream,
+    state: AppState,
+    caller: Caller,
+    user: User,
+    admitted: Admitted,
+) {
     let (sink, mut stream) = socket.split();
     let (queue, outbound) = mpsc::channel::<Arc<str>>(state.config.ws_outbound_queue);
     let stop = state.shutdown.child_token();
@@ -47,7 +54,9 @@ pub async fn run(socket: WebSocketStream, state: AppState, caller: Caller, user:
         overflow: overflow.clone(),
     };
     let channel = user_channel(user.id);
-    let subscription = match state.broker.subscribe(&channel, subscriber).await {
+    let subscribed = state.broker.subscribe(&channel, subscriber).await;
+    drop(admitted);
+    let subscription = match subscribed {
         Ok(subscription) => subscription,
         Err(err) => {
             tracing::warn!(error = %err, "no live events for this connection; closing it");

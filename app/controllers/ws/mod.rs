@@ -24,7 +24,10 @@ use crate::{
         models::frames::MAX_FRAME_BYTES,
         services::{auth, sessions, users},
     },
-    pkg::{middleware::cors, utils::errors::AppError},
+    pkg::{
+        middleware::cors,
+        utils::{admission, errors::AppError},
+    },
 };
 
 /// Initial read buffer per connection; it grows for larger frames. Client frames are mostly a
@@ -71,6 +74,15 @@ pub async fn upgrade(
             "live events are unavailable on this instance; retry shortly".into(),
         ));
     }
+    // Handshakes in progress are bounded (`WS_HANDSHAKE_LIMIT`): in a reconnect storm the
+    // clients beyond it come back after a jittered delay rather than queue here. The slot is
+    // held until the socket is `ready` (see `connection::run`).
+    let Some(admitted) = state.handshakes.try_admit() else {
+        return Err(AppError::Busy {
+            message: "too many WebSockets are opening at once; retry shortly".into(),
+            retry_after_secs: admission::retry_after_secs(),
+        });
+    };
     let caller = match (params.ticket, bearer_token(req)) {
         (Some(ticket), _) => auth::redeem_ws_ticket(state, &ticket).await?,
         (None, Some(token)) => sessions::authenticate(state, token).await?,
@@ -95,7 +107,7 @@ pub async fn upgrade(
     let state = state.clone();
     Ok(ws.config(config).on_upgrade(move |socket| {
         let connections = state.connections.clone();
-        connections.track_future(connection::run(socket, state, caller, user))
+        connections.track_future(connection::run(socket, state, caller, user, admitted))
     }))
 }
 

@@ -5,7 +5,7 @@
 //! moved) is a lost feed too: the supervisor starts over on the new topology, and the recovery
 //! tells the clients to catch up, exactly as after a restart of a single Redis.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use redis::{PushInfo, RedisResult, Value};
 use tokio::{sync::mpsc, time::Instant};
@@ -46,7 +46,7 @@ impl Broker {
             self.went_live(ever_live, down_since);
             ever_live = true;
             self.serve(pushes, &shutdown).await;
-            *self.lock_feed() = None;
+            self.lock_state().lost();
             self.inner.status.send_modify(|status| status.live = false);
             metrics::gauge!(FEED_LIVE_METRIC).set(0.0);
             down_since = Instant::now();
@@ -56,24 +56,23 @@ impl Broker {
         }
     }
 
-    /// Opens the feed connection and subscribes every channel the hub needs.
+    /// Opens the feed connection and subscribes every channel the hub needs. A socket that
+    /// arrives meanwhile is refused (the feed is not live yet); one that leaves meanwhile has
+    /// marked its channel, which the batcher then leaves on the new connection.
     async fn connect(&self) -> RedisResult<mpsc::UnboundedReceiver<PushInfo>> {
         let (pushes, received) = mpsc::unbounded_channel();
         let target = self.inner.cache.target();
-        let mut feed = within(FEED_TIMEOUT, FeedLink::open(target, pushes)).await?;
-        // Held until the feed is recorded: a subscriber arriving meanwhile waits, then finds it.
-        let _serialised = self.inner.changes.lock().await;
-        let channels: Vec<String> = self
-            .inner
-            .hub
-            .channels()
+        let feed = within(FEED_TIMEOUT, FeedLink::open(target, pushes)).await?;
+        let channels: HashSet<String> = self.inner.hub.channels().into_iter().collect();
+        let keys = channels
             .iter()
             .map(|channel| self.inner.cache.key(channel))
             .collect();
-        if !channels.is_empty() {
-            within(FEED_TIMEOUT, feed.subscribe(channels)).await?;
+        for (_, subscribed) in feed.join(keys).await {
+            subscribed?;
         }
-        *self.lock_feed() = Some(feed);
+        self.lock_state().connected(feed, channels);
+        self.inner.wake.notify_one();
         Ok(received)
     }
 
@@ -108,7 +107,7 @@ impl Broker {
                 _ = shutdown.cancelled() => return,
                 push = pushes.recv() => match push.map(classify) {
                     Some(Pushed::Message { channel, payload }) => self.deliver(channel, payload),
-                    Some(Pushed::Dropped(channel)) if self.still_wanted(&channel) => {
+                    Some(Pushed::Left(channel)) if self.dropped_by_redis(&channel) => {
                         tracing::warn!("Redis dropped a subscription (its slot moved)");
                         return;
                     }
@@ -126,13 +125,13 @@ impl Broker {
         }
     }
 
-    /// Whether a channel (full name) that Redis unsubscribed us from is one the hub still needs
-    /// (rather than the confirmation of our own unsubscribe).
-    fn still_wanted(&self, channel: &Value) -> bool {
+    /// Whether a channel (full name) that Redis says we left is one we still count on, dropped
+    /// by Redis itself (rather than the confirmation of our own unsubscribe).
+    fn dropped_by_redis(&self, channel: &Value) -> bool {
         let prefix = self.inner.cache.key("");
         as_text(channel.clone())
             .and_then(|channel| channel.strip_prefix(prefix.as_str()).map(str::to_owned))
-            .is_some_and(|channel| self.inner.hub.has_channel(&channel))
+            .is_some_and(|channel| self.lock_state().dropped_by_redis(&channel))
     }
 
     fn deliver(&self, channel: Value, payload: Value) {

@@ -8,14 +8,28 @@ use redis::{
     aio::MultiplexedConnection, cluster_async::ClusterConnection, AsyncConnectionConfig, PushInfo,
     PushKind, RedisResult, Value,
 };
+use std::collections::HashMap;
+
+use redis::cluster_routing::Slot;
 use tokio::sync::mpsc;
 
 use crate::platform::cache::{
     connection::{cluster_builder, resp3_client, RedisTimeouts},
-    Target,
+    within, Target,
 };
 
 use super::FEED_TIMEOUT;
+
+/// The most channels one (un)subscribe command names: a storm's thousands of channels go in a
+/// few commands, each answered (one confirmation per channel) well within [`FEED_TIMEOUT`].
+const MAX_BATCH: usize = 1000;
+
+/// Which way a batch changes the subscriptions.
+#[derive(Clone, Copy)]
+enum Change {
+    Join,
+    Leave,
+}
 
 /// The subscribing connection: pushes arrive on the channel given to [`FeedLink::open`].
 #[derive(Clone)]
@@ -29,9 +43,10 @@ pub(super) enum FeedLink {
 pub(super) enum Pushed {
     /// A payload published on a channel (full name).
     Message { channel: Value, payload: Value },
-    /// Redis dropped a subscription of ours by itself (on a cluster: its slot moved to another
-    /// node), naming the channel.
-    Dropped(Value),
+    /// Redis confirms that a channel (full name) is no longer subscribed: the answer to our own
+    /// unsubscribe, or a subscription Redis dropped by itself (on a cluster: its slot moved to
+    /// another node). The broker tells them apart.
+    Left(Value),
     /// A connection to a node was lost: payloads may have been missed.
     Lost,
     /// Confirmations and anything else the feed need not act on.
@@ -70,26 +85,70 @@ impl FeedLink {
         }
     }
 
-    pub(super) async fn subscribe(&mut self, channels: Vec<String>) -> RedisResult<()> {
-        match self {
-            Self::Single(connection) => connection.subscribe(channels).await,
-            Self::Cluster(connection, _) => {
-                // One SSUBSCRIBE may only name channels of one slot: one call per channel, all
-                // at once.
-                let calls = channels.into_iter().map(|channel| {
-                    let mut connection = connection.clone();
-                    async move { connection.ssubscribe(channel).await }
-                });
-                futures_util::future::try_join_all(calls).await.map(drop)
+    /// Subscribes channels (full names) in as few round trips as the deployment allows: see
+    /// [`FeedLink::batches`]. Every batch is sent at once and bounded by [`FEED_TIMEOUT`]; each
+    /// comes back with its own result, so one failing batch does not hide the others.
+    pub(super) async fn join(&self, channels: Vec<String>) -> Vec<(Vec<String>, RedisResult<()>)> {
+        self.each_batch(channels, Change::Join).await
+    }
+
+    /// Unsubscribes channels (full names), batched like [`FeedLink::join`].
+    pub(super) async fn leave(&self, channels: Vec<String>) -> Vec<(Vec<String>, RedisResult<()>)> {
+        self.each_batch(channels, Change::Leave).await
+    }
+
+    async fn each_batch(
+        &self,
+        channels: Vec<String>,
+        change: Change,
+    ) -> Vec<(Vec<String>, RedisResult<()>)> {
+        let calls = self.batches(channels).into_iter().map(|batch| {
+            let mut link = self.clone();
+            async move {
+                let sent = within(FEED_TIMEOUT, link.send(change, batch.clone())).await;
+                (batch, sent)
             }
+        });
+        futures_util::future::join_all(calls).await
+    }
+
+    async fn send(&mut self, change: Change, batch: Vec<String>) -> RedisResult<()> {
+        match (self, change) {
+            (Self::Single(connection), Change::Join) => connection.subscribe(batch).await,
+            (Self::Single(connection), Change::Leave) => connection.unsubscribe(batch).await,
+            (Self::Cluster(connection, _), Change::Join) => connection.ssubscribe(batch).await,
+            (Self::Cluster(connection, _), Change::Leave) => connection.sunsubscribe(batch).await,
         }
     }
 
-    pub(super) async fn unsubscribe(&mut self, channel: String) -> RedisResult<()> {
-        match self {
-            Self::Single(connection) => connection.unsubscribe(channel).await,
-            Self::Cluster(connection, _) => connection.sunsubscribe(channel).await,
-        }
+    /// Splits channels into commands: on one server any channels share a command; on a cluster
+    /// one `SSUBSCRIBE`/`SUNSUBSCRIBE` may only name channels of one hash slot (the server
+    /// answers `CROSSSLOT` otherwise, and the client library routes the command by that slot),
+    /// so channels are grouped by slot. No command names more than [`MAX_BATCH`] channels.
+    fn batches(&self, channels: Vec<String>) -> Vec<Vec<String>> {
+        let groups: Vec<Vec<String>> = match self {
+            Self::Single(_) => vec![channels],
+            Self::Cluster(..) => {
+                let mut by_slot: HashMap<Slot, Vec<String>> = HashMap::new();
+                for channel in channels {
+                    by_slot
+                        .entry(Slot::for_key(channel.as_bytes()))
+                        .or_default()
+                        .push(channel);
+                }
+                by_slot.into_values().collect()
+            }
+        };
+        groups
+            .into_iter()
+            .flat_map(|group| {
+                group
+                    .chunks(MAX_BATCH)
+                    .map(<[String]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|batch| !batch.is_empty())
+            .collect()
     }
 
     /// Checks that the feed's nodes answer and, on a cluster, that the topology is the one the
@@ -165,10 +224,9 @@ pub(super) fn classify(push: PushInfo) -> Pushed {
                 <[Value; 2]>::try_from(data).unwrap_or([Value::Nil, Value::Nil]);
             Pushed::Message { channel, payload }
         }
-        PushKind::SUnsubscribe => data
-            .into_iter()
-            .next()
-            .map_or(Pushed::Other, Pushed::Dropped),
+        PushKind::Unsubscribe | PushKind::SUnsubscribe => {
+            data.into_iter().next().map_or(Pushed::Other, Pushed::Left)
+        }
         PushKind::Disconnection => Pushed::Lost,
         _ => Pushed::Other,
     }

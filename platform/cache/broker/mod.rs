@@ -4,6 +4,8 @@
 //! One RESP3 connection per instance carries the subscriptions: a channel is subscribed while at
 //! least one local subscriber wants it, so an instance reads only its own clients' traffic. On a
 //! Redis Cluster the channels are sharded ([`link`]): each lives on the master owning its slot.
+//! Subscribing and unsubscribing go in batches ([`subscriptions`]): the changes of many sockets
+//! share a round trip, so a storm of opening or closing sockets costs few of them.
 //!
 //! A supervisor task ([`feed`]) owns that connection. It notices a lost feed at once when the
 //! socket closes and within a few seconds when Redis stops answering (a PING every second), then
@@ -17,11 +19,12 @@
 
 mod feed;
 mod link;
+mod subscriptions;
 
 use std::{sync::Arc, time::Duration};
 
 use redis::RedisResult;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -29,6 +32,7 @@ use super::{
     within, Cache,
 };
 use link::{publish_command, FeedLink};
+use subscriptions::{Joining, State};
 
 /// Separates the tag from the body in a published payload.
 const TAG_SEPARATOR: char = '\n';
@@ -86,14 +90,14 @@ pub struct Broker {
 struct Inner {
     cache: Cache,
     hub: Hub,
-    /// Serialises (un)subscribing and reconnecting, so Redis sees channels in the hub's order.
-    changes: Mutex<()>,
-    /// The live feed connection; `None` while it is down.
-    feed: std::sync::Mutex<Option<FeedLink>>,
+    /// The feed connection and what is subscribed on it ([`subscriptions`]).
+    state: std::sync::Mutex<State>,
+    /// Wakes the batcher when a change is marked.
+    wake: Notify,
     status: watch::Sender<FeedStatus>,
 }
 
-/// A local subscription; end it with [`Subscription::close`].
+/// A local subscription; end it with [`Subscription::close`] (or by dropping it).
 pub struct Subscription {
     broker: Broker,
     channel: String,
@@ -108,12 +112,13 @@ impl Broker {
             inner: Arc::new(Inner {
                 cache,
                 hub: Hub::default(),
-                changes: Mutex::new(()),
-                feed: std::sync::Mutex::new(None),
+                state: std::sync::Mutex::new(State::default()),
+                wake: Notify::new(),
                 status: watch::Sender::new(FeedStatus::default()),
             }),
         };
         metrics::gauge!(FEED_LIVE_METRIC).set(0.0);
+        tokio::spawn(broker.clone().batch(shutdown.clone()));
         tokio::spawn(broker.clone().supervise(shutdown));
         broker
     }
@@ -175,30 +180,30 @@ impl Broker {
         published
     }
 
-    /// Registers a local subscriber on a channel (a name without the Redis prefix). Fails while
-    /// the feed is down: a subscriber could not be promised its events.
+    /// Registers a local subscriber on a channel (a name without the Redis prefix); returns once
+    /// the channel is subscribed in Redis, so every payload published from then on reaches the
+    /// subscriber. Subscribing goes in batches with other sockets' (see [`subscriptions`]). Fails
+    /// while the feed is down: a subscriber could not be promised its events.
     pub async fn subscribe(
         &self,
         channel: &str,
         subscriber: Subscriber,
     ) -> RedisResult<Subscription> {
-        let _serialised = self.inner.changes.lock().await;
-        let Some(mut feed) = self.feed() else {
-            return Err(feed_down());
-        };
-        let (id, first) = self.inner.hub.insert(channel, subscriber);
-        if first {
-            let key = self.inner.cache.key(channel);
-            if let Err(err) = within(FEED_TIMEOUT, feed.subscribe(vec![key])).await {
-                self.inner.hub.remove(channel, id);
-                return Err(err);
-            }
-        }
-        Ok(Subscription {
+        let (id, _) = self.inner.hub.insert(channel, subscriber);
+        // Dropped on every failure below: the subscriber leaves the hub again.
+        let subscription = Subscription {
             broker: self.clone(),
             channel: channel.to_owned(),
             id,
-        })
+        };
+        match self.join(channel) {
+            Joining::Ready => Ok(subscription),
+            Joining::Wait(answer) => match answer.await {
+                Ok(true) => Ok(subscription),
+                _ => Err(not_subscribed()),
+            },
+            Joining::Down => Err(feed_down()),
+        }
     }
 
     /// How many channels this instance is subscribed to (for metrics and tests).
@@ -218,35 +223,39 @@ impl Broker {
     }
 
     fn feed(&self) -> Option<FeedLink> {
-        self.lock_feed().clone()
+        self.lock_state().link.clone()
     }
 
-    fn lock_feed(&self) -> std::sync::MutexGuard<'_, Option<FeedLink>> {
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner
-            .feed
+            .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl Subscription {
-    /// Ends the subscription; the channel is left when this was its last local subscriber. While
-    /// the feed is down there is nothing to leave: the next connection subscribes only what the
-    /// hub still holds.
+    /// Ends the subscription; the channel is left (in a later batch) when this was its last
+    /// local subscriber. Nothing waits for Redis here. While the feed is down there is nothing
+    /// to leave: the next connection subscribes only what the hub still holds.
     pub async fn close(self) {
-        let broker = self.broker;
-        let _serialised = broker.inner.changes.lock().await;
-        if !broker.inner.hub.remove(&self.channel, self.id) {
-            return;
-        }
-        let Some(mut feed) = broker.feed() else {
-            return;
-        };
-        let key = broker.inner.cache.key(&self.channel);
-        if let Err(err) = within(FEED_TIMEOUT, feed.unsubscribe(key)).await {
-            tracing::warn!(error = %err, channel = %self.channel, "unsubscribe failed");
+        drop(self);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.broker.inner.hub.remove(&self.channel, self.id) {
+            self.broker.left(&self.channel);
         }
     }
+}
+
+fn not_subscribed() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::Io,
+        "live events are unavailable (subscribing failed)",
+    ))
 }
 
 fn feed_down() -> redis::RedisError {

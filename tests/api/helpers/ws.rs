@@ -47,6 +47,50 @@ impl TestApp {
         socket
     }
 
+    /// Opens `/ws` with the user's access token as a Bearer header (no ticket, so no Redis on
+    /// the way) and reads its `ready` frame.
+    pub async fn connect_with_token(&self, user: &TestUser) -> WsClient {
+        use tungstenite::client::IntoClientRequest;
+        let url = format!("{}/ws", self.address.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", user.access_token).parse().unwrap(),
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the upgrade succeeds");
+        let mut socket = WsClient {
+            stream,
+            pending: VecDeque::new(),
+        };
+        let ready = socket.next_json().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        socket
+    }
+
+    /// Opens `/ws?ticket=` expecting a refusal before the upgrade: its status, `Retry-After`
+    /// (seconds) and JSON body.
+    pub async fn refused_ws(&self, ticket: &str) -> (u16, Option<u64>, Value) {
+        let url = format!(
+            "{}/ws?ticket={ticket}",
+            self.address.replacen("http", "ws", 1)
+        );
+        match tokio_tungstenite::connect_async(url).await {
+            Ok(_) => panic!("the upgrade was expected to be refused"),
+            Err(tungstenite::Error::Http(response)) => {
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|value| value.to_str().ok()?.parse().ok());
+                let body = response.body().clone().unwrap_or_default();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                (response.status().as_u16(), retry_after, body)
+            }
+            Err(err) => panic!("WebSocket connect failed: {err}"),
+        }
+    }
+
     /// Like [`TestApp::connect`], with a tiny receive buffer: a client that reads slowly.
     pub async fn connect_slow_reader(&self, user: &TestUser) -> WsClient {
         let ticket = self.ws_ticket(&user.access_token).await;

@@ -1,0 +1,157 @@
+//! Reconnect storms: many sockets opening or closing at once. Subscriptions go to Redis in batches
+//! (`platform/cache/broker/subscriptions.rs`); these tests check that batching keeps every promise
+//! of one-at-a-time subscribing — a socket is `ready` only once its channel is subscribed, and a
+//! user who closes and reconnects at once stays subscribed — and that the handshakes in progress
+//! are bounded (`WS_HANDSHAKE_LIMIT`).
+
+use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel_async::RunQueryDsl;
+use futures_util::{future::join_all, StreamExt};
+use simplechat::platform::database;
+
+use crate::{
+    helpers::{spawn_app, spawn_app_with},
+    own_redis::OwnRedis,
+};
+
+#[tokio::test]
+async fn sockets_opening_at_once_are_each_subscribed_when_ready() {
+    let app = spawn_app().await;
+    // Sent from another instance, so every message travels through Redis.
+    let other = app.spawn_sibling().await;
+    let admin = app.new_user().await;
+    let (group, members) = app.group_with(&admin, 24).await;
+
+    let mut sockets = join_all(members.iter().map(|member| app.connect(member))).await;
+    other.send_group(&admin, &group, "right after ready").await;
+    for socket in &mut sockets {
+        let pushed = socket.next_of_type("message").await;
+        assert_eq!(
+            pushed["message"]["content"], "right after ready",
+            "{pushed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_who_closes_and_reconnects_at_once_stays_subscribed() {
+    // Redis of this test's own: it is paused for a moment, which the shared one must not be.
+    let redis = OwnRedis::start().await;
+    let app = spawn_app_with(|settings| {
+        settings.insert("REDIS_URL".into(), redis.url());
+    })
+    .await;
+    let other = app.spawn_sibling().await;
+    let (sender, user) = app.friends().await;
+    let (bystander, late) = (app.new_user().await, app.new_user().await);
+    let mut bystanders_socket = app.connect(&bystander).await;
+    let mut first = app.connect(&user).await;
+
+    // Redis holds every command for a while: the bystander's unsubscribe goes out and waits, so
+    // the user's, marked next, waits for the following round — and the user's new socket
+    // arrives while it does (with a Bearer token: nothing on that way needs Redis).
+    let mut pausing = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("ALL")
+        .query_async(&mut pausing)
+        .await
+        .unwrap();
+    bystanders_socket.close().await;
+    first.close().await;
+    let mut second = app.connect_with_token(&user).await;
+
+    // After the pause (this PING waits for it), a socket that gets `ready` was subscribed in a
+    // later round than the user's leave: whatever that round did is done.
+    let patient = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut after = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&patient)
+        .await
+        .unwrap();
+    let _: String = redis::cmd("PING").query_async(&mut after).await.unwrap();
+    let _late = app.connect(&late).await;
+
+    other.send_private(&sender, &user, "still here").await;
+    let pushed = second.next_of_type("message").await;
+    assert_eq!(pushed["message"]["content"], "still here", "{pushed}");
+}
+
+#[derive(QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[tokio::test]
+async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
+    let app = spawn_app_with(|settings| {
+        settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
+        // The held handshake waits on a lock for as long as the test holds it.
+        settings.insert("DATABASE_STATEMENT_TIMEOUT".into(), "0".into());
+    })
+    .await;
+    let (first, second) = (app.new_user().await, app.new_user().await);
+    let (first_ticket, second_ticket) = (
+        app.ws_ticket(&first.access_token).await,
+        app.ws_ticket(&second.access_token).await,
+    );
+
+    // Hold the sessions table: the first handshake checks its session there, and waits.
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let mut holder = pool.get().await.unwrap();
+    sql_query("BEGIN").execute(&mut holder).await.unwrap();
+    sql_query("LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let held = tokio::spawn({
+        let app_address = app.address.replacen("http", "ws", 1);
+        async move {
+            let url = format!("{app_address}/ws?ticket={first_ticket}");
+            let (mut socket, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("the held handshake completes");
+            // Its first frame: the slot is free again by then.
+            let ready = socket.next().await.expect("a frame").expect("a frame");
+            assert!(ready.to_text().unwrap().contains("\"ready\""), "{ready}");
+            socket
+        }
+    });
+    // Until Postgres shows it waiting for the lock.
+    let mut watcher = pool.get().await.unwrap();
+    let mut seen_waiting = false;
+    for _ in 0..200 {
+        let waiting: Waiting = sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut watcher)
+        .await
+        .unwrap();
+        if waiting.count > 0 {
+            seen_waiting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(seen_waiting, "the first handshake waits for the lock");
+
+    let (status, retry_after, body) = app.refused_ws(&second_ticket).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "unavailable", "{body}");
+    let retry_after = retry_after.expect("a Retry-After");
+    assert!((1..=3).contains(&retry_after), "{retry_after}");
+
+    sql_query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let _first_socket = held.await.unwrap();
+    // Refused before the ticket was looked at: it still opens a socket now the slot is free.
+    let socket = app.connect_ws(&second_ticket).await;
+    assert!(socket.is_ok(), "the unused ticket is accepted");
+}
