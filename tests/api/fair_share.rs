@@ -2,13 +2,13 @@
 //! by cost, its expensive requests running at once are capped, and no statement may hold a
 //! database connection past `DATABASE_STATEMENT_TIMEOUT`.
 
-use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::json;
 use simplechat::platform::database;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{locks, spawn_app_with};
 
 fn assert_rate_limited(reply: &crate::helpers::Reply) {
     reply.error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
@@ -45,12 +45,6 @@ async fn searches_cost_more_and_one_users_bucket_leaves_others_alone() {
     assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
 }
 
-#[derive(QueryableByName)]
-struct Waiting {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
 #[tokio::test]
 async fn a_user_has_a_capped_number_of_expensive_requests_running_at_once() {
     let app = spawn_app_with(|settings| {
@@ -82,24 +76,8 @@ async fn a_user_has_a_capped_number_of_expensive_requests_running_at_once() {
                 .status()
         }
     });
-    // Until Postgres shows it waiting for the lock.
-    let mut watcher = pool.get().await.unwrap();
-    let mut seen_waiting = false;
-    for _ in 0..200 {
-        let waiting: Waiting = sql_query(
-            "SELECT count(*) AS count FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut watcher)
-        .await
-        .unwrap();
-        if waiting.count > 0 {
-            seen_waiting = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(seen_waiting, "the first history page waits for the lock");
+    locks::until_a_statement_waits_for_a_lock(&pool, "the first history page waits for the lock")
+        .await;
 
     assert_rate_limited(&app.get(&history, Some(&reader.access_token)).await);
     // Cheap requests, and other users, are not held up by the cap.

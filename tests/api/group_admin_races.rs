@@ -3,19 +3,13 @@
 //! holds the group's lock while the admin's request comes in: the request must wait for it and
 //! then be refused, not written on the strength of a check read before the removal committed.
 
-use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use simplechat::platform::database;
 
-use crate::helpers::{spawn_app, TestApp, TestUser};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
+use crate::helpers::{locks, spawn_app, TestApp, TestUser};
 
 /// The admin actions, each as (name, method, path, body).
 fn actions(group: &str, member: &TestUser) -> [(&'static str, Method, String, Option<Value>); 4] {
@@ -69,7 +63,7 @@ async fn an_admin_removed_while_acting_on_the_group_is_refused() {
         let (reply, ()) = tokio::join!(
             app.request(method, &path, Some(&admin.access_token), body),
             async {
-                wait_for_a_lock_waiter(&pool).await;
+                locks::until_a_statement_waits_for_a_lock(&pool, action).await;
                 sql_query("COMMIT").execute(&mut remover).await.unwrap();
             }
         );
@@ -82,25 +76,6 @@ async fn an_admin_removed_while_acting_on_the_group_is_refused() {
         );
         assert_untouched(&app, &member, &group, action).await;
     }
-}
-
-/// Until Postgres shows a statement waiting for a lock (the admin's request, behind the removal).
-async fn wait_for_a_lock_waiter(pool: &database::DbPool) {
-    let mut watcher = pool.get().await.unwrap();
-    for _ in 0..400 {
-        let waiting: Count = sql_query(
-            "SELECT count(*) AS count FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut watcher)
-        .await
-        .unwrap();
-        if waiting.count > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("the admin's request never waited for the group's lock");
 }
 
 /// The member is still in the group (so neither removed nor banned) and it keeps its name.

@@ -4,13 +4,13 @@
 //! user who closes and reconnects at once stays subscribed — and that the handshakes in progress
 //! are bounded (`WS_HANDSHAKE_LIMIT`).
 
-use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use futures_util::{future::join_all, StreamExt};
 use simplechat::platform::database;
 
 use crate::{
-    helpers::{spawn_app, spawn_app_with},
+    helpers::{locks, spawn_app, spawn_app_with},
     own_redis::OwnRedis,
 };
 
@@ -83,12 +83,6 @@ async fn a_user_who_closes_and_reconnects_at_once_stays_subscribed() {
     assert_eq!(pushed["message"]["content"], "still here", "{pushed}");
 }
 
-#[derive(QueryableByName)]
-struct Waiting {
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
 #[tokio::test]
 async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
     let app = spawn_app_with(|settings| {
@@ -124,24 +118,8 @@ async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
             socket
         }
     });
-    // Until Postgres shows it waiting for the lock.
-    let mut watcher = pool.get().await.unwrap();
-    let mut seen_waiting = false;
-    for _ in 0..200 {
-        let waiting: Waiting = sql_query(
-            "SELECT count(*) AS count FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut watcher)
-        .await
-        .unwrap();
-        if waiting.count > 0 {
-            seen_waiting = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert!(seen_waiting, "the first handshake waits for the lock");
+    locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
+        .await;
 
     let (status, retry_after, body) = app.refused_ws(&second_ticket).await;
     assert_eq!(status, 503, "{body}");

@@ -13,6 +13,7 @@
 mod backends;
 mod fixtures;
 mod http;
+pub mod locks;
 pub mod push;
 mod server;
 mod ws;
