@@ -461,27 +461,10 @@ fn id_of(message: &Value) -> String {
     message["id"].as_str().expect("a message id").to_owned()
 }
 
-async fn block(app: &TestApp, blocker: &TestUser, blocked: &TestUser) {
-    let path = format!("/api/v1/users/{}/block", blocked.id);
-    let reply = app
-        .request(Method::PUT, &path, Some(&blocker.access_token), None)
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
-}
-
 /// `user` uploads a small picture (it gets a thumbnail); the answer.
 async fn upload(app: &TestApp, user: &TestUser) -> crate::helpers::Reply {
-    let part = reqwest::multipart::Part::bytes(png(64, 48)).file_name("matrix.png");
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let response = app
-        .http
-        .post(format!("{}/api/v1/attachments", app.address))
-        .bearer_auth(&user.access_token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("the server answers");
-    TestApp::read(response).await
+    let file = reqwest::multipart::Part::bytes(png(64, 48)).file_name("matrix.png");
+    app.upload(user, file).await
 }
 
 /// `user` uploads a picture; its id.
@@ -535,8 +518,8 @@ async fn world(app: &TestApp) -> World {
         .await;
         private.push((relationship, user, theirs, own, their_file, own_file));
     }
-    block(app, &owner, &private[1].1).await;
-    block(app, &private[2].1, &owner).await;
+    app.block(&owner, &private[1].1).await;
+    app.block(&private[2].1, &owner).await;
 
     for user in [&owner, &ex_member, &member, &bystander] {
         app.add_contact(&admin, user).await;

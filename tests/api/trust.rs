@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{spawn_app, TestApp, TestUser},
+    helpers::{spawn_app, Reply, TestApp, TestUser},
     message_actions::{delete, edit, id_of, private_history, react},
 };
 
@@ -18,17 +18,23 @@ const ROUNDS: usize = 50;
 const STRANGER_REFUSAL: &str =
     "you can message a user only when one of you has the other as a contact";
 
-async fn block(app: &TestApp, blocker: &TestUser, blocked: &TestUser) {
-    let path = format!("/api/v1/users/{}/block", blocked.id);
-    let reply = app
-        .request(
-            reqwest::Method::PUT,
-            &path,
-            Some(&blocker.access_token),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+/// The stored copy of a deleted message in a conversation's history (a tombstone stays listed).
+fn tombstone<'a>(history: &'a [Value], message: &Value) -> &'a Value {
+    history
+        .iter()
+        .find(|stored| stored["id"] == message["id"])
+        .expect("the tombstone stays")
+}
+
+/// A change racing a delete either came first (200) or was refused after it (403): never
+/// anything else.
+fn assert_before_or_refused(reply: &Reply, round: usize) {
+    assert!(
+        reply.status == StatusCode::OK || reply.status == StatusCode::FORBIDDEN,
+        "round {round}: {} {}",
+        reply.status,
+        reply.body
+    );
 }
 
 async fn group_history(app: &TestApp, reader: &TestUser, group_id: &str) -> Vec<Value> {
@@ -66,19 +72,10 @@ async fn a_message_deleted_while_it_is_reacted_to_never_keeps_a_reaction() {
         );
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
         for reacted in [&bob_reacts, &alice_reacts] {
-            // Before the delete (200) or refused after it (403): never anything else.
-            assert!(
-                reacted.status == StatusCode::OK || reacted.status == StatusCode::FORBIDDEN,
-                "round {round}: {} {}",
-                reacted.status,
-                reacted.body
-            );
+            assert_before_or_refused(reacted, round);
         }
         let history = private_history(&app, &bob, &alice).await;
-        let stored = history
-            .iter()
-            .find(|stored| stored["id"] == message["id"])
-            .expect("the tombstone stays");
+        let stored = tombstone(&history, &message);
         assert_eq!(stored["deleted"], true, "round {round}");
         assert_eq!(
             stored["reactions"],
@@ -99,17 +96,9 @@ async fn a_message_deleted_while_it_is_edited_stays_deleted_and_empty() {
             delete(&app, &alice, &message),
         );
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
-        assert!(
-            edited.status == StatusCode::OK || edited.status == StatusCode::FORBIDDEN,
-            "round {round}: {} {}",
-            edited.status,
-            edited.body
-        );
+        assert_before_or_refused(&edited, round);
         let history = private_history(&app, &bob, &alice).await;
-        let stored = history
-            .iter()
-            .find(|stored| stored["id"] == message["id"])
-            .expect("the tombstone stays");
+        let stored = tombstone(&history, &message);
         assert_eq!(stored["deleted"], true, "round {round}");
         assert_eq!(stored["content"], "", "round {round}");
     }
@@ -200,7 +189,7 @@ async fn a_block_stops_reactions_and_edits_both_ways() {
     let (alice, bob) = app.friends().await;
     let from_bob = app.send_private(&bob, &alice, "before the block").await;
     let from_alice = app.send_private(&alice, &bob, "mine").await;
-    block(&app, &alice, &bob).await;
+    app.block(&alice, &bob).await;
 
     // The blocked user: refused exactly as a stranger would be.
     let reacted = react(&app, &bob, &from_alice, "👍", true).await;
@@ -236,7 +225,7 @@ async fn a_blocked_users_refusals_read_like_a_strangers() {
     let (alice, bob) = app.friends().await;
     app.add_contact(&bob, &alice).await;
     let stranger = app.new_user().await;
-    block(&app, &alice, &bob).await;
+    app.block(&alice, &bob).await;
 
     let body = json!({ "content": "hi", "client_msg_id": "x-1" });
     let blocked = app
@@ -282,7 +271,7 @@ async fn the_blockers_read_markers_are_not_pushed_to_the_blocked_user() {
     let (alice, bob) = app.friends().await;
     let group_id = app.create_group(&alice, &[&bob], false).await;
     app.send_private(&bob, &alice, "read me").await;
-    block(&app, &alice, &bob).await;
+    app.block(&alice, &bob).await;
     let mut bob_socket = app.connect(&bob).await;
     let mut alice_socket = app.connect(&alice).await;
 
@@ -459,19 +448,11 @@ async fn many_changes_at_once_leave_no_reaction_on_a_tombstone_and_none_by_a_non
         );
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
         for reply in reacted.iter().chain([&edited]) {
-            assert!(
-                reply.status == StatusCode::OK || reply.status == StatusCode::FORBIDDEN,
-                "round {round}: {} {}",
-                reply.status,
-                reply.body
-            );
+            assert_before_or_refused(reply, round);
         }
         outside.error(StatusCode::NOT_FOUND, "not_found");
         let history = group_history(&app, &admin, &group_id).await;
-        let stored = history
-            .iter()
-            .find(|stored| stored["id"] == message["id"])
-            .expect("the tombstone stays");
+        let stored = tombstone(&history, &message);
         assert_eq!(stored["deleted"], true, "round {round}");
         assert_eq!(stored["content"], "", "round {round}");
         assert_eq!(stored["reactions"], json!([]), "round {round}: {stored}");

@@ -477,20 +477,11 @@ async fn upload(
     name: &str,
     bytes: Vec<u8>,
 ) -> crate::helpers::Reply {
-    let part = reqwest::multipart::Part::bytes(bytes)
+    let file = reqwest::multipart::Part::bytes(bytes)
         .file_name(name.to_owned())
         .mime_str("image/png")
         .expect("a MIME type");
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let response = app
-        .http
-        .post(format!("{}/api/v1/attachments", app.address))
-        .bearer_auth(&user.access_token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("the server answers");
-    TestApp::read(response).await
+    app.upload(user, file).await
 }
 
 /// A REST send with attachments (none: the field is left out).

@@ -127,4 +127,32 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
     }
+
+    /// `blocker` blocks `blocked`.
+    pub async fn block(&self, blocker: &TestUser, blocked: &TestUser) {
+        let path = format!("/api/v1/users/{}/block", blocked.id);
+        let reply = self
+            .request(
+                reqwest::Method::PUT,
+                &path,
+                Some(&blocker.access_token),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    }
+
+    /// `user` uploads one file (`POST /api/v1/attachments`); the answer, whatever it is.
+    pub async fn upload(&self, user: &TestUser, file: reqwest::multipart::Part) -> Reply {
+        let form = reqwest::multipart::Form::new().part("file", file);
+        let response = self
+            .http
+            .post(format!("{}/api/v1/attachments", self.address))
+            .bearer_auth(&user.access_token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("the server answers");
+        Self::read(response).await
+    }
 }
