@@ -120,36 +120,20 @@ impl Api {
                 json!({ "username": username, "password": PASSWORD }),
             )
             .await?;
-        let login = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({ "username": username, "password": PASSWORD }),
-            )
-            .await?;
         Ok(BenchUser {
             id: user["id"].as_str().unwrap_or_default().to_owned(),
             username: username.to_owned(),
-            access_token: login["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            access_token: self.access_token(username).await?,
         })
     }
 
     /// Logs in an existing user who has the bench password.
     pub async fn log_in(&self, username: &str) -> anyhow::Result<BenchUser> {
-        let login = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({ "username": username, "password": PASSWORD }),
-            )
-            .await?;
+        let access_token = self.access_token(username).await?;
         let me = self
             .http
             .get(format!("{}/api/v1/users/me", self.base_url))
-            .bearer_auth(login["access_token"].as_str().unwrap_or_default())
+            .bearer_auth(&access_token)
             .send()
             .await
             .context("GET /api/v1/users/me")?
@@ -158,11 +142,23 @@ impl Api {
         Ok(BenchUser {
             id: me["id"].as_str().unwrap_or_default().to_owned(),
             username: username.to_owned(),
-            access_token: login["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            access_token,
         })
+    }
+
+    /// Logs `username` in with the bench password; the access token.
+    async fn access_token(&self, username: &str) -> anyhow::Result<String> {
+        let login = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({ "username": username, "password": PASSWORD }),
+            )
+            .await?;
+        Ok(login["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// `GET /messages/search?q=` as `user`: the status and, when answered, how many matched.
