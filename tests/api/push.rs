@@ -7,10 +7,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    push::{Browser, FakePushService},
-    spawn_app, spawn_app_with, TestApp, TestUser,
-};
+use crate::helpers::{push::FakePushService, spawn_app, spawn_app_with, TestApp, TestUser};
 
 /// A server that may push to the fake service on loopback, with a short coalescing window.
 async fn push_app() -> TestApp {
@@ -19,18 +16,6 @@ async fn push_app() -> TestApp {
         settings.insert("PUSH_COALESCE".into(), "1s".into());
     })
     .await
-}
-
-async fn subscribe(app: &TestApp, user: &TestUser, browser: &Browser) -> Value {
-    let reply = app
-        .post(
-            "/api/v1/push/subscriptions",
-            Some(&user.access_token),
-            browser.subscription(),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    reply.body
 }
 
 async fn subscriptions(app: &TestApp, user: &TestUser) -> Vec<Value> {
@@ -46,7 +31,7 @@ async fn subscriptions(app: &TestApp, user: &TestUser) -> Vec<Value> {
 async fn settle_after(app: &TestApp, service: &FakePushService) {
     let (sender, marker) = app.friends().await;
     let browser = service.browser();
-    subscribe(app, &marker, &browser).await;
+    app.subscribe_push(&marker.access_token, &browser).await;
     app.send_private(&sender, &marker, "marker").await;
     service.wait_for(&browser, 1).await;
 }
@@ -86,7 +71,7 @@ async fn subscriptions_belong_to_the_login_session_that_made_them() {
     let service = FakePushService::start().await;
     let user = app.new_user().await;
     let browser = service.browser();
-    let created = subscribe(&app, &user, &browser).await;
+    let created = app.subscribe_push(&user.access_token, &browser).await;
     assert_eq!(created["endpoint"], browser.endpoint.as_str());
     assert!(created["created_at"].is_string() && created["id"].is_string());
     assert!(created.get("keys").is_none(), "keys never come back");
@@ -176,7 +161,7 @@ async fn an_offline_recipient_gets_one_signed_encrypted_push() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    subscribe(&app, &bob, &browser).await;
+    app.subscribe_push(&bob.access_token, &browser).await;
     let sent = app
         .send_private(&alice, &bob, "Are we still on for lunch?")
         .await;
@@ -203,7 +188,7 @@ async fn a_recipient_online_on_any_instance_gets_no_push() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    subscribe(&app, &bob, &browser).await;
+    app.subscribe_push(&bob.access_token, &browser).await;
     let mut socket = sibling.connect(&bob).await;
 
     app.send_private(&alice, &bob, "you are here").await;
@@ -219,7 +204,7 @@ async fn a_muted_conversation_sends_no_push_until_unmuted() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    subscribe(&app, &bob, &browser).await;
+    app.subscribe_push(&bob.access_token, &browser).await;
     let mute = format!("/api/v1/users/{}/mute", alice.id);
     let muted = app
         .request(Method::PUT, &mute, Some(&bob.access_token), Some(json!({})))
@@ -244,7 +229,7 @@ async fn a_burst_is_coalesced_and_counted_in_unread() {
     let admin = app.new_user().await;
     let (group_id, members) = app.group_with(&admin, 1).await;
     let browser = service.browser();
-    subscribe(&app, &members[0], &browser).await;
+    app.subscribe_push(&members[0].access_token, &browser).await;
 
     for text in ["one", "two", "three", "four", "five"] {
         app.send_group(&admin, &group_id, text).await;
@@ -278,7 +263,7 @@ async fn a_subscription_the_push_service_calls_gone_is_removed() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    subscribe(&app, &bob, &browser).await;
+    app.subscribe_push(&bob.access_token, &browser).await;
     service.answer(&browser, 410, None).await;
 
     app.send_private(&alice, &bob, "anyone there?").await;
@@ -301,7 +286,7 @@ async fn a_push_refused_with_429_is_retried_after_retry_after() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    subscribe(&app, &bob, &browser).await;
+    app.subscribe_push(&bob.access_token, &browser).await;
     service.answer(&browser, 429, Some(1)).await;
 
     app.send_private(&alice, &bob, "again").await;
@@ -321,7 +306,7 @@ async fn logging_out_removes_the_sessions_subscriptions() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    let before = subscribe(&app, &bob, &browser).await;
+    let before = app.subscribe_push(&bob.access_token, &browser).await;
     let logout = app
         .post("/api/v1/auth/logout", Some(&bob.access_token), json!({}))
         .await;
@@ -355,7 +340,7 @@ async fn a_session_ended_by_a_reused_refresh_token_loses_its_subscriptions() {
     let service = FakePushService::start().await;
     let bob = app.new_user().await;
     let browser = service.browser();
-    let before = subscribe(&app, &bob, &browser).await;
+    let before = app.subscribe_push(&bob.access_token, &browser).await;
     // Two rotations, so that the first token is no repeat within the reuse grace but a replay.
     let rotated = app.refresh(&bob.refresh_token).await;
     assert_eq!(rotated.status, StatusCode::OK);
@@ -388,7 +373,7 @@ async fn pushes_pending_when_an_instance_dies_are_sent_once_by_another() {
     let service = FakePushService::start().await;
     let (alice, bob) = first.friends().await;
     let browser = service.browser();
-    subscribe(&first, &bob, &browser).await;
+    first.subscribe_push(&bob.access_token, &browser).await;
     let sent = first.send_private(&alice, &bob, "while you were out").await;
     first.kill();
 
@@ -416,8 +401,8 @@ async fn at_send_time_an_endpoint_inside_the_network_gets_nothing_and_is_dropped
     let by_address = service.browser();
     let mut by_name = service.browser();
     by_name.endpoint = by_name.endpoint.replacen("127.0.0.1", "localhost", 1);
-    subscribe(&first, &bob, &by_address).await;
-    subscribe(&first, &bob, &by_name).await;
+    first.subscribe_push(&bob.access_token, &by_address).await;
+    first.subscribe_push(&bob.access_token, &by_name).await;
 
     // ...and sent by an instance with the production rules: the address (a literal, or what the
     // name resolves to now) is checked before connecting, and nothing is sent.

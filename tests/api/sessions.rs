@@ -116,19 +116,7 @@ async fn an_ended_sessions_push_subscriptions_are_deleted() {
     let browser = service.browser();
     let alice = app.new_user().await;
     let (phone, _) = login_as_device(&app, &alice, "Phone/1.0").await;
-    let subscribed = app
-        .post(
-            "/api/v1/push/subscriptions",
-            Some(&phone),
-            browser.subscription(),
-        )
-        .await;
-    assert_eq!(
-        subscribed.status,
-        StatusCode::CREATED,
-        "{}",
-        subscribed.body
-    );
+    let subscribed = app.subscribe_push(&phone, &browser).await;
     let phone_id = current_id(&sessions(&app, &phone).await);
 
     let ended = app
@@ -142,15 +130,8 @@ async fn an_ended_sessions_push_subscriptions_are_deleted() {
     // The same browser subscribing from a new login gets a new row: the old one was deleted
     // (an endpoint still stored would have moved to the new session under its old id).
     let (again, _) = login_as_device(&app, &alice, "Phone/1.0").await;
-    let resubscribed = app
-        .post(
-            "/api/v1/push/subscriptions",
-            Some(&again),
-            browser.subscription(),
-        )
-        .await;
-    assert_eq!(resubscribed.status, StatusCode::CREATED);
-    assert_ne!(resubscribed.body["id"], subscribed.body["id"]);
+    let resubscribed = app.subscribe_push(&again, &browser).await;
+    assert_ne!(resubscribed["id"], subscribed["id"]);
 }
 
 #[tokio::test]

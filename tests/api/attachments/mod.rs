@@ -140,19 +140,7 @@ async fn a_push_for_a_message_of_attachments_alone_says_what_it_carries() {
     let service = FakePushService::start().await;
     let (alice, bob) = app.friends().await;
     let browser = service.browser();
-    let subscribed = app
-        .post(
-            "/api/v1/push/subscriptions",
-            Some(&bob.access_token),
-            browser.subscription(),
-        )
-        .await;
-    assert_eq!(
-        subscribed.status,
-        StatusCode::CREATED,
-        "{}",
-        subscribed.body
-    );
+    app.subscribe_push(&bob.access_token, &browser).await;
     let photo = upload(&app, &alice, "cat.png", png(20, 20)).await.body["id"].clone();
     let file = upload(&app, &alice, "notes.txt", b"plain words".to_vec())
         .await

@@ -228,3 +228,19 @@ impl FakePushService {
         );
     }
 }
+
+impl super::TestApp {
+    /// Subscribes `browser` to Web Push for the session of `access_token`; the stored
+    /// subscription.
+    pub async fn subscribe_push(&self, access_token: &str, browser: &Browser) -> Value {
+        let reply = self
+            .post(
+                "/api/v1/push/subscriptions",
+                Some(access_token),
+                browser.subscription(),
+            )
+            .await;
+        assert_eq!(reply.status, reqwest::StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+}
