@@ -216,33 +216,21 @@ pub enum AddOutcome {
     NoSuchGroup,
     /// The user is banned from the group.
     Banned,
-    /// The one adding is no longer an admin of the group (`Some(role)`) or no longer in it.
-    NotAdmin(Option<Role>),
 }
 
 /// Adds a member, respecting the cap even under concurrent joins (see the module comment).
-/// With `added_by`, that user must still be an admin of the group when the row is written: their
-/// membership row is read `FOR SHARE` in the same transaction, so a removal or demotion racing
-/// the add waits for it or is seen.
 pub async fn add_member(
     conn: &mut AsyncPgConnection,
     group_id: GroupId,
     user_id: UserId,
     role: Role,
     max_members: i32,
-    added_by: Option<UserId>,
 ) -> QueryResult<AddOutcome> {
     conn.transaction(|conn| {
         async move {
             let Some(count) = lock(conn, group_id).await? else {
                 return Ok(AddOutcome::NoSuchGroup);
             };
-            if let Some(adder) = added_by {
-                let adder_role = role_of_locked(conn, group_id, adder).await?;
-                if adder_role != Some(Role::Admin) {
-                    return Ok(AddOutcome::NotAdmin(adder_role));
-                }
-            }
             if role_of(conn, group_id, user_id).await?.is_some() {
                 return Ok(AddOutcome::AlreadyMember);
             }

@@ -2,7 +2,7 @@
 //! (nor be added back) until an admin lifts the ban; the members hear of the removal as of any
 //! other (`group_event` `member_removed`).
 
-use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
+use diesel_async::scoped_futures::ScopedFutureExt;
 
 use crate::{
     app::{
@@ -29,16 +29,10 @@ pub async fn ban(
     {
         return Err(AppError::NotFound("no such user".into()));
     }
-    let conn: &mut AsyncPgConnection = &mut conn;
-    let outcome = conn
-        .transaction::<_, AppError, _>(|conn| {
-            async move {
-                permissions::require_admin_locked(conn, group_id, admin).await?;
-                Ok(queries::groups::ban(conn, group_id, target).await?)
-            }
-            .scope_boxed()
-        })
-        .await?;
+    let outcome = groups::as_admin(&mut conn, group_id, Some(admin), |conn| {
+        queries::groups::ban(conn, group_id, target).scope_boxed()
+    })
+    .await?;
     if let RemoveOutcome::NotAMember = outcome {
         // Banned before ever joining: nobody's view of the group changed.
         return Ok(());
@@ -54,20 +48,14 @@ pub async fn unban(
     target: UserId,
 ) -> Result<(), AppError> {
     let mut conn = authorised(state, admin, group_id, target).await?;
-    let conn: &mut AsyncPgConnection = &mut conn;
-    conn.transaction::<_, AppError, _>(|conn| {
-        async move {
-            permissions::require_admin_locked(conn, group_id, admin).await?;
-            Ok(queries::groups::unban(conn, group_id, target).await?)
-        }
-        .scope_boxed()
+    groups::as_admin(&mut conn, group_id, Some(admin), |conn| {
+        queries::groups::unban(conn, group_id, target).scope_boxed()
     })
     .await
 }
 
 /// A connection, once `admin` may ban (or lift the ban of) `target` in the group. Asked first
-/// without a lock, so that outsiders never queue on the group's lock; the admin role is asked
-/// again inside the transaction that writes.
+/// without a lock; the admin role is asked again in the writing transaction ([`groups::as_admin`]).
 async fn authorised(
     state: &AppState,
     admin: UserId,

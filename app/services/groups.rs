@@ -7,7 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
+use diesel::QueryResult;
+use diesel_async::{
+    scoped_futures::{ScopedBoxFuture, ScopedFutureExt},
+    AsyncConnection, AsyncPgConnection,
+};
 
 use crate::{
     app::{
@@ -116,16 +120,10 @@ pub async fn rename(
     // Asked first without a lock, so that outsiders never queue on the group's lock; asked
     // again inside the transaction that writes, so an admin removed meanwhile cannot rename.
     permissions::require_admin(&mut conn, group_id, admin).await?;
-    let conn: &mut AsyncPgConnection = &mut conn;
-    let group = conn
-        .transaction::<_, AppError, _>(|conn| {
-            async move {
-                permissions::require_admin_locked(conn, group_id, admin).await?;
-                Ok(queries::groups::rename(conn, group_id, name).await?)
-            }
-            .scope_boxed()
-        })
-        .await?;
+    let group = as_admin(&mut conn, group_id, Some(admin), |conn| {
+        queries::groups::rename(conn, group_id, name).scope_boxed()
+    })
+    .await?;
     let change = GroupChange::Renamed { name: &group.name };
     fanout::publish(state, Event::Group { group_id, change }).await?;
     Ok(group.into_group())
@@ -167,19 +165,12 @@ pub async fn remove_member(
 ) -> Result<(), AppError> {
     let mut conn = state.db.get().await?;
     permissions::may_remove_member(&mut conn, group_id, caller, target).await?;
-    let conn: &mut AsyncPgConnection = &mut conn;
-    let outcome = conn
-        .transaction::<_, AppError, _>(|conn| {
-            async move {
-                // Removing someone else is an admin's: asked again under the group's lock.
-                if target != caller {
-                    permissions::require_admin_locked(conn, group_id, caller).await?;
-                }
-                Ok(queries::groups::remove_member(conn, group_id, target).await?)
-            }
-            .scope_boxed()
-        })
-        .await?;
+    // Removing someone else is an admin's; leaving is anyone's.
+    let admin = (target != caller).then_some(caller);
+    let outcome = as_admin(&mut conn, group_id, admin, |conn| {
+        queries::groups::remove_member(conn, group_id, target).scope_boxed()
+    })
+    .await?;
     if let RemoveOutcome::NotAMember = outcome {
         return Err(AppError::NotFound(
             "that user is not a member of this group".into(),
@@ -200,7 +191,7 @@ pub(super) async fn member_removed(
 }
 
 /// Adds a plain member and returns them, mapping the cap and duplicates to 409. With `added_by`,
-/// the one adding must still be an admin when the member is written.
+/// the one adding must still be an admin when the member is written ([`as_admin`]).
 async fn add(
     state: &AppState,
     mut conn: DbConn,
@@ -209,14 +200,10 @@ async fn add(
     added_by: Option<UserId>,
 ) -> Result<Member, AppError> {
     let max_members = state.config.group_max_members;
-    let added = queries::groups::add_member(
-        &mut conn,
-        group_id,
-        user_id,
-        Role::Member,
-        max_members,
-        added_by,
-    );
+    let added = as_admin(&mut conn, group_id, added_by, |conn| {
+        queries::groups::add_member(conn, group_id, user_id, Role::Member, max_members)
+            .scope_boxed()
+    });
     let record = match added.await? {
         AddOutcome::Added(record) => record,
         AddOutcome::AlreadyMember => {
@@ -229,8 +216,6 @@ async fn add(
         }
         AddOutcome::NoSuchGroup => return Err(permissions::no_such_group()),
         AddOutcome::Banned => return Err(permissions::banned_from_group()),
-        // The admin check, asked again inside the transaction that writes.
-        AddOutcome::NotAdmin(role) => return Err(permissions::not_admin(role)),
     };
     let user = queries::users::find_by_id(&mut conn, user_id)
         .await?
@@ -239,6 +224,35 @@ async fn add(
     let change = GroupChange::MemberAdded(user_id);
     fanout::publish(state, Event::Group { group_id, change }).await?;
     Ok(record.into_member(user.into()))
+}
+
+/// Runs an admin's write in one transaction that first asks again, under the group's lock,
+/// whether `admin` is still the group's admin ([`permissions::require_admin_locked`]): a removal
+/// or demotion that committed meanwhile is seen, a later one waits. The callers ask once before,
+/// without a lock, so that outsiders never queue on it. `None`: a write anyone in the group may
+/// make (leaving, joining), with no admin to ask about.
+pub(super) async fn as_admin<'a, T, F>(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    admin: Option<UserId>,
+    write: F,
+) -> Result<T, AppError>
+where
+    T: Send + 'a,
+    F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> ScopedBoxFuture<'a, 'r, QueryResult<T>>
+        + Send
+        + 'a,
+{
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            if let Some(admin) = admin {
+                permissions::require_admin_locked(conn, group_id, admin).await?;
+            }
+            Ok(write(conn).await?)
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// The group with its member list.

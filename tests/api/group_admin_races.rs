@@ -11,10 +11,21 @@ use simplechat::platform::database;
 
 use crate::helpers::{locks, spawn_app, TestApp, TestUser};
 
-/// The admin actions, each as (name, method, path, body).
-fn actions(group: &str, member: &TestUser) -> [(&'static str, Method, String, Option<Value>); 4] {
+/// The admin actions, each as (name, method, path, body); `newcomer` is a contact of the admin's
+/// who is not in the group.
+fn actions(
+    group: &str,
+    member: &TestUser,
+    newcomer: &TestUser,
+) -> [(&'static str, Method, String, Option<Value>); 5] {
     let bans = format!("/api/v1/groups/{group}/bans/{}", member.id);
     [
+        (
+            "add a member",
+            Method::POST,
+            format!("/api/v1/groups/{group}/members"),
+            Some(json!({ "user_id": newcomer.id })),
+        ),
         (
             "rename",
             Method::PATCH,
@@ -36,11 +47,12 @@ fn actions(group: &str, member: &TestUser) -> [(&'static str, Method, String, Op
 async fn an_admin_removed_while_acting_on_the_group_is_refused() {
     let app = spawn_app().await;
     let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    for round in 0..4 {
-        let [admin, member] = app.new_users().await;
+    for round in 0..5 {
+        let [admin, member, newcomer] = app.new_users().await;
         app.add_contact(&admin, &member).await;
+        app.add_contact(&admin, &newcomer).await;
         let group = app.create_group(&admin, &[&member], false).await;
-        let (action, method, path, body) = actions(&group, &member)[round].clone();
+        let (action, method, path, body) = actions(&group, &member, &newcomer)[round].clone();
 
         // The admin's removal, in flight: the group row locked, the membership gone, not yet
         // committed. A check read outside the writing transaction still sees an admin.
@@ -78,7 +90,8 @@ async fn an_admin_removed_while_acting_on_the_group_is_refused() {
     }
 }
 
-/// The member is still in the group (so neither removed nor banned) and it keeps its name.
+/// The member is still in the group (so neither removed nor banned), nobody else joined it, and
+/// it keeps its name.
 async fn assert_untouched(app: &TestApp, member: &TestUser, group: &str, action: &str) {
     let seen = app
         .get(
@@ -88,4 +101,11 @@ async fn assert_untouched(app: &TestApp, member: &TestUser, group: &str, action:
         .await;
     assert_eq!(seen.status, StatusCode::OK, "{action}: {}", seen.body);
     assert_ne!(seen.body["name"], "taken over", "{action}");
+    let members: Vec<&Value> = seen.body["members"]
+        .as_array()
+        .expect("the members")
+        .iter()
+        .map(|m| &m["user"]["id"])
+        .collect();
+    assert_eq!(members, [&json!(member.id)], "{action}: {}", seen.body);
 }
