@@ -14,8 +14,8 @@ use crate::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
-            messages::{Conversation, MessageId, Page, PageLimit, SendMessageRequest},
-            outgoing::Outgoing,
+            messages::{Conversation, MessageId, Page, PageLimit},
+            outgoing::{Outgoing, SendMessageRequest},
         },
         services::{conversations, message_changes, messaging},
         state::AppState,

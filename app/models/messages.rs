@@ -1,16 +1,16 @@
-//! Messages and conversations: what is stored, what clients see, and the validated inputs.
+//! Messages and conversations: what is stored and what clients see. What a sender sends, before
+//! it is stored, is in `outgoing`.
 
 use chrono::{DateTime, Utc};
 use diesel::{Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object, Union};
 
 use super::{
-    attachments::{Attachment, AttachmentIds, AttachmentList},
+    attachments::Attachment,
     fields::{
-        int_range_param, string_type, text_field_openapi, Named, Omittable, TextField,
-        NOT_SPACE_OR_NUL, NO_NUL,
+        int_range_param, string_type, text_field_openapi, TextField, NOT_SPACE_OR_NUL, NO_NUL,
     },
-    ids::{AttachmentId, GroupId, UserId},
+    ids::{GroupId, UserId},
 };
 use crate::platform::database::schema::{conversations, messages};
 
@@ -23,7 +23,7 @@ impl MessageId {
     const PATTERN: &'static str = "^[1-9][0-9]{0,18}$";
 
     /// The schema of a message id wherever one travels.
-    fn schema() -> MetaSchema {
+    pub(super) fn schema() -> MetaSchema {
         let mut schema = MetaSchema::new("string");
         schema.pattern = Some(Self::PATTERN.into());
         schema.description = Some("A sonyflake id as a decimal string.");
@@ -185,6 +185,24 @@ pub struct MessageRecord {
 }
 
 impl MessageRecord {
+    /// A stored message of `sender` for unit tests, the other columns as a first message has them.
+    #[cfg(test)]
+    pub fn sample(sender: UserId, content: &str) -> Self {
+        Self {
+            id: 1,
+            conversation_id: 1,
+            seq: 1,
+            sender_id: sender,
+            content: content.into(),
+            client_msg_id: "c".into(),
+            created_at: Utc::now(),
+            change_seq: 0,
+            edited_at: None,
+            deleted: false,
+            reply_to_id: None,
+        }
+    }
+
     /// The message as seen by a reader, given the conversation from that reader's side, without
     /// its reply and reactions (which live in other rows; see `services::message_views`).
     pub fn into_message(self, conversation: Conv) -> Message {
@@ -282,6 +300,10 @@ pub struct MessageContent(String);
 
 impl MessageContent {
     pub const MAX_CHARS: usize = 4096;
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
 }
 
 impl TextField for MessageContent {
@@ -354,104 +376,3 @@ impl TextField for ClientMsgId {
     }
 }
 text_field_openapi!(ClientMsgId);
-
-/// The text of a send: like [`MessageContent`], but it may be `""` when the message carries
-/// attachments (see [`MessageBody`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendContent(String);
-
-impl TextField for SendContent {
-    const FIELD: &'static str = "content";
-
-    fn describe(schema: &mut MetaSchema) {
-        schema.max_length = Some(MessageContent::MAX_CHARS);
-        schema.pattern = Some(format!("^({NO_NUL}*{NOT_SPACE_OR_NUL}{NO_NUL}*)?$"));
-        schema.description = Some(
-            "1–4096 characters, not only whitespace; may be \"\" when `attachments` are sent.",
-        );
-    }
-
-    fn parse(raw: String) -> Result<Self, String> {
-        if raw.is_empty() {
-            return Ok(Self(raw));
-        }
-        MessageContent::parse(raw).map(|content| Self(content.0))
-    }
-
-    fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-text_field_openapi!(SendContent);
-
-/// What a send carries: text, attachments, or both; never neither.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageBody {
-    content: String,
-    attachments: AttachmentIds,
-}
-
-impl MessageBody {
-    /// Combines a send's `content` and `attachments`; errors name the field at fault.
-    pub fn new(
-        content: SendContent,
-        attachments: Option<Vec<AttachmentId>>,
-    ) -> Result<Self, String> {
-        let attachments = AttachmentIds::parse(attachments)?;
-        if content.0.is_empty() && attachments.is_empty() {
-            return Err(format!(
-                "{} must not be empty or only whitespace (it may be empty only when attachments are sent)",
-                <MessageContent as TextField>::FIELD
-            ));
-        }
-        Ok(Self {
-            content: content.0,
-            attachments,
-        })
-    }
-
-    pub fn content(&self) -> &str {
-        &self.content
-    }
-
-    pub fn attachments(&self) -> &AttachmentIds {
-        &self.attachments
-    }
-}
-
-/// Body of the REST send routes.
-#[derive(Debug, Object)]
-pub struct SendMessageRequest {
-    pub content: SendContent,
-    pub client_msg_id: ClientMsgId,
-    /// Ids of files uploaded by the sender (`POST /attachments`) and not sent yet: 1–10. Leave it
-    /// out for none.
-    pub attachments: Omittable<AttachmentList>,
-    /// The id of a message of the same conversation that this one answers. Leave it out for a
-    /// message that answers none (`null` is refused, as for every optional field).
-    pub reply_to: Omittable<QuotedId>,
-}
-
-/// `reply_to` of a send: the message answered. A message id under the name errors use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QuotedId(pub MessageId);
-
-impl Named for QuotedId {
-    const FIELD: &'static str = "reply_to";
-}
-
-string_type!(QuotedId, "MessageId", MessageId::schema());
-
-impl poem_openapi::types::ParseFromJSON for QuotedId {
-    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
-        MessageId::parse_from_json(value)
-            .map(Self)
-            .map_err(poem_openapi::types::ParseError::propagate)
-    }
-}
-
-impl poem_openapi::types::ToJSON for QuotedId {
-    fn to_json(&self) -> Option<serde_json::Value> {
-        self.0.to_json()
-    }
-}

@@ -19,7 +19,11 @@ use diesel::{
 };
 
 use crate::{
-    app::models::ids::{AttachmentId, GroupId, UserId},
+    app::models::{
+        fields::TextField,
+        ids::{AttachmentId, GroupId, UserId},
+        outgoing::Outgoing,
+    },
     platform::database::schema::{conversations, messages},
 };
 
@@ -107,6 +111,66 @@ impl QueryFragment<Pg> for BumpGroups<'_> {
         );
         out.push_sql(CONVERSATION_COLUMNS);
         Ok(())
+    }
+}
+
+/// A batch's messages, column by column, as [`InsertMessages`] takes them: the one place where a
+/// stored message's columns are read from its send (a new column of a send is added here, to
+/// the insert below, and to the row's type).
+#[derive(Default)]
+pub struct MessageRows<'a> {
+    ids: Vec<i64>,
+    conversation_ids: Vec<i64>,
+    seqs: Vec<i64>,
+    sender_ids: Vec<UserId>,
+    contents: Vec<&'a str>,
+    client_msg_ids: Vec<&'a str>,
+    reply_to_ids: Vec<Option<i64>>,
+}
+
+impl<'a> MessageRows<'a> {
+    /// Adds the message `id`, stored as `seq` of its conversation.
+    pub fn push(
+        &mut self,
+        id: i64,
+        conversation_id: i64,
+        seq: i64,
+        sender_id: UserId,
+        outgoing: &'a Outgoing,
+    ) {
+        self.ids.push(id);
+        self.conversation_ids.push(conversation_id);
+        self.seqs.push(seq);
+        self.sender_ids.push(sender_id);
+        self.contents.push(outgoing.body.content());
+        self.client_msg_ids.push(outgoing.client_msg_id.as_str());
+        self.reply_to_ids.push(outgoing.reply_to.map(|id| id.0));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The messages' ids, in the order pushed.
+    pub fn ids(&self) -> &[i64] {
+        &self.ids
+    }
+
+    /// Each message's conversation, in the order pushed.
+    pub fn conversation_ids(&self) -> &[i64] {
+        &self.conversation_ids
+    }
+
+    pub fn statement(&self) -> InsertMessages<'_> {
+        InsertMessages {
+            ids: &self.ids,
+            conversation_ids: &self.conversation_ids,
+            seqs: &self.seqs,
+            sender_ids: &self.sender_ids,
+            contents: &self.contents,
+            client_msg_ids: &self.client_msg_ids,
+            reply_to_ids: &self.reply_to_ids,
+        }
     }
 }
 

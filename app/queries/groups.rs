@@ -1,4 +1,4 @@
-//! SQL for `chat.groups`, `chat.group_members` and `chat.group_bans`.
+//! SQL for `chat.groups` and `chat.group_members` (bans are in `group_bans`).
 //!
 //! Every change of membership first locks the group's row (`FOR UPDATE`). That one lock makes the
 //! member cap, the member count, admin succession and the removal of an emptied group consistent
@@ -236,7 +236,7 @@ pub async fn add_member(
             }
             // Checked under the group's lock, which a ban's removal also takes: a join racing a
             // ban either sees the ban or is undone by its removal.
-            if is_banned(conn, group_id, user_id).await? {
+            if super::group_bans::is_banned(conn, group_id, user_id).await? {
                 return Ok(AddOutcome::Banned);
             }
             if count >= max_members {
@@ -373,52 +373,4 @@ async fn promote_if_no_admin(
         .execute(conn)
         .await?;
     Ok(Some(eldest))
-}
-
-/// Whether the user is banned from the group.
-pub async fn is_banned(
-    conn: &mut AsyncPgConnection,
-    group_id: GroupId,
-    user_id: UserId,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        group_bans::table.find((group_id, user_id)),
-    ))
-    .get_result(conn)
-    .await
-}
-
-/// Bans the user from the group and removes them if they are a member, in one transaction.
-pub async fn ban(
-    conn: &mut AsyncPgConnection,
-    group_id: GroupId,
-    user_id: UserId,
-) -> QueryResult<RemoveOutcome> {
-    conn.transaction(|conn| {
-        async move {
-            diesel::insert_into(group_bans::table)
-                .values((
-                    group_bans::group_id.eq(group_id),
-                    group_bans::user_id.eq(user_id),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            remove_member(conn, group_id, user_id).await
-        }
-        .scope_boxed()
-    })
-    .await
-}
-
-/// Lifts a ban; lifting one that does not exist is harmless.
-pub async fn unban(
-    conn: &mut AsyncPgConnection,
-    group_id: GroupId,
-    user_id: UserId,
-) -> QueryResult<()> {
-    diesel::delete(group_bans::table.find((group_id, user_id)))
-        .execute(conn)
-        .await
-        .map(drop)
 }

@@ -15,7 +15,7 @@ use futures_util::{
 use super::{
     attachments::not_attachable,
     batch_statements::{
-        AdvanceReadMarkers, AttachToMessages, BumpGroups, BumpPairs, InsertMessages, QueuePushes,
+        AdvanceReadMarkers, AttachToMessages, BumpGroups, BumpPairs, MessageRows, QueuePushes,
     },
     messages::ConversationKey,
 };
@@ -23,24 +23,21 @@ use crate::{
     app::models::{
         ids::{AttachmentId, UserId},
         messages::{ConversationRecord, MessageRecord},
+        outgoing::Outgoing,
     },
     platform::database::schema::{conversations, users},
 };
 
-/// A message about to be stored.
+/// A message about to be stored: a send with its id, sender and conversation.
 #[derive(Clone, Copy)]
 pub struct NewMessage<'a> {
     pub id: i64,
     pub key: ConversationKey,
     pub sender_id: UserId,
-    pub content: &'a str,
-    pub client_msg_id: &'a str,
-    /// The message this one answers, in the same conversation (checked by the caller; the
-    /// table's foreign key makes sure).
-    pub reply_to: Option<i64>,
-    /// Uploads it carries: attached in the same transaction, or the whole batch fails with
-    /// [`super::attachments::is_not_attachable`].
-    pub attachments: &'a [AttachmentId],
+    /// What is sent. Its `reply_to` is in the same conversation (checked by the caller; the
+    /// table's foreign key makes sure); its uploads are attached in the same transaction, or
+    /// the whole batch fails with [`super::attachments::is_not_attachable`].
+    pub outgoing: &'a Outgoing,
 }
 
 /// Why a message of a batch was not stored.
@@ -95,7 +92,7 @@ pub async fn store_batch(
                 .iter()
                 .map(|(key, conversation)| (*key, conversation.last_seq - counts[key] + 1))
                 .collect();
-            let mut rows = MessageColumns::default();
+            let mut rows = MessageRows::default();
             let mut placed = Vec::with_capacity(batch.len());
             let mut newest_read = BTreeMap::<(i64, UserId), i64>::new();
             let mut attached = AttachmentColumns::default();
@@ -110,13 +107,13 @@ pub async fn store_batch(
                     placed.push(Err(Unstored::GroupGone));
                     continue;
                 };
-                rows.push(new, conversation.id, *seq);
+                rows.push(new.id, conversation.id, *seq, new.sender_id, new.outgoing);
                 attached.push(new, conversation.id);
                 placed.push(Ok((new.id, conversation)));
                 newest_read.insert((conversation.id, new.sender_id), *seq);
                 *seq += 1;
             }
-            if rows.ids.is_empty() {
+            if rows.is_empty() {
                 // Nothing was placed: every entry already says why.
                 return Ok(placed
                     .into_iter()
@@ -129,8 +126,8 @@ pub async fn store_batch(
             let advance = markers.statement().execute(conn);
             // Pushes are queued with their messages: committed together or not at all.
             let queue_pushes = QueuePushes {
-                conversation_ids: &rows.conversation_ids,
-                message_ids: &rows.ids,
+                conversation_ids: rows.conversation_ids(),
+                message_ids: rows.ids(),
             }
             .execute(conn);
             // After the insert (pipelined in order): the attachments reference their messages.
@@ -293,42 +290,6 @@ async fn take_seqs(
         .collect())
 }
 
-/// A batch's messages, column by column, as [`InsertMessages`] takes them.
-#[derive(Default)]
-struct MessageColumns<'a> {
-    ids: Vec<i64>,
-    conversation_ids: Vec<i64>,
-    seqs: Vec<i64>,
-    sender_ids: Vec<UserId>,
-    contents: Vec<&'a str>,
-    client_msg_ids: Vec<&'a str>,
-    reply_to_ids: Vec<Option<i64>>,
-}
-
-impl<'a> MessageColumns<'a> {
-    fn push(&mut self, new: &NewMessage<'a>, conversation_id: i64, seq: i64) {
-        self.ids.push(new.id);
-        self.conversation_ids.push(conversation_id);
-        self.seqs.push(seq);
-        self.sender_ids.push(new.sender_id);
-        self.contents.push(new.content);
-        self.client_msg_ids.push(new.client_msg_id);
-        self.reply_to_ids.push(new.reply_to);
-    }
-
-    fn statement(&self) -> InsertMessages<'_> {
-        InsertMessages {
-            ids: &self.ids,
-            conversation_ids: &self.conversation_ids,
-            seqs: &self.seqs,
-            sender_ids: &self.sender_ids,
-            contents: &self.contents,
-            client_msg_ids: &self.client_msg_ids,
-            reply_to_ids: &self.reply_to_ids,
-        }
-    }
-}
-
 /// The attachments of a batch's messages, column by column, as [`AttachToMessages`] takes them.
 #[derive(Default)]
 struct AttachmentColumns {
@@ -341,7 +302,7 @@ struct AttachmentColumns {
 
 impl AttachmentColumns {
     fn push(&mut self, new: &NewMessage<'_>, conversation_id: i64) {
-        for (position, id) in new.attachments.iter().enumerate() {
+        for (position, id) in new.outgoing.body.attachments().ids().iter().enumerate() {
             self.attachment_ids.push(*id);
             self.uploader_ids.push(new.sender_id);
             self.conversation_ids.push(conversation_id);

@@ -9,6 +9,7 @@ mod batch_statements;
 pub mod blocks;
 pub mod chatbot;
 pub mod contacts;
+pub mod group_bans;
 pub mod groups;
 pub mod message_batches;
 pub mod message_changes;

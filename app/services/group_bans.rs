@@ -30,7 +30,7 @@ pub async fn ban(
         return Err(AppError::NotFound("no such user".into()));
     }
     let outcome = groups::as_admin(&mut conn, group_id, Some(admin), |conn| {
-        queries::groups::ban(conn, group_id, target).scope_boxed()
+        queries::group_bans::ban(conn, group_id, target).scope_boxed()
     })
     .await?;
     if let RemoveOutcome::NotAMember = outcome {
@@ -49,7 +49,7 @@ pub async fn unban(
 ) -> Result<(), AppError> {
     let mut conn = authorised(state, admin, group_id, target).await?;
     groups::as_admin(&mut conn, group_id, Some(admin), |conn| {
-        queries::groups::unban(conn, group_id, target).scope_boxed()
+        queries::group_bans::unban(conn, group_id, target).scope_boxed()
     })
     .await
 }

@@ -10,6 +10,8 @@ use simplechat::{
         models::{
             frames::Target,
             ids::{GroupId, UserId},
+            messages::ClientMsgId,
+            outgoing::Outgoing,
         },
         services::{
             message_writer::{Draft, MessageWriter, Written},
@@ -28,15 +30,22 @@ fn user_id(user: &TestUser) -> UserId {
 }
 
 fn draft(sender: &TestUser, target: Target, client_msg_id: &str) -> Draft {
-    Draft {
-        sender: user_id(sender),
+    draft_saying(
+        sender,
         target,
-        content: format!("content of {client_msg_id}"),
-        client_msg_id: client_msg_id.to_owned(),
-        reply_to: None,
-        attachments: Vec::new(),
-        authority: Authority::Rules,
-    }
+        client_msg_id,
+        &format!("content of {client_msg_id}"),
+    )
+}
+
+/// A draft with any content: made here, not read from a client, so nothing checks it.
+fn draft_saying(sender: &TestUser, target: Target, client_msg_id: &str, content: &str) -> Draft {
+    let outgoing = Outgoing::from_server(
+        target,
+        content.to_owned(),
+        ClientMsgId::server_chosen(client_msg_id.to_owned()),
+    );
+    Draft::new(user_id(sender), outgoing, Authority::Rules)
 }
 
 /// A writer of its own on the app's database (the app itself stores no message in these tests).
@@ -123,8 +132,12 @@ async fn a_retry_in_a_batch_gets_its_original_and_the_others_are_stored() {
     assert_eq!(outcome(&first), Ok(("stored", 1, "content of m1".into())));
 
     // The retry fails the batch's insert; its drafts are then stored one by one.
-    let mut retry = draft(&alice, to_bob, "m1");
-    retry.content = "a retry carries the same id, whatever it says".into();
+    let retry = draft_saying(
+        &alice,
+        to_bob,
+        "m1",
+        "a retry carries the same id, whatever it says",
+    );
     let results = one_batch(
         &writer,
         vec![
@@ -182,8 +195,7 @@ async fn a_message_the_database_refuses_fails_alone_and_its_batch_is_stored_arou
     let writer = writer(&app);
     let to_bob = Target::User(user_id(&bob));
     // Postgres text cannot hold NUL. The API refuses it up front; a draft made here does not.
-    let mut unstorable = draft(&alice, to_bob, "nul");
-    unstorable.content = "a\0b".into();
+    let unstorable = draft_saying(&alice, to_bob, "nul", "a\0b");
 
     let results = one_batch(
         &writer,

@@ -14,7 +14,8 @@ use crate::{
             chatbot::{CHATBOT_ID, MENTION},
             frames::Target,
             ids::{GroupId, UserId},
-            messages::{ConversationRecord, MessageContent, MessageRecord},
+            messages::{ClientMsgId, ConversationRecord, MessageContent, MessageRecord},
+            outgoing::Outgoing,
         },
         queries,
         services::{
@@ -174,15 +175,12 @@ async fn try_answer(
         )(err)
     })?;
 
-    let draft = Draft {
-        sender: CHATBOT_ID,
-        target: destination.target(),
-        content: fit(&reply),
-        client_msg_id: format!("reply:{}", question.id),
-        reply_to: None,
-        attachments: Vec::new(),
-        authority: Authority::Trusted,
-    };
+    let answer = Outgoing::from_server(
+        destination.target(),
+        fit(&reply),
+        ClientMsgId::server_chosen(format!("reply:{}", question.id)),
+    );
+    let draft = Draft::new(CHATBOT_ID, answer, Authority::Trusted);
     let written = state.writer.write(draft).await.map_err(Refusal::logged(
         "storing the chatbot's answer",
         "the chatbot's answer could not be stored",
@@ -252,19 +250,7 @@ mod tests {
     use super::*;
 
     fn record(sender: UserId, content: &str) -> MessageRecord {
-        MessageRecord {
-            id: 1,
-            conversation_id: 1,
-            seq: 1,
-            sender_id: sender,
-            content: content.into(),
-            client_msg_id: "c".into(),
-            created_at: chrono::Utc::now(),
-            change_seq: 0,
-            edited_at: None,
-            deleted: false,
-            reply_to_id: None,
-        }
+        MessageRecord::sample(sender, content)
     }
 
     fn group() -> ConversationRecord {

@@ -118,7 +118,7 @@ impl Batcher {
             };
             // The same draft twice in one batch (a retry sent before the first answer): the
             // second waits until the first is stored, then is a plain retry.
-            if seen.insert((draft.sender, draft.client_msg_id.as_str())) {
+            if seen.insert((draft.sender, draft.client_msg_id())) {
                 firsts.push((index, key, members));
             } else {
                 twins.push((index, key, members));
@@ -176,10 +176,7 @@ impl<'a> Allowed<'a> {
                 id,
                 key,
                 sender_id: draft.sender,
-                content: &draft.content,
-                client_msg_id: &draft.client_msg_id,
-                reply_to: draft.reply_to.map(|id| id.0),
-                attachments: &draft.attachments,
+                outgoing: &draft.outgoing,
             },
         }
     }
@@ -257,7 +254,7 @@ async fn settle(
         Stored::Done(written) => Ok(*written),
         Stored::Taken => {
             let sender = [draft.sender];
-            let client_msg_id = [draft.client_msg_id.as_str()];
+            let client_msg_id = [draft.client_msg_id()];
             match queries::messages::by_client_msg_ids(conn, &sender, &client_msg_id).await {
                 Ok(found) => match found.into_iter().next() {
                     Some((record, conversation)) => Ok(Written::Original {

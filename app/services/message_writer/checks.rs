@@ -55,16 +55,16 @@ pub(super) async fn check(
         .iter()
         .map(|draft| {
             if let Some((record, conversation)) =
-                originals.get(&(draft.sender, draft.client_msg_id.clone()))
+                originals.get(&(draft.sender, draft.client_msg_id().to_owned()))
             {
                 return retry(&facts, draft, record, conversation);
             }
-            match permissions::may_send(&facts, draft.sender, draft.target, draft.authority) {
+            match permissions::may_send(&facts, draft.sender, draft.target(), draft.authority) {
                 // A deleted message is final: it takes no replies.
                 Ok(_)
                     if draft
-                        .reply_to
-                        .is_some_and(|id| deleted_quotes.contains(&id.0)) =>
+                        .reply_to()
+                        .is_some_and(|id| deleted_quotes.contains(&id)) =>
                 {
                     Check::Refused(AppError::BadRequest(
                         "reply_to: that message was deleted".into(),
@@ -72,7 +72,7 @@ pub(super) async fn check(
                 }
                 Ok(key) => Check::Allowed {
                     key,
-                    members: members(&facts, draft.target),
+                    members: members(&facts, draft.target()),
                 },
                 Err(refusal) => Check::Refused(refusal),
             }
@@ -96,7 +96,7 @@ fn retry(
             conversation: conversation.clone(),
         });
     }
-    match permissions::may_send(facts, draft.sender, draft.target, draft.authority) {
+    match permissions::may_send(facts, draft.sender, draft.target(), draft.authority) {
         Err(refusal) => Check::Refused(refusal),
         // Sendable here, but the id belongs to a message elsewhere that the sender cannot read.
         Ok(_) => Check::Refused(AppError::Conflict(
@@ -148,20 +148,14 @@ async fn read_facts(
     drafts: &[Draft],
 ) -> Result<(Originals, SendFacts, HashSet<i64>), DieselError> {
     let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
-    let client_msg_ids: Vec<&str> = drafts
-        .iter()
-        .map(|draft| draft.client_msg_id.as_str())
-        .collect();
+    let client_msg_ids: Vec<&str> = drafts.iter().map(Draft::client_msg_id).collect();
     let Subjects {
         recipients,
         parties,
         groups,
     } = Subjects::of(drafts);
 
-    let quoted: Vec<i64> = drafts
-        .iter()
-        .filter_map(|draft| draft.reply_to.map(|id| id.0))
-        .collect();
+    let quoted: Vec<i64> = drafts.iter().filter_map(Draft::reply_to).collect();
 
     // The queries go out together (pipelined): Postgres answers them one after the other, with
     // no round trip in between.
@@ -228,7 +222,7 @@ impl Subjects {
         let mut parties = HashSet::new();
         let mut groups = HashSet::new();
         for draft in drafts {
-            match (draft.target, draft.authority) {
+            match (draft.target(), draft.authority) {
                 (Target::User(other), Authority::Rules) => {
                     recipients.insert(other);
                     parties.extend([draft.sender, other]);

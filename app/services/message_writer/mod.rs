@@ -25,8 +25,8 @@ use crate::{
         models::{
             fields::TextField,
             frames::Target,
-            ids::{AttachmentId, UserId},
-            messages::{ConversationRecord, MessageId, MessageRecord},
+            ids::UserId,
+            messages::{ConversationRecord, MessageRecord},
             outgoing::Outgoing,
         },
         queries::messages::ConversationKey,
@@ -41,43 +41,43 @@ const MAX_BATCH: usize = 128;
 /// Sends waiting for a writer, per instance, before senders wait to queue.
 const QUEUE_DEPTH: usize = 4096;
 
-/// A message to store.
+/// A message to store: a validated send, from whom, and under which rules.
 pub struct Draft {
     pub sender: UserId,
-    pub target: Target,
-    pub content: String,
-    pub client_msg_id: String,
-    /// The message this one answers; the caller has checked it is in the same conversation.
-    pub reply_to: Option<MessageId>,
-    /// Uploads it carries; the store checks, in its transaction, that each is the sender's and
-    /// not sent yet.
-    pub attachments: Vec<AttachmentId>,
+    /// What is sent, as it will be stored. Its `reply_to` was checked by the caller to be in the
+    /// same conversation; its attachments are checked by the store, in its transaction, to be
+    /// the sender's and not sent yet.
+    pub outgoing: Outgoing,
     pub authority: Authority,
 }
 
 impl Draft {
     /// A user's send (or another message the rules authorise as `authority` says).
     pub fn new(sender: UserId, outgoing: Outgoing, authority: Authority) -> Self {
-        let Outgoing {
-            target,
-            body,
-            client_msg_id,
-            reply_to,
-        } = outgoing;
         Self {
             sender,
-            target,
-            content: body.content().to_owned(),
-            client_msg_id: client_msg_id.as_str().to_owned(),
-            reply_to,
-            attachments: body.attachments().ids().to_vec(),
+            outgoing,
             authority,
         }
     }
 
+    /// Where it goes.
+    pub fn target(&self) -> Target {
+        self.outgoing.target
+    }
+
+    pub fn client_msg_id(&self) -> &str {
+        self.outgoing.client_msg_id.as_str()
+    }
+
+    /// The message it answers, if any.
+    pub fn reply_to(&self) -> Option<i64> {
+        self.outgoing.reply_to.map(|id| id.0)
+    }
+
     /// The conversation the draft is written to.
     pub fn key(&self) -> ConversationKey {
-        match self.target {
+        match self.outgoing.target {
             Target::User(other) => ConversationKey::pair(self.sender, other),
             Target::Group(group_id) => ConversationKey::Group(group_id),
         }
