@@ -1,4 +1,5 @@
-//! The message writer's multi-row statements, written as SQL.
+//! The message writer's multi-row statements, written as SQL: storing a batch, and finding the
+//! originals of retries.
 //!
 //! Diesel writes a multi-row insert as `VALUES (…), (…), …`: its text changes with the number of
 //! rows, so Postgres parses and plans it again for every batch, after one more round trip to
@@ -55,188 +56,182 @@ macro_rules! cached_statement {
     };
 }
 
-/// Adds `count` to the `last_seq` of each private pair's conversation, creating the missing
-/// ones; returns the conversations after that. Rows are locked in the order given.
-pub struct BumpPairs<'a> {
-    pub lows: &'a [UserId],
-    pub highs: &'a [UserId],
-    pub counts: &'a [i64],
-}
+/// A conversation's key as `chat.conversations` stores it: `user_low` and `user_high` of a
+/// private pair, or `group_id` of a group.
+pub type KeyColumns = (Option<UserId>, Option<UserId>, Option<GroupId>);
 
-cached_statement!(BumpPairs, conversations::SqlType);
-
-impl QueryFragment<Pg> for BumpPairs<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO chat.conversations (user_low, user_high, last_seq) \
-             SELECT * FROM unnest(",
-        );
-        out.push_bind_param::<Array<Uuid>, _>(self.lows)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Uuid>, _>(self.highs)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.counts)?;
-        out.push_sql(
-            ") ON CONFLICT (user_low, user_high) DO UPDATE \
-             SET last_seq = conversations.last_seq + excluded.last_seq \
-             RETURNING ",
-        );
-        out.push_sql(CONVERSATION_COLUMNS);
-        Ok(())
-    }
-}
-
-/// Adds `count` to the `last_seq` of each group's conversation (whose rows the caller has
-/// locked); returns the conversations after that. A deleted group's is missing.
-pub struct BumpGroups<'a> {
-    pub group_ids: &'a [GroupId],
-    pub counts: &'a [i64],
-}
-
-cached_statement!(BumpGroups, conversations::SqlType);
-
-impl QueryFragment<Pg> for BumpGroups<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "UPDATE chat.conversations AS c SET last_seq = c.last_seq + batch.count \
-             FROM unnest(",
-        );
-        out.push_bind_param::<Array<Uuid>, _>(self.group_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.counts)?;
-        // The batch's columns are named apart from the table's, so that RETURNING can name the
-        // table's alone, unqualified.
-        out.push_sql(
-            ") AS batch (batch_group_id, count) WHERE c.group_id = batch.batch_group_id RETURNING ",
-        );
-        out.push_sql(CONVERSATION_COLUMNS);
-        Ok(())
-    }
-}
-
-/// A batch's messages, column by column, as [`InsertMessages`] takes them: the one place where a
+/// A batch's messages, column by column, as [`StoreMessages`] takes them: the one place where a
 /// stored message's columns are read from its send (a new column of a send is added here, to
-/// the insert below, and to the row's type).
+/// the statement below, and to the row's type).
 #[derive(Default)]
 pub struct MessageRows<'a> {
     ids: Vec<i64>,
-    conversation_ids: Vec<i64>,
-    seqs: Vec<i64>,
+    user_lows: Vec<Option<UserId>>,
+    user_highs: Vec<Option<UserId>>,
+    group_ids: Vec<Option<GroupId>>,
     sender_ids: Vec<UserId>,
     contents: Vec<&'a str>,
     client_msg_ids: Vec<&'a str>,
     reply_to_ids: Vec<Option<i64>>,
+    attachment_ids: Vec<AttachmentId>,
+    attachment_message_ids: Vec<i64>,
+    attachment_positions: Vec<i16>,
 }
 
 impl<'a> MessageRows<'a> {
-    /// Adds the message `id`, stored as `seq` of its conversation.
+    /// Adds the message `id` from `sender_id` to the conversation whose key columns
+    /// (`ConversationKey::columns`) are `(low, high, group)`.
     pub fn push(
         &mut self,
         id: i64,
-        conversation_id: i64,
-        seq: i64,
+        (low, high, group): KeyColumns,
         sender_id: UserId,
         outgoing: &'a Outgoing,
     ) {
         self.ids.push(id);
-        self.conversation_ids.push(conversation_id);
-        self.seqs.push(seq);
+        self.user_lows.push(low);
+        self.user_highs.push(high);
+        self.group_ids.push(group);
         self.sender_ids.push(sender_id);
         self.contents.push(outgoing.body.content());
         self.client_msg_ids.push(outgoing.client_msg_id.as_str());
         self.reply_to_ids.push(outgoing.reply_to.map(|id| id.0));
+        for (position, attachment) in outgoing.body.attachments().ids().iter().enumerate() {
+            self.attachment_ids.push(*attachment);
+            self.attachment_message_ids.push(id);
+            // At most `AttachmentIds::MAX` per message.
+            self.attachment_positions.push(position as i16);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
-    /// The messages' ids, in the order pushed.
-    pub fn ids(&self) -> &[i64] {
-        &self.ids
-    }
-
-    /// Each message's conversation, in the order pushed.
-    pub fn conversation_ids(&self) -> &[i64] {
-        &self.conversation_ids
-    }
-
-    pub fn statement(&self) -> InsertMessages<'_> {
-        InsertMessages {
-            ids: &self.ids,
-            conversation_ids: &self.conversation_ids,
-            seqs: &self.seqs,
-            sender_ids: &self.sender_ids,
-            contents: &self.contents,
-            client_msg_ids: &self.client_msg_ids,
-            reply_to_ids: &self.reply_to_ids,
-        }
+    /// The statement that stores them all.
+    pub fn statement(&self) -> StoreMessages<'_> {
+        StoreMessages { rows: self }
     }
 }
 
-/// Inserts messages, one per index of the arrays; returns the stored rows.
-pub struct InsertMessages<'a> {
-    pub ids: &'a [i64],
-    pub conversation_ids: &'a [i64],
-    pub seqs: &'a [i64],
-    pub sender_ids: &'a [UserId],
-    pub contents: &'a [&'a str],
-    pub client_msg_ids: &'a [&'a str],
-    pub reply_to_ids: &'a [Option<i64>],
+/// Stores a batch in one statement: takes each conversation's next seqs (creating a private
+/// conversation on its first message), inserts the messages with them, moves each sender's read
+/// marker to their newest message, queues the messages for Web Push and attaches their uploads.
+/// Returns each stored message with its conversation (as of the end of the batch) and, on every
+/// row, how many uploads were attached.
+///
+/// A message to a group whose conversation is gone (the group was deleted) is left out. The
+/// conversation rows are already locked, in order, by the check pass (`lock_conversations`); a
+/// private pair's first message creates its row here, the batch's new pairs in `(low, high)`
+/// order, so two batches never deadlock over them. Within a conversation, messages take seqs in
+/// batch order.
+///
+/// One statement instead of seven: each statement costs Postgres a round of parse-bind-execute
+/// messages, a snapshot and executor start-up, which at one or two messages a batch (a quiet
+/// server) was most of what a message cost (`docs/performance.md`, change 15).
+pub struct StoreMessages<'a> {
+    rows: &'a MessageRows<'a>,
 }
 
-cached_statement!(InsertMessages, messages::SqlType);
+cached_statement!(
+    StoreMessages,
+    (messages::SqlType, conversations::SqlType, BigInt)
+);
 
-impl QueryFragment<Pg> for InsertMessages<'_> {
+impl QueryFragment<Pg> for StoreMessages<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let rows = self.rows;
+        out.push_sql("WITH batch AS (SELECT * FROM unnest(");
+        out.push_bind_param::<Array<BigInt>, _>(&rows.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Uuid>>, _>(&rows.user_lows)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Uuid>>, _>(&rows.user_highs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Uuid>>, _>(&rows.group_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(&rows.sender_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&rows.contents)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&rows.client_msg_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&rows.reply_to_ids)?;
         out.push_sql(
-            "INSERT INTO chat.messages \
-             (id, conversation_id, seq, sender_id, content, client_msg_id, reply_to_id) \
-             SELECT * FROM unnest(",
+            ") WITH ORDINALITY AS b (id, user_low, user_high, group_id, sender_id, content, \
+                                     client_msg_id, reply_to_id, ord)), \
+             pairs AS (\
+               INSERT INTO chat.conversations (user_low, user_high, last_seq) \
+               SELECT user_low, user_high, count(*) FROM batch WHERE group_id IS NULL \
+               GROUP BY user_low, user_high ORDER BY user_low, user_high \
+               ON CONFLICT (user_low, user_high) DO UPDATE \
+               SET last_seq = conversations.last_seq + excluded.last_seq \
+               RETURNING ",
         );
-        out.push_bind_param::<Array<BigInt>, _>(self.ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.seqs)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Uuid>, _>(self.sender_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(self.contents)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<BigInt>>, _>(self.reply_to_ids)?;
-        out.push_sql(") RETURNING ");
+        out.push_sql(CONVERSATION_COLUMNS);
+        // The batch's columns are named apart from the table's, so that RETURNING can name the
+        // table's alone, unqualified.
+        out.push_sql(
+            "), \
+             groups AS (\
+               UPDATE chat.conversations AS c SET last_seq = c.last_seq + counted.count \
+               FROM (SELECT group_id AS batch_group_id, count(*) AS count FROM batch \
+                     WHERE group_id IS NOT NULL GROUP BY group_id) AS counted \
+               WHERE c.group_id = counted.batch_group_id \
+               RETURNING ",
+        );
+        out.push_sql(CONVERSATION_COLUMNS);
+        out.push_sql(
+            "), \
+             bumped AS (SELECT * FROM pairs UNION ALL SELECT * FROM groups), \
+             placed AS (\
+               SELECT b.id, c.id AS conversation_id, b.sender_id, b.content, b.client_msg_id, \
+                      b.reply_to_id, b.ord, \
+                      c.last_seq - count(*) OVER conversation \
+                        + row_number() OVER (conversation ORDER BY b.ord) AS seq \
+               FROM batch AS b JOIN bumped AS c \
+                 ON (b.group_id IS NULL AND c.user_low = b.user_low AND c.user_high = b.user_high) \
+                 OR c.group_id = b.group_id \
+               WINDOW conversation AS (PARTITION BY c.id)), \
+             stored AS (\
+               INSERT INTO chat.messages \
+               (id, conversation_id, seq, sender_id, content, client_msg_id, reply_to_id) \
+               SELECT id, conversation_id, seq, sender_id, content, client_msg_id, reply_to_id \
+               FROM placed ORDER BY ord \
+               RETURNING ",
+        );
         out.push_sql(MESSAGE_COLUMNS);
-        Ok(())
-    }
-}
-
-/// Moves read markers forward (never back), one per index of the arrays. Rows are locked in the
-/// order given.
-pub struct AdvanceReadMarkers<'a> {
-    pub conversation_ids: &'a [i64],
-    pub user_ids: &'a [UserId],
-    pub seqs: &'a [i64],
-}
-
-cached_statement!(AdvanceReadMarkers);
-
-impl QueryFragment<Pg> for AdvanceReadMarkers<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
-            "INSERT INTO chat.read_markers (conversation_id, user_id, read_seq) \
-             SELECT * FROM unnest(",
+            "), \
+             markers AS (\
+               INSERT INTO chat.read_markers (conversation_id, user_id, read_seq) \
+               SELECT conversation_id, sender_id, max(seq) FROM placed \
+               GROUP BY conversation_id, sender_id ORDER BY conversation_id, sender_id \
+               ON CONFLICT (conversation_id, user_id) DO UPDATE \
+               SET read_seq = greatest(read_markers.read_seq, excluded.read_seq), \
+                   updated_at = now()), \
+             pushes AS (\
+               INSERT INTO chat.push_outbox (conversation_id, message_id) \
+               SELECT conversation_id, id FROM placed), \
+             attached AS (\
+               UPDATE chat.attachments AS a \
+               SET conversation_id = p.conversation_id, message_id = p.id, \
+                   position = sent.position \
+               FROM unnest(",
         );
-        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
+        out.push_bind_param::<Array<Uuid>, _>(&rows.attachment_ids)?;
         out.push_sql(", ");
-        out.push_bind_param::<Array<Uuid>, _>(self.user_ids)?;
+        out.push_bind_param::<Array<BigInt>, _>(&rows.attachment_message_ids)?;
         out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.seqs)?;
+        out.push_bind_param::<Array<SmallInt>, _>(&rows.attachment_positions)?;
         out.push_sql(
-            ") ON CONFLICT (conversation_id, user_id) DO UPDATE \
-             SET read_seq = greatest(read_markers.read_seq, excluded.read_seq), updated_at = now()",
+            ") AS sent (attachment_id, message_id, position) \
+               JOIN placed AS p ON p.id = sent.message_id \
+               WHERE a.id = sent.attachment_id AND a.uploader_id = p.sender_id \
+                 AND a.message_id IS NULL \
+               RETURNING 1) \
+             SELECT s.*, c.*, (SELECT count(*) FROM attached) \
+             FROM stored AS s JOIN bumped AS c ON c.id = s.conversation_id",
         );
         Ok(())
     }
@@ -279,66 +274,6 @@ impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
                WHERE stored.sender_id = wanted.sender_id \
                AND stored.client_msg_id = wanted.client_msg_id LIMIT 1) AS m \
              JOIN chat.conversations AS c ON c.id = m.conversation_id",
-        );
-        Ok(())
-    }
-}
-
-/// Queues each stored message for Web Push (`chat.push_outbox`), in the batch's transaction: a
-/// push worker later works out who, if anyone, is owed a push (see `app/services/push`).
-pub struct QueuePushes<'a> {
-    pub conversation_ids: &'a [i64],
-    pub message_ids: &'a [i64],
-}
-
-cached_statement!(QueuePushes);
-
-impl QueryFragment<Pg> for QueuePushes<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO chat.push_outbox (conversation_id, message_id) SELECT * FROM unnest(",
-        );
-        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.message_ids)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-/// Attaches uploads to the messages that carry them: each row must be its sender's and not sent
-/// yet, else it is left as it is (the caller compares the count of rows changed with the count
-/// asked for). `positions` number each message's attachments in the order the send gave them.
-pub struct AttachToMessages<'a> {
-    pub attachment_ids: &'a [AttachmentId],
-    pub uploader_ids: &'a [UserId],
-    pub conversation_ids: &'a [i64],
-    pub message_ids: &'a [i64],
-    pub positions: &'a [i16],
-}
-
-cached_statement!(AttachToMessages);
-
-impl QueryFragment<Pg> for AttachToMessages<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "UPDATE chat.attachments AS a \
-             SET conversation_id = t.conversation_id, message_id = t.message_id, \
-                 position = t.position \
-             FROM unnest(",
-        );
-        out.push_bind_param::<Array<Uuid>, _>(self.attachment_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Uuid>, _>(self.uploader_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.conversation_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(self.message_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<SmallInt>, _>(self.positions)?;
-        out.push_sql(
-            ") AS t (id, uploader_id, conversation_id, message_id, position) \
-             WHERE a.id = t.id AND a.uploader_id = t.uploader_id AND a.message_id IS NULL",
         );
         Ok(())
     }

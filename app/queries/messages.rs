@@ -4,7 +4,7 @@ use diesel::{prelude::*, result::DatabaseErrorKind, upsert::excluded};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::{future::BoxFuture, FutureExt};
 
-use super::batch_statements::MessagesByClientMsgIds;
+use super::batch_statements::{KeyColumns, MessagesByClientMsgIds};
 use crate::{
     app::models::{
         ids::{GroupId, UserId},
@@ -34,6 +34,14 @@ impl ConversationKey {
             Self::Pair(a, b)
         } else {
             Self::Pair(b, a)
+        }
+    }
+
+    /// The key as the conversation's row holds it.
+    pub fn columns(self) -> KeyColumns {
+        match self {
+            Self::Pair(low, high) => (Some(low), Some(high), None),
+            Self::Group(group_id) => (None, None, Some(group_id)),
         }
     }
 }

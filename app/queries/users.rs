@@ -156,6 +156,24 @@ pub fn existing_among<'a>(
         .boxed()
 }
 
+/// Those of `ids` whose accounts are not deleted, their rows locked `FOR SHARE` in id order until
+/// the transaction ends: deleting an account locks its row for update, so a write made under
+/// this lock either commits before the deletion or is refused, never lands after it. The future
+/// does not hold the connection, so it can be pipelined with other queries.
+pub fn lock_live<'a>(
+    conn: &mut AsyncPgConnection,
+    ids: &'a [UserId],
+) -> BoxFuture<'a, QueryResult<Vec<UserId>>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .filter(users::deleted_at.is_null())
+        .order(users::id)
+        .for_share()
+        .select(users::id)
+        .load(conn)
+        .boxed()
+}
+
 /// Replaces the user's password hash.
 pub async fn set_password_hash(
     conn: &mut AsyncPgConnection,

@@ -1,6 +1,9 @@
 //! One writer task: takes what has queued, checks it, stores it in one transaction, answers.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{hash_map::Entry, HashMap},
+    sync::Arc,
+};
 
 use diesel::result::Error as DieselError;
 use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
@@ -12,12 +15,7 @@ use super::{
 };
 use crate::{
     app::{
-        models::ids::UserId,
-        queries::{
-            self,
-            message_batches::{NewMessage, Unstored},
-            messages::ConversationKey,
-        },
+        queries::{self, message_batches::NewMessage},
         services::permissions,
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds, metrics as names},
@@ -67,210 +65,173 @@ impl Batcher {
         }
     }
 
-    /// The outcome of each draft, in order. The check pass and the store share one transaction,
-    /// so every rule is read as it stands when the messages are committed; the store's own
-    /// transactions become savepoints inside it (a failed batch rolls back to its savepoint and
-    /// is stored one by one, as before).
+    /// The outcome of each draft, in order: the whole batch in one transaction, or, should its
+    /// store fail (a retry racing its original on another instance, an upload sent twice), each
+    /// draft again in a transaction of its own, so no message fails because of another.
     async fn write_all(
         &self,
         conn: &mut DbConn,
         drafts: &[Draft],
     ) -> Vec<Result<Written, AppError>> {
-        let conn: &mut AsyncPgConnection = conn;
-        let outcome = conn
-            .transaction::<_, DieselError, _>(|conn| {
-                async move { Ok(self.write_all_in(conn, drafts).await) }.scope_boxed()
-            })
-            .await;
-        match outcome {
+        match self.attempt(conn, drafts).await {
             Ok(results) => results,
-            // The commit failed: nothing of the batch was stored.
-            Err(err) => drafts.iter().map(|_| Err(storage_error(&err))).collect(),
+            Err(Failure::Store(_)) if drafts.len() > 1 => {
+                let mut results = Vec::with_capacity(drafts.len());
+                for draft in drafts {
+                    results.push(self.write_alone(conn, draft).await);
+                }
+                results
+            }
+            Err(Failure::Store(err)) => vec![self.after_failure(conn, &drafts[0], &err).await],
+            Err(Failure::Other(err)) => drafts.iter().map(|_| Err(storage_error(&err))).collect(),
         }
     }
 
-    /// [`Self::write_all`] inside its transaction.
-    async fn write_all_in(
+    /// One draft in a transaction of its own.
+    async fn write_alone(&self, conn: &mut DbConn, draft: &Draft) -> Result<Written, AppError> {
+        match self.attempt(conn, std::slice::from_ref(draft)).await {
+            Ok(mut results) => results.remove(0),
+            Err(Failure::Store(err)) => self.after_failure(conn, draft, &err).await,
+            Err(Failure::Other(err)) => Err(storage_error(&err)),
+        }
+    }
+
+    /// The answer to a draft whose store failed on its own (its transaction rolled back).
+    async fn after_failure(
+        &self,
+        conn: &mut DbConn,
+        draft: &Draft,
+        err: &DieselError,
+    ) -> Result<Written, AppError> {
+        if queries::messages::is_client_msg_id_taken(err) {
+            // Its original committed meanwhile: once more, and the check pass finds it (and
+            // answers it by the retry rule).
+            return match self.attempt(conn, std::slice::from_ref(draft)).await {
+                Ok(mut results) => results.remove(0),
+                Err(Failure::Store(err) | Failure::Other(err)) => Err(storage_error(&err)),
+            };
+        }
+        if queries::attachments::is_not_attachable(err) {
+            return Err(AppError::BadRequest(
+                "attachments: each must be an upload of yours that was not sent yet".into(),
+            ));
+        }
+        Err(storage_error(err))
+    }
+
+    /// The batch in one transaction: the check pass, then one store of every allowed draft. A
+    /// failed store rolls the whole transaction back (there is no savepoint to return to: one
+    /// fewer round trip for every batch, and a failed store is rare).
+    async fn attempt(
+        &self,
+        conn: &mut DbConn,
+        drafts: &[Draft],
+    ) -> Result<Vec<Result<Written, AppError>>, Failure> {
+        let conn: &mut AsyncPgConnection = conn;
+        conn.transaction::<_, Failure, _>(|conn| {
+            async move { self.attempt_in(conn, drafts).await }.scope_boxed()
+        })
+        .await
+    }
+
+    /// [`Self::attempt`] inside its transaction.
+    async fn attempt_in(
         &self,
         conn: &mut AsyncPgConnection,
         drafts: &[Draft],
-    ) -> Vec<Result<Written, AppError>> {
-        let checks = match check(conn, drafts).await {
-            Ok(checks) => checks,
-            Err(err) => return drafts.iter().map(|_| Err(storage_error(&err))).collect(),
-        };
+    ) -> Result<Vec<Result<Written, AppError>>, Failure> {
+        let checks = check(conn, drafts).await.map_err(Failure::Other)?;
         let mut results: Vec<Option<Result<Written, AppError>>> =
             drafts.iter().map(|_| None).collect();
-        let mut firsts = Vec::with_capacity(drafts.len());
+        let mut allowed = Vec::with_capacity(drafts.len());
+        // The same draft twice in one batch (a retry sent before the first answer): the second
+        // is answered with what became of the first.
+        let mut firsts = HashMap::new();
         let mut twins = Vec::new();
-        let mut seen = HashSet::new();
         for (index, (draft, check)) in drafts.iter().zip(checks).enumerate() {
-            let (key, members) = match check {
-                Check::Original(written) => {
-                    results[index] = Some(Ok(written));
-                    continue;
+            match check {
+                Check::Original(written) => results[index] = Some(Ok(written)),
+                Check::Refused(refusal) => results[index] = Some(Err(refusal)),
+                Check::Allowed { key, members } => {
+                    match firsts.entry((draft.sender, draft.client_msg_id())) {
+                        Entry::Occupied(first) => twins.push((index, *first.get())),
+                        Entry::Vacant(slot) => {
+                            slot.insert(index);
+                            allowed.push((index, key, members));
+                        }
+                    }
                 }
-                Check::Refused(refusal) => {
-                    results[index] = Some(Err(refusal));
-                    continue;
-                }
-                Check::Allowed { key, members } => (key, members),
-            };
-            // The same draft twice in one batch (a retry sent before the first answer): the
-            // second waits until the first is stored, then is a plain retry.
-            if seen.insert((draft.sender, draft.client_msg_id())) {
-                firsts.push((index, key, members));
-            } else {
-                twins.push((index, key, members));
             }
         }
         // Every id the batch needs in one draw, off the runtime's threads (see `MessageIds::draw`).
-        let mut ids = self.ids.draw(firsts.len() + twins.len()).await.into_iter();
-        let mut allowed = Vec::with_capacity(firsts.len());
-        for ((index, key, members), id) in firsts.into_iter().zip(ids.by_ref()) {
+        let ids = self.ids.draw(allowed.len()).await;
+        let mut batch = Vec::with_capacity(allowed.len());
+        let mut members_of = Vec::with_capacity(allowed.len());
+        for ((index, key, members), id) in allowed.into_iter().zip(ids) {
             match id {
-                Ok(id) => allowed.push(Allowed::new(index, key, members, id, &drafts[index])),
+                Ok(id) => {
+                    let draft = &drafts[index];
+                    batch.push(NewMessage {
+                        id,
+                        key,
+                        sender_id: draft.sender,
+                        outgoing: &draft.outgoing,
+                    });
+                    members_of.push((index, members));
+                }
                 Err(err) => results[index] = Some(Err(err)),
             }
         }
-        for (index, stored) in store(conn, allowed).await {
-            results[index] = Some(settle(conn, &drafts[index], stored).await);
-        }
-        for ((index, key, members), id) in twins.into_iter().zip(ids) {
-            let draft = &drafts[index];
-            results[index] = Some(match id {
-                Ok(id) => {
-                    let twin = Allowed::new(index, key, members, id, draft);
-                    let (_, stored) = store(conn, vec![twin]).await.remove(0);
-                    settle(conn, draft, stored).await
-                }
-                Err(err) => Err(err),
-            });
-        }
-        results
-            .into_iter()
-            .map(|result| result.expect("every draft has an outcome"))
-            .collect()
-    }
-}
-
-/// A draft that passed the checks, ready to store.
-struct Allowed<'a> {
-    index: usize,
-    members: Vec<UserId>,
-    new: NewMessage<'a>,
-}
-
-impl<'a> Allowed<'a> {
-    fn new(
-        index: usize,
-        key: ConversationKey,
-        members: Vec<UserId>,
-        id: i64,
-        draft: &'a Draft,
-    ) -> Self {
-        Self {
-            index,
-            members,
-            new: NewMessage {
-                id,
-                key,
-                sender_id: draft.sender,
-                outgoing: &draft.outgoing,
-            },
-        }
-    }
-}
-
-/// What became of an allowed draft in the store.
-enum Stored {
-    /// Boxed: a stored message is large, the other outcomes small.
-    Done(Box<Written>),
-    /// Its `client_msg_id` was stored meanwhile: a retry raced its original.
-    Taken,
-    /// Its group was deleted after the check.
-    Gone,
-    /// Its sender's account was deleted after the check.
-    SenderGone,
-    Failed(AppError),
-}
-
-/// Stores the allowed drafts together, or one by one when the batch fails. Gives each draft's
-/// index with what became of it.
-async fn store(conn: &mut AsyncPgConnection, allowed: Vec<Allowed<'_>>) -> Vec<(usize, Stored)> {
-    if allowed.is_empty() {
-        return Vec::new();
-    }
-    let batch: Vec<NewMessage> = allowed.iter().map(|allowed| allowed.new).collect();
-    match queries::message_batches::store_batch(conn, &batch).await {
-        Ok(stored) => allowed
-            .into_iter()
-            .zip(stored)
-            .map(|(allowed, stored)| {
-                let outcome = match stored {
-                    Ok((record, conversation)) => {
-                        metrics::counter!(names::MESSAGES_STORED).increment(1);
-                        Stored::Done(Box::new(Written::Stored {
-                            record,
-                            conversation,
-                            members: allowed.members,
-                        }))
-                    }
-                    Err(Unstored::GroupGone) => Stored::Gone,
-                    Err(Unstored::SenderGone) => Stored::SenderGone,
-                };
-                (allowed.index, outcome)
-            })
-            .collect(),
-        Err(err) if allowed.len() == 1 => {
-            let outcome = if queries::messages::is_client_msg_id_taken(&err) {
-                Stored::Taken
-            } else if queries::attachments::is_not_attachable(&err) {
-                Stored::Failed(AppError::BadRequest(
-                    "attachments: each must be an upload of yours that was not sent yet".into(),
-                ))
-            } else {
-                Stored::Failed(storage_error(&err))
-            };
-            vec![(allowed[0].index, outcome)]
-        }
-        Err(_) => {
-            let mut results = Vec::with_capacity(allowed.len());
-            for allowed in allowed {
-                results.extend(Box::pin(store(conn, vec![allowed])).await);
-            }
-            results
-        }
-    }
-}
-
-/// The answer to a draft, given what became of it in the store.
-async fn settle(
-    conn: &mut AsyncPgConnection,
-    draft: &Draft,
-    stored: Stored,
-) -> Result<Written, AppError> {
-    match stored {
-        Stored::Done(written) => Ok(*written),
-        Stored::Taken => {
-            let sender = [draft.sender];
-            let client_msg_id = [draft.client_msg_id()];
-            match queries::messages::by_client_msg_ids(conn, &sender, &client_msg_id).await {
-                Ok(found) => match found.into_iter().next() {
-                    Some((record, conversation)) => Ok(Written::Original {
+        let stored = queries::message_batches::store_batch(conn, &batch)
+            .await
+            .map_err(Failure::Store)?;
+        for ((index, members), stored) in members_of.into_iter().zip(stored) {
+            results[index] = Some(match stored {
+                Some((record, conversation)) => {
+                    metrics::counter!(names::MESSAGES_STORED).increment(1);
+                    Ok(Written::Stored {
                         record,
                         conversation,
-                    }),
-                    None => Err(AppError::internal(anyhow::anyhow!(
-                        "client_msg_id taken, yet no message has it"
-                    ))),
-                },
-                Err(err) => Err(storage_error(&err)),
-            }
+                        members,
+                    })
+                }
+                None => Err(permissions::no_such_group()),
+            });
         }
-        Stored::Gone => Err(permissions::no_such_group()),
-        Stored::SenderGone => Err(permissions::account_deleted()),
-        Stored::Failed(err) => Err(err),
+        for (index, first) in twins {
+            results[index] = Some(match &results[first] {
+                Some(Ok(Written::Stored {
+                    record,
+                    conversation,
+                    ..
+                })) => Ok(Written::Original {
+                    record: record.clone(),
+                    conversation: conversation.clone(),
+                }),
+                _ => Err(AppError::Unavailable(
+                    "the message could not be stored; retry with the same client_msg_id".into(),
+                )),
+            });
+        }
+        Ok(results
+            .into_iter()
+            .map(|result| result.expect("every draft has an outcome"))
+            .collect())
+    }
+}
+
+/// Why an attempt at a batch failed; its transaction was rolled back either way.
+enum Failure {
+    /// The store failed: the batch, or its drafts one by one, may be tried again.
+    Store(DieselError),
+    /// Anything else (the check pass, the commit): nothing will be tried again.
+    Other(DieselError),
+}
+
+impl From<DieselError> for Failure {
+    /// The errors of beginning and committing the transaction.
+    fn from(err: DieselError) -> Self {
+        Self::Other(err)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
-//! six queries sent at once. It runs inside the batch's transaction, after the conversations
-//! written to are locked: the rules are read as they stand when the messages are stored (a
-//! removal from a group waits for the membership rows read here; a delete of a quoted message
-//! either committed before or waits for the conversation's lock).
+//! nine statements sent at once. It runs inside the batch's transaction, and its first statements
+//! lock the conversations written to and the senders' rows: the rules are read as they stand
+//! when the messages are stored (a removal from a group waits for the membership rows read here;
+//! a delete of a quoted message either committed before or waits for the conversation's lock; an
+//! account deleted meanwhile is seen, or waits).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -47,9 +48,12 @@ pub(super) async fn check(
     conn: &mut AsyncPgConnection,
     drafts: &[Draft],
 ) -> Result<Vec<Check>, DieselError> {
-    let keys: BTreeSet<ConversationKey> = drafts.iter().map(Draft::key).collect();
-    queries::message_batches::lock_conversations(conn, &keys).await?;
-    let (originals, mut facts, deleted_quotes) = read_facts(conn, drafts).await?;
+    let Facts {
+        originals,
+        mut facts,
+        deleted_quotes,
+        live_senders,
+    } = read_facts(conn, drafts).await?;
     read_original_groups(conn, &originals, &mut facts).await?;
     Ok(drafts
         .iter()
@@ -58,6 +62,9 @@ pub(super) async fn check(
                 originals.get(&(draft.sender, draft.client_msg_id().to_owned()))
             {
                 return retry(&facts, draft, record, conversation);
+            }
+            if !live_senders.contains(&draft.sender) {
+                return Check::Refused(permissions::account_deleted());
             }
             match permissions::may_send(&facts, draft.sender, draft.target(), draft.authority) {
                 // A deleted message is final: it takes no replies.
@@ -141,13 +148,28 @@ fn members(facts: &SendFacts, target: Target) -> Vec<UserId> {
 /// Earlier messages with the drafts' `client_msg_id`s, by (sender, client_msg_id).
 type Originals = HashMap<(UserId, String), (MessageRecord, ConversationRecord)>;
 
-/// Reads what the check pass needs for the whole batch: the sender's earlier messages with the
-/// same `client_msg_id`s, the facts the rules look at, and which quoted messages are deleted.
-async fn read_facts(
-    conn: &mut AsyncPgConnection,
-    drafts: &[Draft],
-) -> Result<(Originals, SendFacts, HashSet<i64>), DieselError> {
+/// What the check pass reads for a batch.
+struct Facts {
+    /// The senders' earlier messages with the same `client_msg_id`s.
+    originals: Originals,
+    /// What the rules look at.
+    facts: SendFacts,
+    /// Which of the quoted messages are deleted.
+    deleted_quotes: HashSet<i64>,
+    /// The senders whose accounts are not deleted, their rows locked until the batch commits.
+    live_senders: HashSet<UserId>,
+}
+
+/// Reads what the check pass needs for the whole batch, after locking what it writes: the
+/// conversations (`lock_conversations`) and the senders' rows. All of it goes out at once
+/// (pipelined): Postgres runs the statements one after the other in the order sent, so the locks
+/// are held before any rule is read, with no round trip in between.
+async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Facts, DieselError> {
+    let keys: BTreeSet<ConversationKey> = drafts.iter().map(Draft::key).collect();
     let senders: Vec<UserId> = drafts.iter().map(|draft| draft.sender).collect();
+    let mut sorted_senders = senders.clone();
+    sorted_senders.sort_unstable();
+    sorted_senders.dedup();
     let client_msg_ids: Vec<&str> = drafts.iter().map(Draft::client_msg_id).collect();
     let Subjects {
         recipients,
@@ -157,9 +179,9 @@ async fn read_facts(
 
     let quoted: Vec<i64> = drafts.iter().filter_map(Draft::reply_to).collect();
 
-    // The queries go out together (pipelined): Postgres answers them one after the other, with
-    // no round trip in between.
-    let (stored, existing, links, blocks, memberships, deleted_quotes) = try_join!(
+    let (_, live_senders, stored, existing, links, blocks, memberships, deleted_quotes) = try_join!(
+        queries::message_batches::lock_conversations(conn, &keys),
+        queries::users::lock_live(conn, &sorted_senders),
         queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
         if recipients.is_empty() {
             nothing()
@@ -203,7 +225,12 @@ async fn read_facts(
     for (group_id, member) in memberships {
         facts.members.entry(group_id).or_default().push(member);
     }
-    Ok((originals, facts, deleted_quotes.into_iter().collect()))
+    Ok(Facts {
+        originals,
+        facts,
+        deleted_quotes: deleted_quotes.into_iter().collect(),
+        live_senders: live_senders.into_iter().collect(),
+    })
 }
 
 /// Whom the rules will ask about, each once.
