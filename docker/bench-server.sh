@@ -19,7 +19,8 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
     STORAGE_URL="file://$workdir/attachments" "$@" \
     "$bin" serve >"$workdir/server-$port.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 100); do
+  # READY_TRIES: tenths of a second to wait for /readyz (a server under valgrind starts slowly).
+  for _ in $(seq 1 "${READY_TRIES:-100}"); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
     sleep 0.1
   done

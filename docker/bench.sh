@@ -94,6 +94,9 @@ scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || t
 # So is the "Export memory" section (`make bench-export`, docker/export-memory.sh), before it.
 export_section=$(awk '/^## Export memory/ { on = 1; print; next } /^## / { on = 0 } on' \
   docs/BENCHMARKS.md 2>/dev/null || true)
+# And the "Side by side" section (docker/bench-compare.sh, which `make bench` runs last but one).
+side_section=$(awk '/^## Side by side/ { on = 1; print; next } /^## / { on = 0 } on' \
+  docs/BENCHMARKS.md 2>/dev/null || true)
 # And the "Fair share under search" section (docker/fair-share-bench.sh, which `make bench` runs next).
 fair_section=$(awk '/^## Fair share under search/ { on = 1; print; next } /^## / { on = 0 } on' \
   docs/BENCHMARKS.md 2>/dev/null || true)
@@ -150,6 +153,10 @@ fair_section=$(awk '/^## Fair share under search/ { on = 1; print; next } /^## /
   echo "while 50 clients flood wrong logins at BCRYPT_COST=12, \`GET /users/me\` and WebSocket sends p99 < 100 ms."
   echo "This run held $idle idle connections, so the RSS figure is per-connection growth at that count,"
   echo "not a 50k measurement: 50k connections need an open-file limit above 50k on both ends (here $fd_limit)."
+  if [ -n "$side_section" ]; then
+    echo
+    echo "$side_section"
+  fi
   if [ -n "$fair_section" ]; then
     echo
     echo "$fair_section"

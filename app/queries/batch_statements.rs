@@ -116,7 +116,10 @@ impl<'a> MessageRows<'a> {
 
 /// Stores a batch in one statement: takes each conversation's next seqs (creating a private
 /// conversation on its first message), inserts the messages with them, moves each sender's read
-/// marker to their newest message, queues the messages for Web Push and attaches their uploads.
+/// marker to their newest message, queues for Web Push the messages whose conversation has
+/// someone besides the sender with a push subscription (the push worker decides who, if anyone,
+/// is owed a push; a message nobody could be pushed costs no outbox row), and attaches their
+/// uploads.
 /// Returns each stored message with its conversation (as of the end of the batch) and, on every
 /// row, how many uploads were attached.
 ///
@@ -186,7 +189,7 @@ impl QueryFragment<Pg> for StoreMessages<'_> {
              bumped AS (SELECT * FROM pairs UNION ALL SELECT * FROM groups), \
              placed AS (\
                SELECT b.id, c.id AS conversation_id, b.sender_id, b.content, b.client_msg_id, \
-                      b.reply_to_id, b.ord, \
+                      b.reply_to_id, b.ord, c.user_low, c.user_high, c.group_id, \
                       c.last_seq - count(*) OVER conversation \
                         + row_number() OVER (conversation ORDER BY b.ord) AS seq \
                FROM batch AS b JOIN bumped AS c \
@@ -212,7 +215,13 @@ impl QueryFragment<Pg> for StoreMessages<'_> {
                    updated_at = now()), \
              pushes AS (\
                INSERT INTO chat.push_outbox (conversation_id, message_id) \
-               SELECT conversation_id, id FROM placed), \
+               SELECT p.conversation_id, p.id FROM placed AS p \
+               WHERE EXISTS (SELECT 1 FROM chat.push_subscriptions AS ps \
+                             WHERE ps.user_id IN (p.user_low, p.user_high) \
+                               AND ps.user_id <> p.sender_id) \
+                  OR EXISTS (SELECT 1 FROM chat.group_members AS gm \
+                             JOIN chat.push_subscriptions AS ps ON ps.user_id = gm.user_id \
+                             WHERE gm.group_id = p.group_id AND gm.user_id <> p.sender_id)), \
              attached AS (\
                UPDATE chat.attachments AS a \
                SET conversation_id = p.conversation_id, message_id = p.id, \

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# `make bench-compare` (also a step of `make bench`): this build side by side with an older one,
+# in one run on one machine. CPU time per message moves with whatever else the box is doing, so
+# an absolute figure from another day means little; the ratio of two builds measured in turns,
+# minutes apart, survives that noise. The older build is BASELINE_REF (default 44533c0, the build
+# issue 30 measures against), built in a worktree under .bench-baseline/ with a target folder of
+# its own; BASELINE_BIN names a binary built already instead.
+#
+# Each round runs `private` (flat out), `latency` (5000/s) and `group` (flat out) against two
+# fresh instances of each build in turn — baseline, current, baseline, current, … — each on a
+# fresh database and Redis prefix, with this build's load generator. Writes the "Side by side"
+# section of docs/BENCHMARKS.md: each build's median CPU µs per message over the rounds, by
+# process, and their ratio. Everything stays on 127.0.0.0/8 and every step is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+baseline_ref=${BASELINE_REF:-44533c0}
+rounds=${COMPARE_ROUNDS:-3}
+duration=${COMPARE_DURATION:-10s}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+target_dir=$(realpath -m "$CARGO_TARGET_DIR")
+workdir=$(mktemp -d)
+
+cargo build --release --quiet --features clients --bin simplechat
+# Copies: a build started meanwhile must not swap a binary under a running comparison.
+cp "$target_dir/release/simplechat" "$workdir/current"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  cp "$BASELINE_BIN" "$workdir/baseline"
+else
+  tree=.bench-baseline/$baseline_ref
+  [ -d "$tree" ] || git worktree add --detach "$tree" "$baseline_ref" >/dev/null
+  # Older builds had no `clients` feature: their load generator was always built in.
+  (cd "$tree" && CARGO_TARGET_DIR="$target_dir-baseline" cargo build --release --quiet --bin simplechat)
+  cp "$target_dir-baseline/release/simplechat" "$workdir/baseline"
+fi
+docker/dev-services.sh
+
+pids=()
+run_id=
+cleanup_run() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+  if [ -n "$run_id" ]; then
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$run_id\" WITH (FORCE)" >/dev/null 2>&1 || true
+    redis-cli -h 127.0.0.1 --scan --pattern "$run_id:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
+  fi
+}
+trap 'cleanup_run; rm -rf "$workdir"' EXIT
+
+source docker/bench-server.sh
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
+postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
+redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
+meter=()
+if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
+if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
+
+# run_one BUILD ROUND: both instances of BUILD on a fresh database; the table rows to
+# $workdir/BUILD-ROUND.md.
+run_one() {
+  local build=$1 round=$2
+  bin=$workdir/$build
+  run_id=compare_${build}_$(date +%s)_$RANDOM
+  database_url=postgres://postgres@127.0.0.1:5432/$run_id
+  start_server 18191 1
+  start_server 18192 2
+  echo "bench-compare: round $round, $build" >&2
+  timeout 300 "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
+    --scenarios private,latency,group --server-pid "${pids[0]},${pids[1]}" "${meter[@]}" \
+    --pairs 100 --duration "$duration" --latency-rate 5000 --groups 100 --group-size 10 \
+    | grep '^| [a-z]' | grep -v '^| scenario' >"$workdir/$build-$round.md"
+  cleanup_run
+  run_id=
+}
+
+for round in $(seq 1 "$rounds"); do
+  run_one baseline "$round"
+  run_one current "$round"
+done
+
+# The medians, by scenario and process, and the ratios: one Markdown table.
+python3 - "$workdir" "$rounds" "$baseline_ref" "$(git rev-parse --short HEAD)" >"$workdir/section.md" <<'PY'
+import re, statistics, sys
+workdir, rounds, base_ref, head = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+procs = ["servers", "Postgres", "Redis", "generator"]
+def read(build):
+    out = {}
+    for r in range(1, rounds + 1):
+        for line in open(f"{workdir}/{build}-{r}.md"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            m = re.search(r"\): ([\d.]+) / ([\d.]+) / ([\d.]+) / ([\d.]+)", cells[-1])
+            if not m:
+                continue
+            row = out.setdefault(cells[0], {"cpu": [], "rate": []})
+            row["cpu"].append([float(v) for v in m.groups()])
+            row["rate"].append(float(cells[3]))
+    return {k: {"cpu": [statistics.median(c[i] for c in v["cpu"]) for i in range(4)],
+                "rate": statistics.median(v["rate"])} for k, v in out.items()}
+base, cur = read("baseline"), read("current")
+print(f"Median of {rounds} rounds, each build's two instances on a fresh database, in turns "
+      f"(baseline first). CPU µs per message by process: servers / Postgres / Redis / generator.")
+print()
+print(f"| scenario | {base_ref}: acked/s | {head}: acked/s | {base_ref}: CPU µs/msg | {head}: CPU µs/msg | ratio servers | ratio Postgres | ratio all four |")
+print("|---|---|---|---|---|---|---|---|")
+for name in cur:
+    if name not in base:
+        continue
+    b, c = base[name], cur[name]
+    ratio = lambda i: f"{c['cpu'][i] / b['cpu'][i]:.2f}×" if b["cpu"][i] else "–"
+    total = f"{sum(c['cpu']) / sum(b['cpu']):.2f}×"
+    fmt = lambda v: " / ".join(f"{x:.0f}" for x in v)
+    print(f"| {name} | {b['rate']:.0f} | {c['rate']:.0f} | {fmt(b['cpu'])} | {fmt(c['cpu'])} | {ratio(0)} | {ratio(1)} | {total} |")
+PY
+cat "$workdir/section.md"
+
+# Replace the section in docs/BENCHMARKS.md; "Scaled out" stays last (docker/bench-scale.sh).
+touch docs/BENCHMARKS.md
+{
+  awk '/^## Side by side/ { skip = 1; next } /^## Scaled out/ { exit } /^## / { skip = 0 } !skip' docs/BENCHMARKS.md
+  echo "## Side by side with $baseline_ref"
+  echo
+  echo "Written by \`make bench-compare\` (docker/bench-compare.sh) on $(date -u +%Y-%m-%d), $(nproc) cores: this build"
+  echo "($(git rev-parse --short HEAD)) and $baseline_ref, with this build's load generator and \`make bench\`'s"
+  echo "server settings, $duration per scenario: 100 pairs, \`latency\` at 5000/s, 100 groups of 10."
+  echo
+  cat "$workdir/section.md"
+  echo
+  sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md
+} >"$workdir/BENCHMARKS.md"
+mv "$workdir/BENCHMARKS.md" docs/BENCHMARKS.md
+echo "wrote the 'Side by side' section of docs/BENCHMARKS.md" >&2
