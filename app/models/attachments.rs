@@ -12,8 +12,9 @@ use super::{
 use crate::platform::database::schema::attachments;
 
 /// What kind of file an attachment is, from its sniffed type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 pub enum AttachmentKind {
     Image,
     Video,
@@ -43,8 +44,8 @@ impl AttachmentKind {
     }
 }
 
-/// An uploaded file.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+/// An uploaded file. Serialised by serde too, for WebSocket frames (see `messages::Message`).
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
 pub struct Attachment {
     pub id: AttachmentId,
     pub kind: AttachmentKind,
@@ -57,11 +58,14 @@ pub struct Attachment {
     pub name: String,
     /// Images: pixels.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<i32>,
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
     /// Audio and video, when the container states it.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<i64>,
     /// `GET /attachments/{id}/thumbnail` has an image (longest side at most 320 px).
     pub has_thumbnail: bool,

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::{Queryable, Selectable};
 use poem_openapi::{registry::MetaSchema, Object, Union};
+use serde::Serialize;
 
 use super::{
     attachments::Attachment,
@@ -48,6 +49,13 @@ impl MessageId {
     }
 }
 
+/// As the API writes it: a string of digits.
+impl serde::Serialize for MessageId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
 impl std::fmt::Display for MessageId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -80,21 +88,22 @@ impl poem_openapi::types::ToJSON for MessageId {
 }
 
 /// The other party of a private conversation, seen from the reader.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
 pub struct PrivateConv {
     pub user_id: UserId,
 }
 
 /// A group conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
 pub struct GroupConv {
     pub group_id: GroupId,
 }
 
 /// Which conversation a message belongs to: `{kind: "private", user_id}` or
 /// `{kind: "group", group_id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Union)]
+#[derive(Debug, Clone, PartialEq, Eq, Union, Serialize)]
 #[oai(discriminator_name = "kind")]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Conv {
     #[oai(mapping = "private")]
     Private(PrivateConv),
@@ -113,7 +122,12 @@ impl Conv {
 }
 
 /// A stored message as a reader sees it.
-#[derive(Debug, Clone, Object)]
+///
+/// Written two ways, alike to the byte's meaning: by poem-openapi for REST answers, and by serde
+/// straight to text for WebSocket frames (`frames::server`), which skips building a
+/// `serde_json::Value` for every delivery. A unit test holds the two to the same JSON; an
+/// attribute added here is added for both.
+#[derive(Debug, Clone, Object, Serialize)]
 pub struct Message {
     pub id: MessageId,
     pub conversation: Conv,
@@ -123,15 +137,22 @@ pub struct Message {
     pub content: String,
     /// Absent (never `null`) when the message has none.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When the content was last edited; absent if never.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_if_some"
+    )]
     pub edited_at: Option<DateTime<Utc>>,
     /// Deleted for everyone: `content` is `""`, and it has no reactions.
     pub deleted: bool,
     /// The message this one answers; absent when it answers none.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<ReplyTo>,
     /// One entry per emoji, in the order they were first used.
     pub reactions: Vec<Reaction>,
@@ -143,7 +164,7 @@ pub struct Message {
 }
 
 /// The message a reply answers, as it is now.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
 pub struct ReplyTo {
     pub id: MessageId,
     pub seq: i64,
@@ -158,13 +179,29 @@ impl ReplyTo {
 }
 
 /// Everyone who reacted to a message with one emoji.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]
 pub struct Reaction {
     pub emoji: String,
     /// `user_ids.len()`.
     pub count: i64,
     /// In the order they reacted.
     pub user_ids: Vec<UserId>,
+}
+
+/// A time as poem-openapi writes it (`to_rfc3339`: `+00:00`, not serde's `Z`), so that a frame
+/// and a REST answer say it alike.
+fn rfc3339<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&time.to_rfc3339())
+}
+
+fn rfc3339_if_some<S: serde::Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => rfc3339(time, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// A row of `chat.messages`.

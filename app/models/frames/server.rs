@@ -1,5 +1,7 @@
 //! Server → client frames, serialised once.
 
+use serde::Serialize;
+
 use super::*;
 
 fn text(mut frame: Value, id: Option<&str>) -> String {
@@ -33,15 +35,36 @@ pub fn pong(id: Option<&str>) -> String {
     text(json!({ "type": "pong" }), id)
 }
 
+/// The answer to a `send`: its message as stored. Serialised straight to text, like the other
+/// message frames below: these are the frames of every message, so they skip the
+/// `serde_json::Value` the rarer frames are built from.
 pub fn ack(id: Option<&str>, message: &Message) -> String {
-    text(
-        json!({
-            "type": "ack",
-            "client_msg_id": message.client_msg_id,
-            "message": message.to_json(),
-        }),
+    #[derive(Serialize)]
+    struct Ack<'a> {
+        r#type: &'static str,
+        client_msg_id: &'a Option<String>,
+        message: &'a Message,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a str>,
+    }
+    typed(&Ack {
+        r#type: "ack",
+        client_msg_id: &message.client_msg_id,
+        message,
         id,
-    )
+    })
+}
+
+/// A frame that carries one message: `{"type": …, "message": …}`.
+#[derive(Serialize)]
+struct MessageFrame<'a> {
+    r#type: &'static str,
+    message: &'a Message,
+}
+
+fn typed(frame: &impl Serialize) -> String {
+    // Serialising these types cannot fail: every map key is a string, every value plain data.
+    serde_json::to_string(frame).unwrap_or_default()
 }
 
 pub fn messages(
@@ -80,18 +103,18 @@ fn messages_frame(conversation: &Conv, items: &[Message], has_more: bool) -> Val
 
 /// A message of one of the reader's conversations was edited, deleted or reacted to.
 pub fn message_updated(message: &Message) -> String {
-    text(
-        json!({ "type": "message_updated", "message": message.to_json() }),
-        None,
-    )
+    typed(&MessageFrame {
+        r#type: "message_updated",
+        message,
+    })
 }
 
 /// A new message in one of the reader's conversations.
 pub fn message(message: &Message) -> String {
-    text(
-        json!({ "type": "message", "message": message.to_json() }),
-        None,
-    )
+    typed(&MessageFrame {
+        r#type: "message",
+        message,
+    })
 }
 
 pub fn typing(from: UserId, conversation: &Conv) -> String {
@@ -178,3 +201,82 @@ pub const SESSION_REVOKED: &str = r#"{"type":"session_revoked"}"#;
 /// Sent to every connection of an instance whose live event feed was interrupted and is back:
 /// pushes of the gap are lost, so the client `sync`s what it shows.
 pub const RESYNC: &str = r#"{"type":"resync","reason":"live_events_interrupted"}"#;
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::app::models::{
+        attachments::{Attachment, AttachmentKind},
+        ids::AttachmentId,
+        messages::{MessageId, MessageRecord, Reaction, ReplyTo},
+    };
+
+    /// A message with every optional part present, and one with none.
+    fn messages() -> [Message; 2] {
+        let sender = UserId::new_random();
+        let mut full = MessageRecord::sample(sender, "hello \"world\" \u{1F600}\n")
+            .into_message(Conv::group(GroupId::new_random()));
+        full.edited_at = Some(Utc.with_ymd_and_hms(2026, 12, 7, 1, 2, 3).unwrap());
+        full.reply_to = Some(ReplyTo {
+            id: MessageId(i64::MAX),
+            seq: 7,
+            sender_id: sender,
+            preview: "earlier".into(),
+        });
+        full.reactions = vec![Reaction {
+            emoji: "👍".into(),
+            count: 1,
+            user_ids: vec![sender],
+        }];
+        full.attachments = vec![Attachment {
+            id: AttachmentId::new_random(),
+            kind: AttachmentKind::Image,
+            mime: "image/png".into(),
+            size: 1234,
+            name: "a.png".into(),
+            width: Some(3),
+            height: Some(2),
+            duration_ms: Some(10),
+            has_thumbnail: true,
+        }];
+        let mut bare =
+            MessageRecord::sample(sender, "").into_message(Conv::private(UserId::new_random()));
+        bare.client_msg_id = None;
+        [full, bare]
+    }
+
+    fn parsed(frame: &str) -> Value {
+        serde_json::from_str(frame).expect("a frame is JSON")
+    }
+
+    #[test]
+    fn message_frames_written_by_serde_say_what_poem_openapi_says() {
+        for message in messages() {
+            let as_rest = message.to_json().expect("a message has a JSON form");
+            assert_eq!(serde_json::to_value(&message).unwrap(), as_rest);
+            assert_eq!(
+                parsed(&server_message(&message)),
+                json!({ "type": "message", "message": as_rest })
+            );
+            assert_eq!(
+                parsed(&message_updated(&message)),
+                json!({ "type": "message_updated", "message": as_rest })
+            );
+            assert_eq!(
+                parsed(&ack(Some("r1"), &message)),
+                json!({
+                    "type": "ack",
+                    "client_msg_id": message.client_msg_id,
+                    "message": as_rest,
+                    "id": "r1",
+                })
+            );
+        }
+    }
+
+    fn server_message(message: &Message) -> String {
+        super::message(message)
+    }
+}
