@@ -5,7 +5,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
 # ops-check backup-drill upgrade-check: docs/deployment.md
-.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-scale bench-fair-share bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
+.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-compare bench-instructions bench-scale bench-fair-share bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -63,15 +63,30 @@ openapi:
 	cargo run --quiet --bin simplechat -- openapi > docs/openapi.json
 
 ## Measure throughput, latency and correctness under load, then fair share under search
-## (bench-fair-share), then the scaled-out run (bench-scale); writes docs/BENCHMARKS.md.
-## FAIR_SHARE=0 skips the fair-share run (a million messages loaded, a few minutes), BENCH_SCALE=0
-## the scaled-out run (about ten minutes).
+## (bench-fair-share), then beside 44533c0 (bench-compare), then the scaled-out run (bench-scale);
+## writes docs/BENCHMARKS.md.
+## FAIR_SHARE=0 skips the fair-share run (a million messages loaded, a few minutes), COMPARE=0 the
+## side-by-side run, BENCH_SCALE=0 the scaled-out run (about ten minutes).
 BENCH_SCALE ?= 1
 FAIR_SHARE ?= 1
+COMPARE ?= 1
 bench:
 	docker/bench.sh
 	@if [ "$(FAIR_SHARE)" != 0 ]; then docker/fair-share-bench.sh; fi
+	@if [ "$(COMPARE)" != 0 ]; then docker/bench-compare.sh; fi
 	@if [ "$(BENCH_SCALE)" != 0 ]; then docker/bench-scale.sh; fi
+
+## This build beside an older one (BASELINE_REF, default 44533c0; or BASELINE_BIN), in turns on
+## fresh databases: CPU per message by process and the ratios, into the "Side by side" section of
+## docs/BENCHMARKS.md. COMPARE_ROUNDS (default 3) rounds of about a minute per build; the first run
+## builds the older commit in .bench-baseline/ (about twenty minutes on two cores).
+bench-compare:
+	docker/bench-compare.sh
+
+## Instructions the server executes per 1:1 message (valgrind's callgrind), this build and the
+## older one; repeatable where CPU time is not. About five minutes after the builds.
+bench-instructions:
+	docker/instructions.sh
 
 ## Scaled out: a Redis Cluster, three instances, 50,100 idle WebSockets from three load-generator
 ## processes, then cross-instance traffic through the cluster; writes the "Scaled out" section of

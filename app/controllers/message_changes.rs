@@ -8,8 +8,9 @@ use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
+            ids::MessageId,
             message_changes::{EditMessageRequest, Emoji},
-            messages::{Message, MessageId},
+            messages::Message,
         },
         services::message_changes,
         state::AppState,

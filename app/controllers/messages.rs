@@ -13,8 +13,8 @@ use crate::{
     app::{
         models::{
             frames::Target,
-            ids::{GroupId, UserId},
-            messages::{Conversation, MessageId, Page, PageLimit},
+            ids::{GroupId, MessageId, UserId},
+            messages::{Conversation, Page, PageLimit},
             outgoing::{Outgoing, SendMessageRequest},
         },
         services::{conversations, message_changes, messaging},

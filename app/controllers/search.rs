@@ -8,8 +8,9 @@ use super::{bearer::BearerAuth, ApiTags};
 use crate::{
     app::{
         models::{
+            ids::MessageId,
             message_changes::SearchText,
-            messages::{MessageId, Page, PageLimit},
+            messages::{Page, PageLimit},
         },
         services::search::{self, Search},
         state::AppState,

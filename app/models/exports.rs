@@ -9,7 +9,8 @@ use poem_openapi::Object;
 
 use super::{
     groups::{Group, Role},
-    messages::{Conv, MessageId, MessageRecord},
+    ids::MessageId,
+    messages::{Conv, MessageRecord},
     sessions::Session,
     users::User,
 };

@@ -8,84 +8,10 @@ use serde::Serialize;
 
 use super::{
     attachments::Attachment,
-    fields::{
-        int_range_param, string_type, text_field_openapi, TextField, NOT_SPACE_OR_NUL, NO_NUL,
-    },
-    ids::{GroupId, UserId},
+    fields::{int_range_param, text_field_openapi, TextField, NOT_SPACE_OR_NUL, NO_NUL},
+    ids::{GroupId, MessageId, UserId},
 };
 use crate::platform::database::schema::{conversations, messages};
-
-/// A message id: a sonyflake number, sent as a string because it exceeds JavaScript's 2^53.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageId(pub i64);
-
-impl MessageId {
-    /// The schema's pattern: a positive decimal number of up to 19 digits, no leading zero.
-    const PATTERN: &'static str = "^[1-9][0-9]{0,18}$";
-
-    /// The schema of a message id wherever one travels.
-    pub(super) fn schema() -> MetaSchema {
-        let mut schema = MetaSchema::new("string");
-        schema.pattern = Some(Self::PATTERN.into());
-        schema.description = Some("A sonyflake id as a decimal string.");
-        schema
-    }
-
-    /// Checks [`Self::PATTERN`]. Ids are below 2^63; a larger number is read as the largest id,
-    /// which is what "before" it means anyway.
-    pub fn parse(raw: &str) -> poem_openapi::types::ParseResult<Self> {
-        let well_formed = (1..=19).contains(&raw.len())
-            && !raw.starts_with('0')
-            && raw.bytes().all(|b| b.is_ascii_digit());
-        well_formed
-            .then(|| raw.parse::<u64>().ok())
-            .flatten()
-            .map(|id| Self(i64::try_from(id).unwrap_or(i64::MAX)))
-            .ok_or_else(|| {
-                poem_openapi::types::ParseError::custom(
-                    "must be a message id: a positive integer of at most 19 digits",
-                )
-            })
-    }
-}
-
-/// As the API writes it: a string of digits.
-impl serde::Serialize for MessageId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
-    }
-}
-
-impl std::fmt::Display for MessageId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-string_type!(MessageId, "MessageId", MessageId::schema());
-
-impl poem_openapi::types::ParseFromJSON for MessageId {
-    fn parse_from_json(value: Option<serde_json::Value>) -> poem_openapi::types::ParseResult<Self> {
-        match value {
-            Some(serde_json::Value::String(raw)) => Self::parse(&raw),
-            _ => Err(poem_openapi::types::ParseError::custom(
-                "message id must be a string of digits",
-            )),
-        }
-    }
-}
-
-impl poem_openapi::types::ParseFromParameter for MessageId {
-    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
-        Self::parse(value)
-    }
-}
-
-impl poem_openapi::types::ToJSON for MessageId {
-    fn to_json(&self) -> Option<serde_json::Value> {
-        Some(serde_json::Value::String(self.0.to_string()))
-    }
-}
 
 /// The other party of a private conversation, seen from the reader.
 #[derive(Debug, Clone, PartialEq, Eq, Object, Serialize)]

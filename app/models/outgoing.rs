@@ -13,8 +13,8 @@ use super::{
         string_type, text_field_openapi, Named, Omittable, TextField, NOT_SPACE_OR_NUL, NO_NUL,
     },
     frames::{SendFrame, Target},
-    ids::AttachmentId,
-    messages::{ClientMsgId, MessageContent, MessageId},
+    ids::{AttachmentId, MessageId},
+    messages::{ClientMsgId, MessageContent},
 };
 
 /// A validated send.

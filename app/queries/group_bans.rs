@@ -1,5 +1,6 @@
-//! SQL for `chat.group_bans`: who may not join a group again. A ban also ends the membership, under
-//! the group's lock like every other change of membership (see `groups`).
+//! SQL for setting and lifting group bans. A ban also ends the membership, under the group's lock
+//! like every other change of membership; whether one is banned is read by `groups`, under that
+//! lock, when a member joins or is added.
 
 use diesel::prelude::*;
 use diesel_async::{
@@ -11,19 +12,6 @@ use crate::{
     app::models::ids::{GroupId, UserId},
     platform::database::schema::group_bans,
 };
-
-/// Whether the user is banned from the group.
-pub async fn is_banned(
-    conn: &mut AsyncPgConnection,
-    group_id: GroupId,
-    user_id: UserId,
-) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        group_bans::table.find((group_id, user_id)),
-    ))
-    .get_result(conn)
-    .await
-}
 
 /// Bans the user from the group and removes them if they are a member, in one transaction.
 pub async fn ban(

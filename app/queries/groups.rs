@@ -1,4 +1,5 @@
-//! SQL for `chat.groups` and `chat.group_members` (bans are in `group_bans`).
+//! SQL for `chat.groups` and `chat.group_members`, and whether a user is banned from a group
+//! (setting and lifting bans is `group_bans`).
 //!
 //! Every change of membership first locks the group's row (`FOR UPDATE`). That one lock makes the
 //! member cap, the member count, admin succession and the removal of an emptied group consistent
@@ -236,7 +237,7 @@ pub async fn add_member(
             }
             // Checked under the group's lock, which a ban's removal also takes: a join racing a
             // ban either sees the ban or is undone by its removal.
-            if super::group_bans::is_banned(conn, group_id, user_id).await? {
+            if is_banned(conn, group_id, user_id).await? {
                 return Ok(AddOutcome::Banned);
             }
             if count >= max_members {
@@ -373,4 +374,17 @@ async fn promote_if_no_admin(
         .execute(conn)
         .await?;
     Ok(Some(eldest))
+}
+
+/// Whether the user is banned from the group.
+pub async fn is_banned(
+    conn: &mut AsyncPgConnection,
+    group_id: GroupId,
+    user_id: UserId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        group_bans::table.find((group_id, user_id)),
+    ))
+    .get_result(conn)
+    .await
 }

@@ -14,9 +14,9 @@ use crate::{
         models::{
             fields::TextField,
             frames::Target,
-            ids::UserId,
+            ids::{MessageId, UserId},
             message_changes::Emoji,
-            messages::{ConversationRecord, Message, MessageContent, MessageId, MessageRecord},
+            messages::{ConversationRecord, Message, MessageContent, MessageRecord},
         },
         queries::{self, message_changes, reactions},
         services::{

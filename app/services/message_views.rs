@@ -10,8 +10,8 @@ use diesel_async::AsyncPgConnection;
 use crate::app::{
     models::{
         attachments::Attachment,
-        ids::UserId,
-        messages::{Conv, Message, MessageId, MessageRecord, Reaction, ReplyTo},
+        ids::{MessageId, UserId},
+        messages::{Conv, Message, MessageRecord, Reaction, ReplyTo},
     },
     queries,
 };

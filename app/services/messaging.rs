@@ -13,8 +13,8 @@ use crate::{
     app::{
         models::{
             frames::Target,
-            ids::UserId,
-            messages::{Conv, ConversationRecord, Message, MessageId, MessageRecord, PageLimit},
+            ids::{MessageId, UserId},
+            messages::{Conv, ConversationRecord, Message, MessageRecord, PageLimit},
             outgoing::Outgoing,
         },
         queries,

@@ -4,9 +4,9 @@
 use crate::{
     app::{
         models::{
-            ids::UserId,
+            ids::{MessageId, UserId},
             message_changes::SearchText,
-            messages::{Message, MessageId},
+            messages::Message,
         },
         queries::{self, search::TextQuery},
         services::message_views,

@@ -209,8 +209,8 @@ mod tests {
     use super::*;
     use crate::app::models::{
         attachments::{Attachment, AttachmentKind},
-        ids::AttachmentId,
-        messages::{MessageId, MessageRecord, Reaction, ReplyTo},
+        ids::{AttachmentId, MessageId},
+        messages::{MessageRecord, Reaction, ReplyTo},
     };
 
     /// A message with every optional part present, and one with none.
