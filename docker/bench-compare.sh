@@ -4,7 +4,8 @@
 # an absolute figure from another day means little; the ratio of two builds measured in turns,
 # minutes apart, survives that noise. The older build is BASELINE_REF (default 44533c0, the build
 # issue 30 measures against), built in a worktree under .bench-baseline/ with a target folder of
-# its own; BASELINE_BIN names a binary built already instead.
+# its own; BASELINE_BIN names a binary built already instead (CURRENT_BIN and CURRENT_LABEL do the
+# same for this build).
 #
 # Each round runs `private` (flat out), `latency` (5000/s) and `group` (flat out) against two
 # fresh instances of each build in turn — baseline, current, baseline, current, … — each on a
@@ -21,9 +22,14 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 target_dir=$(realpath -m "$CARGO_TARGET_DIR")
 workdir=$(mktemp -d)
 
-cargo build --release --quiet --features clients --bin simplechat
 # Copies: a build started meanwhile must not swap a binary under a running comparison.
-cp "$target_dir/release/simplechat" "$workdir/current"
+current_label=${CURRENT_LABEL:-$(git rev-parse --short HEAD)}
+if [ -n "${CURRENT_BIN:-}" ]; then
+  cp "$CURRENT_BIN" "$workdir/current"
+else
+  cargo build --release --quiet --features clients --bin simplechat
+  cp "$target_dir/release/simplechat" "$workdir/current"
+fi
 if [ -n "${BASELINE_BIN:-}" ]; then
   cp "$BASELINE_BIN" "$workdir/baseline"
 else
@@ -81,7 +87,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 # The medians, by scenario and process, and the ratios: one Markdown table.
-python3 - "$workdir" "$rounds" "$baseline_ref" "$(git rev-parse --short HEAD)" >"$workdir/section.md" <<'PY'
+python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" >"$workdir/section.md" <<'PY'
 import re, statistics, sys
 workdir, rounds, base_ref, head = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 procs = ["servers", "Postgres", "Redis", "generator"]
@@ -122,7 +128,7 @@ touch docs/BENCHMARKS.md
   echo "## Side by side with $baseline_ref"
   echo
   echo "Written by \`make bench-compare\` (docker/bench-compare.sh) on $(date -u +%Y-%m-%d), $(nproc) cores: this build"
-  echo "($(git rev-parse --short HEAD)) and $baseline_ref, with this build's load generator and \`make bench\`'s"
+  echo "($current_label) and $baseline_ref, with this build's load generator and \`make bench\`'s"
   echo "server settings, $duration per scenario: 100 pairs, \`latency\` at 5000/s, 100 groups of 10."
   echo
   cat "$workdir/section.md"

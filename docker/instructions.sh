@@ -20,8 +20,13 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 target_dir=$(realpath -m "$CARGO_TARGET_DIR")
 workdir=$(mktemp -d)
 
-cargo build --release --quiet --features clients --bin simplechat
-cp "$target_dir/release/simplechat" "$workdir/current"
+current_label=${CURRENT_LABEL:-$(git rev-parse --short HEAD)}
+if [ -n "${CURRENT_BIN:-}" ]; then
+  cp "$CURRENT_BIN" "$workdir/current"
+else
+  cargo build --release --quiet --features clients --bin simplechat
+  cp "$target_dir/release/simplechat" "$workdir/current"
+fi
 if [ -n "${BASELINE_BIN:-}" ]; then
   cp "$BASELINE_BIN" "$workdir/baseline"
 else
@@ -81,6 +86,6 @@ for build in baseline current; do
   read -r short_total short_messages < <(measure "$build" "$short")
   read -r long_total long_messages < <(measure "$build" "$long")
   per_message=$(( (long_total - short_total) / (long_messages - short_messages) ))
-  label=$([ "$build" = baseline ] && echo "$baseline_ref" || git rev-parse --short HEAD)
+  label=$([ "$build" = baseline ] && echo "$baseline_ref" || echo "$current_label")
   echo "| $label | $per_message | ${short}s: $short_total Ir, $short_messages msgs; ${long}s: $long_total Ir, $long_messages msgs |"
 done

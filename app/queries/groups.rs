@@ -18,7 +18,7 @@ use crate::{
         ids::{GroupId, UserId},
         users::UserRecord,
     },
-    platform::database::schema::{group_bans, group_members, groups, users},
+    platform::database::schema::{conversations, group_bans, group_members, groups, users},
 };
 
 /// A group by id.
@@ -131,8 +131,9 @@ pub async fn member_ids(
         .await
 }
 
-/// The members of several groups, as `(group, member)` pairs, their rows locked `FOR SHARE`
-/// until the transaction ends: a removal racing the caller's write waits for its commit, so a
+/// The members of several groups, as `(group, member)` pairs. Read by a batch of messages after
+/// it locked the groups' conversations, which every change of membership also locks ([`lock`]):
+/// a removal racing the batch waits for its commit, or committed before the batch's read, so a
 /// message is never stored from, or pushed past, a membership that ended meanwhile. The future
 /// does not hold the connection, so it can be pipelined with other queries.
 pub fn members_of_groups<'a>(
@@ -142,7 +143,6 @@ pub fn members_of_groups<'a>(
     group_members::table
         .filter(group_members::group_id.eq_any(group_ids))
         .select((group_members::group_id, group_members::user_id))
-        .for_share()
         .load(conn)
         .boxed()
 }
@@ -324,14 +324,26 @@ pub async fn remove_member(
 /// Locks the group row for the rest of the transaction; returns its member count (`None`: no
 /// such group). Every change of membership takes this lock first, so a check made under it holds
 /// until the transaction ends.
+///
+/// It also locks the group's conversation row, as a batch of messages does before it reads the
+/// group's members ([`members_of_groups`]): a change of membership waits for a batch in flight,
+/// and a batch that comes later reads the change, without each batch locking every membership
+/// row it reads.
 pub async fn lock(conn: &mut AsyncPgConnection, group_id: GroupId) -> QueryResult<Option<i32>> {
-    groups::table
+    let count = groups::table
         .find(group_id)
         .select(groups::member_count)
         .for_update()
         .first(conn)
         .await
-        .optional()
+        .optional()?;
+    conversations::table
+        .filter(conversations::group_id.eq(group_id))
+        .for_no_key_update()
+        .select(conversations::id)
+        .load::<i64>(conn)
+        .await?;
+    Ok(count)
 }
 
 async fn set_member_count(

@@ -3,11 +3,14 @@
 //! `client_msg_id` after leaving a group, and reaching a blocker through edits, reactions and
 //! read markers.
 
+use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use simplechat::platform::database;
 
 use crate::{
-    helpers::{spawn_app, Reply, TestApp, TestUser},
+    helpers::{locks, spawn_app, Reply, TestApp, TestUser},
     message_actions::{delete, edit, id_of, private_history, react},
 };
 
@@ -496,4 +499,49 @@ async fn a_member_removed_while_sending_never_has_a_message_stored_after_the_rem
         .await;
         late.error(StatusCode::NOT_FOUND, "not_found");
     }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// A batch of messages holds its group's conversation row while it reads the members and stores
+/// (the writer reads no membership row under a lock of its own): a removal must wait for that
+/// lock (`queries::groups::lock`), so it never lands between a batch's read of the members and
+/// its commit. The batch is staged here by hand; without the wait, the removal commits at once
+/// and nothing waits for the lock.
+#[tokio::test]
+async fn a_removal_waits_for_the_group_messages_being_stored() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let admin = app.new_user().await;
+    let (group_id, members) = app.group_with(&admin, 1).await;
+    let member = &members[0];
+    let mut batch = pool.get().await.unwrap();
+    sql_query("BEGIN").execute(&mut batch).await.unwrap();
+    sql_query(format!(
+        "SELECT 1 FROM chat.conversations WHERE group_id = '{group_id}' FOR NO KEY UPDATE"
+    ))
+    .execute(&mut batch)
+    .await
+    .unwrap();
+
+    let remove = format!("/api/v1/groups/{group_id}/members/{}", member.id);
+    let (removed, ()) = tokio::join!(app.delete(&remove, Some(&admin.access_token)), async {
+        locks::until_a_statement_waits_for_a_lock(&pool, "the removal").await;
+        // What the batch reads while it holds the lock: the member is still there.
+        let still: Count = sql_query(format!(
+            "SELECT count(*) AS count FROM chat.group_members \
+             WHERE group_id = '{group_id}' AND user_id = '{}'",
+            member.id
+        ))
+        .get_result(&mut batch)
+        .await
+        .unwrap();
+        assert_eq!(still.count, 1);
+        sql_query("COMMIT").execute(&mut batch).await.unwrap();
+    });
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
 }

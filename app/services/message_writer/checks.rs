@@ -160,8 +160,8 @@ struct Facts {
     live_senders: HashSet<UserId>,
 }
 
-/// Reads what the check pass needs for the whole batch, after locking what it writes: the
-/// conversations (`lock_conversations`) and the senders' rows. All of it goes out at once
+/// Reads what the check pass needs for the whole batch, after locking the senders' rows and the
+/// conversations written to (`lock_conversations`). All of it goes out at once
 /// (pipelined): Postgres runs the statements one after the other in the order sent, so the locks
 /// are held before any rule is read, with no round trip in between.
 async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Facts, DieselError> {
@@ -179,9 +179,11 @@ async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Fa
 
     let quoted: Vec<i64> = drafts.iter().filter_map(Draft::reply_to).collect();
 
-    let (_, live_senders, stored, existing, links, blocks, memberships, deleted_quotes) = try_join!(
-        queries::message_batches::lock_conversations(conn, &keys),
+    // The senders' rows first, then the conversations: deleting an account locks its user row
+    // before the conversations of the groups it leaves, and every lock is taken in that order.
+    let (live_senders, _, stored, existing, links, blocks, memberships, deleted_quotes) = try_join!(
         queries::users::lock_live(conn, &sorted_senders),
+        queries::message_batches::lock_conversations(conn, &keys),
         queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
         if recipients.is_empty() {
             nothing()
