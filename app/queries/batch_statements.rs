@@ -216,12 +216,14 @@ impl QueryFragment<Pg> for StoreMessages<'_> {
              pushes AS (\
                INSERT INTO chat.push_outbox (conversation_id, message_id) \
                SELECT p.conversation_id, p.id FROM placed AS p \
-               WHERE EXISTS (SELECT 1 FROM chat.push_subscriptions AS ps \
-                             WHERE ps.user_id IN (p.user_low, p.user_high) \
-                               AND ps.user_id <> p.sender_id) \
-                  OR EXISTS (SELECT 1 FROM chat.group_members AS gm \
-                             JOIN chat.push_subscriptions AS ps ON ps.user_id = gm.user_id \
-                             WHERE gm.group_id = p.group_id AND gm.user_id <> p.sender_id)), \
+               WHERE CASE WHEN p.group_id IS NULL \
+                 THEN EXISTS (SELECT 1 FROM chat.push_subscriptions AS ps \
+                              WHERE ps.user_id IN (p.user_low, p.user_high) \
+                                AND ps.user_id <> p.sender_id) \
+                 ELSE EXISTS (SELECT 1 FROM chat.group_members AS gm \
+                              JOIN chat.push_subscriptions AS ps ON ps.user_id = gm.user_id \
+                              WHERE gm.group_id = p.group_id AND gm.user_id <> p.sender_id) \
+               END), \
              attached AS (\
                UPDATE chat.attachments AS a \
                SET conversation_id = p.conversation_id, message_id = p.id, \

@@ -42,9 +42,10 @@ pub struct NewMessage<'a> {
 /// conversation, in the order given. Returns, for each message, the stored row and its
 /// conversation as of that message; `None` for a message to a group that was deleted.
 ///
-/// The caller has locked the conversations written to ([`lock_conversations`]) and the senders'
-/// rows (`users::lock_live`) in this transaction, and left out the messages of deleted accounts:
-/// concurrent writers (on any instance) queue up on the conversation rows, so seqs have no gaps.
+/// The caller has locked the senders' rows (`users::lock_live`) and the conversations whose rules
+/// need it ([`lock_conversations`]) in this transaction, and left out the messages of deleted
+/// accounts. Taking seqs locks every conversation row written to until commit, so concurrent
+/// writers (on any instance) queue up on them and seqs have no gaps.
 /// A `client_msg_id` the sender already used in the conversation fails the statement with a
 /// unique violation; so does, with [`super::attachments::is_not_attachable`], an attachment that
 /// is not its sender's or was sent already (checked here, in the writing transaction, so two
