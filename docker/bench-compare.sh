@@ -19,40 +19,10 @@ baseline_ref=${BASELINE_REF:-44533c0}
 rounds=${COMPARE_ROUNDS:-3}
 duration=${COMPARE_DURATION:-10s}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-target_dir=$(realpath -m "$CARGO_TARGET_DIR")
 workdir=$(mktemp -d)
 
-# Copies: a build started meanwhile must not swap a binary under a running comparison.
-current_label=${CURRENT_LABEL:-$(git rev-parse --short HEAD)}
-if [ -n "${CURRENT_BIN:-}" ]; then
-  cp "$CURRENT_BIN" "$workdir/current"
-else
-  cargo build --release --quiet --features clients --bin simplechat
-  cp "$target_dir/release/simplechat" "$workdir/current"
-fi
-if [ -n "${BASELINE_BIN:-}" ]; then
-  cp "$BASELINE_BIN" "$workdir/baseline"
-else
-  tree=.bench-baseline/$baseline_ref
-  [ -d "$tree" ] || git worktree add --detach "$tree" "$baseline_ref" >/dev/null
-  # Older builds had no `clients` feature: their load generator was always built in.
-  (cd "$tree" && CARGO_TARGET_DIR="$target_dir-baseline" cargo build --release --quiet --bin simplechat)
-  cp "$target_dir-baseline/release/simplechat" "$workdir/baseline"
-fi
-docker/dev-services.sh
-
-pids=()
-run_id=
-cleanup_run() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
-  if [ -n "$run_id" ]; then
-    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$run_id\" WITH (FORCE)" >/dev/null 2>&1 || true
-    redis-cli -h 127.0.0.1 --scan --pattern "$run_id:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-  fi
-}
-trap 'cleanup_run; rm -rf "$workdir"' EXIT
+source docker/bench-builds.sh
+prepare_builds
 
 source docker/bench-server.sh
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -77,8 +47,7 @@ run_one() {
     --scenarios private,latency,group --server-pid "${pids[0]},${pids[1]}" "${meter[@]}" \
     --pairs 100 --duration "$duration" --latency-rate 5000 --groups 100 --group-size 10 \
     | grep '^| [a-z]' | grep -v '^| scenario' >"$workdir/$build-$round.md"
-  cleanup_run
-  run_id=
+  end_run
 }
 
 for round in $(seq 1 "$rounds"); do

@@ -17,41 +17,10 @@ baseline_ref=${BASELINE_REF:-44533c0}
 short=${SHORT:-5}
 long=${LONG:-15}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-target_dir=$(realpath -m "$CARGO_TARGET_DIR")
 workdir=$(mktemp -d)
 
-current_label=${CURRENT_LABEL:-$(git rev-parse --short HEAD)}
-if [ -n "${CURRENT_BIN:-}" ]; then
-  cp "$CURRENT_BIN" "$workdir/current"
-else
-  cargo build --release --quiet --features clients --bin simplechat
-  cp "$target_dir/release/simplechat" "$workdir/current"
-fi
-if [ -n "${BASELINE_BIN:-}" ]; then
-  cp "$BASELINE_BIN" "$workdir/baseline"
-else
-  tree=.bench-baseline/$baseline_ref
-  [ -d "$tree" ] || git worktree add --detach "$tree" "$baseline_ref" >/dev/null
-  (cd "$tree" && CARGO_TARGET_DIR="$target_dir-baseline" cargo build --release --quiet --bin simplechat)
-  cp "$target_dir-baseline/release/simplechat" "$workdir/baseline"
-fi
-docker/dev-services.sh
-
-pids=()
-run_id=
-cleanup_run() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  # callgrind writes its counts as the process exits.
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  done
-  pids=()
-  if [ -n "$run_id" ]; then
-    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$run_id\" WITH (FORCE)" >/dev/null 2>&1 || true
-    redis-cli -h 127.0.0.1 --scan --pattern "$run_id:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-  fi
-}
-trap 'cleanup_run; rm -rf "$workdir"' EXIT
+source docker/bench-builds.sh
+prepare_builds
 
 source docker/bench-server.sh
 # measure BUILD SECONDS: prints "instructions messages".
@@ -72,8 +41,7 @@ EOF
   acked=$(timeout 300 "$workdir/current" bench --url http://127.0.0.1:18195 --scenarios latency \
     --pairs 10 --latency-rate 100 --duration "${seconds}s" \
     | awk -F'|' '/^\| latency/ { gsub(/ /, "", $5); print $5 }')
-  cleanup_run
-  run_id=
+  end_run
   local total
   total=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out")
   # acked/s times the seconds: the messages acked.
