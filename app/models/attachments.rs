@@ -44,7 +44,8 @@ impl AttachmentKind {
     }
 }
 
-/// An uploaded file. Serialised by serde too, for WebSocket frames (see `messages::Message`).
+// Serialised by serde too, for WebSocket frames (see `messages::Message`).
+/// An uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
 pub struct Attachment {
     pub id: AttachmentId,

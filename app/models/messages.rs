@@ -47,12 +47,11 @@ impl Conv {
     }
 }
 
+// Written two ways, to the same JSON: by poem-openapi for REST answers, and by serde straight to
+// text for WebSocket frames (`frames::server`), which skips building a `serde_json::Value` for
+// every delivery. A unit test holds the two alike; an attribute added here is added for both.
+// (A comment, not a doc comment: poem-openapi would publish it as the schema's description.)
 /// A stored message as a reader sees it.
-///
-/// Written two ways, alike to the byte's meaning: by poem-openapi for REST answers, and by serde
-/// straight to text for WebSocket frames (`frames::server`), which skips building a
-/// `serde_json::Value` for every delivery. A unit test holds the two to the same JSON; an
-/// attribute added here is added for both.
 #[derive(Debug, Clone, Object, Serialize)]
 pub struct Message {
     pub id: MessageId,

@@ -12,6 +12,8 @@
 //! Diesel caches a prepared statement under the statement's type alone: the SQL a type writes
 //! must never change from one call to the next.
 
+use std::sync::LazyLock;
+
 use diesel::{
     pg::Pg,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
@@ -29,14 +31,23 @@ use crate::{
 };
 
 /// The columns of `chat.messages` in the order of its `table!` (and of `MessageRecord`). SQL text
-/// cannot be built from the schema at compile time, so the two lists are written out here, and a
-/// test holds them to `schema.rs`.
+/// cannot be built from the schema at compile time, so the two lists are written out here, once
+/// for every statement of this file, and a test holds them to `schema.rs`.
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, content, client_msg_id, \
      created_at, change_seq, edited_at, deleted, reply_to_id";
 
 /// The columns of `chat.conversations` in the order of its `table!` (and of
 /// `ConversationRecord`).
 const CONVERSATION_COLUMNS: &str = "id, user_low, user_high, group_id, last_seq, change_seq";
+
+/// `columns` (a list as above) each prefixed with `alias.`: the same text on every call.
+fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Declares a statement's plumbing: diesel caches its prepared form under the type's identity,
 /// and its rows have the SQL types of `$row`.
@@ -270,12 +281,14 @@ cached_statement!(
 
 impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.content, m.client_msg_id, \
-             m.created_at, m.change_seq, m.edited_at, m.deleted, m.reply_to_id, \
-             c.id, c.user_low, c.user_high, c.group_id, c.last_seq, c.change_seq \
-             FROM unnest(",
-        );
+        // Built once: diesel walks a statement on every call, to collect its binds.
+        static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+            let message = qualified("m", MESSAGE_COLUMNS);
+            format!("{message}, {}", qualified("c", CONVERSATION_COLUMNS))
+        });
+        out.push_sql("SELECT ");
+        out.push_sql(&COLUMNS);
+        out.push_sql(" FROM unnest(");
         out.push_bind_param::<Array<Uuid>, _>(self.sender_ids)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
