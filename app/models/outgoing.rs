@@ -1,9 +1,10 @@
 //! A message on its way in: what a sender asks to send, validated, whichever wire form it came
 //! in. A `send` frame and the REST send body ([`SendMessageRequest`], here) both become an
 //! [`Outgoing`] (by `TryFrom`), and that one value travels unchanged to the row: the message
-//! writer's draft holds it and the batch insert (`queries::batch_statements::InsertMessages`)
-//! reads its columns from it. A new field of a send is added here, to the `send` frame, to that
-//! insert, and to the stored row (`messages::MessageRecord`, the schema and a migration).
+//! writer's draft holds it and the batch's columns are read from it in one place
+//! (`queries::batch_statements::MessageRows`, beside the statement that stores them). A new field
+//! of a send is added here, to the `send` frame, to those columns and that statement, and to the
+//! stored row (`messages::MessageRecord`, the schema and a migration).
 
 use poem_openapi::{registry::MetaSchema, Object};
 

@@ -43,7 +43,7 @@ pub(super) enum Check {
 }
 
 /// Finds the retries among the drafts and applies the messaging rules to the others, from at
-/// most five queries sent at once.
+/// most nine statements sent at once.
 pub(super) async fn check(
     conn: &mut AsyncPgConnection,
     drafts: &[Draft],

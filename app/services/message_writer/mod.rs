@@ -1,16 +1,16 @@
 //! The message writer: every message is stored through here, as part of a batch.
 //!
 //! Sends from all connections of this instance queue up, and a few writer tasks each take what
-//! has queued and store it together: one check pass (five queries at most, sent at once, whatever
-//! the batch holds) and one transaction, so one commit for many messages. Under light load a batch
+//! has queued and store it together: one check pass (its locks and reads sent at once, whatever
+//! the batch holds) and one store statement in one transaction, so one commit for many messages. Under light load a batch
 //! is a single message and nothing waits; under heavy load batches grow, and the cost per message
 //! falls instead of every message paying for its own round trips and commit.
 //!
 //! Nothing about a message changes by being batched: it is authorised by the same rules, gets
 //! the next seq of its conversation, and its sender hears back only after the commit. A retried
 //! `client_msg_id` is found by the check pass and answered with its original. Should a batch still
-//! fail (a retry racing its original on another instance, say), its messages are stored one by
-//! one, so no message fails because of another.
+//! fail (a retry racing its original on another instance, say), it is rolled back and its
+//! messages are stored one by one, so no message fails because of another.
 
 mod batcher;
 mod checks;
