@@ -2,9 +2,10 @@
 //!
 //! Sends from all connections of this instance queue up, and a few writer tasks each take what
 //! has queued and store it together: one check pass (its locks and reads sent at once, whatever
-//! the batch holds) and one store statement in one transaction, so one commit for many messages. Under light load a batch
-//! is a single message and nothing waits; under heavy load batches grow, and the cost per message
-//! falls instead of every message paying for its own round trips and commit.
+//! the batch holds) and one store statement in one transaction, so one commit for many messages.
+//! Under light load a batch is a single message and nothing waits; under heavy load batches grow,
+//! and the cost per message falls instead of every message paying for its own round trips and
+//! commit.
 //!
 //! Nothing about a message changes by being batched: it is authorised by the same rules, gets
 //! the next seq of its conversation, and its sender hears back only after the commit. A retried
