@@ -1,10 +1,3 @@
-ALTER TABLE chat.read_markers
-    ADD CONSTRAINT read_markers_user_id_fkey FOREIGN KEY (user_id)
-    REFERENCES chat.users (id) ON DELETE CASCADE;
-ALTER TABLE chat.messages
-    ADD CONSTRAINT messages_sender_id_fkey FOREIGN KEY (sender_id)
-    REFERENCES chat.users (id) ON DELETE CASCADE;
-
 DELETE FROM chat.push_outbox AS o
 WHERE NOT EXISTS (SELECT 1 FROM chat.messages AS m
                   WHERE m.conversation_id = o.conversation_id AND m.id = o.message_id);

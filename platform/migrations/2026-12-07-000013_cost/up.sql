@@ -9,11 +9,3 @@ DROP INDEX chat.messages_conversation_id_id_idx;
 -- its conversation before its row is claimed leaves a row that the worker drops (it joins the
 -- messages and finds none). The outbox is a queue; nothing else reads it.
 ALTER TABLE chat.push_outbox DROP CONSTRAINT push_outbox_conversation_id_message_id_fkey;
-
--- A message's sender and a read marker's user are checked against chat.users for every row
--- stored, a lookup and a row lock each. The writer stores a batch only for senders whose rows it
--- has just locked as live (`queries::users::lock_live`), and a user is never deleted (an account
--- deletion makes the row a tombstone), so the checks could only ever pass. The conversation keys
--- stay: deleting a group's conversation takes its messages and markers with it.
-ALTER TABLE chat.messages DROP CONSTRAINT messages_sender_id_fkey;
-ALTER TABLE chat.read_markers DROP CONSTRAINT read_markers_user_id_fkey;
