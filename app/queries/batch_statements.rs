@@ -135,9 +135,10 @@ impl<'a> MessageRows<'a> {
 /// row, how many uploads were attached.
 ///
 /// A message to a group whose conversation is gone (the group was deleted) is left out. The
-/// conversation rows are already locked, in order, by the check pass (`lock_conversations`); a
-/// private pair's first message creates its row here, the batch's new pairs in `(low, high)`
-/// order, so two batches never deadlock over them. Within a conversation, messages take seqs in
+/// check pass has locked the batch's existing conversation rows in order (`lock_conversations`),
+/// unless the batch is plain private messages, whose pairs are locked here by the upsert in
+/// `(low, high)` order; a pair's first message creates its row here, the batch's new pairs in that
+/// order too, so two batches never deadlock over them. Within a conversation, messages take seqs in
 /// batch order.
 ///
 /// One statement instead of seven: each statement costs Postgres a round of parse-bind-execute

@@ -90,9 +90,9 @@ pub async fn store_batch(
 
 /// Locks the existing conversation rows of `keys` until commit (`FOR NO KEY UPDATE`, the lock
 /// taking seqs takes anyway), in one fixed order: private pairs, then groups, each sorted, so two
-/// batches never deadlock over them. Taken first in a batch's transaction, before the send rules
-/// are read, so that a change of the same conversations (a delete racing a reply) waits or is
-/// seen by them. A pair with no row yet has nothing to lock (and no message a reply could
+/// batches never deadlock over them. Taken in a batch's transaction before the send rules are
+/// read (after the senders' rows), so that a change of the same conversations (a delete racing a
+/// reply, a group's change of membership) waits or is seen by them. A pair with no row yet has nothing to lock (and no message a reply could
 /// quote). The future does not hold the connection, and both statements go out when it is first
 /// polled, so it can be pipelined ahead of the reads it must precede.
 pub fn lock_conversations(

@@ -257,7 +257,7 @@ mod tests {
             let as_rest = message.to_json().expect("a message has a JSON form");
             assert_eq!(serde_json::to_value(&message).unwrap(), as_rest);
             assert_eq!(
-                parsed(&server_message(&message)),
+                parsed(&super::message(&message)),
                 json!({ "type": "message", "message": as_rest })
             );
             assert_eq!(
@@ -274,9 +274,5 @@ mod tests {
                 })
             );
         }
-    }
-
-    fn server_message(message: &Message) -> String {
-        super::message(message)
     }
 }

@@ -82,8 +82,12 @@ impl Batcher {
                 }
                 results
             }
-            Err(Failure::Store(err)) => vec![self.after_failure(conn, &drafts[0], &err).await],
-            Err(Failure::Other(err)) => drafts.iter().map(|_| Err(storage_error(&err))).collect(),
+            Err(failure) if drafts.len() == 1 => {
+                vec![self.after_failure(conn, &drafts[0], failure).await]
+            }
+            Err(Failure::Store(err) | Failure::Other(err)) => {
+                drafts.iter().map(|_| Err(storage_error(&err))).collect()
+            }
         }
     }
 
@@ -91,19 +95,22 @@ impl Batcher {
     async fn write_alone(&self, conn: &mut DbConn, draft: &Draft) -> Result<Written, AppError> {
         match self.attempt(conn, std::slice::from_ref(draft)).await {
             Ok(mut results) => results.remove(0),
-            Err(Failure::Store(err)) => self.after_failure(conn, draft, &err).await,
-            Err(Failure::Other(err)) => Err(storage_error(&err)),
+            Err(failure) => self.after_failure(conn, draft, failure).await,
         }
     }
 
-    /// The answer to a draft whose store failed on its own (its transaction rolled back).
+    /// The answer to a draft whose attempt failed on its own (its transaction rolled back).
     async fn after_failure(
         &self,
         conn: &mut DbConn,
         draft: &Draft,
-        err: &DieselError,
+        failure: Failure,
     ) -> Result<Written, AppError> {
-        if queries::messages::is_client_msg_id_taken(err) {
+        let err = match failure {
+            Failure::Store(err) => err,
+            Failure::Other(err) => return Err(storage_error(&err)),
+        };
+        if queries::messages::is_client_msg_id_taken(&err) {
             // Its original committed meanwhile: once more, and the check pass finds it (and
             // answers it by the retry rule).
             return match self.attempt(conn, std::slice::from_ref(draft)).await {
@@ -111,12 +118,12 @@ impl Batcher {
                 Err(Failure::Store(err) | Failure::Other(err)) => Err(storage_error(&err)),
             };
         }
-        if queries::attachments::is_not_attachable(err) {
+        if queries::attachments::is_not_attachable(&err) {
             return Err(AppError::BadRequest(
                 "attachments: each must be an upload of yours that was not sent yet".into(),
             ));
         }
-        Err(storage_error(err))
+        Err(storage_error(&err))
     }
 
     /// The batch in one transaction: the check pass, then one store of every allowed draft. A

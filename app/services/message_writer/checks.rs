@@ -1,9 +1,9 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
 //! nine statements sent at once. It runs inside the batch's transaction, and its first statements
-//! lock the conversations written to and the senders' rows: the rules are read as they stand
-//! when the messages are stored (a removal from a group waits for the membership rows read here;
-//! a delete of a quoted message either committed before or waits for the conversation's lock; an
-//! account deleted meanwhile is seen, or waits).
+//! lock the senders' rows and, when a rule needs it, the conversations written to: the rules are
+//! read as they stand when the messages are stored (a removal from a group waits for the group's
+//! conversation lock held here; a delete of a quoted message either committed before or waits for
+//! the conversation's lock; an account deleted meanwhile is seen, or waits).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
