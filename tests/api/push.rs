@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use diesel::{sql_query, sql_types::BigInt, QueryableByName};
+use diesel_async::RunQueryDsl;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use simplechat::platform::database::{self, DbPool};
 
 use crate::helpers::{push::FakePushService, spawn_app, spawn_app_with, TestApp, TestUser};
 
@@ -419,6 +422,53 @@ async fn at_send_time_an_endpoint_inside_the_network_gets_nothing_and_is_dropped
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(service.received().await.is_empty());
+}
+
+/// Outbox rows waiting on the app's database.
+async fn outbox_rows(pool: &DbPool) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let mut conn = pool.get().await.unwrap();
+    let rows: Count = sql_query("SELECT count(*) AS count FROM chat.push_outbox")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    rows.count
+}
+
+#[tokio::test]
+async fn a_message_is_queued_for_push_only_when_someone_else_could_be_pushed() {
+    // No worker drains the outbox here: every row written stays to be counted.
+    let app = spawn_app_with(|settings| {
+        settings.insert("PUSH_ALLOW_HTTP".into(), "true".into());
+        settings.insert("PUSH_WORKERS".into(), "0".into());
+    })
+    .await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 1).unwrap();
+    let service = FakePushService::start().await;
+    let (alice, bob) = app.friends().await;
+
+    app.send_private(&alice, &bob, "nobody subscribed").await;
+    assert_eq!(outbox_rows(&pool).await, 0);
+    // The sender's own subscription owes nobody a push.
+    app.subscribe_push(&alice.access_token, &service.browser())
+        .await;
+    app.send_private(&alice, &bob, "only the sender subscribed")
+        .await;
+    assert_eq!(outbox_rows(&pool).await, 0);
+    app.subscribe_push(&bob.access_token, &service.browser())
+        .await;
+    app.send_private(&alice, &bob, "bob could be pushed").await;
+    assert_eq!(outbox_rows(&pool).await, 1);
+
+    // In a group, any other member's subscription.
+    let (group_id, members) = app.group_with(&alice, 1).await;
+    app.send_group(&members[0], &group_id, "alice could be pushed")
+        .await;
+    assert_eq!(outbox_rows(&pool).await, 2);
 }
 
 #[tokio::test]
