@@ -58,12 +58,11 @@ async fn a_user_has_a_capped_number_of_expensive_requests_running_at_once() {
 
     // Hold the messages table, so the reader's first history page waits on it.
     let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    let mut holder = pool.get().await.unwrap();
-    sql_query("BEGIN").execute(&mut holder).await.unwrap();
-    sql_query("LOCK TABLE chat.messages IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = locks::begin_holding(
+        &pool,
+        &["LOCK TABLE chat.messages IN ACCESS EXCLUSIVE MODE"],
+    )
+    .await;
     let first = tokio::spawn({
         let (http, url) = (app.http.clone(), format!("{}{history}", app.address));
         let token = reader.access_token.clone();
@@ -104,14 +103,8 @@ async fn a_statement_past_the_timeout_is_cancelled_with_503() {
 
     // Someone else holds the group's row: the rename waits, and is cut off.
     let pool = database::pool(&app.settings()["DATABASE_URL"], 1).unwrap();
-    let mut holder = pool.get().await.unwrap();
-    sql_query("BEGIN").execute(&mut holder).await.unwrap();
-    sql_query(format!(
-        "SELECT 1 FROM chat.groups WHERE id = '{group}' FOR UPDATE"
-    ))
-    .execute(&mut holder)
-    .await
-    .unwrap();
+    let lock = format!("SELECT 1 FROM chat.groups WHERE id = '{group}' FOR UPDATE");
+    let mut holder = locks::begin_holding(&pool, &[&lock]).await;
     let started = std::time::Instant::now();
     let renamed = app
         .patch(

@@ -56,21 +56,12 @@ async fn an_admin_removed_while_acting_on_the_group_is_refused() {
 
         // The admin's removal, in flight: the group row locked, the membership gone, not yet
         // committed. A check read outside the writing transaction still sees an admin.
-        let mut remover = pool.get().await.unwrap();
-        sql_query("BEGIN").execute(&mut remover).await.unwrap();
-        sql_query(format!(
-            "SELECT 1 FROM chat.groups WHERE id = '{group}' FOR UPDATE"
-        ))
-        .execute(&mut remover)
-        .await
-        .unwrap();
-        sql_query(format!(
+        let lock = format!("SELECT 1 FROM chat.groups WHERE id = '{group}' FOR UPDATE");
+        let removal = format!(
             "DELETE FROM chat.group_members WHERE group_id = '{group}' AND user_id = '{}'",
             admin.id
-        ))
-        .execute(&mut remover)
-        .await
-        .unwrap();
+        );
+        let mut remover = locks::begin_holding(&pool, &[&lock, &removal]).await;
 
         let (reply, ()) = tokio::join!(
             app.request(method, &path, Some(&admin.access_token), body),

@@ -519,14 +519,9 @@ async fn a_removal_waits_for_the_group_messages_being_stored() {
     let admin = app.new_user().await;
     let (group_id, members) = app.group_with(&admin, 1).await;
     let member = &members[0];
-    let mut batch = pool.get().await.unwrap();
-    sql_query("BEGIN").execute(&mut batch).await.unwrap();
-    sql_query(format!(
-        "SELECT 1 FROM chat.conversations WHERE group_id = '{group_id}' FOR NO KEY UPDATE"
-    ))
-    .execute(&mut batch)
-    .await
-    .unwrap();
+    let lock =
+        format!("SELECT 1 FROM chat.conversations WHERE group_id = '{group_id}' FOR NO KEY UPDATE");
+    let mut batch = locks::begin_holding(&pool, &[&lock]).await;
 
     let remove = format!("/api/v1/groups/{group_id}/members/{}", member.id);
     let (removed, ()) = tokio::join!(app.delete(&remove, Some(&admin.access_token)), async {

@@ -4,7 +4,7 @@
 
 use diesel::{sql_query, sql_types::BigInt, QueryableByName};
 use diesel_async::RunQueryDsl;
-use simplechat::platform::database::DbPool;
+use simplechat::platform::database::{DbConn, DbPool};
 
 #[derive(QueryableByName)]
 struct Waiting {
@@ -31,4 +31,16 @@ pub async fn until_a_statement_waits_for_a_lock(pool: &DbPool, what: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("nothing waited for the lock: {what}");
+}
+
+/// Begins a transaction on a connection of its own and runs `statements` in it: the locks (and
+/// uncommitted changes) a race is staged with. The test ends it with `COMMIT` or `ROLLBACK` on
+/// the connection returned.
+pub async fn begin_holding(pool: &DbPool, statements: &[&str]) -> DbConn {
+    let mut holder = pool.get().await.unwrap();
+    sql_query("BEGIN").execute(&mut holder).await.unwrap();
+    for statement in statements {
+        sql_query(*statement).execute(&mut holder).await.unwrap();
+    }
+    holder
 }
