@@ -2,9 +2,8 @@
 
 use diesel::{prelude::*, result::DatabaseErrorKind, upsert::excluded};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use futures_util::{future::BoxFuture, FutureExt};
 
-use super::batch_statements::{KeyColumns, MessagesByClientMsgIds};
+use super::batch_statements::KeyColumns;
 use crate::{
     app::models::{
         ids::{GroupId, UserId},
@@ -59,8 +58,8 @@ pub async fn create_group_conversation(
         .map(drop)
 }
 
-/// The `UNIQUE (conversation_id, sender_id, client_msg_id)` constraint of the migrations.
-const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_conversation_sender_client_msg_id_key";
+/// The `UNIQUE (sender_id, client_msg_id)` constraint of the migrations.
+const CLIENT_MSG_ID_CONSTRAINT: &str = "messages_sender_client_msg_id_key";
 
 /// Whether an insert failed because the sender had already used the `client_msg_id`.
 pub fn is_client_msg_id_taken(err: &diesel::result::Error) -> bool {
@@ -71,33 +70,17 @@ pub fn is_client_msg_id_taken(err: &diesel::result::Error) -> bool {
     )
 }
 
-/// The stored messages of the pairs `(senders[i], client_msg_ids[i])`, with their conversations.
-/// The future does not hold the connection, so it can be pipelined.
-pub fn by_client_msg_ids<'a>(
+/// The stored messages `ids`, with their conversations (a batch's retries' originals).
+pub async fn with_conversations(
     conn: &mut AsyncPgConnection,
-    senders: &'a [UserId],
-    client_msg_ids: &'a [&'a str],
-) -> BoxFuture<'a, QueryResult<Vec<(MessageRecord, ConversationRecord)>>> {
-    MessagesByClientMsgIds {
-        sender_ids: senders,
-        client_msg_ids,
-    }
-    .load(conn)
-    .boxed()
-}
-
-/// Of the messages `ids`, those deleted for everyone: replies to them are refused. The future
-/// does not hold the connection, so it can be pipelined.
-pub fn deleted_among<'a>(
-    conn: &mut AsyncPgConnection,
-    ids: &'a [i64],
-) -> BoxFuture<'a, QueryResult<Vec<i64>>> {
+    ids: &[i64],
+) -> QueryResult<Vec<(MessageRecord, ConversationRecord)>> {
     messages::table
+        .inner_join(conversations::table)
         .filter(messages::id.eq_any(ids))
-        .filter(messages::deleted)
-        .select(messages::id)
+        .select((MessageRecord::as_select(), ConversationRecord::as_select()))
         .load(conn)
-        .boxed()
+        .await
 }
 
 /// The conversation for a key, if any message (or the group) made it exist.

@@ -8,6 +8,7 @@ mod migrate;
 #[path = "schema.rs"]
 mod generated_schema;
 pub use generated_schema::chat as schema;
+mod joins;
 
 pub use migrate::{run_migrations, MIGRATIONS};
 

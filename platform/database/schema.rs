@@ -202,14 +202,12 @@ pub mod chat {
     diesel::joinable!(group_members -> groups (group_id));
     diesel::joinable!(group_members -> users (user_id));
     diesel::joinable!(groups -> users (created_by));
-    diesel::joinable!(messages -> conversations (conversation_id));
     diesel::joinable!(mutes -> users (user_id));
     diesel::joinable!(push_pending -> conversations (conversation_id));
     diesel::joinable!(push_pending -> users (user_id));
     diesel::joinable!(push_subscriptions -> sessions (session_id));
     diesel::joinable!(push_subscriptions -> users (user_id));
     diesel::joinable!(reactions -> users (user_id));
-    diesel::joinable!(read_markers -> conversations (conversation_id));
     diesel::joinable!(sessions -> users (user_id));
 
     diesel::allow_tables_to_appear_in_same_query!(

@@ -2,10 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use diesel::sql_query;
+use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::json;
+use simplechat::platform::database;
 
-use crate::helpers::{send_frame, spawn_app};
+use crate::helpers::{locks, send_frame, spawn_app};
 
 #[tokio::test]
 async fn a_private_message_crosses_instances_and_reaches_the_senders_other_device() {
@@ -190,6 +193,54 @@ async fn concurrent_retries_of_one_client_msg_id_store_one_message() {
     let history = app.get(&path, Some(&alice.access_token)).await;
     assert_eq!(history.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(history.body["items"][0]["seq"], 1);
+}
+
+#[tokio::test]
+async fn one_client_msg_id_racing_into_two_conversations_stores_one_message() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let [alice, bob, carol] = app.new_users().await;
+    app.add_contact(&alice, &bob).await;
+    app.add_contact(&alice, &carol).await;
+    app.send_private(&alice, &carol, "hello").await;
+
+    // Alice's other device is storing a message to Carol with the id, not yet committed: the
+    // send to Bob below does not see it when it looks for an original.
+    let pair = format!(
+        "(user_low, user_high) IN (('{a}', '{c}'), ('{c}', '{a}'))",
+        a = alice.id,
+        c = carol.id
+    );
+    let bump = format!("UPDATE chat.conversations SET last_seq = last_seq + 1 WHERE {pair}");
+    let original = format!(
+        "INSERT INTO chat.messages (id, conversation_id, seq, sender_id, content, client_msg_id) \
+         SELECT 4242, id, last_seq, '{}', 'the original', 'shared-id' \
+         FROM chat.conversations WHERE {pair}",
+        alice.id
+    );
+    let mut other_device = locks::begin_holding(&pool, &[&bump, &original]).await;
+
+    let to_bob = format!("/api/v1/messages/private/{}", bob.id);
+    let (reply, ()) = tokio::join!(
+        app.post(
+            &to_bob,
+            Some(&alice.access_token),
+            json!({ "content": "a second message", "client_msg_id": "shared-id" }),
+        ),
+        async {
+            // The send's store waits on the key (sender, client_msg_id) held by the other device.
+            locks::until_a_statement_waits_for_a_lock(&pool, "the send to Bob").await;
+            sql_query("COMMIT")
+                .execute(&mut other_device)
+                .await
+                .unwrap();
+        }
+    );
+    // Answered as a retry: the original, wherever it went; nothing stored for Bob.
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["content"], "the original");
+    let history = app.get(&to_bob, Some(&alice.access_token)).await;
+    assert_eq!(history.body["items"], json!([]));
 }
 
 #[tokio::test]
