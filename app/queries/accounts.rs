@@ -16,10 +16,11 @@ use crate::{
     },
 };
 
-/// Locks the user's row for the rest of the transaction; false when the account is already
-/// deleted (or never existed). Sends lock the same row for share (`message_batches`), so none
-/// commits after the deletion.
+/// Holds the account alone and locks the user's row for the rest of the transaction; false when
+/// the account is already deleted (or never existed). A batch of sends holds the same account
+/// shared (`users::hold_accounts`) while it is stored, so none commits after the deletion.
 pub async fn lock_live_user(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<bool> {
+    super::users::hold_account_alone(conn, id).await?;
     let locked: Option<UserId> = users::table
         .find(id)
         .filter(users::deleted_at.is_null())

@@ -1,5 +1,5 @@
-//! The message writer's multi-row statements, written as SQL: storing a batch, and finding the
-//! originals of retries.
+//! The message writer's multi-row statement, written as SQL: storing a batch (and the plumbing
+//! it shares with `batch_facts`, the check pass's statement).
 //!
 //! Diesel writes a multi-row insert as `VALUES (…), (…), …`: its text changes with the number of
 //! rows, so Postgres parses and plans it again for every batch, after one more round trip to
@@ -11,8 +11,6 @@
 //!
 //! Diesel caches a prepared statement under the statement's type alone: the SQL a type writes
 //! must never change from one call to the next.
-
-use std::sync::LazyLock;
 
 use diesel::{
     pg::Pg,
@@ -31,23 +29,14 @@ use crate::{
 };
 
 /// The columns of `chat.messages` in the order of its `table!` (and of `MessageRecord`). SQL text
-/// cannot be built from the schema at compile time, so the two lists are written out here, once
-/// for every statement of this file, and a test holds them to `schema.rs`.
+/// cannot be built from the schema at compile time, so the two lists are written out here, once,
+/// and a test holds them to `schema.rs`.
 const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, content, client_msg_id, \
      created_at, change_seq, edited_at, deleted, reply_to_id";
 
 /// The columns of `chat.conversations` in the order of its `table!` (and of
 /// `ConversationRecord`).
 const CONVERSATION_COLUMNS: &str = "id, user_low, user_high, group_id, last_seq, change_seq";
-
-/// `columns` (a list as above) each prefixed with `alias.`: the same text on every call.
-fn qualified(alias: &str, columns: &str) -> String {
-    columns
-        .split(',')
-        .map(|column| format!("{alias}.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Declares a statement's plumbing: diesel caches its prepared form under the type's identity,
 /// and its rows have the SQL types of `$row`.
@@ -66,6 +55,7 @@ macro_rules! cached_statement {
         }
     };
 }
+pub(super) use cached_statement;
 
 /// A conversation's key as `chat.conversations` stores it: `user_low` and `user_high` of a
 /// private pair, or `group_id` of a group.
@@ -255,50 +245,6 @@ impl QueryFragment<Pg> for StoreMessages<'_> {
                RETURNING 1) \
              SELECT s.*, c.*, (SELECT count(*) FROM attached) \
              FROM stored AS s JOIN bumped AS c ON c.id = s.conversation_id",
-        );
-        Ok(())
-    }
-}
-
-/// The stored messages of exact `(sender, client_msg_id)` pairs, one per index of the arrays,
-/// with their conversations: each pair is one probe of the unique index, however many senders and
-/// ids the batch holds.
-///
-/// The probe is a `LATERAL` subquery with `LIMIT 1` on purpose. As a plain join, Postgres planned
-/// it once per connection while `messages` was small (a fresh database, or statistics not yet
-/// gathered) as a hash join over a scan of the whole table, and kept that plan as the table grew:
-/// at 200k messages each batch paid a 60 ms scan for a lookup that finds nothing. The `LIMIT`
-/// keeps the subquery from being merged into a join, so the only way to run it is per pair, and
-/// a per-pair lookup on the unique index's columns is an index probe whatever the table's size.
-pub struct MessagesByClientMsgIds<'a> {
-    pub sender_ids: &'a [UserId],
-    pub client_msg_ids: &'a [&'a str],
-}
-
-cached_statement!(
-    MessagesByClientMsgIds,
-    (messages::SqlType, conversations::SqlType)
-);
-
-impl QueryFragment<Pg> for MessagesByClientMsgIds<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // Built once: diesel walks a statement on every call, to collect its binds.
-        static COLUMNS: LazyLock<String> = LazyLock::new(|| {
-            let message = qualified("m", MESSAGE_COLUMNS);
-            format!("{message}, {}", qualified("c", CONVERSATION_COLUMNS))
-        });
-        out.push_sql("SELECT ");
-        out.push_sql(&COLUMNS);
-        out.push_sql(" FROM unnest(");
-        out.push_bind_param::<Array<Uuid>, _>(self.sender_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(self.client_msg_ids)?;
-        out.push_sql(
-            ") AS wanted (sender_id, client_msg_id) \
-             CROSS JOIN LATERAL (SELECT * FROM chat.messages AS stored \
-               WHERE stored.sender_id = wanted.sender_id \
-               AND stored.client_msg_id = wanted.client_msg_id LIMIT 1) AS m \
-             JOIN chat.conversations AS c ON c.id = m.conversation_id",
         );
         Ok(())
     }

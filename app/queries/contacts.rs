@@ -2,7 +2,6 @@
 
 use diesel::{prelude::*, result::DatabaseErrorKind};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use futures_util::{future::BoxFuture, FutureExt};
 
 use crate::{
     app::models::{contacts::ContactRecord, ids::UserId, users::UserRecord},
@@ -100,21 +99,6 @@ pub async fn exists_and_related(
     ))
     .get_result(conn)
     .await
-}
-
-/// The contact links `(owner, contact)` among a set of users, both ends in the set: one query
-/// answers the messaging rule for a whole batch of pairs. The future does not hold the
-/// connection, so it can be pipelined with other queries.
-pub fn links_among<'a>(
-    conn: &mut AsyncPgConnection,
-    users: &'a [UserId],
-) -> BoxFuture<'a, QueryResult<Vec<(UserId, UserId)>>> {
-    contacts::table
-        .filter(contacts::owner_id.eq_any(users))
-        .filter(contacts::contact_id.eq_any(users))
-        .select((contacts::owner_id, contacts::contact_id))
-        .load(conn)
-        .boxed()
 }
 
 /// Everyone who has `user_id` in their contact list: those who see that user's presence.

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
+pub mod batch_facts;
 mod batch_statements;
 pub mod blocks;
 pub mod chatbot;

@@ -1,6 +1,10 @@
 //! SQL for `chat.users`.
 
-use diesel::{prelude::*, result::DatabaseErrorKind};
+use diesel::{
+    prelude::*,
+    result::DatabaseErrorKind,
+    sql_types::{Array, Uuid},
+};
 use diesel_async::{
     scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection, RunQueryDsl,
 };
@@ -142,36 +146,41 @@ pub async fn last_seen(
         .collect())
 }
 
-/// Those of `ids` that are users whose accounts were not deleted. The future does not hold the
-/// connection, so it can be pipelined with other queries.
-pub fn existing_among<'a>(
+/// The advisory lock that stands for an account's writes, keyed by its id: sends hold it shared
+/// ([`hold_accounts`]) and deleting the account holds it alone ([`hold_account_alone`]), each
+/// until its transaction ends. An advisory lock lives in Postgres' lock table only; locking the
+/// user's row instead (`FOR SHARE`, as sends first did) writes the row and a WAL record for every
+/// sender of every batch.
+const ACCOUNT_LOCK_KEY: &str = "hashtextextended('account:' || id::text, 0)";
+
+/// Holds the accounts of `ids` (sorted, each once) shared until the transaction ends, so that
+/// none of them is deleted before it commits: a deletion waits for it, or has committed and is
+/// seen by the statements after this one (`batch_facts::read` in the same pipeline). The future
+/// does not hold the connection, and the statement goes out when it is first polled, so it can
+/// be pipelined ahead of the reads it must precede.
+pub fn hold_accounts(
     conn: &mut AsyncPgConnection,
-    ids: &'a [UserId],
-) -> BoxFuture<'a, QueryResult<Vec<UserId>>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .filter(users::deleted_at.is_null())
-        .select(users::id)
-        .load(conn)
-        .boxed()
+    ids: &[UserId],
+) -> BoxFuture<'static, QueryResult<usize>> {
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_xact_lock_shared({ACCOUNT_LOCK_KEY}) FROM unnest($1::uuid[]) AS id"
+    ))
+    .bind::<Array<Uuid>, _>(ids.to_vec())
+    .execute(conn)
+    .boxed()
 }
 
-/// Those of `ids` whose accounts are not deleted, their rows locked `FOR SHARE` in id order until
-/// the transaction ends: deleting an account locks its row for update, so a write made under
-/// this lock either commits before the deletion or is refused, never lands after it. The future
-/// does not hold the connection, so it can be pipelined with other queries.
-pub fn lock_live<'a>(
-    conn: &mut AsyncPgConnection,
-    ids: &'a [UserId],
-) -> BoxFuture<'a, QueryResult<Vec<UserId>>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .filter(users::deleted_at.is_null())
-        .order(users::id)
-        .for_share()
-        .select(users::id)
-        .load(conn)
-        .boxed()
+/// Holds the account `id` alone until the transaction ends: a send of its that is being stored
+/// commits first, and any later one sees the account deleted. Taken before anything of the
+/// account is read for its deletion.
+pub async fn hold_account_alone(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<()> {
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_xact_lock({ACCOUNT_LOCK_KEY}) FROM (SELECT $1::uuid AS id) AS account"
+    ))
+    .bind::<Uuid, _>(id)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Replaces the user's password hash.

@@ -99,7 +99,7 @@ struct Deleted {
 
 /// Deletes the caller's account after checking its password (see `docs/api-notes.md`, "Deleting
 /// an account", for what goes and what stays). One transaction: nothing is ever half deleted,
-/// and a send racing it either commits first or is refused (the user's row is locked).
+/// and a send racing it either commits first or is refused (the account is held alone).
 pub async fn delete_account(
     state: &AppState,
     caller: Caller,

@@ -2,12 +2,16 @@
 
 use std::collections::HashSet;
 
+use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use simplechat::platform::database;
+use simplechat::{
+    app::{models::ids::UserId, queries},
+    platform::database,
+};
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestUser, PASSWORD};
+use crate::helpers::{locks, spawn_app, spawn_app_with, TestApp, TestUser, PASSWORD};
 
 async fn delete_account(app: &TestApp, user: &TestUser, password: &str) -> crate::helpers::Reply {
     app.request(
@@ -252,9 +256,49 @@ async fn sends_racing_a_deletion_are_stored_whole_before_it_or_refused() {
 }
 
 #[tokio::test]
+async fn a_send_waits_for_a_deletion_in_progress_and_is_then_refused() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let (alice, bob) = app.friends().await;
+    let alice_id = UserId(alice.id.parse().unwrap());
+
+    // The deletion, in flight: it holds the account alone and has made it a tombstone, not yet
+    // committed. A send that read the account without waiting would still find it live.
+    let mut deletion = pool.get().await.unwrap();
+    sql_query("BEGIN").execute(&mut deletion).await.unwrap();
+    assert!(queries::accounts::lock_live_user(&mut deletion, alice_id)
+        .await
+        .unwrap());
+    queries::accounts::tombstone(&mut deletion, alice_id)
+        .await
+        .unwrap();
+
+    let to_bob = format!("/api/v1/messages/private/{}", bob.id);
+    let (reply, ()) = tokio::join!(
+        app.post(
+            &to_bob,
+            Some(&alice.access_token),
+            json!({ "content": "too late", "client_msg_id": "during-deletion" }),
+        ),
+        async {
+            locks::until_a_statement_waits_for_a_lock(&pool, "the send").await;
+            sql_query("COMMIT").execute(&mut deletion).await.unwrap();
+        }
+    );
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    let history = app
+        .get(
+            &format!("/api/v1/messages/private/{}", alice.id),
+            Some(&bob.access_token),
+        )
+        .await;
+    assert_eq!(items(&history.body), Vec::<Value>::new());
+}
+
+#[tokio::test]
 async fn socket_sends_racing_a_deletion_are_stored_before_it_or_refused() {
-    // A socket's session is not checked per frame: here only the lock the deletion takes on the
-    // user's row keeps sends from landing after it.
+    // A socket's session is not checked per frame: here only the deletion's hold on the account
+    // keeps sends from landing after it.
     let app = spawn_app_with(|settings| {
         settings.insert("WS_SEND_RATE".into(), "100000".into());
     })

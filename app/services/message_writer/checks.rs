@@ -1,18 +1,16 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
-//! nine statements sent at once. It runs inside the batch's transaction, and its first statements
-//! lock the senders' rows and, when a rule needs it, the conversations written to: the rules are
-//! read as they stand when the messages are stored (a removal from a group waits for the group's
-//! conversation lock held here; a delete of a quoted message either committed before or waits for
-//! the conversation's lock; an account deleted meanwhile is seen, or waits).
+//! four statements sent at once (a fifth reads the originals of retries, when there are any). It
+//! runs inside the batch's transaction, and its first statements
+//! hold the senders' accounts and, when a rule needs it, lock the conversations written to: the
+//! rules are read as they stand when the messages are stored (a removal from a group waits for
+//! the group's conversation lock held here; a delete of a quoted message either committed before
+//! or waits for the conversation's lock; an account deleted meanwhile is seen, or waits).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use diesel::{result::Error as DieselError, QueryResult};
+use diesel::result::Error as DieselError;
 use diesel_async::AsyncPgConnection;
-use futures_util::{
-    future::{self, BoxFuture},
-    try_join, FutureExt,
-};
+use futures_util::try_join;
 
 use super::{Draft, Written};
 use crate::{
@@ -22,7 +20,11 @@ use crate::{
             ids::{GroupId, UserId},
             messages::{ConversationRecord, MessageRecord},
         },
-        queries::{self, messages::ConversationKey},
+        queries::{
+            self,
+            batch_facts::{Fact, Wanted},
+            messages::ConversationKey,
+        },
         services::permissions::{self, Authority, SendFacts},
     },
     pkg::utils::errors::AppError,
@@ -42,8 +44,7 @@ pub(super) enum Check {
     },
 }
 
-/// Finds the retries among the drafts and applies the messaging rules to the others, from at
-/// most nine statements sent at once.
+/// Finds the retries among the drafts and applies the messaging rules to the others.
 pub(super) async fn check(
     conn: &mut AsyncPgConnection,
     drafts: &[Draft],
@@ -52,7 +53,6 @@ pub(super) async fn check(
         originals,
         mut facts,
         deleted_quotes,
-        live_senders,
     } = read_facts(conn, drafts).await?;
     read_original_groups(conn, &originals, &mut facts).await?;
     Ok(drafts
@@ -63,7 +63,7 @@ pub(super) async fn check(
             {
                 return retry(&facts, draft, record, conversation);
             }
-            if !live_senders.contains(&draft.sender) {
+            if !facts.existing.contains(&draft.sender) {
                 return Check::Refused(permissions::account_deleted());
             }
             match permissions::may_send(&facts, draft.sender, draft.target(), draft.authority) {
@@ -152,18 +152,18 @@ type Originals = HashMap<(UserId, String), (MessageRecord, ConversationRecord)>;
 struct Facts {
     /// The senders' earlier messages with the same `client_msg_id`s.
     originals: Originals,
-    /// What the rules look at.
+    /// What the rules look at; its `existing` holds the senders as well as the recipients whose
+    /// accounts are not deleted (the senders' held until the batch commits).
     facts: SendFacts,
     /// Which of the quoted messages are deleted.
     deleted_quotes: HashSet<i64>,
-    /// The senders whose accounts are not deleted, their rows locked until the batch commits.
-    live_senders: HashSet<UserId>,
 }
 
-/// Reads what the check pass needs for the whole batch, after locking the senders' rows and the
-/// conversations written to (`lock_conversations`). All of it goes out at once
-/// (pipelined): Postgres runs the statements one after the other in the order sent, so the locks
-/// are held before any rule is read, with no round trip in between.
+/// Reads what the check pass needs for the whole batch, after holding the senders' accounts
+/// (`hold_accounts`) and locking the conversations written to (`lock_conversations`), all in one
+/// round trip: Postgres runs the pipelined statements one after the other in the order sent, so
+/// the locks are held before any rule is read. The rules' facts are one statement
+/// (`queries::batch_facts`); only a batch with retries reads again, for their originals.
 async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Facts, DieselError> {
     // All of the batch's conversations or none, so that every batch takes the locks it takes
     // before its store in one sorted order (taking only some here and the rest in the store's
@@ -183,62 +183,68 @@ async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Fa
         parties,
         groups,
     } = Subjects::of(drafts);
-
+    // One read tells which senders may still write and which recipients exist.
+    let mut people = recipients;
+    people.extend_from_slice(&sorted_senders);
+    people.sort_unstable();
+    people.dedup();
     let quoted: Vec<i64> = drafts.iter().filter_map(Draft::reply_to).collect();
-
-    // The senders' rows first, then the conversations: deleting an account locks its user row
-    // before the conversations of the groups it leaves, and every lock is taken in that order.
-    let (live_senders, _, stored, existing, links, blocks, memberships, deleted_quotes) = try_join!(
-        queries::users::lock_live(conn, &sorted_senders),
-        queries::message_batches::lock_conversations(conn, &keys),
-        queries::messages::by_client_msg_ids(conn, &senders, &client_msg_ids),
-        if recipients.is_empty() {
-            nothing()
-        } else {
-            queries::users::existing_among(conn, &recipients)
-        },
-        if parties.is_empty() {
-            nothing()
-        } else {
-            queries::contacts::links_among(conn, &parties)
-        },
-        if parties.is_empty() {
-            nothing()
-        } else {
-            queries::blocks::among(conn, &parties)
-        },
-        if groups.is_empty() {
-            nothing()
-        } else {
-            queries::groups::members_of_groups(conn, &groups)
-        },
-        if quoted.is_empty() {
-            nothing()
-        } else {
-            queries::messages::deleted_among(conn, &quoted)
-        },
-    )?;
-    let originals = stored
-        .into_iter()
-        .map(|(record, conversation)| {
-            let key = (record.sender_id, record.client_msg_id.clone());
-            (key, (record, conversation))
-        })
-        .collect();
-    let mut facts = SendFacts {
-        existing: existing.into_iter().collect(),
-        links: links.into_iter().collect(),
-        blocks: blocks.into_iter().collect(),
-        ..SendFacts::default()
+    let wanted = Wanted {
+        people: &people,
+        parties: &parties,
+        groups: &groups,
+        quoted: &quoted,
+        senders: &senders,
+        client_msg_ids: &client_msg_ids,
     };
-    for (group_id, member) in memberships {
-        facts.members.entry(group_id).or_default().push(member);
+
+    // The senders' accounts first, then the conversations: deleting an account holds the account
+    // before it locks the conversations of the groups it leaves, and every lock is taken in that
+    // order. The facts are read after both, so they see what a deletion or a removal committed.
+    let (_, _, found) = try_join!(
+        queries::users::hold_accounts(conn, &sorted_senders),
+        queries::message_batches::lock_conversations(conn, &keys),
+        queries::batch_facts::read(conn, &wanted),
+    )?;
+    let mut facts = SendFacts::default();
+    let mut deleted_quotes = HashSet::new();
+    let mut original_ids = Vec::new();
+    for fact in found {
+        match fact {
+            Fact::Live(user) => {
+                facts.existing.insert(user);
+            }
+            Fact::Link(owner, contact) => {
+                facts.links.insert((owner, contact));
+            }
+            Fact::Block(blocker, blocked) => {
+                facts.blocks.insert((blocker, blocked));
+            }
+            Fact::Member(group_id, member) => {
+                facts.members.entry(group_id).or_default().push(member);
+            }
+            Fact::DeletedQuote(id) => {
+                deleted_quotes.insert(id);
+            }
+            Fact::Original(id) => original_ids.push(id),
+        }
     }
+    let originals = if original_ids.is_empty() {
+        Originals::new()
+    } else {
+        queries::messages::with_conversations(conn, &original_ids)
+            .await?
+            .into_iter()
+            .map(|(record, conversation)| {
+                let key = (record.sender_id, record.client_msg_id.clone());
+                (key, (record, conversation))
+            })
+            .collect()
+    };
     Ok(Facts {
         originals,
         facts,
-        deleted_quotes: deleted_quotes.into_iter().collect(),
-        live_senders: live_senders.into_iter().collect(),
+        deleted_quotes,
     })
 }
 
@@ -284,9 +290,4 @@ impl Subjects {
 /// under that lock, so a batch of plain private messages skips a statement and its row locks.)
 fn needs_lock(draft: &Draft) -> bool {
     matches!(draft.target(), Target::Group(_)) || draft.reply_to().is_some()
-}
-
-/// The answer of a query not worth asking: nothing.
-fn nothing<'a, T: Send + 'a>() -> BoxFuture<'a, QueryResult<Vec<T>>> {
-    future::ok(Vec::new()).boxed()
 }

@@ -33,7 +33,7 @@ pub enum Authority {
 /// What the send rules need to know about a batch of messages, read in one pass.
 #[derive(Default)]
 pub struct SendFacts {
-    /// Which of the private recipients exist.
+    /// Which of the private recipients (and the senders) have accounts that are not deleted.
     pub existing: HashSet<UserId>,
     /// Contact links among the senders and recipients, as (owner, contact).
     pub links: HashSet<(UserId, UserId)>,
