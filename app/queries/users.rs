@@ -1,7 +1,9 @@
 //! SQL for `chat.users`.
 
 use diesel::{
+    pg::Pg,
     prelude::*,
+    query_builder::{AstPass, QueryFragment, QueryId},
     result::DatabaseErrorKind,
     sql_types::{Array, Uuid},
 };
@@ -10,6 +12,7 @@ use diesel_async::{
 };
 use futures_util::{future::BoxFuture, FutureExt};
 
+use super::batch_statements::cached_statement;
 use crate::{
     app::models::{
         ids::UserId,
@@ -158,16 +161,30 @@ const ACCOUNT_LOCK_KEY: &str = "hashtextextended('account:' || id::text, 0)";
 /// seen by the statements after this one (`batch_facts::read` in the same pipeline). The future
 /// does not hold the connection, and the statement goes out when it is first polled, so it can
 /// be pipelined ahead of the reads it must precede.
-pub fn hold_accounts(
+pub fn hold_accounts<'a>(
     conn: &mut AsyncPgConnection,
-    ids: &[UserId],
-) -> BoxFuture<'static, QueryResult<usize>> {
-    diesel::sql_query(format!(
-        "SELECT pg_advisory_xact_lock_shared({ACCOUNT_LOCK_KEY}) FROM unnest($1::uuid[]) AS id"
-    ))
-    .bind::<Array<Uuid>, _>(ids.to_vec())
-    .execute(conn)
-    .boxed()
+    ids: &'a [UserId],
+) -> BoxFuture<'a, QueryResult<usize>> {
+    HoldAccounts { ids }.execute(conn).boxed()
+}
+
+/// [`hold_accounts`]' statement, prepared once per connection (every batch of messages runs it;
+/// as a `sql_query` Postgres parsed and planned it anew each time).
+struct HoldAccounts<'a> {
+    ids: &'a [UserId],
+}
+
+cached_statement!(HoldAccounts);
+
+impl QueryFragment<Pg> for HoldAccounts<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT pg_advisory_xact_lock_shared(");
+        out.push_sql(ACCOUNT_LOCK_KEY);
+        out.push_sql(") FROM unnest(");
+        out.push_bind_param::<Array<Uuid>, _>(self.ids)?;
+        out.push_sql(") AS id");
+        Ok(())
+    }
 }
 
 /// Holds the account `id` alone until the transaction ends: a send of its that is being stored
