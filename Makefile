@@ -5,7 +5,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 
 # ops-check backup-drill upgrade-check: docs/deployment.md
-.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-compare bench-instructions bench-scale bench-fair-share bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
+.PHONY: ops-check backup-drill upgrade-check run test test-cluster chat migrate schema openapi fmt lint services test-services bench bench-compare bench-instructions bench-growth bench-scale bench-fair-share bench-search bench-export bench-smoke profile faults soak clean-data e2e compose.up compose.down
 
 ## Run the server (creates the database and applies migrations first).
 run: services
@@ -87,6 +87,11 @@ bench-compare:
 ## older one; repeatable where CPU time is not. About five minutes after the builds.
 bench-instructions:
 	docker/instructions.sh
+
+## Whether a message costs more as the tables grow: `private` GROWTH_ROUNDS (default 6) times on
+## one database, CPU per message by process for each round. About two minutes after the build.
+bench-growth:
+	docker/bench-growth.sh
 
 ## Scaled out: a Redis Cluster, three instances, 50,100 idle WebSockets from three load-generator
 ## processes, then cross-instance traffic through the cluster; writes the "Scaled out" section of

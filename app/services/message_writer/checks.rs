@@ -1,6 +1,6 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
-//! four statements sent at once (a fifth reads the originals of retries, when there are any). It
-//! runs inside the batch's transaction, and its first statements
+//! five statements sent at once (one more reads the originals of retries, when there are any).
+//! It runs inside the batch's transaction, and its first statements
 //! hold the senders' accounts and, when a rule needs it, lock the conversations written to: the
 //! rules are read as they stand when the messages are stored (a removal from a group waits for
 //! the group's conversation lock held here; a delete of a quoted message either committed before
@@ -201,7 +201,8 @@ async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Fa
     // The senders' accounts first, then the conversations: deleting an account holds the account
     // before it locks the conversations of the groups it leaves, and every lock is taken in that
     // order. The facts are read after both, so they see what a deletion or a removal committed.
-    let (_, _, found) = try_join!(
+    let (_, _, _, found) = try_join!(
+        queries::message_batches::plan_generically(conn),
         queries::users::hold_accounts(conn, &sorted_senders),
         queries::message_batches::lock_conversations(conn, &keys),
         queries::batch_facts::read(conn, &wanted),
