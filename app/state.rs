@@ -12,7 +12,7 @@ use crate::{
     },
     pkg::{
         config::Config,
-        utils::{admission::Admission, jwt::TokenKeys, password::PasswordHasher},
+        utils::{admission::Admission, jwt::TokenKeys, metrics as names, password::PasswordHasher},
     },
     platform::{cache::broker::Broker, cache::Cache, database::DbPool, storage::Storage},
 };
@@ -73,7 +73,7 @@ impl AppState {
                 config.bcrypt_concurrency,
                 config.bcrypt_queue,
             )),
-            handshakes: Admission::new(config.ws_handshake_limit),
+            handshakes: Admission::new(config.ws_handshake_limit, names::WS_HANDSHAKES_WAITING),
             config: Arc::new(config),
             db: services.db,
             cache: services.cache,

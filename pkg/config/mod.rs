@@ -142,8 +142,12 @@ pub struct Config {
     /// Frames waiting to be written to one WebSocket; a client that lets it fill is disconnected.
     pub ws_outbound_queue: usize,
     /// WebSocket handshakes (from the upgrade request until the socket is `ready`) in progress at
-    /// once; more are refused with 503 and a jittered `Retry-After` before the upgrade.
+    /// once; more wait for a slot up to `ws_handshake_wait`, then are refused with 503 and a
+    /// jittered `Retry-After` before the upgrade.
     pub ws_handshake_limit: usize,
+    /// How long an upgrade beyond `ws_handshake_limit` waits for a slot before it is refused;
+    /// zero refuses it at once.
+    pub ws_handshake_wait: Duration,
     /// `send` frames one connection may make per second (bursts of twice that are allowed).
     pub ws_send_rate: u32,
     /// Sonyflake machine id; when absent one is leased from Redis.
@@ -243,6 +247,10 @@ impl Config {
             group_max_members: at_least_two("GROUP_MAX_MEMBERS", &or("GROUP_MAX_MEMBERS", "500"))?,
             ws_outbound_queue: positive("WS_OUTBOUND_QUEUE", &or("WS_OUTBOUND_QUEUE", "256"))?,
             ws_handshake_limit: positive("WS_HANDSHAKE_LIMIT", &or("WS_HANDSHAKE_LIMIT", "512"))?,
+            ws_handshake_wait: duration_or_zero(
+                "WS_HANDSHAKE_WAIT",
+                &or("WS_HANDSHAKE_WAIT", "5s"),
+            )?,
             ws_send_rate: positive("WS_SEND_RATE", &or("WS_SEND_RATE", "20"))?,
             machine_id: get("MACHINE_ID")
                 .map(|value| parse("MACHINE_ID", &value))

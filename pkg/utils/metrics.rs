@@ -19,6 +19,8 @@ pub const HTTP_REQUEST_DURATION: &str = "simplechat_http_request_duration_second
 
 /// Open WebSocket connections on this instance (gauge).
 pub const WS_CONNECTIONS: &str = "simplechat_ws_connections";
+/// WebSocket upgrades waiting for a handshake slot now (`WS_HANDSHAKE_LIMIT`; gauge).
+pub const WS_HANDSHAKES_WAITING: &str = "simplechat_ws_handshakes_waiting";
 /// Users with at least one connection on this instance (gauge).
 pub const ONLINE_USERS: &str = "simplechat_online_users";
 /// Messages stored (counter).
@@ -95,6 +97,7 @@ const COUNTERS: &[&str] = &[
 /// Every gauge, exported from start-up on.
 const GAUGES: &[&str] = &[
     WS_CONNECTIONS,
+    WS_HANDSHAKES_WAITING,
     ONLINE_USERS,
     PUBSUB_FEED_LIVE,
     BCRYPT_WAITING,

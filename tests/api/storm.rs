@@ -2,7 +2,7 @@
 //! (`platform/cache/broker/subscriptions.rs`); these tests check that batching keeps every promise
 //! of one-at-a-time subscribing — a socket is `ready` only once its channel is subscribed, and a
 //! user who closes and reconnects at once stays subscribed — and that the handshakes in progress
-//! are bounded (`WS_HANDSHAKE_LIMIT`).
+//! are bounded (`WS_HANDSHAKE_LIMIT`), with a wait in line before a refusal (`WS_HANDSHAKE_WAIT`).
 
 use diesel::sql_query;
 use diesel_async::RunQueryDsl;
@@ -10,7 +10,7 @@ use futures_util::{future::join_all, StreamExt};
 use simplechat::platform::database;
 
 use crate::{
-    helpers::{locks, spawn_app, spawn_app_with},
+    helpers::{locks, spawn_app, spawn_app_with, TestApp},
     own_redis::OwnRedis,
 };
 
@@ -87,6 +87,8 @@ async fn a_user_who_closes_and_reconnects_at_once_stays_subscribed() {
 async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
     let app = spawn_app_with(|settings| {
         settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
+        // Refused at once, not after a wait in line.
+        settings.insert("WS_HANDSHAKE_WAIT".into(), "0s".into());
         // The held handshake waits on a lock for as long as the test holds it.
         settings.insert("DATABASE_STATEMENT_TIMEOUT".into(), "0".into());
     })
@@ -132,4 +134,71 @@ async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
     // Refused before the ticket was looked at: it still opens a socket now the slot is free.
     let socket = app.connect_ws(&second_ticket).await;
     assert!(socket.is_ok(), "the unused ticket is accepted");
+}
+
+#[tokio::test]
+async fn a_handshake_beyond_the_limit_waits_in_line_for_a_free_slot() {
+    let app = spawn_app_with(|settings| {
+        settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
+        settings.insert("WS_HANDSHAKE_WAIT".into(), "60s".into());
+        settings.insert("DATABASE_STATEMENT_TIMEOUT".into(), "0".into());
+    })
+    .await;
+    let (first, second) = (app.new_user().await, app.new_user().await);
+    let tickets = [
+        app.ws_ticket(&first.access_token).await,
+        app.ws_ticket(&second.access_token).await,
+    ];
+
+    // The first handshake holds the only slot, waiting on the sessions table.
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let mut holder = pool.get().await.unwrap();
+    sql_query("BEGIN").execute(&mut holder).await.unwrap();
+    sql_query("LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let open = |ticket: String| {
+        let url = format!(
+            "{}/ws?ticket={ticket}",
+            app.address.replacen("http", "ws", 1)
+        );
+        tokio::spawn(async move {
+            let (mut socket, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("the handshake completes, not refused");
+            let ready = socket.next().await.expect("a frame").expect("a frame");
+            assert!(ready.to_text().unwrap().contains("\"ready\""), "{ready}");
+            socket
+        })
+    };
+    let [first_ticket, second_ticket] = tickets;
+    let held = open(first_ticket);
+    locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
+        .await;
+    // The second one gets in line rather than a 503.
+    let in_line = open(second_ticket);
+    until_handshakes_waiting(&app, 1).await;
+
+    sql_query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let (_first_socket, _second_socket) = (held.await.unwrap(), in_line.await.unwrap());
+    until_handshakes_waiting(&app, 0).await;
+}
+
+/// Returns once the instance's `/metrics` shows `count` upgrades waiting for a handshake slot;
+/// panics if it does not within 10 s.
+async fn until_handshakes_waiting(app: &TestApp, count: u32) {
+    for _ in 0..400 {
+        let text = app.metrics_text().await;
+        let waiting = text
+            .lines()
+            .find_map(|line| line.strip_prefix("simplechat_ws_handshakes_waiting "))
+            .and_then(|value| value.trim().parse::<f64>().ok());
+        if waiting == Some(f64::from(count)) {
+            return;
+        }
+        // /metrics has no notification to await; it is read again shortly.
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("never {count} handshakes waiting in line");
 }

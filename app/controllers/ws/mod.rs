@@ -75,9 +75,14 @@ pub async fn upgrade(
         ));
     }
     // Handshakes in progress are bounded (`WS_HANDSHAKE_LIMIT`): in a reconnect storm the
-    // clients beyond it come back after a jittered delay rather than queue here. The slot is
-    // held until the socket is `ready` (see `connection::run`).
-    let Some(admitted) = state.handshakes.try_admit() else {
+    // clients beyond it wait in line for up to `WS_HANDSHAKE_WAIT`, and those still waiting then
+    // come back after a jittered delay. The slot is held until the socket is `ready` (see
+    // `connection::run`).
+    let admitted = state
+        .handshakes
+        .admit_within(state.config.ws_handshake_wait)
+        .await;
+    let Some(admitted) = admitted else {
         return Err(AppError::Busy {
             message: "too many WebSockets are opening at once; retry shortly".into(),
             retry_after_secs: admission::retry_after_secs(),
