@@ -9,7 +9,8 @@
 #
 # Each round runs `private` (flat out), `latency` (5000/s) and `group` (flat out) against two
 # fresh instances of each build in turn — baseline, current, baseline, current, … — each on a
-# fresh database and Redis prefix, with this build's load generator. Writes the "Side by side"
+# fresh database and Redis prefix, with this build's load generator; then as many rounds of a
+# reconnect storm (COMPARE_STORM sockets, default 5000; 0 skips them). Writes the "Side by side"
 # section of docs/BENCHMARKS.md: each build's median CPU µs per message over the rounds, by
 # process, and their ratio. Everything stays on 127.0.0.0/8 and every step is bounded in time.
 set -euo pipefail
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 baseline_ref=${BASELINE_REF:-44533c0}
 rounds=${COMPARE_ROUNDS:-3}
 duration=${COMPARE_DURATION:-10s}
+storm=${COMPARE_STORM:-5000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 workdir=$(mktemp -d)
 
@@ -26,12 +28,7 @@ prepare_builds
 
 source docker/bench-server.sh
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
-postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
-redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
-meter=()
-if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
-if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
+meter_processes
 
 # run_one BUILD ROUND: both instances of BUILD on a fresh database; the table rows to
 # $workdir/BUILD-ROUND.md.
@@ -50,13 +47,36 @@ run_one() {
   end_run
 }
 
+# run_storm BUILD ROUND: a reconnect storm on both instances of BUILD, on a fresh database:
+# $storm sockets close at once while as many others open; the storm row to
+# $workdir/storm-BUILD-ROUND.md. COMPARE_STORM=0 skips the storms.
+run_storm() {
+  local build=$1 round=$2
+  bin=$workdir/$build
+  run_id=storm_${build}_$(date +%s)_$RANDOM
+  database_url=postgres://postgres@127.0.0.1:5432/$run_id
+  start_server 18191 1
+  start_server 18192 2
+  echo "bench-compare: storm $round, $build" >&2
+  timeout 600 "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
+    --scenarios storm --storm "$storm" --server-pid "${pids[0]},${pids[1]}" \
+    | grep '^| storm' >"$workdir/storm-$build-$round.md"
+  end_run
+}
+
 for round in $(seq 1 "$rounds"); do
   run_one baseline "$round"
   run_one current "$round"
 done
+if [ "$storm" != 0 ]; then
+  for round in $(seq 1 "$rounds"); do
+    run_storm baseline "$round"
+    run_storm current "$round"
+  done
+fi
 
 # The medians, by scenario and process, and the ratios: one Markdown table.
-python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" >"$workdir/section.md" <<'PY'
+python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" "$storm" >"$workdir/section.md" <<'PY'
 import re, statistics, sys
 workdir, rounds, base_ref, head = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 procs = ["servers", "Postgres", "Redis", "generator"]
@@ -87,6 +107,27 @@ for name in cur:
     total = f"{sum(c['cpu']) / sum(b['cpu']):.2f}×"
     fmt = lambda v: " / ".join(f"{x:.0f}" for x in v)
     print(f"| {name} | {b['rate']:.0f} | {c['rate']:.0f} | {fmt(b['cpu'])} | {fmt(c['cpu'])} | {ratio(0)} | {ratio(1)} | {total} |")
+
+storm = int(sys.argv[5])
+if storm:
+    def storms(build):
+        p99s, alls, lost = [], [], 0
+        for r in range(1, rounds + 1):
+            line = open(f"{workdir}/storm-{build}-{r}.md").read()
+            m = re.search(r"p50/p99/max: [\d.]+ / ([\d.]+) / [\d.]+; all ready after: (\d+) ms", line)
+            p99s.append(float(m.group(1)))
+            alls.append(float(m.group(2)))
+            lost += int([c.strip() for c in line.strip().strip("|").split("|")][7])
+        return statistics.median(p99s), statistics.median(alls), lost
+    (bp, ba, bl), (cp, ca, cl) = storms("baseline"), storms("current")
+    print()
+    print(f"Reconnect storm, median of {rounds} in turns: {storm} sockets close at once on the two "
+          f"instances while {storm} others open (one Redis); the fresh sockets' time to `ready`.")
+    print()
+    print(f"| build | fresh sockets' ready p99 ms | all ready after ms | messages lost |")
+    print("|---|---|---|---|")
+    print(f"| {base_ref} | {bp:.0f} | {ba:.0f} | {bl} |")
+    print(f"| {head} | {cp:.0f} ({cp / bp:.2f}×) | {ca:.0f} ({ca / ba:.2f}×) | {cl} |")
 PY
 cat "$workdir/section.md"
 

@@ -21,26 +21,15 @@ else
 fi
 docker/dev-services.sh
 
+source docker/bench-server.sh
+# end_run: stops the servers, drops the run's database and Redis keys.
+source docker/bench-builds.sh
+pids=()
 run_id=growth_$(date +%s)_$RANDOM
 database_url=postgres://postgres@127.0.0.1:5432/$run_id
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$run_id\" WITH (FORCE)" >/dev/null 2>&1 || true
-  redis-cli -h 127.0.0.1 --scan --pattern "$run_id:*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-  rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-source docker/bench-server.sh
+trap 'end_run; rm -rf "$workdir"' EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
-postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
-redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
-meter=()
-if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
-if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
+meter_processes
 start_server 18193 1
 start_server 18194 2
 

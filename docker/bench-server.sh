@@ -26,3 +26,15 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
   done
   echo "server on port $port did not start:" >&2; cat "$workdir/server-$port.log" >&2; return 1
 }
+
+# meter_processes: sets $meter to the load generator's flags naming the local Postgres' and Redis'
+# process ids, for the CPU columns (each left out when it cannot be found).
+meter_processes() {
+  local checkpointer postgres_pid redis_pid
+  checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
+  postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
+  redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
+  meter=()
+  if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
+  if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
+}

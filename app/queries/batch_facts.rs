@@ -111,24 +111,24 @@ impl QueryFragment<Pg> for BatchFacts<'_> {
              WHERE u.deleted_at IS NULL AND u.id = ANY(",
         );
         out.push_bind_param::<Array<Uuid>, _>(wanted.people)?;
-        out.push_sql(
-            ") UNION ALL \
-             SELECT 1::int2, c.owner_id, c.contact_id, NULL FROM chat.contacts AS c \
+        out.push_sql(") UNION ALL ");
+        push_among(
+            &mut out,
+            "SELECT 1::int2, c.owner_id, c.contact_id, NULL FROM chat.contacts AS c \
              WHERE c.owner_id = ANY(",
-        );
-        out.push_bind_param::<Array<Uuid>, _>(wanted.parties)?;
-        out.push_sql(") AND c.contact_id = ANY(");
-        out.push_bind_param::<Array<Uuid>, _>(wanted.parties)?;
-        out.push_sql(
-            ") UNION ALL \
-             SELECT 2::int2, b.blocker_id, b.blocked_id, NULL FROM chat.blocks AS b \
+            ") AND c.contact_id = ANY(",
+            wanted.parties,
+        )?;
+        out.push_sql(" UNION ALL ");
+        push_among(
+            &mut out,
+            "SELECT 2::int2, b.blocker_id, b.blocked_id, NULL FROM chat.blocks AS b \
              WHERE b.blocker_id = ANY(",
-        );
-        out.push_bind_param::<Array<Uuid>, _>(wanted.parties)?;
-        out.push_sql(") AND b.blocked_id = ANY(");
-        out.push_bind_param::<Array<Uuid>, _>(wanted.parties)?;
+            ") AND b.blocked_id = ANY(",
+            wanted.parties,
+        )?;
         out.push_sql(
-            ") UNION ALL \
+            " UNION ALL \
              SELECT 3::int2, m.group_id, m.user_id, NULL FROM chat.group_members AS m \
              WHERE m.group_id = ANY(",
         );
@@ -156,4 +156,20 @@ impl QueryFragment<Pg> for BatchFacts<'_> {
         );
         Ok(())
     }
+}
+
+/// A branch of pairs with both ends among `parties` (contact links, blocks): `select` up to the
+/// first end's `= ANY(`, then `second` up to the other's.
+fn push_among<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    select: &'static str,
+    second: &'static str,
+    parties: &'b [UserId],
+) -> QueryResult<()> {
+    out.push_sql(select);
+    out.push_bind_param::<Array<Uuid>, _>(parties)?;
+    out.push_sql(second);
+    out.push_bind_param::<Array<Uuid>, _>(parties)?;
+    out.push_sql(")");
+    Ok(())
 }

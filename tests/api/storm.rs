@@ -7,12 +7,17 @@
 use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use futures_util::{future::join_all, StreamExt};
-use simplechat::platform::database;
+use simplechat::platform::database::{self, DbPool};
+use tokio::{net::TcpStream, task::JoinHandle};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::{
     helpers::{locks, spawn_app, spawn_app_with, TestApp},
     own_redis::OwnRedis,
 };
+
+/// A socket the test opened itself.
+type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 #[tokio::test]
 async fn sockets_opening_at_once_are_each_subscribed_when_ready() {
@@ -85,41 +90,17 @@ async fn a_user_who_closes_and_reconnects_at_once_stays_subscribed() {
 
 #[tokio::test]
 async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
-    let app = spawn_app_with(|settings| {
-        settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
-        // Refused at once, not after a wait in line.
-        settings.insert("WS_HANDSHAKE_WAIT".into(), "0s".into());
-        // The held handshake waits on a lock for as long as the test holds it.
-        settings.insert("DATABASE_STATEMENT_TIMEOUT".into(), "0".into());
-    })
-    .await;
+    // Refused at once, not after a wait in line.
+    let (app, pool) = one_handshake_at_a_time("0s").await;
     let (first, second) = (app.new_user().await, app.new_user().await);
     let (first_ticket, second_ticket) = (
         app.ws_ticket(&first.access_token).await,
         app.ws_ticket(&second.access_token).await,
     );
 
-    // Hold the sessions table: the first handshake checks its session there, and waits.
-    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    let mut holder = pool.get().await.unwrap();
-    sql_query("BEGIN").execute(&mut holder).await.unwrap();
-    sql_query("LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    let held = tokio::spawn({
-        let app_address = app.address.replacen("http", "ws", 1);
-        async move {
-            let url = format!("{app_address}/ws?ticket={first_ticket}");
-            let (mut socket, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .expect("the held handshake completes");
-            // Its first frame: the slot is free again by then.
-            let ready = socket.next().await.expect("a frame").expect("a frame");
-            assert!(ready.to_text().unwrap().contains("\"ready\""), "{ready}");
-            socket
-        }
-    });
+    // The first handshake holds the only slot, waiting on the sessions table.
+    let mut holder = locks::begin_holding(&pool, &[LOCK_SESSIONS]).await;
+    let held = open_until_ready(&app, first_ticket);
     locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
         .await;
 
@@ -138,51 +119,58 @@ async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
 
 #[tokio::test]
 async fn a_handshake_beyond_the_limit_waits_in_line_for_a_free_slot() {
-    let app = spawn_app_with(|settings| {
-        settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
-        settings.insert("WS_HANDSHAKE_WAIT".into(), "60s".into());
-        settings.insert("DATABASE_STATEMENT_TIMEOUT".into(), "0".into());
-    })
-    .await;
+    let (app, pool) = one_handshake_at_a_time("60s").await;
     let (first, second) = (app.new_user().await, app.new_user().await);
-    let tickets = [
+    let (first_ticket, second_ticket) = (
         app.ws_ticket(&first.access_token).await,
         app.ws_ticket(&second.access_token).await,
-    ];
+    );
 
     // The first handshake holds the only slot, waiting on the sessions table.
-    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    let mut holder = pool.get().await.unwrap();
-    sql_query("BEGIN").execute(&mut holder).await.unwrap();
-    sql_query("LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
-    let open = |ticket: String| {
-        let url = format!(
-            "{}/ws?ticket={ticket}",
-            app.address.replacen("http", "ws", 1)
-        );
-        tokio::spawn(async move {
-            let (mut socket, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .expect("the handshake completes, not refused");
-            let ready = socket.next().await.expect("a frame").expect("a frame");
-            assert!(ready.to_text().unwrap().contains("\"ready\""), "{ready}");
-            socket
-        })
-    };
-    let [first_ticket, second_ticket] = tickets;
-    let held = open(first_ticket);
+    let mut holder = locks::begin_holding(&pool, &[LOCK_SESSIONS]).await;
+    let held = open_until_ready(&app, first_ticket);
     locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
         .await;
     // The second one gets in line rather than a 503.
-    let in_line = open(second_ticket);
+    let in_line = open_until_ready(&app, second_ticket);
     until_handshakes_waiting(&app, 1).await;
 
     sql_query("ROLLBACK").execute(&mut holder).await.unwrap();
     let (_first_socket, _second_socket) = (held.await.unwrap(), in_line.await.unwrap());
     until_handshakes_waiting(&app, 0).await;
+}
+
+/// Taken by a test to hold a handshake up: each checks its session in this table.
+const LOCK_SESSIONS: &str = "LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE";
+
+/// An instance that takes one handshake at a time, others waiting in line for `wait`, and a pool
+/// on its database. A handshake held up by a lock waits for as long as the test holds it.
+async fn one_handshake_at_a_time(wait: &str) -> (TestApp, DbPool) {
+    let app = spawn_app_with(|settings| {
+        settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
+        settings.insert("WS_HANDSHAKE_WAIT".into(), wait.into());
+        settings.insert("DATABASE_STATEMENT_TIMEOUT".into(), "0".into());
+    })
+    .await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    (app, pool)
+}
+
+/// Opens a socket with `ticket` in a task of its own, which fails unless the upgrade succeeds
+/// and the first frame is `ready` (the handshake's slot is free again by then).
+fn open_until_ready(app: &TestApp, ticket: String) -> JoinHandle<WsStream> {
+    let url = format!(
+        "{}/ws?ticket={ticket}",
+        app.address.replacen("http", "ws", 1)
+    );
+    tokio::spawn(async move {
+        let (mut socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("the handshake completes, not refused");
+        let ready = socket.next().await.expect("a frame").expect("a frame");
+        assert!(ready.to_text().unwrap().contains("\"ready\""), "{ready}");
+        socket
+    })
 }
 
 /// Returns once the instance's `/metrics` shows `count` upgrades waiting for a handshake slot;
