@@ -1,12 +1,13 @@
 # Sourced by docker/bench-compare.sh and docker/instructions.sh, which measure this build beside
-# an older one. `prepare_builds` puts both binaries in $workdir (copies: a build started meanwhile
-# must not swap a binary under a running measurement): `current` (CURRENT_BIN, or this tree's
-# release build) and `baseline` (BASELINE_BIN, or BASELINE_REF built in a worktree under
-# .bench-baseline/ with a target folder of its own; older builds had no `clients` feature, their
-# load generator was always built in). It sets $current_label, makes sure Postgres and Redis
-# answer, and ends every run and removes $workdir when the script exits. `end_run` stops the servers in
-# $pids (waiting for them to exit: callgrind writes its counts as a process ends) and drops the
-# database and Redis keys of $run_id.
+# an older one (and by docker/bench-growth.sh, for `end_run` alone). `prepare_builds` puts both
+# binaries in $workdir (copies: a build started meanwhile must not swap a binary under a running
+# measurement): `current` (CURRENT_BIN, or this tree's release build) and `baseline`
+# (BASELINE_BIN, or BASELINE_REF built in a worktree under .bench-baseline/ with a target folder
+# of its own; older builds had no `clients` feature, their load generator was always built in).
+# It sets $current_label, makes sure Postgres and Redis answer, and ends every run and removes
+# $workdir when the script exits. `end_run` stops the servers in $pids (waiting for them to exit:
+# callgrind writes its counts as a process ends) and drops the database and Redis keys of
+# $run_id.
 
 prepare_builds() {
   local target_dir

@@ -30,38 +30,35 @@ source docker/bench-server.sh
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 meter_processes
 
-# run_one BUILD ROUND: both instances of BUILD on a fresh database; the table rows to
-# $workdir/BUILD-ROUND.md.
-run_one() {
-  local build=$1 round=$2
+# run_build BUILD OUT SECONDS ARGS…: both instances of BUILD on a fresh database and Redis
+# prefix, this build's load generator on them with ARGS for at most SECONDS; its scenario rows to
+# OUT.
+run_build() {
+  local build=$1 out=$2 seconds=$3
+  shift 3
   bin=$workdir/$build
   run_id=compare_${build}_$(date +%s)_$RANDOM
   database_url=postgres://postgres@127.0.0.1:5432/$run_id
   start_server 18191 1
   start_server 18192 2
-  echo "bench-compare: round $round, $build" >&2
-  timeout 300 "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
-    --scenarios private,latency,group --server-pid "${pids[0]},${pids[1]}" "${meter[@]}" \
-    --pairs 100 --duration "$duration" --latency-rate 5000 --groups 100 --group-size 10 \
-    | grep '^| [a-z]' | grep -v '^| scenario' >"$workdir/$build-$round.md"
+  timeout "$seconds" "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
+    --server-pid "${pids[0]},${pids[1]}" "$@" \
+    | grep '^| [a-z]' | grep -v '^| scenario' >"$out"
   end_run
 }
 
-# run_storm BUILD ROUND: a reconnect storm on both instances of BUILD, on a fresh database:
-# $storm sockets close at once while as many others open; the storm row to
-# $workdir/storm-BUILD-ROUND.md. COMPARE_STORM=0 skips the storms.
+# run_one BUILD ROUND: the three messaging scenarios, to $workdir/BUILD-ROUND.md.
+run_one() {
+  echo "bench-compare: round $2, $1" >&2
+  run_build "$1" "$workdir/$1-$2.md" 300 --scenarios private,latency,group "${meter[@]}" \
+    --pairs 100 --duration "$duration" --latency-rate 5000 --groups 100 --group-size 10
+}
+
+# run_storm BUILD ROUND: a reconnect storm ($storm sockets close at once while as many others
+# open), to $workdir/storm-BUILD-ROUND.md. COMPARE_STORM=0 skips the storms.
 run_storm() {
-  local build=$1 round=$2
-  bin=$workdir/$build
-  run_id=storm_${build}_$(date +%s)_$RANDOM
-  database_url=postgres://postgres@127.0.0.1:5432/$run_id
-  start_server 18191 1
-  start_server 18192 2
-  echo "bench-compare: storm $round, $build" >&2
-  timeout 600 "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
-    --scenarios storm --storm "$storm" --server-pid "${pids[0]},${pids[1]}" \
-    | grep '^| storm' >"$workdir/storm-$build-$round.md"
-  end_run
+  echo "bench-compare: storm $2, $1" >&2
+  run_build "$1" "$workdir/storm-$1-$2.md" 600 --scenarios storm --storm "$storm"
 }
 
 for round in $(seq 1 "$rounds"); do

@@ -28,7 +28,8 @@ start_server() { # port machine_id [KEY=VALUE ...]: the extra settings win
 }
 
 # meter_processes: sets $meter to the load generator's flags naming the local Postgres' and Redis'
-# process ids, for the CPU columns (each left out when it cannot be found).
+# process ids, for the CPU columns (each left out when it cannot be found). Postgres' main process
+# is its checkpointer's parent; its backends are its children.
 meter_processes() {
   local checkpointer postgres_pid redis_pid
   checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)

@@ -43,14 +43,9 @@ if [ "$mode" = smoke ]; then heartbeat=(HEARTBEAT_INTERVAL=1s); fi
 start_server 18181 1 "${heartbeat[@]}"
 start_server 18182 2 "${heartbeat[@]}"
 server_pids="${pids[0]},${pids[1]}"
-# Meter the Postgres and Redis the servers use (not other instances on the machine): Postgres'
-# main process is its checkpointer's parent; its backends are its children.
-meter=(--server-pid "$server_pids")
-checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
-postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
-redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
-if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
-if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
+# Meter the servers, and the Postgres and Redis they use (not other instances on the machine).
+meter_processes
+meter=(--server-pid "$server_pids" "${meter[@]}")
 # For login-flood: an instance hashing as production does (BCRYPT_COST=12, the default queue).
 # The auth rate limits stay off, so that the flood reaches the password hashing.
 start_server 18183 3 BCRYPT_COST=12 BCRYPT_QUEUE=

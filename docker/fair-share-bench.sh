@@ -51,10 +51,9 @@ load_seconds=$(($(date +%s) - started))
 echo "loaded $messages messages in ${load_seconds}s" >&2
 
 psql_db() { psql "$database_url" -qAtX -v ON_ERROR_STOP=1 "$@"; }
-# Postgres' main process, to meter it (as docker/bench.sh does).
-checkpointer=$(psql -h 127.0.0.1 -U postgres -Atc "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'" || true)
-postgres_pid=$(ps -o ppid= -p "${checkpointer:-0}" 2>/dev/null | tr -d ' ' || true)
-redis_pid=$(redis-cli -h 127.0.0.1 info server | awk -F: '/^process_id/ { print $2 }' | tr -d '\r' || true)
+# Postgres and Redis, to meter them (as docker/bench.sh does).
+meter_processes
+services_meter=("${meter[@]}")
 
 # The worst case of the search bench: in every group, a 3-letter prefix of middling frequency.
 query=$(psql_db -c "SELECT substr(md5('w' || 15000), 1, 3)")
@@ -80,9 +79,7 @@ for setting in on off; do
                 SELECT g.id, u.id, 'member' FROM chat.groups g, chat.users u
                 WHERE u.username = '$searcher'"
   fi
-  meter=(--server-pid "$server_pid")
-  if [ -n "$postgres_pid" ]; then meter+=(--postgres-pid "$postgres_pid"); fi
-  if [ -n "$redis_pid" ]; then meter+=(--redis-pid "$redis_pid"); fi
+  meter=(--server-pid "$server_pid" "${services_meter[@]}")
   "$bin" bench --url "http://127.0.0.1:$port" --scenarios search-flood --searcher "$searcher" \
     --search-query "$query" --parallel-searches 20 --duration "$duration" "${meter[@]}" \
     | tee "$workdir/$setting.md"

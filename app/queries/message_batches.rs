@@ -46,8 +46,8 @@ pub struct NewMessage<'a> {
 ///
 /// The caller holds the senders' accounts (`users::hold_accounts`), has locked the conversations
 /// whose rules need it ([`lock_conversations`]) in this transaction, and left out the messages of
-/// deleted accounts. Taking seqs locks every conversation row written to until commit, so concurrent
-/// writers (on any instance) queue up on them and seqs have no gaps.
+/// deleted accounts. Taking seqs locks every conversation row written to until commit, so
+/// concurrent writers (on any instance) queue up on them and seqs have no gaps.
 /// A `client_msg_id` the sender already used (anywhere) fails the statement with a
 /// unique violation; so does, with [`super::attachments::is_not_attachable`], an attachment that
 /// is not its sender's or was sent already (checked here, in the writing transaction, so two
@@ -95,8 +95,9 @@ pub async fn store_batch(
 /// batches never deadlock over them. Taken in a batch's transaction before the send rules are
 /// read (after the senders' accounts are held), so that a change of the same conversations (a
 /// delete racing a reply, a group's change of membership) waits or is seen by them. A pair with
-/// no row yet has nothing to lock (and no message a reply could quote). The future does not hold the connection, and both statements go out when it is first
-/// polled, so it can be pipelined ahead of the reads it must precede.
+/// no row yet has nothing to lock (and no message a reply could quote). The future does not hold
+/// the connection, and both statements go out when it is first polled, so it can be pipelined
+/// ahead of the reads it must precede.
 pub fn lock_conversations(
     conn: &mut AsyncPgConnection,
     keys: &BTreeSet<ConversationKey>,

@@ -7,7 +7,7 @@
 use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use futures_util::{future::join_all, StreamExt};
-use simplechat::platform::database::{self, DbPool};
+use simplechat::platform::database::{self, DbConn};
 use tokio::{net::TcpStream, task::JoinHandle};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -91,61 +91,35 @@ async fn a_user_who_closes_and_reconnects_at_once_stays_subscribed() {
 #[tokio::test]
 async fn handshakes_beyond_the_limit_are_refused_with_a_jittered_retry_after() {
     // Refused at once, not after a wait in line.
-    let (app, pool) = one_handshake_at_a_time("0s").await;
-    let (first, second) = (app.new_user().await, app.new_user().await);
-    let (first_ticket, second_ticket) = (
-        app.ws_ticket(&first.access_token).await,
-        app.ws_ticket(&second.access_token).await,
-    );
-
-    // The first handshake holds the only slot, waiting on the sessions table.
-    let mut holder = locks::begin_holding(&pool, &[LOCK_SESSIONS]).await;
-    let held = open_until_ready(&app, first_ticket);
-    locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
-        .await;
-
-    let (status, retry_after, body) = app.refused_ws(&second_ticket).await;
+    let taken = the_only_slot_taken("0s").await;
+    let (status, retry_after, body) = taken.app.refused_ws(&taken.next_ticket).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "unavailable", "{body}");
     let retry_after = retry_after.expect("a Retry-After");
     assert!((1..=3).contains(&retry_after), "{retry_after}");
 
-    sql_query("ROLLBACK").execute(&mut holder).await.unwrap();
-    let _first_socket = held.await.unwrap();
+    let (app, next_ticket, _first_socket) = taken.release().await;
     // Refused before the ticket was looked at: it still opens a socket now the slot is free.
-    let socket = app.connect_ws(&second_ticket).await;
+    let socket = app.connect_ws(&next_ticket).await;
     assert!(socket.is_ok(), "the unused ticket is accepted");
 }
 
 #[tokio::test]
 async fn a_handshake_beyond_the_limit_waits_in_line_for_a_free_slot() {
-    let (app, pool) = one_handshake_at_a_time("60s").await;
-    let (first, second) = (app.new_user().await, app.new_user().await);
-    let (first_ticket, second_ticket) = (
-        app.ws_ticket(&first.access_token).await,
-        app.ws_ticket(&second.access_token).await,
-    );
+    let taken = the_only_slot_taken("60s").await;
+    // The next one gets in line rather than a 503.
+    let in_line = open_until_ready(&taken.app, taken.next_ticket.clone());
+    until_handshakes_waiting(&taken.app, 1).await;
 
-    // The first handshake holds the only slot, waiting on the sessions table.
-    let mut holder = locks::begin_holding(&pool, &[LOCK_SESSIONS]).await;
-    let held = open_until_ready(&app, first_ticket);
-    locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
-        .await;
-    // The second one gets in line rather than a 503.
-    let in_line = open_until_ready(&app, second_ticket);
-    until_handshakes_waiting(&app, 1).await;
-
-    sql_query("ROLLBACK").execute(&mut holder).await.unwrap();
-    let (_first_socket, _second_socket) = (held.await.unwrap(), in_line.await.unwrap());
+    let (app, _, _first_socket) = taken.release().await;
+    let _next_socket = in_line.await.unwrap();
     until_handshakes_waiting(&app, 0).await;
 }
 
-/// Taken by a test to hold a handshake up: each checks its session in this table.
-const LOCK_SESSIONS: &str = "LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE";
-
-/// An instance that takes one handshake at a time, others waiting in line for `wait`, and a pool
-/// on its database. A handshake held up by a lock waits for as long as the test holds it.
-async fn one_handshake_at_a_time(wait: &str) -> (TestApp, DbPool) {
+/// An instance that takes one handshake at a time (others wait in line for up to `wait`), with
+/// that slot taken: a first handshake is held up on the sessions table, where each checks its
+/// session, for as long as the test holds the lock. `next_ticket` is another user's, unused.
+async fn the_only_slot_taken(wait: &str) -> SlotTaken {
     let app = spawn_app_with(|settings| {
         settings.insert("WS_HANDSHAKE_LIMIT".into(), "1".into());
         settings.insert("WS_HANDSHAKE_WAIT".into(), wait.into());
@@ -153,7 +127,46 @@ async fn one_handshake_at_a_time(wait: &str) -> (TestApp, DbPool) {
     })
     .await;
     let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    (app, pool)
+    let (first, next) = (app.new_user().await, app.new_user().await);
+    let (first_ticket, next_ticket) = (
+        app.ws_ticket(&first.access_token).await,
+        app.ws_ticket(&next.access_token).await,
+    );
+    let holder = locks::begin_holding(
+        &pool,
+        &["LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE"],
+    )
+    .await;
+    let held = open_until_ready(&app, first_ticket);
+    locks::until_a_statement_waits_for_a_lock(&pool, "the first handshake waits for the lock")
+        .await;
+    SlotTaken {
+        app,
+        next_ticket,
+        holder,
+        held,
+    }
+}
+
+/// What [`the_only_slot_taken`] sets up.
+struct SlotTaken {
+    app: TestApp,
+    next_ticket: String,
+    holder: DbConn,
+    held: JoinHandle<WsStream>,
+}
+
+impl SlotTaken {
+    /// Lets the held handshake finish; gives back the instance, the unused ticket and the first
+    /// socket, `ready`.
+    async fn release(mut self) -> (TestApp, String, WsStream) {
+        sql_query("ROLLBACK")
+            .execute(&mut self.holder)
+            .await
+            .unwrap();
+        let first_socket = self.held.await.unwrap();
+        (self.app, self.next_ticket, first_socket)
+    }
 }
 
 /// Opens a socket with `ticket` in a task of its own, which fails unless the upgrade succeeds

@@ -1,10 +1,10 @@
 //! The check pass of a batch: which drafts are retries, and which the rules allow, from at most
 //! five statements sent at once (one more reads the originals of retries, when there are any).
-//! It runs inside the batch's transaction, and its first statements
-//! hold the senders' accounts and, when a rule needs it, lock the conversations written to: the
-//! rules are read as they stand when the messages are stored (a removal from a group waits for
-//! the group's conversation lock held here; a delete of a quoted message either committed before
-//! or waits for the conversation's lock; an account deleted meanwhile is seen, or waits).
+//! It runs inside the batch's transaction, and its first statements hold the senders' accounts
+//! and, when a rule needs it, lock the conversations written to: the rules are read as they stand
+//! when the messages are stored (a removal from a group waits for the group's conversation lock
+//! held here; a delete of a quoted message either committed before or waits for the
+//! conversation's lock; an account deleted meanwhile is seen, or waits).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
