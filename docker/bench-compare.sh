@@ -10,9 +10,12 @@
 # Each round runs `private` (flat out), `latency` (5000/s) and `group` (flat out) against two
 # fresh instances of each build in turn — baseline, current, baseline, current, … — each on a
 # fresh database and Redis prefix, with this build's load generator; then as many rounds of a
-# reconnect storm (COMPARE_STORM sockets, default 5000; 0 skips them). Writes the "Side by side"
-# section of docs/BENCHMARKS.md: each build's median CPU µs per message over the rounds, by
-# process, and their ratio. Everything stays on 127.0.0.0/8 and every step is bounded in time.
+# reconnect storm (COMPARE_STORM sockets, default 5000; 0 skips them) and of a failover (the first
+# instance killed with COMPARE_FAILOVER sockets on it, default 5000, which return to the second
+# while a bystander pair chats there; 0 skips them). Writes the "Side by side" section of
+# docs/BENCHMARKS.md: each build's median CPU µs per message over the rounds, by process, and
+# their ratio; the storms' and failovers' medians and ratios. Everything stays on 127.0.0.0/8
+# and every step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +23,7 @@ baseline_ref=${BASELINE_REF:-44533c0}
 rounds=${COMPARE_ROUNDS:-3}
 duration=${COMPARE_DURATION:-10s}
 storm=${COMPARE_STORM:-5000}
+failover=${COMPARE_FAILOVER:-5000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 workdir=$(mktemp -d)
 
@@ -61,6 +65,13 @@ run_storm() {
   run_build "$1" "$workdir/storm-$1-$2.md" 600 --scenarios storm --storm "$storm"
 }
 
+# run_failover BUILD ROUND: the first instance is killed with $failover sockets on it, to
+# $workdir/failover-BUILD-ROUND.md. COMPARE_FAILOVER=0 skips them.
+run_failover() {
+  echo "bench-compare: failover $2, $1" >&2
+  run_build "$1" "$workdir/failover-$1-$2.md" 600 --scenarios failover --failover "$failover"
+}
+
 for round in $(seq 1 "$rounds"); do
   run_one baseline "$round"
   run_one current "$round"
@@ -71,9 +82,15 @@ if [ "$storm" != 0 ]; then
     run_storm current "$round"
   done
 fi
+if [ "$failover" != 0 ]; then
+  for round in $(seq 1 "$rounds"); do
+    run_failover baseline "$round"
+    run_failover current "$round"
+  done
+fi
 
 # The medians, by scenario and process, and the ratios: one Markdown table.
-python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" "$storm" >"$workdir/section.md" <<'PY'
+python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" "$storm" "$failover" >"$workdir/section.md" <<'PY'
 import re, statistics, sys
 workdir, rounds, base_ref, head = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 procs = ["servers", "Postgres", "Redis", "generator"]
@@ -125,6 +142,28 @@ if storm:
     print("|---|---|---|---|")
     print(f"| {base_ref} | {bp:.0f} | {ba:.0f} | {bl} |")
     print(f"| {head} | {cp:.0f} ({cp / bp:.2f}×) | {ca:.0f} ({ca / ba:.2f}×) | {cl} |")
+
+failover = int(sys.argv[6])
+if failover:
+    def failovers(build):
+        backs, calms, storms_, lost = [], [], [], 0
+        for r in range(1, rounds + 1):
+            line = open(f"{workdir}/failover-{build}-{r}.md").read()
+            backs.append(float(re.search(r"all back after: (\d+) ms", line).group(1)))
+            calms.append(float(re.search(r"before the kill: [\d.]+ / ([\d.]+)", line).group(1)))
+            storms_.append(float(re.search(r"while they return: [\d.]+ / ([\d.]+)", line).group(1)))
+            lost += int([c.strip() for c in line.strip().strip("|").split("|")][7])
+        return (statistics.median(backs), statistics.median(calms), statistics.median(storms_), lost)
+    (bb, bc, bs, bl), (cb, cc, cs, cl) = failovers("baseline"), failovers("current")
+    print()
+    print(f"Failover, median of {rounds} in turns: the first instance is killed with {failover} "
+          f"sockets on it; they return to the second (one Redis), each after its share of a 1 s "
+          f"jitter, while a bystander pair there exchanges a message every 10 ms.")
+    print()
+    print("| build | all back after ms | bystander send→deliver p99 ms, before the kill | while they return | messages lost |")
+    print("|---|---|---|---|---|")
+    print(f"| {base_ref} | {bb:.0f} | {bc:.1f} | {bs:.1f} | {bl} |")
+    print(f"| {head} | {cb:.0f} ({cb / bb:.2f}×) | {cc:.1f} | {cs:.1f} ({cs / bs:.2f}×) | {cl} |")
 PY
 cat "$workdir/section.md"
 

@@ -59,6 +59,9 @@ if [ "$mode" = smoke ]; then
   "$bin" bench --url http://127.0.0.1:18183 --scenarios login-flood --flood-clients 5 --duration 2s
   "$bin" bench --url http://127.0.0.1:18181 --scenarios upload --uploads 5 --upload-bytes 65536 \
     --server-pid "${pids[0]}"
+  # Last: it kills the first instance.
+  "$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 --scenarios failover \
+    --failover 10 --server-pid "$server_pids"
   exit 0
 fi
 
@@ -83,6 +86,9 @@ idle=$(( fd_limit > 12000 ? 10000 : fd_limit * 3 / 4 ))
   | tee "$workdir/login-flood.md"
 "$bin" bench --url http://127.0.0.1:18181 --scenarios upload --uploads 100 --upload-bytes 1048576 \
   --server-pid "${pids[0]}" | tee "$workdir/upload.md"
+# Last, as it kills the first instance: its sockets return to the second while a bystander chats.
+"$bin" bench --url http://127.0.0.1:18181 --url2 http://127.0.0.1:18182 --scenarios failover \
+  --failover 2000 "${meter[@]}" | tee "$workdir/failover.md"
 
 # The "Scaled out" section is written by `make bench-scale` (docker/bench-scale.sh): kept, last.
 scale_section=$(sed -n '/^## Scaled out/,$p' docs/BENCHMARKS.md 2>/dev/null || true)
@@ -134,6 +140,13 @@ fair_section=$(awk '/^## Fair share under search/ { on = 1; print; next } /^## /
   echo "resident memory is sampled every 10 ms meanwhile:"
   echo
   sed '/^bench: /d' "$workdir/upload.md"
+  echo
+  echo "Failover (issue 30): the first instance is killed with 2000 sockets on it; each returning client"
+  echo "takes a ticket from the second and reconnects there after its share of a 1 s jitter, while a"
+  echo "bystander pair on the second exchanges a message every 10 ms (send→deliver is the bystander's"
+  echo "while the others return):"
+  echo
+  sed '/^bench: /d' "$workdir/failover.md"
   echo
   echo "## Targets"
   echo

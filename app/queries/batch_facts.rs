@@ -6,7 +6,10 @@
 //! snapshot and an executor start, and costs the server the building of its SQL text and the
 //! parsing of its answer; at one or two messages a batch (a quiet server) that was a large part
 //! of what a message cost. Here each part is one branch of a `UNION ALL`, and a part with nothing
-//! to look for (no group in the batch, say) is an `= ANY('{}')` that reads no index page.
+//! to look for (no group in the batch, say) is left out of the text: Postgres starts up every
+//! branch of a statement (its nodes, its tables and indexes opened) whether or not it reads
+//! anything, so the statement has one text per combination of parts, each prepared once per
+//! connection.
 
 use diesel::{
     pg::Pg,
@@ -17,7 +20,6 @@ use diesel::{
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::{future::BoxFuture, FutureExt, TryFutureExt};
 
-use super::batch_statements::cached_statement;
 use crate::app::models::ids::{GroupId, UserId};
 
 /// What a batch asks about; an empty list asks nothing.
@@ -83,7 +85,9 @@ pub fn read<'a>(
         .boxed()
 }
 
-/// The statement. Its text never changes, so each connection prepares it once.
+/// The statement: the branches `wanted` needs (live accounts and retries always; links and
+/// blocks, members, deleted quotes when asked about), so at most eight texts, each cached by
+/// diesel under its text and prepared once per connection.
 ///
 /// Both lookups in `messages` (quoted messages, retries) are a `LATERAL` subquery with `LIMIT 1`
 /// over the wanted values, on purpose. Postgres plans a prepared statement once per connection
@@ -98,10 +102,15 @@ struct BatchFacts<'a> {
     wanted: &'a Wanted<'a>,
 }
 
-cached_statement!(
-    BatchFacts,
-    (SmallInt, Nullable<Uuid>, Nullable<Uuid>, Nullable<BigInt>)
-);
+// The text varies with what is wanted: cached under its text, not under this type.
+impl QueryId for BatchFacts<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for BatchFacts<'_> {
+    type SqlType = (SmallInt, Nullable<Uuid>, Nullable<Uuid>, Nullable<BigInt>);
+}
 
 impl QueryFragment<Pg> for BatchFacts<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -111,40 +120,44 @@ impl QueryFragment<Pg> for BatchFacts<'_> {
              WHERE u.deleted_at IS NULL AND u.id = ANY(",
         );
         out.push_bind_param::<Array<Uuid>, _>(wanted.people)?;
-        out.push_sql(") UNION ALL ");
-        push_among(
-            &mut out,
-            "SELECT 1::int2, c.owner_id, c.contact_id, NULL FROM chat.contacts AS c \
-             WHERE c.owner_id = ANY(",
-            ") AND c.contact_id = ANY(",
-            wanted.parties,
-        )?;
-        out.push_sql(" UNION ALL ");
-        push_among(
-            &mut out,
-            "SELECT 2::int2, b.blocker_id, b.blocked_id, NULL FROM chat.blocks AS b \
-             WHERE b.blocker_id = ANY(",
-            ") AND b.blocked_id = ANY(",
-            wanted.parties,
-        )?;
-        out.push_sql(
-            " UNION ALL \
-             SELECT 3::int2, m.group_id, m.user_id, NULL FROM chat.group_members AS m \
-             WHERE m.group_id = ANY(",
-        );
-        out.push_bind_param::<Array<Uuid>, _>(wanted.groups)?;
-        out.push_sql(
-            ") UNION ALL \
-             SELECT 4::int2, NULL, NULL, q.id FROM unnest(",
-        );
-        out.push_bind_param::<Array<BigInt>, _>(wanted.quoted)?;
-        out.push_sql(
-            ") AS quoted (id) \
-             CROSS JOIN LATERAL (SELECT m.id FROM chat.messages AS m \
-               WHERE m.id = quoted.id AND m.deleted LIMIT 1) AS q \
-             UNION ALL \
-             SELECT 5::int2, NULL, NULL, o.id FROM unnest(",
-        );
+        out.push_sql(")");
+        if !wanted.parties.is_empty() {
+            push_among(
+                &mut out,
+                " UNION ALL \
+                 SELECT 1::int2, c.owner_id, c.contact_id, NULL FROM chat.contacts AS c \
+                 WHERE c.owner_id = ANY(",
+                ") AND c.contact_id = ANY(",
+                wanted.parties,
+            )?;
+            push_among(
+                &mut out,
+                " UNION ALL \
+                 SELECT 2::int2, b.blocker_id, b.blocked_id, NULL FROM chat.blocks AS b \
+                 WHERE b.blocker_id = ANY(",
+                ") AND b.blocked_id = ANY(",
+                wanted.parties,
+            )?;
+        }
+        if !wanted.groups.is_empty() {
+            out.push_sql(
+                " UNION ALL \
+                 SELECT 3::int2, m.group_id, m.user_id, NULL FROM chat.group_members AS m \
+                 WHERE m.group_id = ANY(",
+            );
+            out.push_bind_param::<Array<Uuid>, _>(wanted.groups)?;
+            out.push_sql(")");
+        }
+        if !wanted.quoted.is_empty() {
+            out.push_sql(" UNION ALL SELECT 4::int2, NULL, NULL, q.id FROM unnest(");
+            out.push_bind_param::<Array<BigInt>, _>(wanted.quoted)?;
+            out.push_sql(
+                ") AS quoted (id) \
+                 CROSS JOIN LATERAL (SELECT m.id FROM chat.messages AS m \
+                   WHERE m.id = quoted.id AND m.deleted LIMIT 1) AS q",
+            );
+        }
+        out.push_sql(" UNION ALL SELECT 5::int2, NULL, NULL, o.id FROM unnest(");
         out.push_bind_param::<Array<Uuid>, _>(wanted.senders)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Text>, _>(wanted.client_msg_ids)?;

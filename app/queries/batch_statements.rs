@@ -9,8 +9,9 @@
 //! runs) no planning. Each type names its rows' SQL types, so the results load into the same
 //! records as diesel's own queries.
 //!
-//! Diesel caches a prepared statement under the statement's type alone: the SQL a type writes
-//! must never change from one call to the next.
+//! `StoreMessages` writes one of a few texts, by what its batch holds, so it declares no static
+//! query id: diesel then caches each prepared text under the text itself (a type with a static
+//! id is cached under the type, and must always write the same SQL).
 
 use diesel::{
     pg::Pg,
@@ -37,25 +38,6 @@ const MESSAGE_COLUMNS: &str = "id, conversation_id, seq, sender_id, content, cli
 /// The columns of `chat.conversations` in the order of its `table!` (and of
 /// `ConversationRecord`).
 const CONVERSATION_COLUMNS: &str = "id, user_low, user_high, group_id, last_seq, change_seq";
-
-/// Declares a statement's plumbing: diesel caches its prepared form under the type's identity,
-/// and its rows have the SQL types of `$row`.
-macro_rules! cached_statement {
-    ($statement:ident) => {
-        impl QueryId for $statement<'_> {
-            type QueryId = $statement<'static>;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-    };
-    ($statement:ident, $row:ty) => {
-        cached_statement!($statement);
-
-        impl Query for $statement<'_> {
-            type SqlType = $row;
-        }
-    };
-}
-pub(super) use cached_statement;
 
 /// A conversation's key as `chat.conversations` stores it: `user_low` and `user_high` of a
 /// private pair, or `group_id` of a group.
@@ -133,19 +115,52 @@ impl<'a> MessageRows<'a> {
 ///
 /// One statement instead of seven: each statement costs Postgres a round of parse-bind-execute
 /// messages, a snapshot and executor start-up, which at one or two messages a batch (a quiet
-/// server) was most of what a message cost (`docs/performance.md`, change 15).
+/// server) was most of what a message cost (`docs/performance.md`, change 15). It is written
+/// with only the parts its batch needs ([`Shape`]).
 pub struct StoreMessages<'a> {
     rows: &'a MessageRows<'a>,
 }
 
-cached_statement!(
-    StoreMessages,
-    (messages::SqlType, conversations::SqlType, BigInt)
-);
+/// Which parts of [`StoreMessages`] a batch needs. Postgres opens every table a statement writes,
+/// and all of that table's indexes, when the statement starts, whether or not a row comes to
+/// them: the full statement opened `conversations` twice and `attachments` for batches of plain
+/// private messages (`docs/performance.md`, change 17). Each shape is its own SQL text, prepared
+/// once per connection.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Private messages: their pairs are upserted.
+    pairs: bool,
+    /// Group messages: their conversations are updated.
+    groups: bool,
+    /// Uploads to attach.
+    attachments: bool,
+}
+
+impl Shape {
+    fn of(rows: &MessageRows<'_>) -> Self {
+        Self {
+            pairs: rows.group_ids.iter().any(Option::is_none),
+            groups: rows.group_ids.iter().any(Option::is_some),
+            attachments: !rows.attachment_ids.is_empty(),
+        }
+    }
+}
+
+// The text varies with the batch's `Shape`, so diesel must cache the prepared statement under its
+// SQL (as it does for a query whose type has no static id), not under this type.
+impl QueryId for StoreMessages<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for StoreMessages<'_> {
+    type SqlType = (messages::SqlType, conversations::SqlType, BigInt);
+}
 
 impl QueryFragment<Pg> for StoreMessages<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let rows = self.rows;
+        let shape = Shape::of(rows);
         out.push_sql("WITH batch AS (SELECT * FROM unnest(");
         out.push_bind_param::<Array<BigInt>, _>(&rows.ids)?;
         out.push_sql(", ");
@@ -164,40 +179,63 @@ impl QueryFragment<Pg> for StoreMessages<'_> {
         out.push_bind_param::<Array<Nullable<BigInt>>, _>(&rows.reply_to_ids)?;
         out.push_sql(
             ") WITH ORDINALITY AS b (id, user_low, user_high, group_id, sender_id, content, \
-                                     client_msg_id, reply_to_id, ord)), \
-             pairs AS (\
-               INSERT INTO chat.conversations (user_low, user_high, last_seq) \
-               SELECT user_low, user_high, count(*) FROM batch WHERE group_id IS NULL \
-               GROUP BY user_low, user_high ORDER BY user_low, user_high \
-               ON CONFLICT (user_low, user_high) DO UPDATE \
-               SET last_seq = conversations.last_seq + excluded.last_seq \
-               RETURNING ",
+                                     client_msg_id, reply_to_id, ord))",
         );
-        out.push_sql(CONVERSATION_COLUMNS);
+        let mut bumped = Vec::new();
+        if shape.pairs {
+            bumped.push("SELECT * FROM pairs");
+            out.push_sql(
+                ", pairs AS (\
+                   INSERT INTO chat.conversations (user_low, user_high, last_seq) \
+                   SELECT user_low, user_high, count(*) FROM batch WHERE group_id IS NULL \
+                   GROUP BY user_low, user_high ORDER BY user_low, user_high \
+                   ON CONFLICT (user_low, user_high) DO UPDATE \
+                   SET last_seq = conversations.last_seq + excluded.last_seq \
+                   RETURNING ",
+            );
+            out.push_sql(CONVERSATION_COLUMNS);
+            out.push_sql(")");
+        }
         // The batch's columns are named apart from the table's, so that RETURNING can name the
         // table's alone, unqualified.
+        if shape.groups {
+            bumped.push("SELECT * FROM groups");
+            out.push_sql(
+                ", groups AS (\
+                   UPDATE chat.conversations AS c SET last_seq = c.last_seq + counted.count \
+                   FROM (SELECT group_id AS batch_group_id, count(*) AS count FROM batch \
+                         WHERE group_id IS NOT NULL GROUP BY group_id) AS counted \
+                   WHERE c.group_id = counted.batch_group_id \
+                   RETURNING ",
+            );
+            out.push_sql(CONVERSATION_COLUMNS);
+            out.push_sql(")");
+        }
+        out.push_sql(", bumped AS (");
+        out.push_sql(&bumped.join(" UNION ALL "));
         out.push_sql(
             "), \
-             groups AS (\
-               UPDATE chat.conversations AS c SET last_seq = c.last_seq + counted.count \
-               FROM (SELECT group_id AS batch_group_id, count(*) AS count FROM batch \
-                     WHERE group_id IS NOT NULL GROUP BY group_id) AS counted \
-               WHERE c.group_id = counted.batch_group_id \
-               RETURNING ",
-        );
-        out.push_sql(CONVERSATION_COLUMNS);
-        out.push_sql(
-            "), \
-             bumped AS (SELECT * FROM pairs UNION ALL SELECT * FROM groups), \
              placed AS (\
                SELECT b.id, c.id AS conversation_id, b.sender_id, b.content, b.client_msg_id, \
                       b.reply_to_id, b.ord, c.user_low, c.user_high, c.group_id, \
                       c.last_seq - count(*) OVER conversation \
                         + row_number() OVER (conversation ORDER BY b.ord) AS seq \
-               FROM batch AS b JOIN bumped AS c \
-                 ON (b.group_id IS NULL AND c.user_low = b.user_low AND c.user_high = b.user_high) \
-                 OR c.group_id = b.group_id \
-               WINDOW conversation AS (PARTITION BY c.id)), \
+               FROM batch AS b JOIN bumped AS c ON ",
+        );
+        const SAME_PAIR: &str = "c.user_low = b.user_low AND c.user_high = b.user_high";
+        const SAME_GROUP: &str = "c.group_id = b.group_id";
+        match (shape.pairs, shape.groups) {
+            (true, false) => out.push_sql(SAME_PAIR),
+            (false, true) => out.push_sql(SAME_GROUP),
+            _ => {
+                out.push_sql("(b.group_id IS NULL AND ");
+                out.push_sql(SAME_PAIR);
+                out.push_sql(") OR ");
+                out.push_sql(SAME_GROUP);
+            }
+        }
+        out.push_sql(
+            " WINDOW conversation AS (PARTITION BY c.id)), \
              stored AS (\
                INSERT INTO chat.messages \
                (id, conversation_id, seq, sender_id, content, client_msg_id, reply_to_id) \
@@ -217,35 +255,50 @@ impl QueryFragment<Pg> for StoreMessages<'_> {
                    updated_at = now()), \
              pushes AS (\
                INSERT INTO chat.push_outbox (conversation_id, message_id) \
-               SELECT p.conversation_id, p.id FROM placed AS p \
-               WHERE CASE WHEN p.group_id IS NULL \
-                 THEN EXISTS (SELECT 1 FROM chat.push_subscriptions AS ps \
-                              WHERE ps.user_id IN (p.user_low, p.user_high) \
-                                AND ps.user_id <> p.sender_id) \
-                 ELSE EXISTS (SELECT 1 FROM chat.group_members AS gm \
-                              JOIN chat.push_subscriptions AS ps ON ps.user_id = gm.user_id \
-                              WHERE gm.group_id = p.group_id AND gm.user_id <> p.sender_id) \
-               END), \
-             attached AS (\
-               UPDATE chat.attachments AS a \
-               SET conversation_id = p.conversation_id, message_id = p.id, \
-                   position = sent.position \
-               FROM unnest(",
+               SELECT p.conversation_id, p.id FROM placed AS p WHERE ",
         );
-        out.push_bind_param::<Array<Uuid>, _>(&rows.attachment_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<BigInt>, _>(&rows.attachment_message_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<SmallInt>, _>(&rows.attachment_positions)?;
-        out.push_sql(
-            ") AS sent (attachment_id, message_id, position) \
-               JOIN placed AS p ON p.id = sent.message_id \
-               WHERE a.id = sent.attachment_id AND a.uploader_id = p.sender_id \
-                 AND a.message_id IS NULL \
-               RETURNING 1) \
-             SELECT s.*, c.*, (SELECT count(*) FROM attached) \
-             FROM stored AS s JOIN bumped AS c ON c.id = s.conversation_id",
-        );
+        const PAIR_SUBSCRIBED: &str = "EXISTS (SELECT 1 FROM chat.push_subscriptions AS ps \
+             WHERE ps.user_id IN (p.user_low, p.user_high) AND ps.user_id <> p.sender_id)";
+        const GROUP_SUBSCRIBED: &str = "EXISTS (SELECT 1 FROM chat.group_members AS gm \
+             JOIN chat.push_subscriptions AS ps ON ps.user_id = gm.user_id \
+             WHERE gm.group_id = p.group_id AND gm.user_id <> p.sender_id)";
+        match (shape.pairs, shape.groups) {
+            (true, false) => out.push_sql(PAIR_SUBSCRIBED),
+            (false, true) => out.push_sql(GROUP_SUBSCRIBED),
+            _ => {
+                out.push_sql("CASE WHEN p.group_id IS NULL THEN ");
+                out.push_sql(PAIR_SUBSCRIBED);
+                out.push_sql(" ELSE ");
+                out.push_sql(GROUP_SUBSCRIBED);
+                out.push_sql(" END");
+            }
+        }
+        out.push_sql(")");
+        if shape.attachments {
+            out.push_sql(
+                ", attached AS (\
+                   UPDATE chat.attachments AS a \
+                   SET conversation_id = p.conversation_id, message_id = p.id, \
+                       position = sent.position \
+                   FROM unnest(",
+            );
+            out.push_bind_param::<Array<Uuid>, _>(&rows.attachment_ids)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Array<BigInt>, _>(&rows.attachment_message_ids)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Array<SmallInt>, _>(&rows.attachment_positions)?;
+            out.push_sql(
+                ") AS sent (attachment_id, message_id, position) \
+                   JOIN placed AS p ON p.id = sent.message_id \
+                   WHERE a.id = sent.attachment_id AND a.uploader_id = p.sender_id \
+                     AND a.message_id IS NULL \
+                   RETURNING 1) \
+                 SELECT s.*, c.*, (SELECT count(*) FROM attached)",
+            );
+        } else {
+            out.push_sql(" SELECT s.*, c.*, 0::bigint");
+        }
+        out.push_sql(" FROM stored AS s JOIN bumped AS c ON c.id = s.conversation_id");
         Ok(())
     }
 }

@@ -12,7 +12,6 @@ use diesel_async::{
 };
 use futures_util::{future::BoxFuture, FutureExt};
 
-use super::batch_statements::cached_statement;
 use crate::{
     app::models::{
         ids::UserId,
@@ -174,7 +173,10 @@ struct HoldAccounts<'a> {
     ids: &'a [UserId],
 }
 
-cached_statement!(HoldAccounts);
+impl QueryId for HoldAccounts<'_> {
+    type QueryId = HoldAccounts<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
 
 impl QueryFragment<Pg> for HoldAccounts<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

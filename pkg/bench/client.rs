@@ -301,6 +301,11 @@ impl Socket {
         Ok(())
     }
 
+    /// Returns once the server has closed the connection (or it broke).
+    pub async fn closed(&mut self) {
+        let _ = (&mut self.reader).await;
+    }
+
     /// Closes the connection and stops reading and pinging.
     pub async fn close(self) {
         self.pinger.abort();

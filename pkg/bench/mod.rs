@@ -7,6 +7,7 @@
 
 mod client;
 mod cost;
+mod failover;
 mod idle;
 mod latency;
 mod login_flood;
@@ -52,6 +53,10 @@ pub enum Scenario {
     /// A reconnect storm: `--storm` sockets close at once while as many fresh ones open; the
     /// fresh sockets' time to `ready` (p50/p99/max, 503 retries included) and no message lost.
     Storm,
+    /// An instance is killed with `--failover` sockets on it (`--url`, its process the first
+    /// `--server-pid`); they return to `--url2` while a bystander pair there chats: the time until
+    /// all are back, the bystander's send→deliver, nothing lost.
+    Failover,
 }
 
 /// Options of `simplechat bench`.
@@ -115,6 +120,9 @@ pub struct BenchArgs {
     /// Sockets closing, and as many opening, at once for `storm`.
     #[arg(long, default_value_t = 200)]
     pub storm: usize,
+    /// Sockets on the killed instance for `failover`.
+    #[arg(long, default_value_t = 200)]
+    pub failover: usize,
     /// Clients logging in with wrong passwords for `login-flood`.
     #[arg(long, default_value_t = 50)]
     pub flood_clients: usize,
@@ -233,6 +241,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 .await?
             }
             Scenario::Storm => storm::storm(&api, args.storm).await?,
+            Scenario::Failover => {
+                let (Some(url2), Some(&pid)) = (&args.url2, args.server_pids.first()) else {
+                    bail!("failover needs --url2 and --server-pid (the first is killed)");
+                };
+                failover::failover(&api, pid, &Api::new(url2), args.failover).await?
+            }
             Scenario::Latency => unreachable!("run above, as many times as asked"),
         };
         reports.push(report);

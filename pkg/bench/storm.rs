@@ -117,7 +117,7 @@ pub async fn storm(api: &Api, count: usize) -> anyhow::Result<Report> {
 
 /// Opens a socket, honouring `Retry-After` when the upgrade is refused with 503; records the time
 /// from the first attempt until `ready`.
-async fn open_retrying(
+pub(super) async fn open_retrying(
     api: &Api,
     user: &BenchUser,
     ticket: &str,
