@@ -12,7 +12,10 @@
 # fresh database and Redis prefix, with this build's load generator; then as many rounds of a
 # reconnect storm (COMPARE_STORM sockets, default 5000; 0 skips them) and of a failover (the first
 # instance killed with COMPARE_FAILOVER sockets on it, default 5000, which return to the second
-# while a bystander pair chats there; 0 skips them). Writes the "Side by side" section of
+# while a bystander pair chats there; 0 skips them). With COMPARE_CLUSTER=1 (the default), a
+# local Redis Cluster of 3 masters and 3 replicas (docker/redis-cluster.sh, ports 7030–7035) then
+# carries as many rounds of `latency` and of the failover for each build, for the median the
+# cluster adds to send→deliver and the failover as issue 30 sets it. Writes the "Side by side" section of
 # docs/BENCHMARKS.md: each build's median CPU µs per message over the rounds, by process, and
 # their ratio; the storms' and failovers' medians and ratios. Everything stays on 127.0.0.0/8
 # and every step is bounded in time.
@@ -24,6 +27,7 @@ rounds=${COMPARE_ROUNDS:-3}
 duration=${COMPARE_DURATION:-10s}
 storm=${COMPARE_STORM:-5000}
 failover=${COMPARE_FAILOVER:-5000}
+cluster=${COMPARE_CLUSTER:-1}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 workdir=$(mktemp -d)
 
@@ -35,16 +39,17 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 meter_processes
 
 # run_build BUILD OUT SECONDS ARGS…: both instances of BUILD on a fresh database and Redis
-# prefix, this build's load generator on them with ARGS for at most SECONDS; its scenario rows to
-# OUT.
+# prefix (and the settings in $server_env), this build's load generator on them with ARGS for at
+# most SECONDS; its scenario rows to OUT.
+server_env=()
 run_build() {
   local build=$1 out=$2 seconds=$3
   shift 3
   bin=$workdir/$build
   run_id=compare_${build}_$(date +%s)_$RANDOM
   database_url=postgres://postgres@127.0.0.1:5432/$run_id
-  start_server 18191 1
-  start_server 18192 2
+  start_server 18191 1 "${server_env[@]}"
+  start_server 18192 2 "${server_env[@]}"
   timeout "$seconds" "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
     --server-pid "${pids[0]},${pids[1]}" "$@" \
     | grep '^| [a-z]' | grep -v '^| scenario' >"$out"
@@ -65,11 +70,11 @@ run_storm() {
   run_build "$1" "$workdir/storm-$1-$2.md" 600 --scenarios storm --storm "$storm"
 }
 
-# run_failover BUILD ROUND: the first instance is killed with $failover sockets on it, to
-# $workdir/failover-BUILD-ROUND.md. COMPARE_FAILOVER=0 skips them.
+# run_failover BUILD ROUND [PREFIX]: the first instance is killed with $failover sockets on it,
+# to $workdir/PREFIXfailover-BUILD-ROUND.md. COMPARE_FAILOVER=0 skips them.
 run_failover() {
-  echo "bench-compare: failover $2, $1" >&2
-  run_build "$1" "$workdir/failover-$1-$2.md" 600 --scenarios failover --failover "$failover"
+  echo "bench-compare: ${3:-}failover $2, $1" >&2
+  run_build "$1" "$workdir/${3:-}failover-$1-$2.md" 600 --scenarios failover --failover "$failover"
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -88,9 +93,30 @@ if [ "$failover" != 0 ]; then
     run_failover current "$round"
   done
 fi
+if [ "$cluster" != 0 ]; then
+  export REDIS_CLUSTER_PORT=7030 REDIS_CLUSTER_DIR=$workdir/cluster
+  docker/redis-cluster.sh start
+  trap 'end_run; docker/redis-cluster.sh stop || true; rm -rf "$workdir"' EXIT
+  server_env=(REDIS_CLUSTER_NODES="$(docker/redis-cluster.sh nodes)")
+  for round in $(seq 1 "$rounds"); do
+    for build in baseline current; do
+      echo "bench-compare: latency on the cluster $round, $build" >&2
+      run_build "$build" "$workdir/cluster-$build-$round.md" 120 --scenarios latency \
+        --pairs 100 --duration "$duration" --latency-rate 5000
+    done
+  done
+  if [ "$failover" != 0 ]; then
+    for round in $(seq 1 "$rounds"); do
+      run_failover baseline "$round" cluster-
+      run_failover current "$round" cluster-
+    done
+  fi
+  server_env=()
+  docker/redis-cluster.sh stop
+fi
 
 # The medians, by scenario and process, and the ratios: one Markdown table.
-python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" "$storm" "$failover" >"$workdir/section.md" <<'PY'
+python3 - "$workdir" "$rounds" "$baseline_ref" "$current_label" "$storm" "$failover" "$cluster" >"$workdir/section.md" <<'PY'
 import re, statistics, sys
 workdir, rounds, base_ref, head = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 procs = ["servers", "Postgres", "Redis", "generator"]
@@ -143,12 +169,12 @@ if storm:
     print(f"| {base_ref} | {bp:.0f} | {ba:.0f} | {bl} |")
     print(f"| {head} | {cp:.0f} ({cp / bp:.2f}×) | {ca:.0f} ({ca / ba:.2f}×) | {cl} |")
 
-failover = int(sys.argv[6])
-if failover:
+failover, cluster = int(sys.argv[6]), int(sys.argv[7])
+def failover_table(prefix, where):
     def failovers(build):
         backs, calms, storms_, lost = [], [], [], 0
         for r in range(1, rounds + 1):
-            line = open(f"{workdir}/failover-{build}-{r}.md").read()
+            line = open(f"{workdir}/{prefix}failover-{build}-{r}.md").read()
             backs.append(float(re.search(r"all back after: (\d+) ms", line).group(1)))
             calms.append(float(re.search(r"before the kill: [\d.]+ / ([\d.]+)", line).group(1)))
             storms_.append(float(re.search(r"while they return: [\d.]+ / ([\d.]+)", line).group(1)))
@@ -156,14 +182,36 @@ if failover:
         return (statistics.median(backs), statistics.median(calms), statistics.median(storms_), lost)
     (bb, bc, bs, bl), (cb, cc, cs, cl) = failovers("baseline"), failovers("current")
     print()
-    print(f"Failover, median of {rounds} in turns: the first instance is killed with {failover} "
-          f"sockets on it; they return to the second (one Redis), each after its share of a 1 s "
+    print(f"Failover {where}, median of {rounds} in turns: the first instance is killed with "
+          f"{failover} sockets on it; they return to the second, each after its share of a 1 s "
           f"jitter, while a bystander pair there exchanges a message every 10 ms.")
     print()
     print("| build | all back after ms | bystander send→deliver p99 ms, before the kill | while they return | messages lost |")
     print("|---|---|---|---|---|")
     print(f"| {base_ref} | {bb:.0f} | {bc:.1f} | {bs:.1f} | {bl} |")
     print(f"| {head} | {cb:.0f} ({cb / bb:.2f}×) | {cc:.1f} | {cs:.1f} ({cs / bs:.2f}×) | {cl} |")
+if failover:
+    failover_table("", "on one Redis")
+if cluster:
+    def p50s(name):
+        values = []
+        for r in range(1, rounds + 1):
+            for line in open(f"{workdir}/{name}-{r}.md"):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if cells[0].startswith("latency"):
+                    values.append(float(cells[6].split("/")[0]))
+        return statistics.median(values)
+    print()
+    print(f"`latency` (100 pairs at 5000/s) on one Redis and on a Redis Cluster of 3 masters and 3 "
+          f"replicas, median of {rounds} rounds: send→deliver p50, and what the cluster adds.")
+    print()
+    print("| build | one Redis p50 ms | cluster p50 ms | the cluster adds |")
+    print("|---|---|---|---|")
+    for build, label in (("baseline", base_ref), ("current", head)):
+        single, spread = p50s(build), p50s(f"cluster-{build}")
+        print(f"| {label} | {single:.1f} | {spread:.1f} | {spread - single:+.1f} ms |")
+    if failover:
+        failover_table("cluster-", "on the Redis Cluster")
 PY
 cat "$workdir/section.md"
 

@@ -22,7 +22,7 @@ use futures_util::future::{join_all, try_join_all};
 use serde_json::{json, Value};
 
 use super::{
-    client::{Api, BenchUser, OnFrame, Socket},
+    client::{Api, OnFrame, Socket},
     report::Report,
     scenarios::{run_prefix, users},
     stats::{Clock, Latency, Ordering},
