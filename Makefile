@@ -77,9 +77,12 @@ bench:
 	@if [ "$(BENCH_SCALE)" != 0 ]; then docker/bench-scale.sh; fi
 
 ## This build beside an older one (BASELINE_REF, default 44533c0; or BASELINE_BIN), in turns on
-## fresh databases: CPU per message by process and the ratios, into the "Side by side" section of
-## docs/BENCHMARKS.md. COMPARE_ROUNDS (default 3) rounds of about a minute per build; the first run
-## builds the older commit in .bench-baseline/ (about twenty minutes on two cores).
+## fresh databases: CPU per message by process and the ratios, reconnect storms, failovers (an
+## instance killed with 5000 sockets, a bystander chatting), and on a local Redis Cluster the
+## median it adds and the failover again; into the "Side by side" section of docs/BENCHMARKS.md.
+## COMPARE_ROUNDS (default 3) rounds, about half an hour in all; COMPARE_STORM, COMPARE_FAILOVER
+## and COMPARE_CLUSTER at 0 skip those parts. The first run builds the older commit in
+## .bench-baseline/ (about twenty minutes on two cores).
 bench-compare:
 	docker/bench-compare.sh
 

@@ -49,11 +49,29 @@ struct Bystander {
     back_at: AtomicU64,
     calm: Latency,
     storm: Latency,
+    /// Send→ack of the messages sent during the return.
+    storm_ack: Latency,
     delivered: AtomicU64,
     ordering: Ordering,
 }
 
 impl Bystander {
+    /// Whether a message sent at `stamp` was sent during the return.
+    fn during_return(&self, stamp: u64) -> bool {
+        stamp >= self.killed_at.load(AtomicOrdering::Relaxed)
+            && stamp <= self.back_at.load(AtomicOrdering::Relaxed)
+    }
+
+    fn acked(&self, frame: &Value) {
+        if frame["type"] != "ack" {
+            return;
+        }
+        let stamp = frame["message"]["content"].as_str().and_then(|c| c.parse::<u64>().ok());
+        if let Some(stamp) = stamp.filter(|stamp| self.during_return(*stamp)) {
+            self.storm_ack.record(self.clock.since(stamp));
+        }
+    }
+
     fn observe(&self, frame: &Value) {
         let message = &frame["message"];
         if frame["type"] != "message" {
@@ -68,7 +86,7 @@ impl Bystander {
         let waited = self.clock.since(stamp);
         if stamp < self.killed_at.load(AtomicOrdering::Relaxed) {
             self.calm.record(waited);
-        } else if stamp <= self.back_at.load(AtomicOrdering::Relaxed) {
+        } else if self.during_return(stamp) {
             self.storm.record(waited);
         }
         self.ordering.observe(
@@ -118,14 +136,16 @@ pub async fn failover(
         back_at: AtomicU64::new(u64::MAX),
         calm: Latency::default(),
         storm: Latency::default(),
+        storm_ack: Latency::default(),
         delivered: AtomicU64::new(0),
         ordering: Ordering::default(),
     });
     let observing = bystander.clone();
     let watching: OnFrame = Arc::new(move |frame: &Value| observing.observe(frame));
     let watcher_socket = Socket::connect(survivor, &watcher, None, watching).await?;
-    let quiet: OnFrame = Arc::new(|_: &Value| {});
-    let sender_socket = Arc::new(Socket::connect(survivor, &sender, None, quiet).await?);
+    let acking = bystander.clone();
+    let on_ack: OnFrame = Arc::new(move |frame: &Value| acking.acked(frame));
+    let sender_socket = Arc::new(Socket::connect(survivor, &sender, None, on_ack).await?);
     let sending = Arc::new(AtomicBool::new(true));
     let chatting = Instant::now();
     let chatter = tokio::spawn(chat(
@@ -218,6 +238,7 @@ pub async fn failover(
         delivered: received.load(AtomicOrdering::Relaxed)
             + bystander.delivered.load(AtomicOrdering::Relaxed),
         expected_deliveries: count as u64 + bystander_sent,
+        ack_ms: bystander.storm_ack.summary(),
         deliver_ms: bystander.storm.summary(),
         violations: bystander.ordering.violations(),
         extra: vec![
