@@ -22,7 +22,7 @@ use futures_util::future::{join_all, try_join_all};
 use serde_json::{json, Value};
 
 use super::{
-    client::{Api, OnFrame, Socket},
+    client::{Api, BenchUser, OnFrame, Socket},
     report::Report,
     scenarios::{run_prefix, users},
     stats::{Clock, Latency, Ordering},
@@ -66,7 +66,9 @@ impl Bystander {
         if frame["type"] != "ack" {
             return;
         }
-        let stamp = frame["message"]["content"].as_str().and_then(|c| c.parse::<u64>().ok());
+        let stamp = frame["message"]["content"]
+            .as_str()
+            .and_then(|c| c.parse::<u64>().ok());
         if let Some(stamp) = stamp.filter(|stamp| self.during_return(*stamp)) {
             self.storm_ack.record(self.clock.since(stamp));
         }
@@ -140,21 +142,37 @@ pub async fn failover(
         delivered: AtomicU64::new(0),
         ordering: Ordering::default(),
     });
-    let observing = bystander.clone();
-    let watching: OnFrame = Arc::new(move |frame: &Value| observing.observe(frame));
-    let watcher_socket = Socket::connect(survivor, &watcher, None, watching).await?;
-    let acking = bystander.clone();
-    let on_ack: OnFrame = Arc::new(move |frame: &Value| acking.acked(frame));
-    let sender_socket = Arc::new(Socket::connect(survivor, &sender, None, on_ack).await?);
     let sending = Arc::new(AtomicBool::new(true));
-    let chatting = Instant::now();
-    let chatter = tokio::spawn(chat(
-        sender_socket.clone(),
-        watcher.id.clone(),
-        bystander.clone(),
-        sending.clone(),
-        prefix.clone(),
-    ));
+    let (connected, chatting) = tokio::sync::oneshot::channel();
+    let chatter = std::thread::spawn({
+        let (base_url, sender, watcher) = (survivor.base_url.clone(), sender.clone(), watcher);
+        let (bystander, sending) = (bystander.clone(), sending.clone());
+        let prefix = prefix.clone();
+        move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(chat(
+                    Api::new(&base_url),
+                    sender,
+                    watcher,
+                    bystander,
+                    sending,
+                    connected,
+                    prefix,
+                ))
+        }
+    });
+    let Ok(chatting) = chatting.await else {
+        let stopped = tokio::task::spawn_blocking(move || chatter.join()).await?;
+        return Err(match stopped {
+            Ok(Err(err)) => err.context("the bystander could not connect"),
+            _ => anyhow::anyhow!("the bystander stopped before it connected"),
+        });
+    };
+    // The sender's second device, for the messages after the return.
+    let quiet: OnFrame = Arc::new(|_: &Value| {});
+    let sender_socket = Socket::connect(survivor, &sender, None, quiet).await?;
     tokio::time::sleep(CALM).await;
 
     let ready = Latency::default();
@@ -197,7 +215,6 @@ pub async fn failover(
         .back_at
         .store(bystander.clock.stamp(), AtomicOrdering::Relaxed);
     sending.store(false, AtomicOrdering::Relaxed);
-    let bystander_sent = chatter.await??;
     let chatted = chatting.elapsed();
     let back: Vec<Socket> = back.into_iter().collect::<anyhow::Result<_>>()?;
 
@@ -213,18 +230,17 @@ pub async fn failover(
             }))
             .await?;
     }
-    while (received.load(AtomicOrdering::Relaxed) < count as u64
-        || bystander.delivered.load(AtomicOrdering::Relaxed) < bystander_sent)
+    while received.load(AtomicOrdering::Relaxed) < count as u64
         && sent_at.elapsed() < DELIVERY_TIMEOUT
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    for socket in back.into_iter().chain([watcher_socket]) {
+    for socket in back.into_iter().chain([sender_socket]) {
         socket.close().await;
     }
-    if let Ok(socket) = Arc::try_unwrap(sender_socket) {
-        socket.close().await;
-    }
+    let bystander_sent = tokio::task::spawn_blocking(move || chatter.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the bystander's thread panicked"))??;
 
     let [calm_p50, _, calm_p99, _] = bystander.calm.summary();
     let [storm_p50, _, storm_p99, storm_max] = bystander.storm.summary();
@@ -267,15 +283,27 @@ pub async fn failover(
     })
 }
 
-/// The bystander's sender: a message to `to` every [`BYSTANDER_EVERY`] while `sending`, each
-/// carrying its send time; how many it sent.
+/// The bystander, on a thread and runtime of its own: on the load generator's main runtime its
+/// frames would wait behind the thousands of returning sockets' tasks, and its figures would
+/// measure the generator rather than the server. Connects the watcher and the sender, says when
+/// it started, sends a message every [`BYSTANDER_EVERY`] while `sending`, each carrying its send
+/// time, then waits (bounded) for all of them to arrive; how many it sent.
 async fn chat(
-    socket: Arc<Socket>,
-    to: String,
+    api: Api,
+    sender: BenchUser,
+    watcher: BenchUser,
     bystander: Arc<Bystander>,
     sending: Arc<AtomicBool>,
+    connected: tokio::sync::oneshot::Sender<Instant>,
     prefix: String,
 ) -> anyhow::Result<u64> {
+    let observing = bystander.clone();
+    let watching: OnFrame = Arc::new(move |frame: &Value| observing.observe(frame));
+    let watcher_socket = Socket::connect(&api, &watcher, None, watching).await?;
+    let acking = bystander.clone();
+    let on_ack: OnFrame = Arc::new(move |frame: &Value| acking.acked(frame));
+    let socket = Socket::connect(&api, &sender, None, on_ack).await?;
+    let _ = connected.send(Instant::now());
     let mut ticks = tokio::time::interval(BYSTANDER_EVERY);
     let mut sent = 0u64;
     while sending.load(AtomicOrdering::Relaxed) {
@@ -283,12 +311,20 @@ async fn chat(
         socket
             .send(&json!({
                 "type": "send",
-                "to": { "user_id": to },
+                "to": { "user_id": watcher.id },
                 "content": bystander.clock.stamp().to_string(),
                 "client_msg_id": format!("{prefix}-b{sent}"),
             }))
             .await?;
         sent += 1;
     }
+    let waiting = Instant::now();
+    while bystander.delivered.load(AtomicOrdering::Relaxed) < sent
+        && waiting.elapsed() < DELIVERY_TIMEOUT
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    socket.close().await;
+    watcher_socket.close().await;
     Ok(sent)
 }
