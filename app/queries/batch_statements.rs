@@ -1,12 +1,11 @@
-//! The message writer's multi-row statement, written as SQL: storing a batch (and the plumbing
-//! it shares with `batch_facts`, the check pass's statement).
+//! The message writer's multi-row statement, written as SQL: storing a batch.
 //!
 //! Diesel writes a multi-row insert as `VALUES (…), (…), …`: its text changes with the number of
 //! rows, so Postgres parses and plans it again for every batch, after one more round trip to
-//! prepare it. These statements pass each column as one array and read the rows back with
-//! `unnest`, so their text never changes: each connection prepares each of them once, and a batch
-//! of any size costs one round trip and (once Postgres settles on a generic plan, after a few
-//! runs) no planning. Each type names its rows' SQL types, so the results load into the same
+//! prepare it. This statement passes each column as one array and reads the rows back with
+//! `unnest`, so its text does not change with the number of rows: each connection prepares each
+//! of its few texts once, and a batch of any size costs one round trip and (with the batch's
+//! generic plans, `message_batches::plan_generically`) no planning. Each type names its rows' SQL types, so the results load into the same
 //! records as diesel's own queries.
 //!
 //! `StoreMessages` writes one of a few texts, by what its batch holds, so it declares no static
