@@ -37,55 +37,125 @@ pub async fn send(
     sender: UserId,
     outgoing: Outgoing,
 ) -> Result<Message, AppError> {
+    let mut sent = send_in_order(state, sender, vec![outgoing]).await;
+    sent.pop().unwrap_or_else(|| {
+        Err(AppError::internal(anyhow::anyhow!(
+            "a send went unanswered"
+        )))
+    })
+}
+
+/// Stores several messages from `sender` in one batch, in the given order (so each
+/// conversation's seq follows it), and delivers them in that order; each is answered as
+/// [`send`] would answer it alone. At most `message_writer::MAX_GROUP` messages.
+pub async fn send_in_order(
+    state: &AppState,
+    sender: UserId,
+    outgoings: Vec<Outgoing>,
+) -> Vec<Result<Message, AppError>> {
     let started = std::time::Instant::now();
-    if let Some(quoted) = outgoing.reply_to {
-        check_reply_to(state, sender, outgoing.target, quoted).await?;
+    // A reply refused here is answered at once; the others go on, in their order.
+    let mut answers: Vec<Option<Result<Message, AppError>>> = Vec::with_capacity(outgoings.len());
+    let mut drafts = Vec::with_capacity(outgoings.len());
+    for outgoing in outgoings {
+        if let Some(quoted) = outgoing.reply_to {
+            if let Err(refusal) = check_reply_to(state, sender, outgoing.target, quoted).await {
+                answers.push(Some(Err(refusal)));
+                continue;
+            }
+        }
+        let has_attachments = !outgoing.body.attachments().is_empty();
+        drafts.push((
+            Draft::new(sender, outgoing, Authority::Rules),
+            has_attachments,
+        ));
+        answers.push(None);
     }
-    let has_attachments = !outgoing.body.attachments().is_empty();
-    let draft = Draft::new(sender, outgoing, Authority::Rules);
     // Storing and delivering run to their end in a task of their own: a REST request is dropped
     // when its client disconnects, and a message stored by then must still reach its readers (and
     // the chatbot) rather than wait for their next `sync`.
     let state = state.clone();
-    let message = tokio::spawn(
+    let delivered = tokio::spawn(
         async move {
-            let message = match state.writer.write(draft).await? {
-                // A retry: its original was pushed when it was stored; it is answered as it is
-                // now (edited or reacted to since, perhaps).
-                Written::Original {
-                    record,
-                    conversation,
-                } => {
-                    let mut conn = state.db.get().await?;
-                    let view = conversation.seen_by(sender);
-                    message_views::one(&mut conn, record, view).await?
-                }
-                Written::Stored {
-                    record,
-                    conversation,
-                    members,
-                } => {
-                    let message =
-                        new_message_view(&state, &record, &conversation, has_attachments).await?;
-                    let event = Event::NewMessage {
-                        message: &message,
-                        conversation: &conversation,
-                        members: &members,
-                    };
-                    fanout::publish(&state, event).await?;
-                    chatbot::consider(&state, &record, &conversation);
-                    message
-                }
-            };
-            Ok::<_, AppError>(message)
+            let (drafts, has_attachments): (Vec<_>, Vec<_>) = drafts.into_iter().unzip();
+            let written = state.writer.write_in_order(drafts).await;
+            let mut delivered = Vec::with_capacity(written.len());
+            // One at a time, so that readers are told of them in seq order.
+            for (written, has_attachments) in written.into_iter().zip(has_attachments) {
+                delivered.push(match written {
+                    Ok(written) => deliver(&state, sender, written, has_attachments).await,
+                    Err(refusal) => Err(refusal),
+                });
+            }
+            delivered
         }
         // Logs from the task keep the request's id.
         .in_current_span(),
     )
-    .await
-    .map_err(AppError::internal)??;
-    metrics::histogram!(names::SEND_ACK_SECONDS).record(started.elapsed().as_secs_f64());
-    Ok(message)
+    .await;
+    let mut delivered = match delivered {
+        Ok(delivered) => delivered.into_iter(),
+        Err(err) => {
+            // The task panicked: what became of these messages is unknown; a retry finds out.
+            let failed = format!("storing messages: {err}");
+            return answers
+                .into_iter()
+                .map(|answer| {
+                    answer.unwrap_or_else(|| Err(AppError::internal(anyhow::anyhow!("{failed}"))))
+                })
+                .collect();
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    answers
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|| {
+                metrics::histogram!(names::SEND_ACK_SECONDS).record(elapsed);
+                delivered.next().unwrap_or_else(|| {
+                    Err(AppError::internal(anyhow::anyhow!(
+                        "a send went unanswered"
+                    )))
+                })
+            })
+        })
+        .collect()
+}
+
+/// What the sender is answered for a written draft: a new message is pushed to its readers (and
+/// shown to the chatbot) first; a retry is answered with its original as it is now (edited or
+/// reacted to since, perhaps), which was pushed when it was stored.
+async fn deliver(
+    state: &AppState,
+    sender: UserId,
+    written: Written,
+    has_attachments: bool,
+) -> Result<Message, AppError> {
+    match written {
+        Written::Original {
+            record,
+            conversation,
+        } => {
+            let mut conn = state.db.get().await?;
+            let view = conversation.seen_by(sender);
+            Ok(message_views::one(&mut conn, record, view).await?)
+        }
+        Written::Stored {
+            record,
+            conversation,
+            members,
+        } => {
+            let message = new_message_view(state, &record, &conversation, has_attachments).await?;
+            let event = Event::NewMessage {
+                message: &message,
+                conversation: &conversation,
+                members: &members,
+            };
+            fanout::publish(state, event).await?;
+            chatbot::consider(state, &record, &conversation);
+            Ok(message)
+        }
+    }
 }
 
 /// A reply must quote a message of the conversation it is sent to (one its sender can read).

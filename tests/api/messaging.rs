@@ -256,3 +256,61 @@ async fn a_retried_send_frame_acks_the_original_message() {
     assert_eq!(first["message"]["id"], second["message"]["id"]);
     assert_eq!(second["message"]["seq"], 1);
 }
+
+#[derive(diesel::QueryableByName)]
+struct Transactions {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+#[tokio::test]
+async fn sends_read_while_one_is_stored_are_stored_together_in_the_order_sent() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let (alice, bob) = app.friends().await;
+    app.send_private(&alice, &bob, "the conversation exists")
+        .await;
+    let mut socket = app.connect(&alice).await;
+
+    // The first send's store waits on the conversation's row; the others are read meanwhile.
+    let hold = format!(
+        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
+         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
+        a = alice.id,
+        b = bob.id
+    );
+    let mut holder = locks::begin_holding(&pool, &[&hold]).await;
+    for n in 1..=10 {
+        let mut frame = send_frame(
+            json!({ "user_id": bob.id }),
+            &format!("m{n}"),
+            &format!("p-{n}"),
+        );
+        frame["id"] = json!(format!("r-{n}"));
+        socket.send_json(frame).await;
+    }
+    locks::until_a_statement_waits_for_a_lock(&pool, "the first send").await;
+    sql_query("COMMIT").execute(&mut holder).await.unwrap();
+
+    // Acknowledged in the order sent, each with the next seq.
+    for n in 1..=10 {
+        let ack = socket.next_of_type("ack").await;
+        assert_eq!(ack["id"], format!("r-{n}"), "{ack}");
+        assert_eq!(ack["message"]["content"], format!("m{n}"));
+        assert_eq!(ack["message"]["seq"], n + 1);
+    }
+    // Rows written by one transaction share its xmin: the nine sends that queued behind the
+    // first were stored together (one by one, there would be ten transactions).
+    let mut conn = pool.get().await.unwrap();
+    let stored: Transactions = sql_query(
+        "SELECT count(DISTINCT xmin::text) AS count FROM chat.messages WHERE content LIKE 'm%'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        stored.count <= 3,
+        "ten pipelined sends took {} transactions",
+        stored.count
+    );
+}

@@ -12,6 +12,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    answerer::{self, Answerer},
     close_code,
     dispatch::{self, Client},
     writer,
@@ -83,9 +84,16 @@ pub async fn run(
     // Only interruptions after this connection subscribed call for a resync.
     let mut feed = state.broker.watch_status();
     let recoveries_seen = feed.borrow_and_update().recoveries;
+    let answerer = answerer::spawn(
+        state.clone(),
+        Client::new(&state, caller),
+        queue.clone(),
+        stop.clone(),
+        overflow.clone(),
+    );
     let mut connection = Connection {
-        client: Client::new(&state, caller),
         state,
+        answerer,
         queue,
         stop,
         overflow,
@@ -106,12 +114,13 @@ pub async fn run(
 /// The reading half of one connection, while it is open.
 struct Connection {
     state: AppState,
-    client: Client,
+    /// Answers the frames read, in order, beside the reading.
+    answerer: Answerer,
     /// Into the writer: replies, and (through the subscription) live events.
     queue: mpsc::Sender<Arc<str>>,
     /// Stops the writer; a child of the server's shutdown.
     stop: CancellationToken,
-    /// Cancelled by the hub when a live event found the queue full.
+    /// Cancelled by the hub or the answerer when a frame found the queue full.
     overflow: CancellationToken,
     feed: watch::Receiver<FeedStatus>,
     recoveries_seen: u64,
@@ -138,21 +147,27 @@ impl Connection {
             let Ok(frame) = next else {
                 return Some(close_code::HEARTBEAT_TIMEOUT);
             };
-            let reply = match frame {
+            match frame {
                 None => return None,
                 Some(Incoming::Activity) => continue,
                 Some(Incoming::Refused(code)) => return Some(code),
-                // Handled to the end even if shutdown starts meanwhile: in-flight sends finish.
-                // Boxed: answering a frame needs a large future (queries, the writer), and an
-                // idle connection should not carry that space while it waits for the next frame.
+                // Answered in order by the answerer; reading waits only when it is far behind.
                 Some(Incoming::Text(text)) => {
-                    Box::pin(dispatch::handle(&self.state, &mut self.client, &text)).await
+                    let handed = tokio::select! {
+                        biased;
+                        _ = self.stop.cancelled() => return None,
+                        _ = self.overflow.cancelled() => return Some(close_code::TOO_SLOW),
+                        handed = self.answerer.frames.send(text) => handed,
+                    };
+                    if handed.is_err() {
+                        // The answerer stopped on its own: it found the queue full.
+                        return Some(close_code::TOO_SLOW);
+                    }
                 }
-                Some(Incoming::Binary) => Some(dispatch::binary_refused()),
-            };
-            if let Some(reply) = reply {
-                if !self.push(reply.into()) {
-                    return Some(close_code::TOO_SLOW);
+                Some(Incoming::Binary) => {
+                    if !self.push(dispatch::binary_refused().into()) {
+                        return Some(close_code::TOO_SLOW);
+                    }
                 }
             }
         }
@@ -174,7 +189,8 @@ impl Connection {
         false
     }
 
-    /// Records why the connection ends, stops the writer and waits for its close frame.
+    /// Records why the connection ends, lets the answerer answer what was read (in-flight sends
+    /// finish even if shutdown starts meanwhile), stops the writer and waits for its close frame.
     async fn finish(
         self,
         closing: Option<u16>,
@@ -190,6 +206,9 @@ impl Connection {
         if final_code == close_code::TOO_SLOW {
             metrics::counter!(names::SLOW_CLIENTS_DROPPED).increment(1);
         }
+        let Answerer { frames, task } = self.answerer;
+        drop(frames);
+        let _ = task.await;
         self.stop.cancel();
         drop(self.queue);
         let _ = writing.await;

@@ -48,17 +48,32 @@ pub fn binary_refused() -> String {
     server::error(None, "bad_request", "frames must be JSON text, not binary")
 }
 
-/// The reply to a text frame, if it has one.
-pub async fn handle(state: &AppState, client: &mut Client, text: &str) -> Option<String> {
+/// A text frame, read: a send to store, another request to answer, or (when it was refused on
+/// sight) the error that answers it.
+pub enum Parsed {
+    Send {
+        id: Option<String>,
+        outgoing: Outgoing,
+    },
+    Other {
+        id: Option<String>,
+        frame: ClientFrame,
+    },
+    Refused(String),
+}
+
+/// Reads a text frame. A send is checked against the connection's send rate here, in the order
+/// the frames came, and validated, so that only sends that can be stored wait to be.
+pub fn parse(client: &mut Client, text: &str) -> Parsed {
     if text.len() > MAX_FRAME_BYTES {
-        return Some(server::error(
+        return Parsed::Refused(server::error(
             None,
             "too_large",
             &format!("frames may be at most {MAX_FRAME_BYTES} bytes"),
         ));
     }
     let Ok(value) = serde_json::from_str::<Value>(text) else {
-        return Some(server::error(
+        return Parsed::Refused(server::error(
             None,
             "bad_request",
             "frame is not valid JSON",
@@ -66,48 +81,71 @@ pub async fn handle(state: &AppState, client: &mut Client, text: &str) -> Option
     };
     let id = match request_id(&value) {
         Ok(id) => id,
-        Err(message) => return Some(server::error(None, "bad_request", &message)),
+        Err(message) => return Parsed::Refused(server::error(None, "bad_request", &message)),
     };
-    let id = id.as_deref();
-    let frame = match ClientFrame::parse(value) {
-        Ok(frame) => frame,
-        Err(message) => return Some(server::error(id, "bad_request", &message)),
-    };
-    match answer(state, client, id, frame).await {
-        Ok(reply) => reply,
-        Err(err) => {
-            if let AppError::Internal(cause) = &err {
-                tracing::error!(error = ?cause, "internal error answering a frame");
-            }
-            Some(server::error(id, err.code(), &err.to_string()))
-        }
+    match ClientFrame::parse(value) {
+        Ok(ClientFrame::Send(frame)) => match send_allowed(client, frame) {
+            Ok(outgoing) => Parsed::Send { id, outgoing },
+            Err(err) => Parsed::Refused(error_frame(id.as_deref(), &err)),
+        },
+        Ok(frame) => Parsed::Other { id, frame },
+        Err(message) => Parsed::Refused(server::error(id.as_deref(), "bad_request", &message)),
     }
 }
 
-/// One handler per frame type.
-async fn answer(
+/// The reply to a request other than `send`, if it has one.
+pub async fn answer(
     state: &AppState,
     client: &mut Client,
     id: Option<&str>,
     frame: ClientFrame,
-) -> Result<Option<String>, AppError> {
-    match frame {
+) -> Option<String> {
+    let answered = match frame {
         ClientFrame::Ping => Ok(Some(server::pong(id))),
-        ClientFrame::Send(frame) => on_send(state, client, id, frame).await.map(Some),
+        // Sends are stored in groups (`answer_sends`); one that comes here is stored alone.
+        ClientFrame::Send(frame) => match send_allowed(client, frame) {
+            Ok(outgoing) => {
+                let sends = vec![(id.map(str::to_owned), outgoing)];
+                return answer_sends(state, client, sends).await.pop();
+            }
+            Err(err) => Err(err),
+        },
         ClientFrame::Sync(frame) => on_sync(state, client, id, frame).await.map(Some),
         ClientFrame::Read(frame) => on_read(state, client, frame).await.map(|()| None),
         ClientFrame::Typing(frame) => on_typing(state, client, frame).await.map(|()| None),
         ClientFrame::Presence(frame) => on_presence(state, client, id, frame).await.map(Some),
-    }
+    };
+    answered.unwrap_or_else(|err| Some(error_frame(id, &err)))
 }
 
-/// `send`: stored, then acknowledged with the stored message.
-async fn on_send(
+/// `send`s, in the order they came: stored together, then acknowledged each with its stored
+/// message (or answered with its own error), in that order.
+pub async fn answer_sends(
     state: &AppState,
-    client: &mut Client,
-    id: Option<&str>,
-    frame: SendFrame,
-) -> Result<String, AppError> {
+    client: &Client,
+    sends: Vec<(Option<String>, Outgoing)>,
+) -> Vec<String> {
+    let (ids, outgoings): (Vec<_>, Vec<_>) = sends.into_iter().unzip();
+    let sent = messaging::send_in_order(state, client.caller.user_id, outgoings).await;
+    ids.iter()
+        .zip(sent)
+        .map(|(id, sent)| match sent {
+            Ok(message) => server::ack(id.as_deref(), &message),
+            Err(err) => error_frame(id.as_deref(), &err),
+        })
+        .collect()
+}
+
+/// The `error` frame answering a request that failed.
+fn error_frame(id: Option<&str>, err: &AppError) -> String {
+    if let AppError::Internal(cause) = err {
+        tracing::error!(error = ?cause, "internal error answering a frame");
+    }
+    server::error(id, err.code(), &err.to_string())
+}
+
+/// A `send` within the connection's rate, as the message it asks to store.
+fn send_allowed(client: &mut Client, frame: SendFrame) -> Result<Outgoing, AppError> {
     if let Err(not_until) = client.sends.check() {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
@@ -117,9 +155,7 @@ async fn on_send(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let outgoing = Outgoing::try_from(frame).map_err(AppError::BadRequest)?;
-    let message = messaging::send(state, client.caller.user_id, outgoing).await?;
-    Ok(server::ack(id, &message))
+    Outgoing::try_from(frame).map_err(AppError::BadRequest)
 }
 
 /// `sync`: the messages after `after_seq`; with `changed_after`, also the messages up to

@@ -1,7 +1,8 @@
 //! `GET /ws`: authenticates *before* the upgrade (a single-use ticket, or a Bearer access token),
-//! then hands the socket to a per-connection task ([`connection`]) that answers frames
-//! ([`dispatch`]) and forwards live events from the broker.
+//! then hands the socket to a per-connection task ([`connection`]) that reads frames, has them
+//! answered in order beside it ([`answerer`], [`dispatch`]) and forwards live events from the broker.
 
+mod answerer;
 mod close_code;
 mod connection;
 mod dispatch;

@@ -40,14 +40,18 @@ impl Batcher {
             if received == 0 {
                 return;
             }
-            metrics::histogram!(names::WRITE_BATCH_SIZE).record(batch.len() as f64);
             self.write_batch(std::mem::take(&mut batch)).await;
         }
     }
 
     async fn write_batch(&self, jobs: Vec<Job>) {
-        let (drafts, replies): (Vec<Draft>, Vec<_>) =
-            jobs.into_iter().map(|job| (job.draft, job.reply)).unzip();
+        let mut drafts = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            replies.push((job.drafts.len(), job.reply));
+            drafts.extend(job.drafts);
+        }
+        metrics::histogram!(names::WRITE_BATCH_SIZE).record(drafts.len() as f64);
         let results = match self.db.get().await {
             Ok(mut conn) => self.write_all(&mut conn, &drafts).await,
             Err(err) => {
@@ -59,9 +63,10 @@ impl Batcher {
                     .collect()
             }
         };
-        for (reply, result) in replies.into_iter().zip(results) {
+        let mut results = results.into_iter();
+        for (count, reply) in replies {
             // A sender that went away will retry and be given the original.
-            let _ = reply.send(result);
+            let _ = reply.send(results.by_ref().take(count).collect());
         }
     }
 

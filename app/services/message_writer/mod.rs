@@ -37,8 +37,10 @@ use crate::{
     platform::database::DbPool,
 };
 
-/// The most messages stored in one transaction.
+/// The most jobs stored in one transaction.
 const MAX_BATCH: usize = 128;
+/// The most drafts in one job: how many of one connection's pipelined sends are stored together.
+pub const MAX_GROUP: usize = 32;
 /// Sends waiting for a writer, per instance, before senders wait to queue.
 const QUEUE_DEPTH: usize = 4096;
 
@@ -101,10 +103,11 @@ pub enum Written {
     },
 }
 
-/// A draft waiting in the queue, with the way back to its sender.
+/// Drafts waiting in the queue, with the way back to their sender. A job's drafts go into one
+/// batch together, in their order: a connection's pipelined sends keep the order they were sent in.
 pub(super) struct Job {
-    pub(super) draft: Draft,
-    pub(super) reply: oneshot::Sender<Result<Written, AppError>>,
+    pub(super) drafts: Vec<Draft>,
+    pub(super) reply: oneshot::Sender<Vec<Result<Written, AppError>>>,
 }
 
 /// The handle senders use; cheap to clone.
@@ -131,19 +134,31 @@ impl MessageWriter {
 
     /// Stores a message (or finds the original of a retry); returns once it is committed.
     pub async fn write(&self, draft: Draft) -> Result<Written, AppError> {
-        let (reply, answer) = oneshot::channel();
-        // The writers are gone (the server is stopping) or the one with this draft failed.
-        let stopped = || {
-            AppError::Unavailable(
-                "the message could not be confirmed; retry with the same client_msg_id".into(),
-            )
-        };
-        self.queue
-            .send(Job { draft, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let mut written = self.write_in_order(vec![draft]).await;
+        written.pop().unwrap_or_else(|| Err(stopped()))
     }
+
+    /// Stores drafts in one batch, in their order (so a conversation's seq follows it), and
+    /// answers each in that order once the batch is committed. At most [`MAX_GROUP`] drafts.
+    pub async fn write_in_order(&self, drafts: Vec<Draft>) -> Vec<Result<Written, AppError>> {
+        debug_assert!(drafts.len() <= MAX_GROUP);
+        let count = drafts.len();
+        let (reply, answer) = oneshot::channel();
+        let answered = match self.queue.send(Job { drafts, reply }).await {
+            Ok(()) => answer.await.ok(),
+            Err(_) => None,
+        };
+        // The writers are gone (the server is stopping) or the one with these drafts failed.
+        answered.unwrap_or_else(|| (0..count).map(|_| Err(stopped())).collect())
+    }
+}
+
+/// The answer to a draft whose writer stopped before it answered: it may have been stored, and
+/// a retry with the same `client_msg_id` finds out.
+fn stopped() -> AppError {
+    AppError::Unavailable(
+        "the message could not be confirmed; retry with the same client_msg_id".into(),
+    )
 }
 
 /// Runs a writer, and another in its place should it panic: that batch's senders get an error
