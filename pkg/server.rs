@@ -86,8 +86,15 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     if !broker.wait_live(FEED_WAIT_AT_START).await {
         tracing::warn!("live event feed not up yet; /readyz reports it until it is");
     }
+    // The writers have connections of their own, one each: a send never waits for a connection
+    // behind other work (a reconnect storm's session checks, say), only for Postgres itself.
+    let writers_db = database::pool_with_timeout(
+        &config.database_url,
+        config.message_writers,
+        config.database_statement_timeout,
+    )?;
     let writer = MessageWriter::spawn(
-        db.clone(),
+        writers_db,
         Arc::new(MessageIds::new(lease)),
         config.message_writers,
     );

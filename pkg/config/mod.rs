@@ -103,11 +103,13 @@ pub struct Config {
     pub app_env: AppEnv,
     pub listen_addr: SocketAddr,
     pub database_url: String,
+    /// Connections shared by everything but the message writers.
     pub database_pool_size: usize,
     /// Postgres `statement_timeout` of every pooled connection; a statement running longer is
     /// cancelled and its request answered 503. Zero: no limit.
     pub database_statement_timeout: Duration,
-    /// Writer tasks storing messages in batches (see `app/services/message_writer.rs`).
+    /// Writer tasks storing messages in batches (see `app/services/message_writer/`), each with
+    /// a Postgres connection of its own.
     pub message_writers: usize,
     pub redis_url: String,
     /// Seed nodes (`host:port`) of a Redis Cluster; when given, they are used instead of
