@@ -79,15 +79,59 @@ pub async fn send_in_order(
         async move {
             let (drafts, has_attachments): (Vec<_>, Vec<_>) = drafts.into_iter().unzip();
             let written = state.writer.write_in_order(drafts).await;
-            let mut delivered = Vec::with_capacity(written.len());
-            // One at a time, so that readers are told of them in seq order.
+            let mut viewed = Vec::with_capacity(written.len());
             for (written, has_attachments) in written.into_iter().zip(has_attachments) {
-                delivered.push(match written {
-                    Ok(written) => deliver(&state, sender, written, has_attachments).await,
+                viewed.push(match written {
+                    Ok(written) => view(&state, sender, written, has_attachments).await,
                     Err(refusal) => Err(refusal),
                 });
             }
-            delivered
+            // The new messages in one push, in seq order, before any is answered: the answer
+            // implies the push is on its way, and a revocation pushed meanwhile (the account
+            // deleted just after this batch) cannot overtake the answers by more than before.
+            let events: Vec<Event> = viewed
+                .iter()
+                .filter_map(|viewed| match viewed {
+                    Ok((message, Some(new))) => Some(Event::NewMessage {
+                        message,
+                        conversation: &new.conversation,
+                        members: &new.members,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let published = if events.is_empty() {
+                Ok(true)
+            } else {
+                fanout::publish_in_order(&state, &events).await
+            };
+            drop(events);
+            if let Err(err) = published {
+                // Stored, but its recipients could not be read: a retry is answered with the
+                // original, and the readers find it by `sync`.
+                tracing::warn!(error = %err, "pushing a batch of new messages failed");
+                return viewed
+                    .iter()
+                    .map(|_| {
+                        Err(AppError::Unavailable(
+                            "the message was stored but not pushed; retry with the same \
+                             client_msg_id"
+                                .into(),
+                        ))
+                    })
+                    .collect();
+            }
+            viewed
+                .into_iter()
+                .map(|viewed| {
+                    viewed.map(|(message, new)| {
+                        if let Some(new) = new {
+                            chatbot::consider(&state, &new.record, &new.conversation);
+                        }
+                        message
+                    })
+                })
+                .collect::<Vec<_>>()
         }
         // Logs from the task keep the request's id.
         .in_current_span(),
@@ -122,15 +166,22 @@ pub async fn send_in_order(
         .collect()
 }
 
-/// What the sender is answered for a written draft: a new message is pushed to its readers (and
-/// shown to the chatbot) first; a retry is answered with its original as it is now (edited or
-/// reacted to since, perhaps), which was pushed when it was stored.
-async fn deliver(
+/// A message just stored, kept for its push and the chatbot.
+struct NewlyStored {
+    record: MessageRecord,
+    conversation: ConversationRecord,
+    members: Vec<UserId>,
+}
+
+/// What the sender is answered for a written draft, and for a new message what its push needs.
+/// A retry is answered with its original as it is now (edited or reacted to since, perhaps),
+/// which was pushed when it was stored.
+async fn view(
     state: &AppState,
     sender: UserId,
     written: Written,
     has_attachments: bool,
-) -> Result<Message, AppError> {
+) -> Result<(Message, Option<NewlyStored>), AppError> {
     match written {
         Written::Original {
             record,
@@ -138,7 +189,7 @@ async fn deliver(
         } => {
             let mut conn = state.db.get().await?;
             let view = conversation.seen_by(sender);
-            Ok(message_views::one(&mut conn, record, view).await?)
+            Ok((message_views::one(&mut conn, record, view).await?, None))
         }
         Written::Stored {
             record,
@@ -146,14 +197,12 @@ async fn deliver(
             members,
         } => {
             let message = new_message_view(state, &record, &conversation, has_attachments).await?;
-            let event = Event::NewMessage {
-                message: &message,
-                conversation: &conversation,
-                members: &members,
+            let new = NewlyStored {
+                record,
+                conversation,
+                members,
             };
-            fanout::publish(state, event).await?;
-            chatbot::consider(state, &record, &conversation);
-            Ok(message)
+            Ok((message, Some(new)))
         }
     }
 }

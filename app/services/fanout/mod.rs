@@ -15,13 +15,7 @@ pub use self::event::{Event, GroupChange};
 
 use self::audience::Audience;
 use crate::{
-    app::{
-        models::{
-            channels::user_channel,
-            ids::{SessionId, UserId},
-        },
-        state::AppState,
-    },
+    app::{models::channels::user_channel, state::AppState},
     pkg::utils::errors::AppError,
     platform::cache::broker::Envelope,
 };
@@ -31,60 +25,61 @@ use crate::{
 /// pushes are best effort (everything that matters is stored and can be synced), and only a few
 /// callers retry.
 pub async fn publish(state: &AppState, event: Event<'_>) -> Result<bool, AppError> {
-    Ok(match audience::of(state, &event).await? {
+    publish_in_order(state, std::slice::from_ref(&event)).await
+}
+
+/// Pushes several events in one round trip, in their order: every recipient gets their frames
+/// in that order (one sender's batch of messages, say). Fails as [`publish`] does, before
+/// anything is sent, if any event's recipients could not be read.
+pub async fn publish_in_order(state: &AppState, events: &[Event<'_>]) -> Result<bool, AppError> {
+    let mut payloads = Vec::new();
+    for event in events {
+        payloads.extend(payloads_of(state, event).await?);
+    }
+    Ok(sent(state, state.broker.publish_all(&payloads).await))
+}
+
+/// The broker payloads that push `event`: a channel and an envelope for each recipient.
+async fn payloads_of(
+    state: &AppState,
+    event: &Event<'_>,
+) -> Result<Vec<(String, String)>, AppError> {
+    Ok(match audience::of(state, event).await? {
         Audience::Session(user, session) => {
-            to_session(state, user, session, &event.frame_for(user)).await
+            let tag = session.to_string();
+            let frame = event.frame_for(user);
+            let envelope = Envelope {
+                tag: Some(&tag),
+                body: &frame,
+            };
+            vec![(user_channel(user), envelope.encode())]
         }
         Audience::Users(users) => match event.shared_frame() {
             // One frame for everyone: serialised once.
-            Some(frame) => to_users(state, users, &frame).await,
-            None => {
-                let frames = users.into_iter().map(|user| (user, event.frame_for(user)));
-                to_each(state, frames).await
+            Some(frame) => {
+                let payload = Envelope {
+                    tag: None,
+                    body: &frame,
+                }
+                .encode();
+                users
+                    .into_iter()
+                    .map(|user| (user_channel(user), payload.clone()))
+                    .collect()
             }
+            None => users
+                .into_iter()
+                .map(|user| {
+                    let frame = event.frame_for(user);
+                    let envelope = Envelope {
+                        tag: None,
+                        body: &frame,
+                    };
+                    (user_channel(user), envelope.encode())
+                })
+                .collect(),
         },
     })
-}
-
-/// Sends a frame to every connection of each user.
-async fn to_users(state: &AppState, users: Vec<UserId>, frame: &str) -> bool {
-    let payload = Envelope {
-        tag: None,
-        body: frame,
-    }
-    .encode();
-    let payloads: Vec<(String, String)> = users
-        .into_iter()
-        .map(|user| (user_channel(user), payload.clone()))
-        .collect();
-    sent(state, state.broker.publish_all(&payloads).await)
-}
-
-/// Sends different frames to different users in one round trip.
-async fn to_each(state: &AppState, frames: impl Iterator<Item = (UserId, String)>) -> bool {
-    let payloads: Vec<(String, String)> = frames
-        .map(|(user, frame)| {
-            let envelope = Envelope {
-                tag: None,
-                body: &frame,
-            };
-            (user_channel(user), envelope.encode())
-        })
-        .collect();
-    sent(state, state.broker.publish_all(&payloads).await)
-}
-
-/// Sends a frame to the connections of one session of a user.
-async fn to_session(state: &AppState, user: UserId, session: SessionId, frame: &str) -> bool {
-    let tag = session.to_string();
-    let envelope = Envelope {
-        tag: Some(&tag),
-        body: frame,
-    };
-    sent(
-        state,
-        state.broker.publish(&user_channel(user), &envelope).await,
-    )
 }
 
 /// Whether Redis took the frames; logs a push that did not go out. While the feed is down every
