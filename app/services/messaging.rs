@@ -106,30 +106,25 @@ pub async fn send_in_order(
                 fanout::publish_in_order(&state, &events).await
             };
             drop(events);
-            if let Err(err) = published {
-                // Stored, but its recipients could not be read: a retry is answered with the
-                // original, and the readers find it by `sync`.
+            if let Err(err) = &published {
                 tracing::warn!(error = %err, "pushing a batch of new messages failed");
-                return viewed
-                    .iter()
-                    .map(|_| {
-                        Err(AppError::Unavailable(
-                            "the message was stored but not pushed; retry with the same \
-                             client_msg_id"
-                                .into(),
-                        ))
-                    })
-                    .collect();
             }
             viewed
                 .into_iter()
-                .map(|viewed| {
-                    viewed.map(|(message, new)| {
-                        if let Some(new) = new {
-                            chatbot::consider(&state, &new.record, &new.conversation);
-                        }
-                        message
-                    })
+                .map(|viewed| match (viewed?, &published) {
+                    ((message, None), _) => Ok(message),
+                    ((message, Some(new)), Ok(_)) => {
+                        chatbot::consider(&state, &new.record, &new.conversation);
+                        Ok(message)
+                    }
+                    // Stored, but its recipients could not be read: a retry is answered with
+                    // the original, and the readers find it by `sync`. Refusals and retries in
+                    // the same batch keep their own answers.
+                    ((_, Some(_)), Err(_)) => Err(AppError::Unavailable(
+                        "the message was stored but not pushed; retry with the same \
+                         client_msg_id"
+                            .into(),
+                    )),
                 })
                 .collect::<Vec<_>>()
         }
@@ -155,12 +150,16 @@ pub async fn send_in_order(
         .into_iter()
         .map(|answer| {
             answer.unwrap_or_else(|| {
-                metrics::histogram!(names::SEND_ACK_SECONDS).record(elapsed);
-                delivered.next().unwrap_or_else(|| {
+                let sent = delivered.next().unwrap_or_else(|| {
                     Err(AppError::internal(anyhow::anyhow!(
                         "a send went unanswered"
                     )))
-                })
+                });
+                // Answered sends only, as before batches of one connection's sends.
+                if sent.is_ok() {
+                    metrics::histogram!(names::SEND_ACK_SECONDS).record(elapsed);
+                }
+                sent
             })
         })
         .collect()
