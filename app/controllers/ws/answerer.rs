@@ -85,9 +85,9 @@ impl Answering {
                     let sends = self.gather((id, outgoing));
                     Box::pin(dispatch::answer_sends(&self.state, &self.client, sends)).await
                 }
-                Parsed::Other { id, frame } => {
+                Parsed::Other { id, request } => {
                     let answering =
-                        dispatch::answer(&self.state, &mut self.client, id.as_deref(), frame);
+                        dispatch::answer(&self.state, &mut self.client, id.as_deref(), request);
                     Box::pin(answering).await.into_iter().collect()
                 }
                 Parsed::Refused(reply) => vec![reply],

@@ -67,9 +67,18 @@ pub enum Parsed {
     },
     Other {
         id: Option<String>,
-        frame: ClientFrame,
+        request: Request,
     },
     Refused(String),
+}
+
+/// A client frame other than `send` (sends are stored in groups, by [`answer_sends`]).
+pub enum Request {
+    Sync(SyncFrame),
+    Typing(TypingFrame),
+    Read(ReadFrame),
+    Presence(PresenceFrame),
+    Ping,
 }
 
 /// Reads a text frame. A send is checked against the connection's send rate here, in the order
@@ -93,14 +102,26 @@ pub fn parse(client: &mut Client, text: &str) -> Parsed {
         Ok(id) => id,
         Err(message) => return Parsed::Refused(server::error(None, "bad_request", &message)),
     };
-    match ClientFrame::parse(value) {
-        Ok(ClientFrame::Send(frame)) => match send_allowed(client, frame) {
-            Ok(outgoing) => Parsed::Send { id, outgoing },
-            Err(err) => Parsed::Refused(error_frame(id.as_deref(), &err)),
-        },
-        Ok(frame) => Parsed::Other { id, frame },
-        Err(message) => Parsed::Refused(server::error(id.as_deref(), "bad_request", &message)),
-    }
+    let frame = match ClientFrame::parse(value) {
+        Ok(frame) => frame,
+        Err(message) => {
+            return Parsed::Refused(server::error(id.as_deref(), "bad_request", &message))
+        }
+    };
+    let request = match frame {
+        ClientFrame::Send(frame) => {
+            return match send_allowed(client, frame) {
+                Ok(outgoing) => Parsed::Send { id, outgoing },
+                Err(err) => Parsed::Refused(error_frame(id.as_deref(), &err)),
+            }
+        }
+        ClientFrame::Sync(frame) => Request::Sync(frame),
+        ClientFrame::Typing(frame) => Request::Typing(frame),
+        ClientFrame::Read(frame) => Request::Read(frame),
+        ClientFrame::Presence(frame) => Request::Presence(frame),
+        ClientFrame::Ping => Request::Ping,
+    };
+    Parsed::Other { id, request }
 }
 
 /// The reply to a request other than `send`, if it has one.
@@ -108,22 +129,14 @@ pub async fn answer(
     state: &AppState,
     client: &mut Client,
     id: Option<&str>,
-    frame: ClientFrame,
+    request: Request,
 ) -> Option<String> {
-    let answered = match frame {
-        ClientFrame::Ping => Ok(Some(server::pong(id))),
-        // Sends are stored in groups (`answer_sends`); one that comes here is stored alone.
-        ClientFrame::Send(frame) => match send_allowed(client, frame) {
-            Ok(outgoing) => {
-                let sends = vec![(id.map(str::to_owned), outgoing)];
-                return answer_sends(state, client, sends).await.pop();
-            }
-            Err(err) => Err(err),
-        },
-        ClientFrame::Sync(frame) => on_sync(state, client, id, frame).await.map(Some),
-        ClientFrame::Read(frame) => on_read(state, client, frame).await.map(|()| None),
-        ClientFrame::Typing(frame) => on_typing(state, client, frame).await.map(|()| None),
-        ClientFrame::Presence(frame) => on_presence(state, client, id, frame).await.map(Some),
+    let answered = match request {
+        Request::Ping => Ok(Some(server::pong(id))),
+        Request::Sync(frame) => on_sync(state, client, id, frame).await.map(Some),
+        Request::Read(frame) => on_read(state, client, frame).await.map(|()| None),
+        Request::Typing(frame) => on_typing(state, client, frame).await.map(|()| None),
+        Request::Presence(frame) => on_presence(state, client, id, frame).await.map(Some),
     };
     answered.unwrap_or_else(|err| Some(error_frame(id, &err)))
 }
