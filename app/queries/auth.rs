@@ -10,8 +10,12 @@ use crate::{
     app::models::{
         ids::{SessionId, UserId},
         sessions::SessionRecord,
+        users::UserRecord,
     },
-    platform::{cache::Cache, database::schema::sessions},
+    platform::{
+        cache::Cache,
+        database::schema::{sessions, users},
+    },
 };
 
 /// Opens a session at refresh generation 0.
@@ -46,6 +50,25 @@ pub async fn live_session_last_used(
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(diesel::dsl::now))
         .select(sessions::last_used_at)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The user of a live session of theirs, and when the session was last used, in one read; none
+/// when the session is not live.
+pub async fn live_session_user(
+    conn: &mut AsyncPgConnection,
+    id: SessionId,
+    user_id: UserId,
+) -> QueryResult<Option<(UserRecord, DateTime<Utc>)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(diesel::dsl::now))
+        .select((UserRecord::as_select(), sessions::last_used_at))
         .first(conn)
         .await
         .optional()

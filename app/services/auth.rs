@@ -169,18 +169,16 @@ pub async fn issue_ws_ticket(state: &AppState, caller: Caller) -> Result<WsTicke
 }
 
 /// Consumes a ticket; a used, expired or unknown one is refused, as is one whose session ended.
-pub async fn redeem_ws_ticket(state: &AppState, ticket: &str) -> Result<Caller, AppError> {
+/// Gives the caller and their user (read with the session check, in one statement).
+pub async fn redeem_ws_ticket(state: &AppState, ticket: &str) -> Result<(Caller, User), AppError> {
     let (user_id, session_id) = queries::auth::take_ws_ticket(&state.cache, ticket)
         .await?
         .ok_or_else(|| AppError::Unauthorized("ticket is invalid, used or expired".into()))?;
-    sessions::live_caller(
-        state,
-        Caller {
-            user_id,
-            session_id,
-        },
-    )
-    .await
+    let caller = Caller {
+        user_id,
+        session_id,
+    };
+    Ok((caller, sessions::live_user(state, caller).await?))
 }
 
 /// The user named `username` (folded) if `password` is theirs. The connection used for the

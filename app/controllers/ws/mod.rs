@@ -23,7 +23,7 @@ use serde::Deserialize;
 use crate::{
     app::{
         models::frames::MAX_FRAME_BYTES,
-        services::{auth, sessions, users},
+        services::{auth, sessions},
     },
     pkg::{
         middleware::cors,
@@ -89,16 +89,15 @@ pub async fn upgrade(
             retry_after_secs: admission::retry_after_secs(),
         });
     };
-    let caller = match (params.ticket, bearer_token(req)) {
+    let (caller, user) = match (params.ticket, bearer_token(req)) {
         (Some(ticket), _) => auth::redeem_ws_ticket(state, &ticket).await?,
-        (None, Some(token)) => sessions::authenticate(state, token).await?,
+        (None, Some(token)) => sessions::authenticate_with_user(state, token).await?,
         (None, None) => {
             return Err(AppError::Unauthorized(
                 "a ticket (?ticket=) or a Bearer token is required".into(),
             ))
         }
     };
-    let user = users::me(state, caller.user_id).await?;
 
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_WS_MESSAGE_BYTES);
