@@ -1,6 +1,6 @@
 //! Real-time messaging: stored-first delivery across instances, order and idempotency.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use diesel::sql_query;
 use diesel_async::RunQueryDsl;
@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use simplechat::platform::database;
 
-use crate::helpers::{locks, send_frame, spawn_app};
+use crate::helpers::{locks, send_frame, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_private_message_crosses_instances_and_reaches_the_senders_other_device() {
@@ -313,4 +313,115 @@ async fn sends_read_while_one_is_stored_are_stored_together_in_the_order_sent() 
         "ten pipelined sends took {} transactions",
         stored.count
     );
+}
+
+#[tokio::test]
+async fn a_sync_sent_right_after_a_send_is_answered_after_its_ack_and_sees_its_message() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let (alice, bob) = app.friends().await;
+    app.send_private(&alice, &bob, "the conversation exists")
+        .await;
+    let mut socket = app.connect(&alice).await;
+
+    // The send's store waits on the conversation's row...
+    let hold = format!(
+        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
+         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
+        a = alice.id,
+        b = bob.id
+    );
+    let mut holder = locks::begin_holding(&pool, &[&hold]).await;
+    let mut send = send_frame(json!({ "user_id": bob.id }), "sent first", "p-first");
+    send["id"] = json!("the-send");
+    socket.send_json(send).await;
+    locks::until_a_statement_waits_for_a_lock(&pool, "the send").await;
+    // ...while a sync is read behind it. A binary frame is refused by the reading loop itself,
+    // not in turn: once its error is here, the sync before it has been read.
+    socket
+        .send_json(json!({
+            "type": "sync", "id": "the-sync",
+            "conversation": { "user_id": bob.id }, "after_seq": 0,
+        }))
+        .await;
+    socket.send_binary(b"marker".to_vec()).await;
+    let refused = socket.next_of_type("error").await;
+    assert!(refused.get("id").is_none(), "{refused}");
+    // Nothing is answered while the send waits. (What would show a sync answered beside the
+    // waiting send is that answer arriving, so this waits a little for it.)
+    let early = tokio::time::timeout(Duration::from_millis(300), async {
+        loop {
+            let frame = socket.next_json().await;
+            if frame.get("id").is_some() {
+                return frame;
+            }
+        }
+    })
+    .await;
+    assert!(early.is_err(), "answered before the send: {early:?}");
+    sql_query("COMMIT").execute(&mut holder).await.unwrap();
+
+    // Then both, in the order sent; the sync sees the message.
+    let mut replies = Vec::new();
+    while replies.len() < 2 {
+        let frame = socket.next_json().await;
+        if frame.get("id").is_some() {
+            replies.push(frame);
+        }
+    }
+    let (first, second) = (&replies[0], &replies[1]);
+    assert_eq!(first["id"], "the-send", "the ack comes first: {first}");
+    assert_eq!(first["type"], "ack", "{first}");
+    assert_eq!(second["id"], "the-sync", "{second}");
+    let contents: Vec<&str> = second["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["the conversation exists", "sent first"]);
+}
+
+#[tokio::test]
+async fn sends_are_stored_while_every_shared_database_connection_is_busy() {
+    let app = spawn_app_with(|settings| {
+        settings.insert("DATABASE_POOL_SIZE".into(), "2".into());
+    })
+    .await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let (alice, bob) = app.friends().await;
+    let mut socket = app.connect(&alice).await;
+
+    // Both shared connections are taken by requests waiting behind a lock on the sessions table
+    // (each request's session check reads it; a send does not).
+    let mut holder = locks::begin_holding(
+        &pool,
+        &["LOCK TABLE chat.sessions IN ACCESS EXCLUSIVE MODE"],
+    )
+    .await;
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let (http, url) = (app.http.clone(), format!("{}/api/v1/sessions", app.address));
+            let token = bob.access_token.clone();
+            tokio::spawn(async move { http.get(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    locks::until_statements_wait_for_locks(&pool, 2, "both shared connections").await;
+
+    // The writers have connections of their own: the send is stored, not refused after the
+    // shared pool's wait.
+    let ack = socket
+        .request(send_frame(
+            json!({ "user_id": bob.id }),
+            "through",
+            "c-busy",
+        ))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    sql_query("ROLLBACK").execute(&mut holder).await.unwrap();
+    for request in waiting {
+        let answered = request.await.unwrap().expect("the request is answered");
+        assert_eq!(answered.status(), StatusCode::OK);
+    }
 }

@@ -15,6 +15,11 @@ struct Waiting {
 /// Returns once a statement on the test's database waits for a lock; panics with `what` if none
 /// does within 10 s (the request never reached the lock).
 pub async fn until_a_statement_waits_for_a_lock(pool: &DbPool, what: &str) {
+    until_statements_wait_for_locks(pool, 1, what).await;
+}
+
+/// [`until_a_statement_waits_for_a_lock`], for `count` statements at once.
+pub async fn until_statements_wait_for_locks(pool: &DbPool, count: i64, what: &str) {
     let mut watcher = pool.get().await.unwrap();
     for _ in 0..400 {
         let waiting: Waiting = sql_query(
@@ -24,13 +29,13 @@ pub async fn until_a_statement_waits_for_a_lock(pool: &DbPool, what: &str) {
         .get_result(&mut watcher)
         .await
         .unwrap();
-        if waiting.count > 0 {
+        if waiting.count >= count {
             return;
         }
         // pg_stat_activity has no notification to await; it is read again shortly.
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!("nothing waited for the lock: {what}");
+    panic!("fewer than {count} statements waited for a lock: {what}");
 }
 
 /// Begins a transaction on a connection of its own and runs `statements` in it: the locks (and
