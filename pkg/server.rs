@@ -32,7 +32,7 @@ use crate::{
             lease::{self, LeaseError, Wanted},
             Cache, Target,
         },
-        database,
+        database::{self, Session},
         storage::Storage,
     },
 };
@@ -70,10 +70,13 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     };
     database::ensure_database_exists(&config.database_url).await?;
     database::run_migrations(&config.database_url).await?;
-    let db = database::pool_with_timeout(
+    let db = database::pool_with(
         &config.database_url,
         config.database_pool_size,
-        config.database_statement_timeout,
+        Session {
+            statement_timeout: config.database_statement_timeout,
+            generic_plans: false,
+        },
     )?;
     let broker = Broker::start(cache.clone(), shutdown.clone());
     if lease.current().is_none() {
@@ -88,10 +91,15 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     }
     // The writers have connections of their own, one each: a send never waits for a connection
     // behind other work (a reconnect storm's session checks, say), only for Postgres itself.
-    let writers_db = database::pool_with_timeout(
+    // Their statements run on generic plans (`Session::generic_plans`), asked for once per
+    // session instead of once per batch.
+    let writers_db = database::pool_with(
         &config.database_url,
         config.message_writers,
-        config.database_statement_timeout,
+        Session {
+            statement_timeout: config.database_statement_timeout,
+            generic_plans: true,
+        },
     )?;
     let writer = MessageWriter::spawn(
         writers_db,

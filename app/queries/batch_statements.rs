@@ -4,9 +4,9 @@
 //! rows, so Postgres parses and plans it again for every batch, after one more round trip to
 //! prepare it. This statement passes each column as one array and reads the rows back with
 //! `unnest`, so its text does not change with the number of rows: each connection prepares each
-//! of its few texts once, and a batch of any size costs one round trip and (with the batch's
-//! generic plans, `message_batches::plan_generically`) no planning. Each type names its rows' SQL types, so the results load into the same
-//! records as diesel's own queries.
+//! of its few texts once, and a batch of any size costs one round trip and (the writers'
+//! connections plan generically, `database::Session::generic_plans`) no planning. Each type
+//! names its rows' SQL types, so the results load into the same records as diesel's own queries.
 //!
 //! `StoreMessages` writes one of a few texts, by what its batch holds, so it declares no static
 //! query id: diesel then caches each prepared text under the text itself (a type with a static
@@ -91,7 +91,7 @@ impl<'a> MessageRows<'a> {
     }
 
     /// The statement that stores them all.
-    pub fn statement(&self) -> StoreMessages<'_> {
+    pub fn statement(self) -> StoreMessages<'a> {
         StoreMessages { rows: self }
     }
 }
@@ -117,7 +117,7 @@ impl<'a> MessageRows<'a> {
 /// server) was most of what a message cost (`docs/performance.md`, change 15). It is written
 /// with only the parts its batch needs ([`Shape`]).
 pub struct StoreMessages<'a> {
-    rows: &'a MessageRows<'a>,
+    rows: MessageRows<'a>,
 }
 
 /// Which parts of [`StoreMessages`] a batch needs. Postgres opens every table a statement writes,
@@ -158,7 +158,7 @@ impl Query for StoreMessages<'_> {
 
 impl QueryFragment<Pg> for StoreMessages<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let rows = self.rows;
+        let rows = &self.rows;
         let shape = Shape::of(rows);
         out.push_sql("WITH batch AS (SELECT * FROM unnest(");
         out.push_bind_param::<Array<BigInt>, _>(&rows.ids)?;

@@ -5,9 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use diesel::{
-    pg::Pg,
     prelude::*,
-    query_builder::{AstPass, QueryFragment, QueryId},
     sql_types::{Array, Uuid},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -40,9 +38,12 @@ pub struct NewMessage<'a> {
     pub outgoing: &'a Outgoing,
 }
 
+/// What [`store_batch`] gives for each message: the stored row and its conversation as of that
+/// message; `None` for a message to a group that was deleted.
+pub type Stored = Option<(MessageRecord, ConversationRecord)>;
+
 /// Stores messages with one statement, in the caller's transaction, each with the next seq of its
-/// conversation, in the order given. Returns, for each message, the stored row and its
-/// conversation as of that message; `None` for a message to a group that was deleted.
+/// conversation, in the order given. Returns, for each message, what [`Stored`] says.
 ///
 /// The caller holds the senders' accounts (`users::hold_accounts`), has locked the conversations
 /// whose rules need it ([`lock_conversations`]) in this transaction, and left out the messages of
@@ -54,18 +55,42 @@ pub struct NewMessage<'a> {
 /// sends cannot both take one upload). Either way nothing of the batch is stored, and the caller
 /// rolls its transaction back. Each sender's read marker moves to their newest message: one's
 /// own messages are read.
-pub async fn store_batch(
+///
+/// The statement goes out when the future is first polled, and the future does not hold the
+/// connection, so the transaction's `COMMIT` can follow it in the same round trip
+/// (`database::transaction`). Not when [`attaches`] says the batch attaches uploads: whether all
+/// of them were attached is only known from the statement's answer, so the commit must wait
+/// for it.
+pub fn store_batch<'a>(
     conn: &mut AsyncPgConnection,
-    batch: &[NewMessage<'_>],
-) -> QueryResult<Vec<Option<(MessageRecord, ConversationRecord)>>> {
+    batch: &'a [NewMessage<'a>],
+) -> BoxFuture<'a, QueryResult<Vec<Stored>>> {
     let mut rows = MessageRows::default();
     for new in batch {
         rows.push(new.id, new.key.columns(), new.sender_id, new.outgoing);
     }
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return future::ok(Vec::new()).boxed();
     }
-    let stored: Vec<(MessageRecord, ConversationRecord, i64)> = rows.statement().load(conn).await?;
+    rows.statement()
+        .load::<(MessageRecord, ConversationRecord, i64)>(conn)
+        .map(move |stored| in_batch_order(batch, stored?))
+        .boxed()
+}
+
+/// Whether storing `batch` attaches uploads (see [`store_batch`]).
+pub fn attaches(batch: &[NewMessage<'_>]) -> bool {
+    batch
+        .iter()
+        .any(|new| !new.outgoing.body.attachments().ids().is_empty())
+}
+
+/// The store statement's rows, one per message for the batch's messages in the order given;
+/// fails when fewer uploads were attached than the stored messages asked for.
+fn in_batch_order(
+    batch: &[NewMessage<'_>],
+    stored: Vec<(MessageRecord, ConversationRecord, i64)>,
+) -> QueryResult<Vec<Stored>> {
     let attached = <[_]>::first(&stored).map_or(0, |(_, _, attached)| *attached);
     let mut stored: HashMap<i64, (MessageRecord, ConversationRecord)> = stored
         .into_iter()
@@ -138,31 +163,4 @@ pub fn lock_conversations(
             .boxed()
     };
     future::try_join(pairs, groups).map_ok(drop).boxed()
-}
-
-/// Has Postgres run every prepared statement of the batch's transaction with its generic plan
-/// (`SET LOCAL plan_cache_mode`), from the statement after this one. Left to choose, it planned
-/// the check pass's statement (`batch_facts`) anew for about one batch in three (1948 plans in
-/// 6293 batches at 5000 messages/s, 86 µs of planning each): its generic plan's estimates (ten
-/// elements in each array) look costlier than a custom plan's for the one or two messages of a
-/// quiet server's batch, though the plans do the same index probes. The batch's statements are
-/// written to run well on their generic plans (see `batch_facts`). Goes out when first polled,
-/// so it can lead the check pass's pipeline.
-pub fn plan_generically(conn: &mut AsyncPgConnection) -> BoxFuture<'static, QueryResult<usize>> {
-    GenericPlans.execute(conn).boxed()
-}
-
-/// [`plan_generically`]'s statement; with no parameter, it is planned once per connection.
-struct GenericPlans;
-
-impl QueryId for GenericPlans {
-    type QueryId = GenericPlans;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl QueryFragment<Pg> for GenericPlans {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)");
-        Ok(())
-    }
 }

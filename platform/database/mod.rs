@@ -9,6 +9,7 @@ mod migrate;
 mod generated_schema;
 pub use generated_schema::chat as schema;
 mod joins;
+pub mod transaction;
 
 pub use migrate::{run_migrations, MIGRATIONS};
 
@@ -18,7 +19,7 @@ use anyhow::Context;
 use diesel::{sql_query, QueryableByName};
 use diesel_async::{
     pooled_connection::{deadpool, AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod},
-    AsyncConnection, AsyncPgConnection, RunQueryDsl,
+    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
 };
 
 /// How long a request waits for a free pooled connection before it fails with 503.
@@ -65,27 +66,49 @@ pub type PoolError = deadpool::PoolError;
 /// checkout) would add a round trip to every message sent. A connection whose socket closed, or
 /// whose transaction broke, is dropped at checkout instead of being reused.
 pub fn pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
-    pool_with_timeout(database_url, max_size, Duration::ZERO)
+    pool_with(database_url, max_size, Session::default())
 }
 
-/// [`pool`], each connection with Postgres's `statement_timeout` set to `statement_timeout`
-/// (zero: none), so that no statement holds a connection, and the rows it locks, for longer: a
-/// single user's costly request fails (503) instead of slowing everyone else down.
-pub fn pool_with_timeout(
-    database_url: &str,
-    max_size: usize,
-    statement_timeout: Duration,
-) -> anyhow::Result<DbPool> {
+/// Settings every connection of a pool starts its session with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Session {
+    /// Postgres's `statement_timeout` (zero: none), so that no statement holds a connection, and
+    /// the rows it locks, for longer: a single user's costly request fails (503) instead of
+    /// slowing everyone else down.
+    pub statement_timeout: Duration,
+    /// Every prepared statement runs on its generic plan (`plan_cache_mode`), never planned
+    /// again for the values bound: for connections whose statements make the same index probes
+    /// whatever is bound (the message writers'; left to choose, Postgres planned their check
+    /// statement anew for a third of the batches, `docs/performance.md`, change 16).
+    pub generic_plans: bool,
+}
+
+impl Session {
+    /// The `SET` statements that start a session, if any.
+    fn setup_sql(self) -> Option<String> {
+        let mut sql = String::new();
+        let timeout_ms = self.statement_timeout.as_millis();
+        if timeout_ms > 0 {
+            sql.push_str(&format!("SET statement_timeout = {timeout_ms};"));
+        }
+        if self.generic_plans {
+            sql.push_str("SET plan_cache_mode = force_generic_plan;");
+        }
+        (!sql.is_empty()).then_some(sql)
+    }
+}
+
+/// [`pool`], each connection's session started with `session`'s settings.
+pub fn pool_with(database_url: &str, max_size: usize, session: Session) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
-    let timeout_ms = statement_timeout.as_millis();
-    if timeout_ms > 0 {
+    if let Some(setup_sql) = session.setup_sql() {
         config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
+            let setup_sql = setup_sql.clone();
             Box::pin(async move {
                 let mut conn = AsyncPgConnection::establish(&url).await?;
-                sql_query(format!("SET statement_timeout = {timeout_ms}"))
-                    .execute(&mut conn)
+                conn.batch_execute(&setup_sql)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(conn)

@@ -32,6 +32,7 @@ mod messaging;
 mod mutes;
 mod own_redis;
 mod password_hashing;
+mod pipelined_transactions;
 mod presence;
 mod pubsub_kind;
 mod push;

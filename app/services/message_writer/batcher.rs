@@ -6,7 +6,8 @@ use std::{
 };
 
 use diesel::result::Error as DieselError;
-use diesel_async::{scoped_futures::ScopedFutureExt, AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::future;
 use tokio::sync::{mpsc, Mutex};
 
 use super::{
@@ -15,11 +16,14 @@ use super::{
 };
 use crate::{
     app::{
-        queries::{self, message_batches::NewMessage},
+        queries::{
+            self,
+            message_batches::{NewMessage, Stored},
+        },
         services::permissions,
     },
     pkg::utils::{errors::AppError, message_ids::MessageIds, metrics as names},
-    platform::database::{DbConn, DbPool},
+    platform::database::{transaction, DbConn, DbPool},
 };
 
 /// One writer task.
@@ -31,16 +35,12 @@ pub(super) struct Batcher {
 
 impl Batcher {
     pub(super) async fn run(self, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
-            // Whatever queued while this writer was busy becomes its next batch. The lock is held
-            // while waiting on purpose: one idle writer waits for the next send, the others wait
-            // for the lock, so a send is taken by exactly one writer, the first free one.
-            let received = jobs.lock().await.recv_many(&mut batch, MAX_BATCH).await;
-            if received == 0 {
+            let batch = next_batch(&jobs).await;
+            if batch.is_empty() {
                 return;
             }
-            self.write_batch(std::mem::take(&mut batch)).await;
+            self.write_batch(batch).await;
         }
     }
 
@@ -90,7 +90,7 @@ impl Batcher {
             Err(failure) if drafts.len() == 1 => {
                 vec![self.after_failure(conn, &drafts[0], failure).await]
             }
-            Err(Failure::Store(err) | Failure::Other(err)) => {
+            Err(Failure::Store(err) | Failure::Check(err) | Failure::Commit(err)) => {
                 drafts.iter().map(|_| Err(storage_error(&err))).collect()
             }
         }
@@ -113,14 +113,16 @@ impl Batcher {
     ) -> Result<Written, AppError> {
         let err = match failure {
             Failure::Store(err) => err,
-            Failure::Other(err) => return Err(storage_error(&err)),
+            Failure::Check(err) | Failure::Commit(err) => return Err(storage_error(&err)),
         };
         if queries::messages::is_client_msg_id_taken(&err) {
             // Its original committed meanwhile: once more, and the check pass finds it (and
             // answers it by the retry rule).
             return match self.attempt(conn, std::slice::from_ref(draft)).await {
                 Ok(mut results) => results.remove(0),
-                Err(Failure::Store(err) | Failure::Other(err)) => Err(storage_error(&err)),
+                Err(Failure::Store(err) | Failure::Check(err) | Failure::Commit(err)) => {
+                    Err(storage_error(&err))
+                }
             };
         }
         if queries::attachments::is_not_attachable(&err) {
@@ -131,28 +133,37 @@ impl Batcher {
         Err(storage_error(&err))
     }
 
-    /// The batch in one transaction: the check pass, then one store of every allowed draft. A
-    /// failed store rolls the whole transaction back (there is no savepoint to return to: one
-    /// fewer round trip for every batch, and a failed store is rare).
+    /// The batch in one transaction: the check pass, then one store of every allowed draft, in
+    /// two round trips (`BEGIN` leads the check pass's statements, `COMMIT` follows the store:
+    /// `database::transaction`). A failed store rolls the whole transaction back (there is no
+    /// savepoint to return to: a failed store is rare, and Postgres answers the `COMMIT` of a
+    /// transaction whose store failed by rolling it back).
     async fn attempt(
         &self,
         conn: &mut DbConn,
         drafts: &[Draft],
     ) -> Result<Vec<Result<Written, AppError>>, Failure> {
         let conn: &mut AsyncPgConnection = conn;
-        conn.transaction::<_, Failure, _>(|conn| {
-            async move { self.attempt_in(conn, drafts).await }.scope_boxed()
-        })
-        .await
+        let begin = transaction::begin(conn).map_err(Failure::Check)?;
+        let checks = match check(conn, begin, drafts).await {
+            Ok(checks) => checks,
+            Err(err) => {
+                // Should the rollback fail too, the connection stays marked as in a
+                // transaction, and the pool closes it instead of lending it again.
+                let _ = transaction::rollback(conn).await;
+                return Err(Failure::Check(err));
+            }
+        };
+        self.store_checked(conn, drafts, checks).await
     }
 
-    /// [`Self::attempt`] inside its transaction.
-    async fn attempt_in(
+    /// Stores the drafts the check pass allowed and ends the transaction; answers every draft.
+    async fn store_checked(
         &self,
         conn: &mut AsyncPgConnection,
         drafts: &[Draft],
+        checks: Vec<Check>,
     ) -> Result<Vec<Result<Written, AppError>>, Failure> {
-        let checks = check(conn, drafts).await.map_err(Failure::Other)?;
         let mut results: Vec<Option<Result<Written, AppError>>> =
             drafts.iter().map(|_| None).collect();
         let mut allowed = Vec::with_capacity(drafts.len());
@@ -194,9 +205,7 @@ impl Batcher {
                 Err(err) => results[index] = Some(Err(err)),
             }
         }
-        let stored = queries::message_batches::store_batch(conn, &batch)
-            .await
-            .map_err(Failure::Store)?;
+        let stored = store_and_commit(conn, &batch).await?;
         for ((index, members), stored) in members_of.into_iter().zip(stored) {
             results[index] = Some(match stored {
                 Some((record, conversation)) => {
@@ -232,19 +241,63 @@ impl Batcher {
     }
 }
 
-/// Why an attempt at a batch failed; its transaction was rolled back either way.
-enum Failure {
-    /// The store failed: the batch, or its drafts one by one, may be tried again.
-    Store(DieselError),
-    /// Anything else (the check pass, the commit): nothing will be tried again.
-    Other(DieselError),
+/// The jobs that queued while this writer was busy, taken whole, until they hold [`MAX_BATCH`]
+/// drafts (the last job taken may carry it past that, by fewer than `MAX_GROUP`); waits for the
+/// first. Empty when the queue closed. The lock is held while waiting on purpose: one idle writer
+/// waits for the next send, the others wait for the lock, so a send is taken by exactly one
+/// writer, the first free one.
+async fn next_batch(jobs: &Mutex<mpsc::Receiver<Job>>) -> Vec<Job> {
+    let mut queue = jobs.lock().await;
+    let Some(first) = queue.recv().await else {
+        return Vec::new();
+    };
+    let mut drafts = first.drafts.len();
+    let mut batch = vec![first];
+    while drafts < MAX_BATCH {
+        let Ok(job) = queue.try_recv() else { break };
+        drafts += job.drafts.len();
+        batch.push(job);
+    }
+    batch
 }
 
-impl From<DieselError> for Failure {
-    /// The errors of beginning and committing the transaction.
-    fn from(err: DieselError) -> Self {
-        Self::Other(err)
+/// Stores the batch and commits its transaction: in one round trip, unless the batch attaches
+/// uploads (then the commit waits for the store's answer, see `store_batch`). Whatever the
+/// outcome, the transaction is over when this returns (or the connection is left marked as in
+/// one, and is not lent again).
+async fn store_and_commit(
+    conn: &mut AsyncPgConnection,
+    batch: &[NewMessage<'_>],
+) -> Result<Vec<Stored>, Failure> {
+    let storing = queries::message_batches::store_batch(conn, batch);
+    if queries::message_batches::attaches(batch) {
+        return match storing.await {
+            Ok(stored) => {
+                transaction::commit(conn).await.map_err(Failure::Commit)?;
+                transaction::ended(conn).map_err(Failure::Commit)?;
+                Ok(stored)
+            }
+            Err(err) => {
+                let _ = transaction::rollback(conn).await;
+                Err(Failure::Store(err))
+            }
+        };
     }
+    let (stored, committed) = future::join(storing, transaction::commit(conn)).await;
+    // Answered either way: committed, or (after a failed store) rolled back.
+    committed.map_err(Failure::Commit)?;
+    transaction::ended(conn).map_err(Failure::Commit)?;
+    stored.map_err(Failure::Store)
+}
+
+/// Why an attempt at a batch failed; its transaction was rolled back either way.
+enum Failure {
+    /// The check pass failed (or the transaction could not begin): nothing will be tried again.
+    Check(DieselError),
+    /// The store failed: the batch, or its drafts one by one, may be tried again.
+    Store(DieselError),
+    /// The commit failed: nothing will be tried again.
+    Commit(DieselError),
 }
 
 /// An internal error for a draft whose storing failed (perhaps with others of its batch).

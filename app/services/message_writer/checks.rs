@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use diesel::result::Error as DieselError;
+use diesel::{result::Error as DieselError, QueryResult};
 use diesel_async::AsyncPgConnection;
-use futures_util::try_join;
+use futures_util::{future::BoxFuture, try_join};
 
 use super::{Draft, Written};
 use crate::{
@@ -44,16 +44,19 @@ pub(super) enum Check {
     },
 }
 
-/// Finds the retries among the drafts and applies the messaging rules to the others.
+/// Finds the retries among the drafts and applies the messaging rules to the others. `begin`
+/// opens the batch's transaction (`database::transaction::begin`); it leads the check pass's
+/// statements in their round trip.
 pub(super) async fn check(
     conn: &mut AsyncPgConnection,
+    begin: BoxFuture<'static, QueryResult<usize>>,
     drafts: &[Draft],
 ) -> Result<Vec<Check>, DieselError> {
     let Facts {
         originals,
         mut facts,
         deleted_quotes,
-    } = read_facts(conn, drafts).await?;
+    } = read_facts(conn, begin, drafts).await?;
     read_original_groups(conn, &originals, &mut facts).await?;
     Ok(drafts
         .iter()
@@ -159,12 +162,17 @@ struct Facts {
     deleted_quotes: HashSet<i64>,
 }
 
-/// Reads what the check pass needs for the whole batch, after holding the senders' accounts
-/// (`hold_accounts`) and locking the conversations written to (`lock_conversations`), all in one
-/// round trip: Postgres runs the pipelined statements one after the other in the order sent, so
-/// the locks are held before any rule is read. The rules' facts are one statement
-/// (`queries::batch_facts`); only a batch with retries reads again, for their originals.
-async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Facts, DieselError> {
+/// Reads what the check pass needs for the whole batch, after beginning its transaction, holding
+/// the senders' accounts (`hold_accounts`) and locking the conversations written to
+/// (`lock_conversations`), all in one round trip: Postgres runs the pipelined statements one
+/// after the other in the order sent, so the locks are held before any rule is read. The rules'
+/// facts are one statement (`queries::batch_facts`); only a batch with retries reads again, for
+/// their originals.
+async fn read_facts(
+    conn: &mut AsyncPgConnection,
+    begin: BoxFuture<'static, QueryResult<usize>>,
+    drafts: &[Draft],
+) -> Result<Facts, DieselError> {
     // All of the batch's conversations or none, so that every batch takes the locks it takes
     // before its store in one sorted order (taking only some here and the rest in the store's
     // upsert could cross another batch's order and deadlock).
@@ -202,7 +210,7 @@ async fn read_facts(conn: &mut AsyncPgConnection, drafts: &[Draft]) -> Result<Fa
     // before it locks the conversations of the groups it leaves, and every lock is taken in that
     // order. The facts are read after both, so they see what a deletion or a removal committed.
     let (_, _, _, found) = try_join!(
-        queries::message_batches::plan_generically(conn),
+        begin,
         queries::users::hold_accounts(conn, &sorted_senders),
         queries::message_batches::lock_conversations(conn, &keys),
         queries::batch_facts::read(conn, &wanted),

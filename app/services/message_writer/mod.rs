@@ -37,7 +37,7 @@ use crate::{
     platform::database::DbPool,
 };
 
-/// The most jobs stored in one transaction.
+/// How many drafts a writer gathers for one transaction (see `batcher::next_batch`).
 const MAX_BATCH: usize = 128;
 /// The most drafts in one job: how many of one connection's pipelined sends are stored together.
 pub const MAX_GROUP: usize = 32;
