@@ -425,3 +425,43 @@ async fn sends_are_stored_while_every_shared_database_connection_is_busy() {
         assert_eq!(answered.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn a_batch_waiting_on_a_lock_does_not_hold_up_other_conversations() {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let (alice, bob) = app.friends().await;
+    let (carol, dave) = app.friends().await;
+    app.send_private(&alice, &bob, "the conversation exists")
+        .await;
+    let mut alice_socket = app.connect(&alice).await;
+    let mut carol_socket = app.connect(&carol).await;
+
+    // One writer's batch waits on Alice and Bob's conversation row...
+    let hold = format!(
+        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
+         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
+        a = alice.id,
+        b = bob.id
+    );
+    let mut holder = locks::begin_holding(&pool, &[&hold]).await;
+    let mut stuck = send_frame(json!({ "user_id": bob.id }), "stuck", "c-stuck");
+    stuck["id"] = json!("the-stuck-send");
+    alice_socket.send_json(stuck).await;
+    locks::until_a_statement_waits_for_a_lock(&pool, "Alice's send").await;
+
+    // ...and Carol's message to Dave is stored meanwhile, by another writer (with one writer,
+    // `MESSAGE_WRITERS=1`, it waits for the lock: seen failing).
+    let ack = carol_socket
+        .request(send_frame(
+            json!({ "user_id": dave.id }),
+            "not held up",
+            "c-free",
+        ))
+        .await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+
+    sql_query("COMMIT").execute(&mut holder).await.unwrap();
+    let ack = alice_socket.next_of_type("ack").await;
+    assert_eq!(ack["id"], "the-stuck-send", "{ack}");
+}
