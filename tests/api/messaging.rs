@@ -6,9 +6,9 @@ use diesel::sql_query;
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::json;
-use simplechat::platform::database;
+use simplechat::platform::database::{self, DbConn, DbPool};
 
-use crate::helpers::{locks, send_frame, spawn_app, spawn_app_with};
+use crate::helpers::{locks, send_frame, spawn_app, spawn_app_with, TestApp, TestUser, WsClient};
 
 #[tokio::test]
 async fn a_private_message_crosses_instances_and_reaches_the_senders_other_device() {
@@ -265,21 +265,10 @@ struct Transactions {
 
 #[tokio::test]
 async fn sends_read_while_one_is_stored_are_stored_together_in_the_order_sent() {
-    let app = spawn_app().await;
-    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    let (alice, bob) = app.friends().await;
-    app.send_private(&alice, &bob, "the conversation exists")
-        .await;
-    let mut socket = app.connect(&alice).await;
+    let (_app, pool, alice, bob, mut socket) = alice_and_bob_talking().await;
 
     // The first send's store waits on the conversation's row; the others are read meanwhile.
-    let hold = format!(
-        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
-         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
-        a = alice.id,
-        b = bob.id
-    );
-    let mut holder = locks::begin_holding(&pool, &[&hold]).await;
+    let mut holder = hold_conversation(&pool, &alice, &bob).await;
     for n in 1..=10 {
         let mut frame = send_frame(
             json!({ "user_id": bob.id }),
@@ -317,21 +306,10 @@ async fn sends_read_while_one_is_stored_are_stored_together_in_the_order_sent() 
 
 #[tokio::test]
 async fn a_sync_sent_right_after_a_send_is_answered_after_its_ack_and_sees_its_message() {
-    let app = spawn_app().await;
-    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    let (alice, bob) = app.friends().await;
-    app.send_private(&alice, &bob, "the conversation exists")
-        .await;
-    let mut socket = app.connect(&alice).await;
+    let (_app, pool, alice, bob, mut socket) = alice_and_bob_talking().await;
 
     // The send's store waits on the conversation's row...
-    let hold = format!(
-        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
-         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
-        a = alice.id,
-        b = bob.id
-    );
-    let mut holder = locks::begin_holding(&pool, &[&hold]).await;
+    let mut holder = hold_conversation(&pool, &alice, &bob).await;
     let mut send = send_frame(json!({ "user_id": bob.id }), "sent first", "p-first");
     send["id"] = json!("the-send");
     socket.send_json(send).await;
@@ -428,23 +406,12 @@ async fn sends_are_stored_while_every_shared_database_connection_is_busy() {
 
 #[tokio::test]
 async fn a_batch_waiting_on_a_lock_does_not_hold_up_other_conversations() {
-    let app = spawn_app().await;
-    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
-    let (alice, bob) = app.friends().await;
+    let (app, pool, alice, bob, mut alice_socket) = alice_and_bob_talking().await;
     let (carol, dave) = app.friends().await;
-    app.send_private(&alice, &bob, "the conversation exists")
-        .await;
-    let mut alice_socket = app.connect(&alice).await;
     let mut carol_socket = app.connect(&carol).await;
 
     // One writer's batch waits on Alice and Bob's conversation row...
-    let hold = format!(
-        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
-         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
-        a = alice.id,
-        b = bob.id
-    );
-    let mut holder = locks::begin_holding(&pool, &[&hold]).await;
+    let mut holder = hold_conversation(&pool, &alice, &bob).await;
     let mut stuck = send_frame(json!({ "user_id": bob.id }), "stuck", "c-stuck");
     stuck["id"] = json!("the-stuck-send");
     alice_socket.send_json(stuck).await;
@@ -464,4 +431,28 @@ async fn a_batch_waiting_on_a_lock_does_not_hold_up_other_conversations() {
     sql_query("COMMIT").execute(&mut holder).await.unwrap();
     let ack = alice_socket.next_of_type("ack").await;
     assert_eq!(ack["id"], "the-stuck-send", "{ack}");
+}
+
+/// Locks the conversation row of a pair in a transaction of its own: a send between them waits
+/// in its store until the returned connection commits.
+async fn hold_conversation(pool: &DbPool, one: &TestUser, other: &TestUser) -> DbConn {
+    let hold = format!(
+        "SELECT 1 FROM chat.conversations WHERE (user_low, user_high) IN \
+         (('{a}', '{b}'), ('{b}', '{a}')) FOR UPDATE",
+        a = one.id,
+        b = other.id
+    );
+    locks::begin_holding(pool, &[&hold]).await
+}
+
+/// A server, a pool of the test's own on its database, and two friends whose conversation
+/// exists, Alice connected.
+async fn alice_and_bob_talking() -> (TestApp, DbPool, TestUser, TestUser, WsClient) {
+    let app = spawn_app().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 2).unwrap();
+    let (alice, bob) = app.friends().await;
+    app.send_private(&alice, &bob, "the conversation exists")
+        .await;
+    let socket = app.connect(&alice).await;
+    (app, pool, alice, bob, socket)
 }
