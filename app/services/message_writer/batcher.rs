@@ -90,7 +90,7 @@ impl Batcher {
             Err(failure) if drafts.len() == 1 => {
                 vec![self.after_failure(conn, &drafts[0], failure).await]
             }
-            Err(Failure::Store(err) | Failure::Check(err) | Failure::Commit(err)) => {
+            Err(Failure::Store(err) | Failure::Other(err)) => {
                 drafts.iter().map(|_| Err(storage_error(&err))).collect()
             }
         }
@@ -113,16 +113,14 @@ impl Batcher {
     ) -> Result<Written, AppError> {
         let err = match failure {
             Failure::Store(err) => err,
-            Failure::Check(err) | Failure::Commit(err) => return Err(storage_error(&err)),
+            Failure::Other(err) => return Err(storage_error(&err)),
         };
         if queries::messages::is_client_msg_id_taken(&err) {
             // Its original committed meanwhile: once more, and the check pass finds it (and
             // answers it by the retry rule).
             return match self.attempt(conn, std::slice::from_ref(draft)).await {
                 Ok(mut results) => results.remove(0),
-                Err(Failure::Store(err) | Failure::Check(err) | Failure::Commit(err)) => {
-                    Err(storage_error(&err))
-                }
+                Err(Failure::Store(err) | Failure::Other(err)) => Err(storage_error(&err)),
             };
         }
         if queries::attachments::is_not_attachable(&err) {
@@ -144,14 +142,14 @@ impl Batcher {
         drafts: &[Draft],
     ) -> Result<Vec<Result<Written, AppError>>, Failure> {
         let conn: &mut AsyncPgConnection = conn;
-        let begin = transaction::begin(conn).map_err(Failure::Check)?;
+        let begin = transaction::begin(conn).map_err(Failure::Other)?;
         let checks = match check(conn, begin, drafts).await {
             Ok(checks) => checks,
             Err(err) => {
                 // Should the rollback fail too, the connection stays marked as in a
                 // transaction, and the pool closes it instead of lending it again.
                 let _ = transaction::rollback(conn).await;
-                return Err(Failure::Check(err));
+                return Err(Failure::Other(err));
             }
         };
         self.store_checked(conn, drafts, checks).await
@@ -273,8 +271,8 @@ async fn store_and_commit(
     if queries::message_batches::attaches(batch) {
         return match storing.await {
             Ok(stored) => {
-                transaction::commit(conn).await.map_err(Failure::Commit)?;
-                transaction::ended(conn).map_err(Failure::Commit)?;
+                transaction::commit(conn).await.map_err(Failure::Other)?;
+                transaction::ended(conn).map_err(Failure::Other)?;
                 Ok(stored)
             }
             Err(err) => {
@@ -285,19 +283,17 @@ async fn store_and_commit(
     }
     let (stored, committed) = future::join(storing, transaction::commit(conn)).await;
     // Answered either way: committed, or (after a failed store) rolled back.
-    committed.map_err(Failure::Commit)?;
-    transaction::ended(conn).map_err(Failure::Commit)?;
+    committed.map_err(Failure::Other)?;
+    transaction::ended(conn).map_err(Failure::Other)?;
     stored.map_err(Failure::Store)
 }
 
 /// Why an attempt at a batch failed; its transaction was rolled back either way.
 enum Failure {
-    /// The check pass failed (or the transaction could not begin): nothing will be tried again.
-    Check(DieselError),
     /// The store failed: the batch, or its drafts one by one, may be tried again.
     Store(DieselError),
-    /// The commit failed: nothing will be tried again.
-    Commit(DieselError),
+    /// Anything else (beginning, the check pass, the commit): nothing will be tried again.
+    Other(DieselError),
 }
 
 /// An internal error for a draft whose storing failed (perhaps with others of its batch).
