@@ -52,14 +52,14 @@ pub async fn blocked_by(
         .await
 }
 
-/// The ids of the users `blocker` has blocked.
-pub async fn blocked_ids(
+/// Whom each of `blockers` has blocked, as `(blocker, blocked)` pairs.
+pub async fn blocks_by(
     conn: &mut AsyncPgConnection,
-    blocker: UserId,
-) -> QueryResult<Vec<UserId>> {
+    blockers: &[UserId],
+) -> QueryResult<Vec<(UserId, UserId)>> {
     blocks::table
-        .filter(blocks::blocker_id.eq(blocker))
-        .select(blocks::blocked_id)
+        .filter(blocks::blocker_id.eq_any(blockers))
+        .select((blocks::blocker_id, blocks::blocked_id))
         .load(conn)
         .await
 }

@@ -101,11 +101,15 @@ pub async fn exists_and_related(
     .await
 }
 
-/// Everyone who has `user_id` in their contact list: those who see that user's presence.
-pub async fn owners_of(conn: &mut AsyncPgConnection, user_id: UserId) -> QueryResult<Vec<UserId>> {
+/// Everyone who has one of `user_ids` in their contact list (those who see that user's
+/// presence), as `(user, owner of the contact)` pairs.
+pub async fn owners_of(
+    conn: &mut AsyncPgConnection,
+    user_ids: &[UserId],
+) -> QueryResult<Vec<(UserId, UserId)>> {
     contacts::table
-        .filter(contacts::contact_id.eq(user_id))
-        .select(contacts::owner_id)
+        .filter(contacts::contact_id.eq_any(user_ids))
+        .select((contacts::contact_id, contacts::owner_id))
         .load(conn)
         .await
 }

@@ -118,18 +118,29 @@ pub async fn search_by_prefix(
         .await
 }
 
-/// Stores when the user was last connected (never on a deleted account's tombstone, whose last
-/// sockets close just after the deletion).
+/// Stores when each user was last connected, in one statement (never on a deleted account's
+/// tombstone, whose last sockets close just after the deletion). One entry per user: a reconnect
+/// storm takes thousands of users offline at once, and one statement for all of them keeps the
+/// pool free for the sockets that are opening (`docs/performance.md`, change 20).
 pub async fn set_last_seen(
     conn: &mut AsyncPgConnection,
-    id: UserId,
-    at: chrono::DateTime<chrono::Utc>,
+    seen: &[(UserId, chrono::DateTime<chrono::Utc>)],
 ) -> QueryResult<()> {
-    diesel::update(users::table.find(id).filter(users::deleted_at.is_null()))
-        .set(users::last_seen_at.eq(at))
-        .execute(conn)
-        .await
-        .map(drop)
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let (ids, ats): (Vec<UserId>, Vec<chrono::DateTime<chrono::Utc>>) =
+        seen.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE chat.users AS u SET last_seen_at = seen.at \
+         FROM unnest($1, $2) AS seen (id, at) \
+         WHERE u.id = seen.id AND u.deleted_at IS NULL",
+    )
+    .bind::<Array<Uuid>, _>(ids)
+    .bind::<Array<diesel::sql_types::Timestamptz>, _>(ats)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The stored last-seen times of those users who have one.

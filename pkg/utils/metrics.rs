@@ -33,6 +33,8 @@ pub const SLOW_CLIENTS_DROPPED: &str = "simplechat_slow_clients_dropped_total";
 pub const SEND_ACK_SECONDS: &str = "simplechat_send_ack_seconds";
 /// Messages stored per transaction by the message writer (histogram).
 pub const WRITE_BATCH_SIZE: &str = "simplechat_write_batch_size";
+/// Presence changes announced together by the presence announcer (histogram).
+pub const PRESENCE_BATCH_SIZE: &str = "simplechat_presence_batch_size";
 /// Payloads published to Redis (counter).
 pub const PUBSUB_PUBLISHED: &str = "simplechat_pubsub_published_total";
 /// Payloads that could not be published to Redis; their readers catch up with `sync` (counter).
@@ -108,6 +110,7 @@ const GAUGES: &[&str] = &[
 const HISTOGRAMS: &[&str] = &[
     SEND_ACK_SECONDS,
     WRITE_BATCH_SIZE,
+    PRESENCE_BATCH_SIZE,
     BCRYPT_WAIT_SECONDS,
     DB_POOL_WAIT_SECONDS,
 ];
@@ -125,6 +128,9 @@ const HTTP_DURATION_BUCKETS: &[f64] = &[
 /// Batch sizes: powers of two up to the writer's largest batch.
 const WRITE_BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 
+/// Presence batch sizes: powers of four up to the announcer's largest batch.
+const PRESENCE_BATCH_BUCKETS: &[f64] = &[1.0, 4.0, 16.0, 64.0, 256.0, 1024.0];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The recorder's handle, installing the recorder on first use.
@@ -136,6 +142,12 @@ pub fn handle() -> &'static PrometheusHandle {
                 builder.set_buckets_for_metric(
                     Matcher::Full(WRITE_BATCH_SIZE.into()),
                     WRITE_BATCH_BUCKETS,
+                )
+            })
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(PRESENCE_BATCH_SIZE.into()),
+                    PRESENCE_BATCH_BUCKETS,
                 )
             })
             // Waits for a hashing slot span the same range as send→ack latencies.

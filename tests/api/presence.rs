@@ -1,8 +1,13 @@
 //! Presence: online while any connection is open on any instance, one push per real transition,
 //! offline within two heartbeats when an instance dies, and nothing revealed to strangers.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
+use chrono::{DateTime, FixedOffset};
+use futures_util::future::join_all;
 use serde_json::json;
 use simplechat::platform::cache::{liveness::Liveness, Cache};
 
@@ -171,4 +176,59 @@ async fn an_offline_announcement_an_instance_died_owing_is_made_by_a_sweep() {
         "announced after {:?}",
         started.elapsed()
     );
+}
+
+/// Closing together, their changes are announced in batches (`presence::announcer`): one
+/// statement stores every offline time and one publish carries every push. Each user must still
+/// be announced once, with the time that was stored for them.
+#[tokio::test]
+async fn contacts_leaving_together_are_each_announced_once_with_their_stored_last_seen() {
+    let app = spawn_app().await;
+    let bob = app.new_user().await;
+    let mut bob_socket = app.connect(&bob).await;
+    let mut watched = Vec::new();
+    for _ in 0..12 {
+        let user = app.new_user().await;
+        app.add_contact(&bob, &user).await;
+        watched.push(user);
+    }
+    let mut sockets = Vec::new();
+    for user in &watched {
+        sockets.push(app.connect(user).await);
+        assert_eq!(bob_socket.next_of_type("presence").await["online"], true);
+    }
+
+    join_all(sockets.iter_mut().map(|socket| socket.close())).await;
+    let mut announced = HashMap::new();
+    for _ in 0..watched.len() {
+        let offline = bob_socket.next_of_type("presence").await;
+        assert_eq!(offline["online"], false, "{offline}");
+        let user_id = offline["user_id"].as_str().unwrap_or_default().to_owned();
+        let seen = instant(&offline["last_seen_at"]);
+        assert!(
+            announced.insert(user_id, seen).is_none(),
+            "announced twice: {offline}"
+        );
+    }
+    let contacts = app.get("/api/v1/contacts", Some(&bob.access_token)).await;
+
+    let stored: HashMap<String, DateTime<FixedOffset>> = contacts
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|contact| {
+            assert_eq!(contact["online"], false, "{contact}");
+            let user_id = contact["user"]["id"].as_str().unwrap_or_default();
+            (user_id.to_owned(), instant(&contact["last_seen_at"]))
+        })
+        .collect();
+    assert_eq!(stored.len(), watched.len());
+    assert_eq!(announced, stored);
+}
+
+/// A timestamp of a frame or a reply, as an instant (the two may write it differently).
+fn instant(value: &serde_json::Value) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(value.as_str().unwrap_or_default())
+        .unwrap_or_else(|err| panic!("not a timestamp ({err}): {value}"))
 }

@@ -7,6 +7,8 @@
 //! `EXPAND_OUTBOX`), because a push must survive a crash: the message's outbox row is written in
 //! the message's own transaction, and the recipients are read when a worker claims it.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::{
     app::{
         models::{
@@ -90,15 +92,10 @@ pub async fn of(state: &AppState, event: &Event<'_>) -> Result<Audience, AppErro
             members
         }
         // Everyone who has the user as a contact, except those the user has blocked.
-        Event::Presence { user_id, .. } => {
-            let mut conn = state.db.get().await?;
-            let watchers = queries::contacts::owners_of(&mut conn, user_id).await?;
-            let blocked = queries::blocks::blocked_ids(&mut conn, user_id).await?;
-            watchers
-                .into_iter()
-                .filter(|watcher| !blocked.contains(watcher))
-                .collect()
-        }
+        Event::Presence { user_id, .. } => of_presence(state, &[user_id])
+            .await?
+            .remove(&user_id)
+            .unwrap_or_default(),
         Event::SessionRevoked {
             user_id,
             session_id,
@@ -107,6 +104,28 @@ pub async fn of(state: &AppState, event: &Event<'_>) -> Result<Audience, AppErro
         Event::ChatbotRefusal { asker, .. } => vec![asker],
     };
     Ok(Audience::Users(users))
+}
+
+/// Who hears of the presence changes of each of `users` ([`Event::Presence`]): everyone who has
+/// the user as a contact, except those the user has blocked. Users nobody hears of are left out.
+/// One pair of statements for any number of users (`fanout::publish_presence`).
+pub async fn of_presence(
+    state: &AppState,
+    users: &[UserId],
+) -> Result<HashMap<UserId, Vec<UserId>>, AppError> {
+    let mut conn = state.db.get().await?;
+    let watchers = queries::contacts::owners_of(&mut conn, users).await?;
+    let blocked: HashSet<(UserId, UserId)> = queries::blocks::blocks_by(&mut conn, users)
+        .await?
+        .into_iter()
+        .collect();
+    let mut audiences: HashMap<UserId, Vec<UserId>> = HashMap::new();
+    for (user, watcher) in watchers {
+        if !blocked.contains(&(user, watcher)) {
+            audiences.entry(user).or_default().push(watcher);
+        }
+    }
+    Ok(audiences)
 }
 
 /// The two parties of a private conversation; `None` for a group's.

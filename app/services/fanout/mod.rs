@@ -14,8 +14,13 @@ mod event;
 pub use self::event::{Event, GroupChange};
 
 use self::audience::Audience;
+use chrono::{DateTime, Utc};
+
 use crate::{
-    app::{models::channels::user_channel, state::AppState},
+    app::{
+        models::{channels::user_channel, ids::UserId},
+        state::AppState,
+    },
     pkg::utils::errors::AppError,
     platform::cache::broker::Envelope,
 };
@@ -39,12 +44,55 @@ pub async fn publish_in_order(state: &AppState, events: &[Event<'_>]) -> Result<
     Ok(sent(state, state.broker.publish_all(&payloads).await))
 }
 
+/// Pushes presence changes, in their order, in one round trip, their audiences read together
+/// (one pair of statements for any number of users): a reconnect storm takes thousands of users
+/// online and offline at once (`presence::announcer`). Fails as [`publish`] does.
+pub async fn publish_presence(
+    state: &AppState,
+    changes: &[PresenceChange],
+) -> Result<bool, AppError> {
+    let mut users: Vec<UserId> = changes.iter().map(|change| change.user_id).collect();
+    users.sort_unstable();
+    users.dedup();
+    let audiences = audience::of_presence(state, &users).await?;
+    let mut payloads = Vec::new();
+    for change in changes {
+        let watchers = audiences.get(&change.user_id).cloned().unwrap_or_default();
+        payloads.extend(payloads_to(&change.event(), Audience::Users(watchers)));
+    }
+    Ok(sent(state, state.broker.publish_all(&payloads).await))
+}
+
+/// A user came online, or went offline at `last_seen_at`: [`Event::Presence`], for
+/// [`publish_presence`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresenceChange {
+    pub user_id: UserId,
+    pub online: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+}
+
+impl PresenceChange {
+    fn event(&self) -> Event<'static> {
+        Event::Presence {
+            user_id: self.user_id,
+            online: self.online,
+            last_seen_at: self.last_seen_at,
+        }
+    }
+}
+
 /// The broker payloads that push `event`: a channel and an envelope for each recipient.
 async fn payloads_of(
     state: &AppState,
     event: &Event<'_>,
 ) -> Result<Vec<(String, String)>, AppError> {
-    Ok(match audience::of(state, event).await? {
+    Ok(payloads_to(event, audience::of(state, event).await?))
+}
+
+/// The broker payloads that push `event` to `audience`.
+fn payloads_to(event: &Event<'_>, audience: Audience) -> Vec<(String, String)> {
+    match audience {
         Audience::Session(user, session) => {
             let tag = session.to_string();
             let frame = event.frame_for(user);
@@ -79,7 +127,7 @@ async fn payloads_of(
                 })
                 .collect(),
         },
-    })
+    }
 }
 
 /// Whether Redis took the frames; logs a push that did not go out. While the feed is down every

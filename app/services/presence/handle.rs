@@ -5,6 +5,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, Utc};
 
+use super::announcer::Announcer;
 use crate::{
     app::models::ids::UserId,
     platform::cache::{liveness::Liveness, Cache},
@@ -22,6 +23,8 @@ pub struct PresenceState {
 /// The presence registry of one instance.
 pub struct Presence {
     pub(super) liveness: Liveness,
+    /// Announces online and offline changes to contacts, in batches.
+    pub(super) announcer: Announcer,
     pub(super) heartbeat: Duration,
     /// This instance's open connections: lease id → user.
     local: Mutex<HashMap<String, UserId>>,
@@ -37,6 +40,7 @@ impl Presence {
     pub fn new(cache: Cache, heartbeat: Duration) -> Self {
         Self {
             liveness: Liveness::new(cache, "presence", heartbeat * 3 / 2),
+            announcer: Announcer::new(),
             heartbeat,
             local: Mutex::new(HashMap::new()),
         }

@@ -10,6 +10,7 @@
 //! settled once the push is sent: if the instance dies in between, any instance's sweep announces
 //! it two heartbeat intervals later.
 
+mod announcer;
 pub mod handle;
 
 use std::collections::{HashMap, HashSet};
@@ -23,10 +24,7 @@ use crate::{
     app::{
         models::ids::UserId,
         queries,
-        services::{
-            fanout::{self, Event},
-            permissions,
-        },
+        services::{fanout::PresenceChange, permissions},
         state::AppState,
     },
     pkg::utils::{errors::AppError, metrics as names},
@@ -128,8 +126,10 @@ pub async fn online_now(state: &AppState, users: &[UserId]) -> Result<HashSet<Us
         .collect())
 }
 
-/// Renews this instance's leases and sweeps expired ones, until `shutdown`.
+/// Starts the announcer (for as long as the process runs); renews this instance's leases and
+/// sweeps expired ones, until `shutdown`.
 pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
+    state.presence.announcer.start(state.clone());
     let heartbeat = state.presence.heartbeat;
     let renewing = state.clone();
     let stop = shutdown.clone();
@@ -206,8 +206,8 @@ enum Debt {
     Taken,
 }
 
-/// Stores `last_seen_at` (when the user went offline) and tells the user's contacts; then
-/// settles the announcement, unless it could not be made (a later sweep then takes it up).
+/// Announces the user offline (the announcer stores `last_seen_at` first); then settles the
+/// announcement, unless it could not be made (a later sweep then takes it up).
 async fn went_offline(state: &AppState, offline: WentOffline, debt: Debt) {
     let Ok(user_id) = offline.owner.parse().map(UserId) else {
         return;
@@ -216,14 +216,6 @@ async fn went_offline(state: &AppState, offline: WentOffline, debt: Debt) {
     let at = DateTime::<Utc>::from_timestamp_millis(offline.at_ms)
         .unwrap_or_else(Utc::now)
         .trunc_subsecs(6);
-    match state.db.get().await {
-        Ok(mut conn) => {
-            if let Err(err) = queries::users::set_last_seen(&mut conn, user_id, at).await {
-                tracing::warn!(error = %err, "storing last_seen_at failed");
-            }
-        }
-        Err(err) => tracing::warn!(error = %err, "storing last_seen_at failed"),
-    }
     let announced = announce(state, user_id, false, Some(at)).await;
     if announced && debt == Debt::Settle {
         if let Err(err) = state.presence.liveness.settle(&offline).await {
@@ -233,7 +225,8 @@ async fn went_offline(state: &AppState, offline: WentOffline, debt: Debt) {
     }
 }
 
-/// Pushes a presence change to everyone who has the user as a contact; false when it could not
+/// Pushes a presence change to everyone who has the user as a contact (going offline, stores
+/// `last_seen_at` first), batched with the other changes of the moment; false when it could not
 /// be sent.
 async fn announce(
     state: &AppState,
@@ -241,15 +234,15 @@ async fn announce(
     online: bool,
     last_seen_at: Option<DateTime<Utc>>,
 ) -> bool {
-    let event = Event::Presence {
-        user_id,
-        online,
-        last_seen_at,
-    };
-    fanout::publish(state, event)
+    state
+        .presence
+        .announcer
+        .announce(PresenceChange {
+            user_id,
+            online,
+            last_seen_at,
+        })
         .await
-        .inspect_err(|err| tracing::warn!(error = %err, "presence announcement skipped"))
-        .unwrap_or(false)
 }
 
 impl std::fmt::Debug for ConnectionLease {
