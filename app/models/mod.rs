@@ -25,6 +25,7 @@ pub mod message_changes;
 pub mod messages;
 pub mod mutes;
 pub mod outgoing;
+pub mod presence;
 pub mod push;
 pub mod sessions;
 pub mod users;

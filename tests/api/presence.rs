@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use simplechat::platform::cache::{liveness::Liveness, Cache};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{self, spawn_app_with, TestApp};
 
 /// Short enough that dead instances are noticed quickly in tests.
 const HEARTBEAT_MS: u64 = 300;
@@ -183,15 +183,16 @@ async fn an_offline_announcement_an_instance_died_owing_is_made_by_a_sweep() {
 /// be announced once, with the time that was stored for them.
 #[tokio::test]
 async fn contacts_leaving_together_are_each_announced_once_with_their_stored_last_seen() {
-    let app = spawn_app().await;
+    // The default heartbeat: Bob's socket is not read while the others connect.
+    let app = helpers::spawn_app().await;
     let bob = app.new_user().await;
-    let mut bob_socket = app.connect(&bob).await;
     let mut watched = Vec::new();
     for _ in 0..12 {
         let user = app.new_user().await;
         app.add_contact(&bob, &user).await;
         watched.push(user);
     }
+    let mut bob_socket = app.connect(&bob).await;
     let mut sockets = Vec::new();
     for user in &watched {
         sockets.push(app.connect(user).await);

@@ -14,11 +14,9 @@ mod event;
 pub use self::event::{Event, GroupChange};
 
 use self::audience::Audience;
-use chrono::{DateTime, Utc};
-
 use crate::{
     app::{
-        models::{channels::user_channel, ids::UserId},
+        models::{channels::user_channel, ids::UserId, presence::PresenceChange},
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -46,7 +44,7 @@ pub async fn publish_in_order(state: &AppState, events: &[Event<'_>]) -> Result<
 
 /// Pushes presence changes, in their order, in one round trip, their audiences read together
 /// (one pair of statements for any number of users): a reconnect storm takes thousands of users
-/// online and offline at once (`presence::announcer`). Fails as [`publish`] does.
+/// online and offline at once (`presence::announcements`). Fails as [`publish`] does.
 pub async fn publish_presence(
     state: &AppState,
     changes: &[PresenceChange],
@@ -58,27 +56,20 @@ pub async fn publish_presence(
     let mut payloads = Vec::new();
     for change in changes {
         let watchers = audiences.get(&change.user_id).cloned().unwrap_or_default();
-        payloads.extend(payloads_to(&change.event(), Audience::Users(watchers)));
+        payloads.extend(payloads_to(
+            &presence_event(change),
+            Audience::Users(watchers),
+        ));
     }
     Ok(sent(state, state.broker.publish_all(&payloads).await))
 }
 
-/// A user came online, or went offline at `last_seen_at`: [`Event::Presence`], for
-/// [`publish_presence`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PresenceChange {
-    pub user_id: UserId,
-    pub online: bool,
-    pub last_seen_at: Option<DateTime<Utc>>,
-}
-
-impl PresenceChange {
-    fn event(&self) -> Event<'static> {
-        Event::Presence {
-            user_id: self.user_id,
-            online: self.online,
-            last_seen_at: self.last_seen_at,
-        }
+/// The event announcing `change`.
+fn presence_event(change: &PresenceChange) -> Event<'static> {
+    Event::Presence {
+        user_id: change.user_id,
+        online: change.online,
+        last_seen_at: change.last_seen_at,
     }
 }
 

@@ -1,45 +1,29 @@
-//! Presence announcements, in batches.
-//!
-//! A reconnect storm takes thousands of users offline and online within a second (a rolling
-//! deploy, an instance that died). Announced one by one, each transition cost its own statements
-//! (storing `last_seen_at`, reading who hears of it) and its own publish round trip, on the pool
-//! and the cores the opening sockets need for their handshakes. One task per instance takes what
-//! has queued instead, as the message writer does with sends: it stores the batch's offline times
-//! in one statement, reads every audience in one pair of statements and publishes all the frames
-//! in one pipeline, in queue order, so a user's offline and online reach their contacts in the
-//! order they happened. Under light load a batch is one transition and nothing waits.
+//! The queue of presence changes waiting to be announced, and the handle that fills it. The task
+//! that empties it, in batches, is in `announcements.rs`; the queue lives in the presence
+//! registry, which every handler reaches.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{
-    app::{
-        models::ids::UserId,
-        queries,
-        services::fanout::{self, PresenceChange},
-        state::AppState,
-    },
-    pkg::utils::metrics as names,
-};
+use crate::app::models::presence::PresenceChange;
 
-/// The most transitions announced together.
-const MAX_BATCH: usize = 1024;
-/// Transitions waiting for the announcer before callers wait to queue.
+/// The most changes announced together.
+pub(super) const MAX_BATCH: usize = 1024;
+/// Changes waiting for the announcing task before callers wait to queue.
 const QUEUE_DEPTH: usize = 16384;
 
-/// One transition to announce, with the way back to whoever is waiting for it.
-struct Job {
-    change: PresenceChange,
+/// One change to announce, with the way back to whoever is waiting for it.
+pub(super) struct Job {
+    pub(super) change: PresenceChange,
     /// Whether the announcement went out.
-    done: oneshot::Sender<bool>,
+    pub(super) done: oneshot::Sender<bool>,
 }
 
 /// The handle callers use: one per instance, in the presence registry.
 pub struct Announcer {
     queue: mpsc::Sender<Job>,
-    /// Taken by [`Announcer::start`].
+    /// The other end of `queue`, until the announcing task takes it.
     jobs: Mutex<Option<mpsc::Receiver<Job>>>,
 }
 
@@ -52,26 +36,15 @@ impl Announcer {
         }
     }
 
-    /// Starts the announcing task (once; later calls do nothing). It runs for as long as the
-    /// process does, not only until shutdown: the connections that close while the server drains
-    /// are announced offline too.
-    pub(super) fn start(&self, state: AppState) {
-        let taken = self
-            .jobs
+    /// The queue's other end, the first time it is asked for (the announcing task's).
+    pub(super) fn take_jobs(&self) -> Option<mpsc::Receiver<Job>> {
+        self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(mut jobs) = taken {
-            tokio::spawn(async move {
-                while let Some(batch) = next_batch(&mut jobs).await {
-                    announce_batch(&state, batch).await;
-                }
-            });
-        }
+            .take()
     }
 
-    /// Announces `change` (storing `last_seen_at` first when the user went offline); whether
-    /// the announcement went out.
+    /// Queues `change` and waits for its batch; whether the announcement went out.
     pub(super) async fn announce(&self, change: PresenceChange) -> bool {
         let (done, answer) = oneshot::channel();
         if self.queue.send(Job { change, done }).await.is_err() {
@@ -82,7 +55,7 @@ impl Announcer {
 }
 
 /// What has queued, up to [`MAX_BATCH`]; waits for the first. None when the queue closed.
-async fn next_batch(jobs: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
+pub(super) async fn next_batch(jobs: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
     let first = jobs.recv().await?;
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
@@ -90,89 +63,4 @@ async fn next_batch(jobs: &mut mpsc::Receiver<Job>) -> Option<Vec<Job>> {
         batch.push(job);
     }
     Some(batch)
-}
-
-/// Stores the batch's offline times, then publishes every change; tells each caller the outcome.
-/// A `last_seen_at` that could not be stored is logged and the change announced all the same, as
-/// it was announced before batching.
-async fn announce_batch(state: &AppState, jobs: Vec<Job>) {
-    metrics::histogram!(names::PRESENCE_BATCH_SIZE).record(jobs.len() as f64);
-    let changes: Vec<PresenceChange> = jobs.iter().map(|job| job.change).collect();
-    store_last_seen(state, &changes).await;
-    let announced = fanout::publish_presence(state, &changes)
-        .await
-        .inspect_err(|err| tracing::warn!(error = %err, "presence announcements skipped"))
-        .unwrap_or(false);
-    for job in jobs {
-        let _ = job.done.send(announced);
-    }
-}
-
-/// Stores when each user of the batch who went offline was last seen (the latest, should one
-/// have gone offline twice).
-async fn store_last_seen(state: &AppState, changes: &[PresenceChange]) {
-    let seen = latest_offline(changes);
-    if seen.is_empty() {
-        return;
-    }
-    let stored = match state.db.get().await {
-        Ok(mut conn) => queries::users::set_last_seen(&mut conn, &seen)
-            .await
-            .map_err(|err| err.to_string()),
-        Err(err) => Err(err.to_string()),
-    };
-    if let Err(err) = stored {
-        tracing::warn!(error = %err, "storing last_seen_at failed");
-    }
-}
-
-/// Each user who went offline in `changes`, once, with the latest time.
-fn latest_offline(changes: &[PresenceChange]) -> Vec<(UserId, DateTime<Utc>)> {
-    let mut latest: HashMap<UserId, DateTime<Utc>> = HashMap::new();
-    for change in changes.iter().filter(|change| !change.online) {
-        if let Some(at) = change.last_seen_at {
-            latest
-                .entry(change.user_id)
-                .and_modify(|seen| *seen = (*seen).max(at))
-                .or_insert(at);
-        }
-    }
-    latest.into_iter().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn offline(user: UserId, at_ms: i64) -> PresenceChange {
-        PresenceChange {
-            user_id: user,
-            online: false,
-            last_seen_at: DateTime::from_timestamp_millis(at_ms),
-        }
-    }
-
-    #[test]
-    fn a_user_offline_twice_in_a_batch_is_stored_once_with_the_later_time() {
-        let (alice, bob) = (UserId(uuid::Uuid::new_v4()), UserId(uuid::Uuid::new_v4()));
-        let online = PresenceChange {
-            user_id: bob,
-            online: true,
-            last_seen_at: None,
-        };
-        let mut seen = latest_offline(&[
-            offline(alice, 2_000),
-            online,
-            offline(alice, 1_000),
-            offline(bob, 500),
-        ]);
-        seen.sort_by_key(|(_, at)| *at);
-        assert_eq!(
-            seen,
-            vec![
-                (bob, DateTime::from_timestamp_millis(500).unwrap()),
-                (alice, DateTime::from_timestamp_millis(2_000).unwrap()),
-            ]
-        );
-    }
 }

@@ -10,6 +10,7 @@
 //! settled once the push is sent: if the instance dies in between, any instance's sweep announces
 //! it two heartbeat intervals later.
 
+mod announcements;
 mod announcer;
 pub mod handle;
 
@@ -22,9 +23,9 @@ use uuid::Uuid;
 use self::handle::{ConnectionLease, PresenceState};
 use crate::{
     app::{
-        models::ids::UserId,
+        models::{ids::UserId, presence::PresenceChange},
         queries,
-        services::{fanout::PresenceChange, permissions},
+        services::permissions,
         state::AppState,
     },
     pkg::utils::{errors::AppError, metrics as names},
@@ -129,7 +130,7 @@ pub async fn online_now(state: &AppState, users: &[UserId]) -> Result<HashSet<Us
 /// Starts the announcer (for as long as the process runs); renews this instance's leases and
 /// sweeps expired ones, until `shutdown`.
 pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
-    state.presence.announcer.start(state.clone());
+    announcements::start(state.clone());
     let heartbeat = state.presence.heartbeat;
     let renewing = state.clone();
     let stop = shutdown.clone();
