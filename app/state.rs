@@ -8,7 +8,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     app::services::{
         attachments::handle::AttachmentsHandle, chatbot::handle::Chatbot,
-        message_writer::MessageWriter, presence::handle::Presence, push::handle::PushHandle,
+        live_sessions::handle::LiveSessions, message_writer::MessageWriter,
+        presence::handle::Presence, push::handle::PushHandle,
     },
     pkg::{
         config::Config,
@@ -29,6 +30,8 @@ pub struct AppState {
     pub writer: MessageWriter,
     /// Who is online, across instances.
     pub presence: Arc<Presence>,
+    /// Session checks waiting to be read together.
+    pub live_sessions: Arc<LiveSessions>,
     pub chatbot: Arc<Chatbot>,
     /// The VAPID key and the HTTP client for Web Push.
     pub push: Arc<PushHandle>,
@@ -80,6 +83,7 @@ impl AppState {
             broker: services.broker,
             writer: services.writer,
             presence: Arc::new(services.presence),
+            live_sessions: Arc::new(LiveSessions::new()),
             draining: CancellationToken::new(),
             push: Arc::new(services.push),
             attachments: Arc::new(AttachmentsHandle::new(services.storage)),

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     app::services::{
-        attachments,
+        attachments, live_sessions,
         message_writer::MessageWriter,
         presence::{self, handle::Presence},
         push::{self, handle::PushHandle},
@@ -119,6 +119,7 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     };
     let state = AppState::new(config, services, shutdown.clone());
     presence::spawn_background(state.clone(), shutdown.clone());
+    live_sessions::start(state.clone());
     sessions::spawn_checks(state.clone(), shutdown.clone());
     attachments::sweep::spawn(state.clone(), shutdown.clone());
     push::worker::spawn(state.clone(), shutdown);

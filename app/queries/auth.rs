@@ -38,45 +38,29 @@ pub async fn create_session(
         .map(drop)
 }
 
-/// When a live session of this user was last used; none when it is not live.
-pub async fn live_session_last_used(
+/// Those of the sessions `ids` that are live, each with its user and when it was last used, in
+/// one read (the session checks of many requests at once, `services::session_checks`).
+pub async fn live_sessions_with_users(
     conn: &mut AsyncPgConnection,
-    id: SessionId,
-    user_id: UserId,
-) -> QueryResult<Option<DateTime<Utc>>> {
-    sessions::table
-        .find(id)
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::revoked_at.is_null())
-        .filter(sessions::expires_at.gt(diesel::dsl::now))
-        .select(sessions::last_used_at)
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The user of a live session of theirs, and when the session was last used, in one read; none
-/// when the session is not live.
-pub async fn live_session_user(
-    conn: &mut AsyncPgConnection,
-    id: SessionId,
-    user_id: UserId,
-) -> QueryResult<Option<(UserRecord, DateTime<Utc>)>> {
+    ids: &[SessionId],
+) -> QueryResult<Vec<(SessionId, UserRecord, DateTime<Utc>)>> {
     sessions::table
         .inner_join(users::table)
-        .filter(sessions::id.eq(id))
-        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::id.eq_any(ids))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(diesel::dsl::now))
-        .select((UserRecord::as_select(), sessions::last_used_at))
-        .first(conn)
+        .select((
+            sessions::id,
+            UserRecord::as_select(),
+            sessions::last_used_at,
+        ))
+        .load(conn)
         .await
-        .optional()
 }
 
-/// Records that the session was used just now.
-pub async fn touch_session(conn: &mut AsyncPgConnection, id: SessionId) -> QueryResult<()> {
-    diesel::update(sessions::table.find(id))
+/// Records that the sessions `ids` were used just now.
+pub async fn touch_sessions(conn: &mut AsyncPgConnection, ids: &[SessionId]) -> QueryResult<()> {
+    diesel::update(sessions::table.filter(sessions::id.eq_any(ids)))
         .set(sessions::last_used_at.eq(diesel::dsl::now))
         .execute(conn)
         .await

@@ -16,6 +16,7 @@ pub mod exports;
 pub mod fanout;
 pub mod group_bans;
 pub mod groups;
+pub mod live_sessions;
 pub mod message_changes;
 pub mod message_views;
 pub mod message_writer;

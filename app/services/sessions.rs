@@ -2,7 +2,8 @@
 //! those that are not.
 //!
 //! Every request is checked against Postgres, not only its token's signature, so logout takes
-//! effect at once rather than when the access token expires.
+//! effect at once rather than when the access token expires. The checks that arrive together are
+//! read in one statement (`services::live_sessions`).
 //!
 //! A socket's session is checked once, when it opens. Logging out, or reusing an old refresh
 //! token, tells the session's sockets at once (`session_revoked` through Redis), but that push is
@@ -15,10 +16,8 @@
 //! A user lists their live sessions (one per device) and may end any of them; changing the
 //! password or deleting the account ends several at once, through [`ended`] like every other end.
 
-use std::{collections::HashSet, time::Duration};
+use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -31,7 +30,10 @@ use crate::{
             users::User,
         },
         queries,
-        services::fanout::{self, Event},
+        services::{
+            fanout::{self, Event},
+            live_sessions,
+        },
         state::AppState,
     },
     pkg::utils::errors::AppError,
@@ -65,48 +67,26 @@ fn claimed_caller(state: &AppState, token: &str) -> Result<Caller, AppError> {
     })
 }
 
-/// How stale a session's `last_used_at` may get before a use writes it again: the list of
-/// devices needs no finer time, and most requests then cost no write.
-const LAST_USED_PRECISION: Duration = Duration::from_secs(60);
-
 /// The caller, if its session is still live: the one check behind a Bearer token and a
-/// WebSocket ticket alike. It also records the use (see [`LAST_USED_PRECISION`]).
+/// WebSocket ticket alike, read together with the checks of other requests
+/// (`services::live_sessions`, which also records the use).
 pub async fn live_caller(state: &AppState, caller: Caller) -> Result<Caller, AppError> {
-    let mut conn = state.db.get().await?;
-    let last_used =
-        queries::auth::live_session_last_used(&mut conn, caller.session_id, caller.user_id)
-            .await?
-            .ok_or_else(session_ended)?;
-    record_use(&mut conn, caller.session_id, last_used).await?;
+    live_sessions::check(state, caller)
+        .await?
+        .ok_or_else(session_ended)?;
     Ok(caller)
 }
 
-/// [`live_caller`]'s check, and the caller's user, in one statement.
+/// [`live_caller`], giving the caller's user (read with the session).
 pub async fn live_user(state: &AppState, caller: Caller) -> Result<User, AppError> {
-    let mut conn = state.db.get().await?;
-    let (user, last_used) =
-        queries::auth::live_session_user(&mut conn, caller.session_id, caller.user_id)
-            .await?
-            .ok_or_else(session_ended)?;
-    record_use(&mut conn, caller.session_id, last_used).await?;
-    Ok(user.into())
+    Ok(live_sessions::check(state, caller)
+        .await?
+        .ok_or_else(session_ended)?
+        .into())
 }
 
 fn session_ended() -> AppError {
     AppError::Unauthorized("session has ended; log in again".into())
-}
-
-/// Writes the session's use when its `last_used_at` is older than [`LAST_USED_PRECISION`].
-async fn record_use(
-    conn: &mut AsyncPgConnection,
-    session_id: SessionId,
-    last_used: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let age = (chrono::Utc::now() - last_used).to_std();
-    if age.is_ok_and(|age| age > LAST_USED_PRECISION) {
-        queries::auth::touch_session(conn, session_id).await?;
-    }
-    Ok(())
 }
 
 /// The caller's live sessions, the most recently used first.

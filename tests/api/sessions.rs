@@ -1,6 +1,7 @@
 //! Login sessions as devices: listing them, ending one from another, and changing the password
 //! (which ends every other session).
 
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -256,5 +257,46 @@ async fn a_refresh_racing_a_password_change_leaves_the_other_session_dead() {
                 .error(StatusCode::UNAUTHORIZED, "unauthorized");
         }
         assert_eq!(sessions(&app, &alice.access_token).await.len(), 1);
+    }
+}
+
+/// Session checks that arrive together are read together (`services::live_sessions`: one
+/// statement for the batch). Each request must still be answered for its own session: a live
+/// one as its own user, an ended one refused.
+#[tokio::test]
+async fn requests_checked_together_are_each_answered_for_their_own_session() {
+    let app = spawn_app().await;
+    let users: [TestUser; 8] = app.new_users().await;
+    let (ended_access, _) = login_as_device(&app, &users[0], "Ended/1.0").await;
+    let ended_id = current_id(&sessions(&app, &ended_access).await);
+    let ended = app
+        .delete(
+            &format!("/api/v1/sessions/{ended_id}"),
+            Some(&users[0].access_token),
+        )
+        .await;
+    assert!(ended.status.is_success(), "{}", ended.body);
+
+    let asks = (0..4).flat_map(|_| {
+        users
+            .iter()
+            .map(|user| (Some(user), user.access_token.as_str()))
+            .chain([(None, ended_access.as_str())])
+    });
+    let app = &app;
+    let answers = join_all(asks.map(|(user, token)| async move {
+        (user, app.get("/api/v1/users/me", Some(token)).await)
+    }))
+    .await;
+
+    assert_eq!(answers.len(), 36);
+    for (user, reply) in answers {
+        match user {
+            Some(user) => {
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                assert_eq!(reply.body["id"], user.id.as_str(), "{}", reply.body);
+            }
+            None => assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body),
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::announcer::{next_batch, Job};
+use super::announcer::MAX_BATCH;
 use crate::{
     app::{
         models::{ids::UserId, presence::PresenceChange},
@@ -22,18 +22,21 @@ use crate::{
         services::fanout,
         state::AppState,
     },
-    pkg::utils::metrics as names,
+    pkg::utils::{
+        batch_queue::{next_batch, Job},
+        metrics as names,
+    },
 };
 
 /// Starts the announcing task (once; later calls do nothing). It runs for as long as the process
 /// does, not only until shutdown: the connections that close while the server drains are
 /// announced offline too.
 pub(super) fn start(state: AppState) {
-    let Some(mut jobs) = state.presence.announcer.take_jobs() else {
+    let Some(mut jobs) = state.presence.announcer.queue.take_jobs() else {
         return;
     };
     tokio::spawn(async move {
-        while let Some(batch) = next_batch(&mut jobs).await {
+        while let Some(batch) = next_batch(&mut jobs, MAX_BATCH).await {
             announce_batch(&state, batch).await;
         }
     });
@@ -42,9 +45,9 @@ pub(super) fn start(state: AppState) {
 /// Stores the batch's offline times, then publishes every change; tells each caller the outcome.
 /// A `last_seen_at` that could not be stored is logged and the change announced all the same, as
 /// it was announced before batching.
-async fn announce_batch(state: &AppState, jobs: Vec<Job>) {
+async fn announce_batch(state: &AppState, jobs: Vec<Job<PresenceChange, bool>>) {
     metrics::histogram!(names::PRESENCE_BATCH_SIZE).record(jobs.len() as f64);
-    let changes: Vec<PresenceChange> = jobs.iter().map(|job| job.change).collect();
+    let changes: Vec<PresenceChange> = jobs.iter().map(|job| job.item).collect();
     store_last_seen(state, &changes).await;
     let announced = fanout::publish_presence(state, &changes)
         .await
