@@ -58,13 +58,19 @@ pub async fn live_sessions_with_users(
         .await
 }
 
-/// Records that the sessions `ids` were used just now.
+/// Records that the sessions `ids` were used just now, skipping any whose row another
+/// transaction holds (one ending the session, say): the checks of every request of the instance
+/// wait for this statement (`services::live_sessions`), and a use recorded a minute later loses
+/// nothing.
 pub async fn touch_sessions(conn: &mut AsyncPgConnection, ids: &[SessionId]) -> QueryResult<()> {
-    diesel::update(sessions::table.filter(sessions::id.eq_any(ids)))
-        .set(sessions::last_used_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await
-        .map(drop)
+    diesel::sql_query(
+        "UPDATE chat.sessions SET last_used_at = now() WHERE id IN (\
+           SELECT id FROM chat.sessions WHERE id = ANY($1) FOR NO KEY UPDATE SKIP LOCKED)",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The user's live sessions, the most recently used first.

@@ -1,9 +1,12 @@
 //! Login sessions as devices: listing them, ending one from another, and changing the password
 //! (which ends every other session).
 
+use diesel::sql_query;
+use diesel_async::RunQueryDsl;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use simplechat::platform::database;
 
 use crate::helpers::{
     push::FakePushService, spawn_app, spawn_app_with, TestApp, TestUser, PASSWORD,
@@ -299,4 +302,30 @@ async fn requests_checked_together_are_each_answered_for_their_own_session() {
             None => assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body),
         }
     }
+}
+
+/// A session's recorded use moves when a request finds it over a minute old (the batched
+/// check's write, `queries::auth::touch_sessions`).
+#[tokio::test]
+async fn a_request_records_the_use_of_a_session_last_used_over_a_minute_ago() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let pool = database::pool(&app.settings()["DATABASE_URL"], 1).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    sql_query("UPDATE chat.sessions SET last_used_at = now() - interval '10 minutes'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    // The listing's own check records the use before the list is read.
+    let listed = sessions(&app, &alice.access_token).await;
+
+    let current = listed.iter().find(|s| s["current"] == true).unwrap();
+    let last_used =
+        chrono::DateTime::parse_from_rfc3339(current["last_used_at"].as_str().unwrap()).unwrap();
+    let age = chrono::Utc::now().signed_duration_since(last_used);
+    assert!(
+        age < chrono::Duration::minutes(1),
+        "last used {age} ago: {current}"
+    );
 }
