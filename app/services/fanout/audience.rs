@@ -1,5 +1,7 @@
 //! Who receives a push. [`of`] is the one place that picks the recipients of a live event, so
 //! "who hears of this?" has one answer per kind of [`Event`], read top to bottom in its `match`.
+//! Its presence arm reads through [`of_presence`], which the presence announcer also calls for
+//! many users at once: one rule, whichever way it is asked.
 //!
 //! Web Push (`services::push`) follows the same rule for a new message, minus three: its sender,
 //! whoever muted the conversation, and whoever has no subscription; and it is sent only while
