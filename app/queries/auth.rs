@@ -39,7 +39,7 @@ pub async fn create_session(
 }
 
 /// Those of the sessions `ids` that are live, each with its user and when it was last used, in
-/// one read (the session checks of many requests at once, `services::session_checks`).
+/// one read (the session checks of many requests at once, `services::live_sessions`).
 pub async fn live_sessions_with_users(
     conn: &mut AsyncPgConnection,
     ids: &[SessionId],

@@ -121,14 +121,12 @@ pub async fn search_by_prefix(
 /// Stores when each user was last connected, in one statement (never on a deleted account's
 /// tombstone, whose last sockets close just after the deletion). One entry per user: a reconnect
 /// storm takes thousands of users offline at once, and one statement for all of them keeps the
-/// pool free for the sockets that are opening (`docs/performance.md`, change 20).
+/// pool free for the sockets that are opening (`docs/performance.md`, change 20). A caller with
+/// nothing to store skips the call, and the pooled connection it would take.
 pub async fn set_last_seen(
     conn: &mut AsyncPgConnection,
     seen: &[(UserId, chrono::DateTime<chrono::Utc>)],
 ) -> QueryResult<()> {
-    if seen.is_empty() {
-        return Ok(());
-    }
     let (ids, ats): (Vec<UserId>, Vec<chrono::DateTime<chrono::Utc>>) =
         seen.iter().copied().unzip();
     diesel::sql_query(
