@@ -18,13 +18,13 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use futures_util::future::{join_all, try_join_all};
+use futures_util::future::try_join_all;
 use serde_json::{json, Value};
 
 use super::{
     client::{Api, BenchUser, OnFrame, Socket},
     report::Report,
-    scenarios::{run_prefix, users},
+    scenarios::{each_on_its_own_task, run_prefix, users},
     stats::{Clock, Latency, Ordering},
     storm::open_retrying,
 };
@@ -175,8 +175,8 @@ pub async fn failover(
     let sender_socket = Socket::connect(survivor, &sender, None, quiet).await?;
     tokio::time::sleep(CALM).await;
 
-    let ready = Latency::default();
-    let retries = AtomicU64::new(0);
+    let ready = Arc::new(Latency::default());
+    let retries = Arc::new(AtomicU64::new(0));
     let killed = Instant::now();
     bystander
         .killed_at
@@ -188,20 +188,21 @@ pub async fn failover(
     if !status.success() {
         bail!("could not kill the instance (pid {doomed_pid})");
     }
-    let back = join_all(away.into_iter().zip(&returning).enumerate().map(
+    let back = each_on_its_own_task(away.into_iter().zip(returning.clone()).enumerate().map(
         |(index, (mut socket, user))| {
-            let (on_message, ready, retries) = (on_message.clone(), &ready, &retries);
+            let (survivor, on_message) = (survivor.clone(), on_message.clone());
+            let (ready, retries) = (ready.clone(), retries.clone());
             async move {
                 socket.closed().await;
                 tokio::time::sleep(JITTER.mul_f64(index as f64 / count.max(1) as f64)).await;
-                let ticket = survivor.ticket(user).await?;
+                let ticket = survivor.ticket(&user).await?;
                 let reopened = open_retrying(
-                    survivor,
-                    user,
+                    &survivor,
+                    &user,
                     &ticket,
                     on_message,
                     &Latency::default(),
-                    retries,
+                    &retries,
                 )
                 .await;
                 ready.record(killed.elapsed());

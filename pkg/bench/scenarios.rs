@@ -32,6 +32,26 @@ pub fn run_prefix() -> String {
     format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
+/// Runs each of `clients` as a task of its own and waits for all of them, in their order. The
+/// sockets of a storm are thousands of separate devices: polled together inside one task (as
+/// `join_all` does) they would share one core of the load generator, and its figures would
+/// measure that core rather than the server.
+pub async fn each_on_its_own_task<F>(clients: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = clients.into_iter().map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(output) => outputs.push(output),
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+    outputs
+}
+
 /// Creates `count` users on `api`, a few at a time.
 pub async fn users(api: &Api, prefix: &str, count: usize) -> anyhow::Result<Vec<BenchUser>> {
     let bar = progress::bar("registering users", count);

@@ -13,13 +13,13 @@ use std::{
 };
 
 use anyhow::bail;
-use futures_util::future::{join_all, try_join_all};
+use futures_util::future::try_join_all;
 use serde_json::{json, Value};
 
 use super::{
     client::{refusal, Api, BenchUser, OnFrame, Socket},
     report::Report,
-    scenarios::{run_prefix, users},
+    scenarios::{each_on_its_own_task, run_prefix, users},
     stats::Latency,
 };
 
@@ -59,12 +59,14 @@ pub async fn storm(api: &Api, count: usize) -> anyhow::Result<Report> {
             counting.fetch_add(1, AtomicOrdering::Relaxed);
         }
     });
-    let ready = Latency::default();
-    let retries = AtomicU64::new(0);
+    let ready = Arc::new(Latency::default());
+    let retries = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let closing = join_all(open.into_iter().map(Socket::close));
-    let opening = join_all(fresh.iter().zip(&tickets).map(|(user, ticket)| {
-        open_retrying(api, user, ticket, on_message.clone(), &ready, &retries)
+    let closing = each_on_its_own_task(open.into_iter().map(Socket::close));
+    let opening = each_on_its_own_task(fresh.iter().cloned().zip(tickets).map(|(user, ticket)| {
+        let (api, on_message) = (api.clone(), on_message.clone());
+        let (ready, retries) = (ready.clone(), retries.clone());
+        async move { open_retrying(&api, &user, &ticket, on_message, &ready, &retries).await }
     }));
     let ((), opened) = futures_util::future::join(async { drop(closing.await) }, opening).await;
     let all_ready = started.elapsed();
