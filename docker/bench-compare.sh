@@ -50,9 +50,14 @@ run_build() {
   database_url=postgres://postgres@127.0.0.1:5432/$run_id
   start_server 18191 1 "${server_env[@]}"
   start_server 18192 2 "${server_env[@]}"
+  # A build that loses, duplicates or reorders a message makes the load generator exit non-zero
+  # after its table: the row (with its `lost` column) is kept and the comparison goes on, so one
+  # build's failure is reported beside the other build's figures instead of ending the run.
   timeout "$seconds" "$workdir/current" bench --url http://127.0.0.1:18191 --url2 http://127.0.0.1:18192 \
     --server-pid "${pids[0]},${pids[1]}" "$@" \
-    | grep '^| [a-z]' | grep -v '^| scenario' >"$out"
+    | grep '^| [a-z]' | grep -v '^| scenario' >"$out" \
+    || echo "bench-compare: $build reported a failure; its row says which" >&2
+  [ -s "$out" ] || { echo "bench-compare: no figures from $build" >&2; exit 1; }
   end_run
 }
 

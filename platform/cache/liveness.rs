@@ -21,14 +21,6 @@ use redis::{RedisResult, Script};
 
 use super::Cache;
 
-/// Renews (or creates) a lease; returns 1 when the owner thereby came online.
-/// KEYS: owner set, all-leases set, online flag. ARGV: lease, owner/lease, expiry ms.
-const TOUCH: &str = r"
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-if redis.call('SET', KEYS[3], '1', 'NX') then return 1 end
-return 0";
-
 /// Renews (or creates) many leases at once; returns the owners that thereby came online.
 /// KEYS: all-leases set. ARGV: expiry ms, key prefix of owner sets, key prefix of flags, then
 /// owner and lease, alternately, for each lease.
@@ -42,19 +34,34 @@ for i = 4, #ARGV, 2 do
 end
 return online";
 
-/// Ends a lease; when the owner thereby went offline, records that going offline as owed an
-/// announcement (see [`Liveness::settle`]) and returns its time (ms), else 0.
-/// KEYS: owner set, all-leases set, online flag, owed set. ARGV: lease, owner/lease, now ms, owner.
-const RELEASE: &str = r"
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf') == 0 then
-  if redis.call('DEL', KEYS[3]) == 1 then
-    redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
-    return tonumber(ARGV[3])
+/// Takes and ends many leases, in order; for each step, returns 1 when a take brought its owner
+/// online, the time (ms) when an end took its owner offline (that going offline is recorded as
+/// owed an announcement, see [`Liveness::settle`]), else 0.
+/// KEYS: all-leases set, owed set. ARGV: expiry ms (of taken leases), now ms, key prefix of
+/// owner sets, key prefix of flags, then for each step: `t` (take) or `e` (end), owner, lease.
+const STEPS: &str = r"
+local outcomes = {}
+for i = 5, #ARGV, 3 do
+  local step, owner, lease = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local owner_set, flag = ARGV[3] .. owner, ARGV[4] .. owner
+  local outcome = 0
+  if step == 't' then
+    redis.call('ZADD', owner_set, ARGV[1], lease)
+    redis.call('ZADD', KEYS[1], ARGV[1], owner .. '/' .. lease)
+    if redis.call('SET', flag, '1', 'NX') then outcome = 1 end
+  else
+    redis.call('ZREM', owner_set, lease)
+    redis.call('ZREM', KEYS[1], owner .. '/' .. lease)
+    if redis.call('ZCOUNT', owner_set, '(' .. ARGV[2], '+inf') == 0 then
+      if redis.call('DEL', flag) == 1 then
+        redis.call('ZADD', KEYS[2], ARGV[2], owner)
+        outcome = tonumber(ARGV[2])
+      end
+    end
   end
+  table.insert(outcomes, outcome)
 end
-return 0";
+return outcomes";
 
 /// Removes up to ARGV[2] leases expired by ARGV[1]; returns the owners that went offline, each
 /// recorded as owed an announcement.
@@ -107,15 +114,15 @@ return 0";
 
 /// Expired leases one sweep handles at most; the next sweep takes the rest.
 const SWEEP_BATCH: usize = 500;
-/// Leases renewed by one script call: large enough that renewing an instance's connections is a
-/// few round trips, small enough that Redis (which runs a script to its end) is never held long.
+/// Leases renewed, taken or ended by one script call: large enough that renewing an instance's
+/// connections is a few round trips, small enough that Redis (which runs a script to its end)
+/// is never held long.
 const RENEW_BATCH: usize = 500;
 
 // Each script is hashed once; calls send only the hash (EVALSHA), and the code when Redis does
 // not know it yet.
-static TOUCH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH));
 static TOUCH_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_MANY));
-static RELEASE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
+static STEPS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(STEPS));
 static SWEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SWEEP));
 static TAKE_OWED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_OWED));
 static SETTLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SETTLE));
@@ -125,6 +132,24 @@ static SETTLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SETTLE));
 pub struct WentOffline {
     pub owner: String,
     pub at_ms: i64,
+}
+
+/// One lease taken (a connection opened) or ended (one closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseStep {
+    Take { owner: String, lease: String },
+    End { owner: String, lease: String },
+}
+
+/// What a step did to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing visible: another lease of the owner was live before, or still is.
+    None,
+    /// A take whose owner had no live lease before.
+    CameOnline,
+    /// An end that took the owner's last lease: owed an announcement until settled.
+    WentOffline(WentOffline),
 }
 
 /// Leases of one family (e.g. `presence`), under the cache's prefix.
@@ -160,10 +185,6 @@ impl Liveness {
         self.owner_sets() + owner
     }
 
-    fn online_flag(&self, owner: &str) -> String {
-        self.online_flags() + owner
-    }
-
     fn all_leases(&self) -> String {
         self.cache.key(&format!("{{{}}}:leases", self.family))
     }
@@ -174,17 +195,12 @@ impl Liveness {
 
     /// Takes or renews a lease; true when the owner came online by it.
     pub async fn touch(&self, owner: &str, lease: &str) -> RedisResult<bool> {
-        let mut conn = self.cache.connection().await?;
-        let came_online: i64 = TOUCH_SCRIPT
-            .key(self.owner_set(owner))
-            .key(self.all_leases())
-            .key(self.online_flag(owner))
-            .arg(lease)
-            .arg(format!("{owner}/{lease}"))
-            .arg(now_ms() + self.lease_ttl.as_millis() as i64)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(came_online == 1)
+        let step = LeaseStep::Take {
+            owner: owner.to_owned(),
+            lease: lease.to_owned(),
+        };
+        let outcome = self.apply(&[step]).await?.pop();
+        Ok(outcome == Some(Transition::CameOnline))
     }
 
     /// Renews many leases, a few hundred per round trip. Returns the owners that came online by
@@ -219,24 +235,52 @@ impl Liveness {
         Ok(())
     }
 
-    /// Ends a lease; true when the owner went offline by it.
+    /// Ends a lease; the going offline when the owner went offline by it.
     pub async fn release(&self, owner: &str, lease: &str) -> RedisResult<Option<WentOffline>> {
-        let mut conn = self.cache.connection().await?;
-        let at_ms: i64 = RELEASE_SCRIPT
-            .key(self.owner_set(owner))
-            .key(self.all_leases())
-            .key(self.online_flag(owner))
-            .key(self.owed())
-            .arg(lease)
-            .arg(format!("{owner}/{lease}"))
-            .arg(now_ms())
-            .arg(owner)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok((at_ms > 0).then(|| WentOffline {
+        let step = LeaseStep::End {
             owner: owner.to_owned(),
-            at_ms,
-        }))
+            lease: lease.to_owned(),
+        };
+        match self.apply(&[step]).await?.pop() {
+            Some(Transition::WentOffline(offline)) => Ok(Some(offline)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Takes and ends leases in the order given, a few hundred per round trip (a reconnect storm
+    /// opens and closes thousands at once); what each step did, in the same order. On an error,
+    /// the chunks before it have been applied.
+    pub async fn apply(&self, steps: &[LeaseStep]) -> RedisResult<Vec<Transition>> {
+        let mut conn = self.cache.connection().await?;
+        let mut transitions = Vec::with_capacity(steps.len());
+        for chunk in steps.chunks(RENEW_BATCH) {
+            let now = now_ms();
+            let mut call = STEPS_SCRIPT.prepare_invoke();
+            call.key(self.all_leases())
+                .key(self.owed())
+                .arg(now + self.lease_ttl.as_millis() as i64)
+                .arg(now)
+                .arg(self.owner_sets())
+                .arg(self.online_flags());
+            for step in chunk {
+                match step {
+                    LeaseStep::Take { owner, lease } => call.arg("t").arg(owner).arg(lease),
+                    LeaseStep::End { owner, lease } => call.arg("e").arg(owner).arg(lease),
+                };
+            }
+            let outcomes: Vec<i64> = call.invoke_async(&mut conn).await?;
+            transitions.extend(chunk.iter().zip(outcomes).map(|(step, outcome)| {
+                match (step, outcome) {
+                    (_, 0) => Transition::None,
+                    (LeaseStep::Take { .. }, _) => Transition::CameOnline,
+                    (LeaseStep::End { owner, .. }, at_ms) => Transition::WentOffline(WentOffline {
+                        owner: owner.clone(),
+                        at_ms,
+                    }),
+                }
+            }));
+        }
+        Ok(transitions)
     }
 
     /// Removes expired leases; returns the owners that went offline (each reported once, by
@@ -259,9 +303,9 @@ impl Liveness {
             .collect())
     }
 
-    /// Marks a going offline as announced. RELEASE and SWEEP record it as owed in the same step
-    /// that takes the owner offline, so an instance that dies before announcing leaves the debt
-    /// behind for [`Liveness::take_owed`]. Only that debt is settled, not a later one of the same
+    /// Marks a going offline as announced. STEPS (an end) and SWEEP record it as owed in the
+    /// same step that takes the owner offline, so an instance that dies before announcing leaves
+    /// the debt behind for [`Liveness::take_owed`]. Only that debt is settled, not a later one of the same
     /// owner.
     pub async fn settle(&self, offline: &WentOffline) -> RedisResult<()> {
         let mut conn = self.cache.connection().await?;

@@ -1,9 +1,13 @@
 //! Leases in Redis on their own (`platform/cache/liveness.rs`): batched renewal keeps owners
-//! online, and brings back exactly those whose leases had been swept.
+//! online, and brings back exactly those whose leases had been swept; leases taken and ended
+//! together are applied in their order.
 
 use std::time::Duration;
 
-use simplechat::platform::cache::{liveness::Liveness, Cache};
+use simplechat::platform::cache::{
+    liveness::{LeaseStep, Liveness, Transition},
+    Cache,
+};
 
 use crate::helpers::spawn_app;
 
@@ -80,4 +84,74 @@ async fn settling_a_going_offline_leaves_a_later_one_of_the_same_owner_owed() {
         vec![second]
     );
     assert!(leases.take_owed(Duration::ZERO).await.unwrap().is_empty());
+}
+
+fn take(owner: &str, lease: &str) -> LeaseStep {
+    LeaseStep::Take {
+        owner: owner.into(),
+        lease: lease.into(),
+    }
+}
+
+fn end(owner: &str, lease: &str) -> LeaseStep {
+    LeaseStep::End {
+        owner: owner.into(),
+        lease: lease.into(),
+    }
+}
+
+#[tokio::test]
+async fn steps_applied_together_tell_each_its_own_transition_in_their_order() {
+    let app = spawn_app().await;
+    let cache = Cache::new(&app.redis_target(), &app.redis_prefix).unwrap();
+    let leases = Liveness::new(cache, "test-steps", Duration::from_secs(60));
+
+    let transitions = leases
+        .apply(&[
+            take("ann", "a1"),
+            take("ann", "a2"),
+            end("ann", "a1"),
+            end("ann", "a2"),
+            take("bob", "b1"),
+            end("bob", "b1"),
+            take("bob", "b2"),
+        ])
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = transitions
+        .iter()
+        .map(|transition| match transition {
+            Transition::None => "none",
+            Transition::CameOnline => "online",
+            Transition::WentOffline(_) => "offline",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["online", "none", "none", "offline", "online", "offline", "online"],
+        "only a first lease brings its owner online and only a last one takes them offline"
+    );
+    let Transition::WentOffline(ann_offline) = &transitions[3] else {
+        unreachable!()
+    };
+    assert_eq!(ann_offline.owner, "ann");
+    assert_eq!(
+        leases.live(&["ann".into(), "bob".into()]).await.unwrap(),
+        [false, true]
+    );
+    // Both goings offline were recorded as owed; Bob's is owed nothing, as he is back.
+    assert_eq!(
+        leases.take_owed(Duration::ZERO).await.unwrap(),
+        vec![ann_offline.clone()]
+    );
+
+    // More steps than one script call takes: every one is applied and answered, in order.
+    let many: Vec<LeaseStep> = (0..1203)
+        .map(|n| take(&format!("owner{n}"), &format!("lease{n}")))
+        .collect();
+    let transitions = leases.apply(&many).await.unwrap();
+    assert_eq!(transitions.len(), many.len());
+    assert!(transitions
+        .iter()
+        .all(|transition| *transition == Transition::CameOnline));
 }

@@ -74,12 +74,9 @@ pub async fn run(
         code.clone(),
         state.shutdown.clone(),
     ));
-    // Without a presence lease the connection still works; the user just shows offline.
-    // The presence calls are boxed for the reason given in `serve`.
-    let lease = Box::pin(presence::connected(&state, user.id))
-        .await
-        .inspect_err(|err| tracing::warn!(error = %err, "presence registration failed"))
-        .ok();
+    // If Redis cannot be told of the lease now, the connection still works; the user shows
+    // offline until the next renewal. The presence calls are boxed for the reason given in `serve`.
+    let lease = Box::pin(presence::connected(&state, user.id)).await;
 
     // Only interruptions after this connection subscribed call for a resync.
     let mut feed = state.broker.watch_status();
@@ -106,9 +103,7 @@ pub async fn run(
 
     let state = connection.finish(closing, &code, writing).await;
     subscription.close().await;
-    if let Some(lease) = lease {
-        Box::pin(presence::disconnected(&state, lease)).await;
-    }
+    Box::pin(presence::disconnected(&state, lease)).await;
 }
 
 /// The reading half of one connection, while it is open.

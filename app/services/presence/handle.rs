@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use super::announcer::Announcer;
+use super::{announcer::Announcer, leases::LeaseSteps};
 use crate::{
     app::models::ids::UserId,
     platform::cache::{liveness::Liveness, Cache},
@@ -23,6 +23,8 @@ pub struct PresenceState {
 /// The presence registry of one instance.
 pub struct Presence {
     pub(super) liveness: Liveness,
+    /// This instance's leases taken and ended, applied in batches.
+    pub(super) leases: LeaseSteps,
     /// Announces online and offline changes to contacts, in batches.
     pub(super) announcer: Announcer,
     pub(super) heartbeat: Duration,
@@ -40,6 +42,7 @@ impl Presence {
     pub fn new(cache: Cache, heartbeat: Duration) -> Self {
         Self {
             liveness: Liveness::new(cache, "presence", heartbeat * 3 / 2),
+            leases: LeaseSteps::new(),
             announcer: Announcer::new(),
             heartbeat,
             local: Mutex::new(HashMap::new()),

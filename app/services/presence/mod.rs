@@ -13,6 +13,7 @@
 mod announcements;
 mod announcer;
 pub mod handle;
+mod leases;
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,38 +30,43 @@ use crate::{
         state::AppState,
     },
     pkg::utils::{errors::AppError, metrics as names},
-    platform::cache::liveness::WentOffline,
+    platform::cache::liveness::{LeaseStep, Transition, WentOffline},
 };
 
-/// Registers a new connection; announces the user online if it is their first.
-pub async fn connected(state: &AppState, user_id: UserId) -> Result<ConnectionLease, AppError> {
+/// Registers a new connection; announces the user online if it is their first. The lease is
+/// this instance's from here on, even when Redis could not be told yet: the next renewal takes
+/// it (and announces the user then), and `disconnected` ends it.
+pub async fn connected(state: &AppState, user_id: UserId) -> ConnectionLease {
     let presence = &state.presence;
     let lease = Uuid::new_v4().simple().to_string();
     presence.local().insert(lease.clone(), user_id);
-    if presence
-        .liveness
-        .touch(&user_id.to_string(), &lease)
-        .await?
-    {
+    let step = LeaseStep::Take {
+        owner: user_id.to_string(),
+        lease: lease.clone(),
+    };
+    // Otherwise there is nothing to announce, or the step may not have run (the batch's task
+    // logged why).
+    if presence.leases.apply(step).await == Some(Transition::CameOnline) {
         announce(state, user_id, true, None).await;
     }
-    Ok(ConnectionLease { user_id, lease })
+    ConnectionLease { user_id, lease }
 }
 
 /// Unregisters a connection; announces the user offline if it was their last.
 pub async fn disconnected(state: &AppState, lease: ConnectionLease) {
     let presence = &state.presence;
     presence.local().remove(&lease.lease);
-    match presence
-        .liveness
-        .release(&lease.user_id.to_string(), &lease.lease)
-        .await
-    {
-        Ok(Some(offline)) => went_offline(state, offline, Debt::Settle).await,
-        Ok(None) => {}
-        // Either RELEASE did not run (the lease expires and a sweep announces the user
+    let step = LeaseStep::End {
+        owner: lease.user_id.to_string(),
+        lease: lease.lease,
+    };
+    match presence.leases.apply(step).await {
+        Some(Transition::WentOffline(offline)) => went_offline(state, offline, Debt::Settle).await,
+        Some(_) => {}
+        // Either the step did not run (the lease expires and a sweep announces the user
         // offline) or its answer was lost (the announcement stays owed, and is taken up).
-        Err(err) => tracing::warn!(error = %err, "presence release failed"),
+        // The batch's task logged why.
+        None => {}
     }
 }
 
@@ -131,6 +137,7 @@ pub async fn online_now(state: &AppState, users: &[UserId]) -> Result<HashSet<Us
 /// sweeps expired ones, until `shutdown`.
 pub fn spawn_background(state: AppState, shutdown: CancellationToken) {
     announcements::start(state.clone());
+    state.presence.leases.start(state.presence.liveness.clone());
     let heartbeat = state.presence.heartbeat;
     let renewing = state.clone();
     let stop = shutdown.clone();
