@@ -47,16 +47,18 @@ impl LeaseSteps {
         tokio::spawn(async move {
             while let Some(batch) = next_batch(&mut jobs, MAX_BATCH).await {
                 let steps: Vec<LeaseStep> = batch.iter().map(|job| job.item.clone()).collect();
-                let mut transitions = match liveness.apply(&steps).await {
-                    Ok(transitions) => transitions.into_iter().map(Some).collect(),
+                match liveness.apply(&steps).await {
+                    Ok(transitions) => {
+                        for (job, transition) in batch.into_iter().zip(transitions) {
+                            let _ = job.done.send(Some(transition));
+                        }
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, steps = steps.len(), "presence lease steps failed");
-                        Vec::new()
+                        for job in batch {
+                            let _ = job.done.send(None);
+                        }
                     }
-                }
-                .into_iter();
-                for job in batch {
-                    let _ = job.done.send(transitions.next().flatten());
                 }
             }
         });
