@@ -132,7 +132,7 @@ sleep = (pre_stop["sleep"]["seconds"] if "sleep" in pre_stop
          else float(pre_stop["exec"]["command"][-1]))
 drain = docs[("ConfigMap", "simplechat-config")]["data"]["SHUTDOWN_DRAIN"]
 drain_s = float(re.fullmatch(r"(\d+)s", drain).group(1))
-# pkg/server.rs: 3 s for in-flight requests, 1.5 s for sockets to close, after the drain.
+# pkg/server/mod.rs: 3 s for in-flight requests, 1.5 s for sockets to close, after the drain.
 needed = sleep + drain_s + 3 + 1.5
 grace = pod["terminationGracePeriodSeconds"]
 print(f"preStop {sleep}s + drain {drain_s}s + 4.5s = {needed}s; grace {grace}s", file=sys.stderr)

@@ -19,6 +19,12 @@
 # docs/BENCHMARKS.md: each build's median CPU µs per message over the rounds, by process, and
 # their ratio; the storms' and failovers' medians and ratios. Everything stays on 127.0.0.0/8
 # and every step is bounded in time.
+#
+# COMPARE_SCRATCH_PG=PORT runs every round on a Postgres of its own, started here on PORT with
+# Postgres' stock settings (autovacuum on, as in production), instead of the shared one on 5432.
+# A shared Postgres with autovacuum off never analyses the tables a run fills, so a build's
+# statements may fall to a poor plan part-way through a round; which build that hurts depends on
+# its statements, not on its cost per message. Needs root (initdb runs as the postgres user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +40,24 @@ workdir=$(mktemp -d)
 source docker/bench-builds.sh
 prepare_builds
 
+pg_port=5432
+if [ -n "${COMPARE_SCRATCH_PG:-}" ]; then
+  pg_port=$COMPARE_SCRATCH_PG
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  pg_home=$workdir/pg # owned by the postgres user: the data folder and the server log
+  chmod 755 "$workdir"
+  mkdir "$pg_home" && chown postgres "$pg_home"
+  runuser -u postgres -- "$pg_bin/initdb" -D "$pg_home/data" -U postgres -A trust >/dev/null
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_home/data" -l "$pg_home/postgres.log" -w start \
+    -o "-p $pg_port -k $pg_home -c listen_addresses=127.0.0.1" >/dev/null
+  stop_scratch_pg() {
+    runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_home/data" -m immediate stop >/dev/null 2>&1 || true
+  }
+  trap 'end_run; stop_scratch_pg; rm -rf "$workdir"' EXIT
+fi
+# psql (in end_run and meter_processes) reads the port from here.
+export PGPORT=$pg_port
+
 source docker/bench-server.sh
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 meter_processes
@@ -47,7 +71,7 @@ run_build() {
   shift 3
   bin=$workdir/$build
   run_id=compare_${build}_$(date +%s)_$RANDOM
-  database_url=postgres://postgres@127.0.0.1:5432/$run_id
+  database_url=postgres://postgres@127.0.0.1:$pg_port/$run_id
   start_server 18191 1 "${server_env[@]}"
   start_server 18192 2 "${server_env[@]}"
   # A build that loses, duplicates or reorders a message makes the load generator exit non-zero
@@ -101,7 +125,7 @@ fi
 if [ "$cluster" != 0 ]; then
   export REDIS_CLUSTER_PORT=7030 REDIS_CLUSTER_DIR=$workdir/cluster
   docker/redis-cluster.sh start
-  trap 'end_run; docker/redis-cluster.sh stop || true; rm -rf "$workdir"' EXIT
+  trap 'end_run; docker/redis-cluster.sh stop || true; ${pg_bin:+stop_scratch_pg;} rm -rf "$workdir"' EXIT
   server_env=(REDIS_CLUSTER_NODES="$(docker/redis-cluster.sh nodes)")
   for round in $(seq 1 "$rounds"); do
     for build in baseline current; do
@@ -229,6 +253,7 @@ touch docs/BENCHMARKS.md
   echo "Written by \`make bench-compare\` (docker/bench-compare.sh) on $(date -u +%Y-%m-%d), $(nproc) cores: this build"
   echo "($current_label) and $baseline_ref, with this build's load generator and \`make bench\`'s"
   echo "server settings, $duration per scenario: 100 pairs, \`latency\` at 5000/s, 100 groups of 10."
+  echo "Postgres: $(if [ -n "${COMPARE_SCRATCH_PG:-}" ]; then echo "one of the run's own, stock settings"; else echo "the shared one"; fi) (autovacuum $(psql -h 127.0.0.1 -U postgres -Atc 'show autovacuum'))."
   echo
   cat "$workdir/section.md"
   echo

@@ -102,6 +102,9 @@ pub struct RateLimitConfig {
 pub struct Config {
     pub app_env: AppEnv,
     pub listen_addr: SocketAddr,
+    /// Connections the kernel holds for the server to accept (`listen`'s backlog; the kernel
+    /// caps it at `net.core.somaxconn`).
+    pub listen_backlog: u32,
     pub database_url: String,
     /// Connections shared by everything but the message writers.
     pub database_pool_size: usize,
@@ -214,6 +217,7 @@ impl Config {
         Ok(Self {
             app_env,
             listen_addr: parse("LISTEN_ADDR", &or("LISTEN_ADDR", "127.0.0.1:8080"))?,
+            listen_backlog: positive("LISTEN_BACKLOG", &or("LISTEN_BACKLOG", "4096"))?,
             database_url: or(
                 "DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/simplechat",

@@ -1,16 +1,14 @@
 //! Start-up and shutdown of one server process, shared by `main` and the integration tests.
 
+mod acceptor;
+
+use self::acceptor::NoDelayAcceptor;
+
 use crate::app::state::{AppState, Services};
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    http::uri::Scheme,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    web::{LocalAddr, RemoteAddr},
-    Server,
-};
-use tokio::net::TcpStream;
+use poem::{listener::Acceptor, Server};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -126,27 +124,6 @@ pub async fn prepare(config: Config, shutdown: CancellationToken) -> anyhow::Res
     Ok(state)
 }
 
-/// Accepts TCP connections with Nagle's algorithm off. Chat frames are small and answer a
-/// request: held back until the previous segment is acknowledged, an ack or a push could wait
-/// for the peer's delayed ACK (tens of milliseconds) for nothing.
-struct NoDelayAcceptor(TcpAcceptor);
-
-impl Acceptor for NoDelayAcceptor {
-    type Io = TcpStream;
-
-    fn local_addr(&self) -> Vec<LocalAddr> {
-        self.0.local_addr()
-    }
-
-    async fn accept(&mut self) -> std::io::Result<(TcpStream, LocalAddr, RemoteAddr, Scheme)> {
-        let accepted = self.0.accept().await?;
-        if let Err(err) = accepted.0.set_nodelay(true) {
-            tracing::debug!(error = %err, "could not turn Nagle's algorithm off");
-        }
-        Ok(accepted)
-    }
-}
-
 /// A server whose socket is bound, ready to serve.
 pub struct BoundServer {
     acceptor: NoDelayAcceptor,
@@ -161,10 +138,7 @@ impl BoundServer {
             tracing::warn!("JWT_SECRET is not set: using the built-in dev secret (APP_ENV=dev)");
         }
         // Bind first: a port in use should be reported before any other work is done.
-        let acceptor = TcpListener::bind(listen_addr)
-            .into_acceptor()
-            .await
-            .map(NoDelayAcceptor)
+        let acceptor = NoDelayAcceptor::bind(listen_addr, config.listen_backlog)
             .with_context(|| format!("binding {listen_addr}"))?;
         let state = prepare(config, CancellationToken::new()).await?;
         Ok(Self { acceptor, state })
