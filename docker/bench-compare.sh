@@ -41,6 +41,7 @@ source docker/bench-builds.sh
 prepare_builds
 
 pg_port=5432
+stop_scratch_pg() { :; }
 if [ -n "${COMPARE_SCRATCH_PG:-}" ]; then
   pg_port=$COMPARE_SCRATCH_PG
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -125,7 +126,7 @@ fi
 if [ "$cluster" != 0 ]; then
   export REDIS_CLUSTER_PORT=7030 REDIS_CLUSTER_DIR=$workdir/cluster
   docker/redis-cluster.sh start
-  trap 'end_run; docker/redis-cluster.sh stop || true; ${pg_bin:+stop_scratch_pg;} rm -rf "$workdir"' EXIT
+  trap 'end_run; docker/redis-cluster.sh stop || true; stop_scratch_pg; rm -rf "$workdir"' EXIT
   server_env=(REDIS_CLUSTER_NODES="$(docker/redis-cluster.sh nodes)")
   for round in $(seq 1 "$rounds"); do
     for build in baseline current; do

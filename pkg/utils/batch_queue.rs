@@ -4,9 +4,9 @@
 //! is quiet a batch is one item and nothing waits for company.
 //!
 //! The queue lives in a handle that every caller reaches (the state); the task that empties it is
-//! started once, with [`BatchQueue::take_jobs`], and runs for as long as the process does.
+//! started once, with [`BatchQueue::start`], and runs for as long as the process does.
 
-use std::sync::Mutex;
+use std::{future::Future, sync::Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,8 +33,29 @@ impl<T, R> BatchQueue<T, R> {
         }
     }
 
+    /// Starts the task that empties the queue (once; later calls do nothing): it hands `handle`
+    /// what has queued, up to `max` jobs at a time, and runs for as long as the process does, so
+    /// callers are answered until the very end of a shutdown. `handle` answers every job it is
+    /// given.
+    pub fn start<F, Fut>(&self, max: usize, mut handle: F)
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: FnMut(Vec<Job<T, R>>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let Some(mut jobs) = self.take_jobs() else {
+            return;
+        };
+        tokio::spawn(async move {
+            while let Some(batch) = next_batch(&mut jobs, max).await {
+                handle(batch).await;
+            }
+        });
+    }
+
     /// The task's end of the queue, the first time it is asked for.
-    pub fn take_jobs(&self) -> Option<mpsc::Receiver<Job<T, R>>> {
+    fn take_jobs(&self) -> Option<mpsc::Receiver<Job<T, R>>> {
         self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -50,7 +71,7 @@ impl<T, R> BatchQueue<T, R> {
 }
 
 /// What has queued, up to `max` items; waits for the first. None when the queue closed.
-pub async fn next_batch<T, R>(
+async fn next_batch<T, R>(
     jobs: &mut mpsc::Receiver<Job<T, R>>,
     max: usize,
 ) -> Option<Vec<Job<T, R>>> {

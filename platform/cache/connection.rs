@@ -117,25 +117,32 @@ pub(crate) fn resp3_client(url: &str) -> RedisResult<Client> {
 }
 
 impl Connection {
-    /// Runs independent commands (their keys may lie in different cluster slots) and returns
-    /// their replies in order: one pipelined round trip on a single server; on a cluster, every
-    /// command at once, each on the node that owns its key (a cluster pipeline must stay in one
-    /// slot).
-    pub async fn run_each(&mut self, commands: Vec<Cmd>) -> RedisResult<Vec<Value>> {
+    /// Runs groups of commands: the commands of a group one after the other, in their order,
+    /// and the groups independently of each other. All keys of a group must lie in one cluster
+    /// slot (one channel's publishes, say). One pipelined round trip on a single server; on a
+    /// cluster, every group at once, each as one pipeline on the node that owns its slot (a
+    /// cluster pipeline must stay in one slot). Not a command each: the cluster client keeps no
+    /// order between requests in flight together, so a channel's payloads could overtake each
+    /// other.
+    pub async fn run_grouped(&mut self, groups: Vec<Vec<Cmd>>) -> RedisResult<()> {
         match self {
             Self::Single(manager) => {
                 let mut pipe = redis::pipe();
-                for command in commands {
+                for command in groups.into_iter().flatten() {
                     pipe.add_command(command);
                 }
-                pipe.query_async(manager).await
+                pipe.query_async::<Vec<Value>>(manager).await.map(drop)
             }
             Self::Cluster(cluster) => {
-                let calls = commands.into_iter().map(|command| {
+                let calls = groups.into_iter().map(|commands| {
                     let mut cluster = cluster.clone();
-                    async move { command.query_async::<Value>(&mut cluster).await }
+                    let mut pipe = redis::pipe();
+                    for command in commands {
+                        pipe.add_command(command);
+                    }
+                    async move { pipe.query_async::<Vec<Value>>(&mut cluster).await }
                 });
-                futures_util::future::try_join_all(calls).await
+                futures_util::future::try_join_all(calls).await.map(drop)
             }
         }
     }

@@ -21,20 +21,7 @@ use redis::{RedisResult, Script};
 
 use super::Cache;
 
-/// Renews (or creates) many leases at once; returns the owners that thereby came online.
-/// KEYS: all-leases set. ARGV: expiry ms, key prefix of owner sets, key prefix of flags, then
-/// owner and lease, alternately, for each lease.
-const TOUCH_MANY: &str = r"
-local online = {}
-for i = 4, #ARGV, 2 do
-  local owner, lease = ARGV[i], ARGV[i + 1]
-  redis.call('ZADD', ARGV[2] .. owner, ARGV[1], lease)
-  redis.call('ZADD', KEYS[1], ARGV[1], owner .. '/' .. lease)
-  if redis.call('SET', ARGV[3] .. owner, '1', 'NX') then table.insert(online, owner) end
-end
-return online";
-
-/// Takes and ends many leases, in order; for each step, returns 1 when a take brought its owner
+/// Takes (or renews) and ends many leases, in order; for each step, returns 1 when a take brought its owner
 /// online, the time (ms) when an end took its owner offline (that going offline is recorded as
 /// owed an announcement, see [`Liveness::settle`]), else 0.
 /// KEYS: all-leases set, owed set. ARGV: expiry ms (of taken leases), now ms, key prefix of
@@ -121,7 +108,6 @@ const RENEW_BATCH: usize = 500;
 
 // Each script is hashed once; calls send only the hash (EVALSHA), and the code when Redis does
 // not know it yet.
-static TOUCH_MANY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_MANY));
 static STEPS_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(STEPS));
 static SWEEP_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SWEEP));
 static TAKE_OWED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_OWED));
@@ -203,36 +189,27 @@ impl Liveness {
         Ok(outcome == Some(Transition::CameOnline))
     }
 
-    /// Renews many leases, a few hundred per round trip. Returns the owners that came online by
-    /// it (their leases had expired and been swept meanwhile), together with the error that
-    /// stopped the renewal, if one did: owners renewed before it are online and must still be
-    /// announced.
+    /// Renews many leases (takes them again), a few hundred per round trip. Returns the owners
+    /// that came online by it (their leases had expired and been swept meanwhile), together with
+    /// the error that stopped the renewal, if one did: owners renewed before it are online and
+    /// must still be announced.
     pub async fn renew(&self, leases: &[(String, String)]) -> (Vec<String>, RedisResult<()>) {
-        let mut came_online = Vec::new();
-        let result = self.renew_into(leases, &mut came_online).await;
+        let steps: Vec<LeaseStep> = leases
+            .iter()
+            .map(|(owner, lease)| LeaseStep::Take {
+                owner: owner.clone(),
+                lease: lease.clone(),
+            })
+            .collect();
+        let mut transitions = Vec::with_capacity(steps.len());
+        let result = self.apply_into(&steps, &mut transitions).await;
+        let came_online = leases
+            .iter()
+            .zip(transitions)
+            .filter(|(_, transition)| *transition == Transition::CameOnline)
+            .map(|((owner, _), _)| owner.clone())
+            .collect();
         (came_online, result)
-    }
-
-    async fn renew_into(
-        &self,
-        leases: &[(String, String)],
-        came_online: &mut Vec<String>,
-    ) -> RedisResult<()> {
-        let mut conn = self.cache.connection().await?;
-        let expiry = now_ms() + self.lease_ttl.as_millis() as i64;
-        for chunk in leases.chunks(RENEW_BATCH) {
-            let mut call = TOUCH_MANY_SCRIPT.prepare_invoke();
-            call.key(self.all_leases())
-                .arg(expiry)
-                .arg(self.owner_sets())
-                .arg(self.online_flags());
-            for (owner, lease) in chunk {
-                call.arg(owner).arg(lease);
-            }
-            let owners: Vec<String> = call.invoke_async(&mut conn).await?;
-            came_online.extend(owners);
-        }
-        Ok(())
     }
 
     /// Ends a lease; the going offline when the owner went offline by it.
@@ -251,8 +228,19 @@ impl Liveness {
     /// opens and closes thousands at once); what each step did, in the same order. On an error,
     /// the chunks before it have been applied.
     pub async fn apply(&self, steps: &[LeaseStep]) -> RedisResult<Vec<Transition>> {
-        let mut conn = self.cache.connection().await?;
         let mut transitions = Vec::with_capacity(steps.len());
+        self.apply_into(steps, &mut transitions).await?;
+        Ok(transitions)
+    }
+
+    /// [`Liveness::apply`], adding what each step did to `transitions` as its chunk is answered,
+    /// so that a caller keeps the outcomes of the chunks applied before an error.
+    async fn apply_into(
+        &self,
+        steps: &[LeaseStep],
+        transitions: &mut Vec<Transition>,
+    ) -> RedisResult<()> {
+        let mut conn = self.cache.connection().await?;
         for chunk in steps.chunks(RENEW_BATCH) {
             let now = now_ms();
             let mut call = STEPS_SCRIPT.prepare_invoke();
@@ -280,7 +268,7 @@ impl Liveness {
                 }
             }));
         }
-        Ok(transitions)
+        Ok(())
     }
 
     /// Removes expired leases; returns the owners that went offline (each reported once, by

@@ -446,6 +446,39 @@ async fn hold_conversation(pool: &DbPool, one: &TestUser, other: &TestUser) -> D
     locks::begin_holding(pool, &[&hold]).await
 }
 
+/// The sends stored in one batch are pushed together: a receiver on another instance still gets
+/// them in seq order. (On a Redis Cluster each push once went out as a request of its own, and
+/// the cluster client keeps no order between requests in flight together.)
+#[tokio::test]
+async fn a_batch_of_messages_reaches_a_receiver_on_another_instance_in_seq_order() {
+    const SENDS: i64 = 30;
+    let (app, pool, alice, bob, mut socket) = alice_and_bob_talking().await;
+    let other = app.spawn_sibling().await;
+    let mut bob_there = other.connect(&bob).await;
+
+    // The first send waits on the conversation's row; the others are read meanwhile and
+    // stored together once it is free.
+    let mut holder = hold_conversation(&pool, &alice, &bob).await;
+    for n in 1..=SENDS {
+        let frame = send_frame(
+            json!({ "user_id": bob.id }),
+            &format!("b{n}"),
+            &format!("b-{n}"),
+        );
+        socket.send_json(frame).await;
+    }
+    locks::until_a_statement_waits_for_a_lock(&pool, "the first send").await;
+    sql_query("COMMIT").execute(&mut holder).await.unwrap();
+
+    let mut seqs = Vec::new();
+    for _ in 1..=SENDS {
+        let pushed = bob_there.next_of_type("message").await;
+        seqs.push(pushed["message"]["seq"].as_i64().expect("a seq"));
+    }
+    // Seq 1 is the message that started the conversation, before Bob connected.
+    assert_eq!(seqs, (2..=SENDS + 1).collect::<Vec<_>>());
+}
+
 /// A server, a pool of the test's own on its database, and two friends whose conversation
 /// exists, Alice connected.
 async fn alice_and_bob_talking() -> (TestApp, DbPool, TestUser, TestUser, WsClient) {

@@ -25,10 +25,7 @@ use crate::{
         queries,
         state::AppState,
     },
-    pkg::utils::{
-        batch_queue::{next_batch, Job},
-        errors::AppError,
-    },
+    pkg::utils::{batch_queue::Job, errors::AppError},
 };
 
 /// The most checks answered by one read.
@@ -52,13 +49,10 @@ pub async fn check(state: &AppState, caller: Caller) -> Checked {
 /// Starts the checking task (once). It runs for as long as the process does: requests are
 /// served until the very end of a shutdown.
 pub fn start(state: AppState) {
-    let Some(mut jobs) = state.live_sessions.queue.take_jobs() else {
-        return;
-    };
-    tokio::spawn(async move {
-        while let Some(batch) = next_batch(&mut jobs, MAX_BATCH).await {
-            check_batch(&state, batch).await;
-        }
+    let checking = state.clone();
+    checking.live_sessions.queue.start(MAX_BATCH, move |batch| {
+        let state = state.clone();
+        async move { check_batch(&state, batch).await }
     });
 }
 

@@ -22,24 +22,22 @@ use crate::{
         services::fanout,
         state::AppState,
     },
-    pkg::utils::{
-        batch_queue::{next_batch, Job},
-        metrics as names,
-    },
+    pkg::utils::{batch_queue::Job, metrics as names},
 };
 
 /// Starts the announcing task (once; later calls do nothing). It runs for as long as the process
 /// does, not only until shutdown: the connections that close while the server drains are
 /// announced offline too.
 pub(super) fn start(state: AppState) {
-    let Some(mut jobs) = state.presence.announcer.queue.take_jobs() else {
-        return;
-    };
-    tokio::spawn(async move {
-        while let Some(batch) = next_batch(&mut jobs, MAX_BATCH).await {
-            announce_batch(&state, batch).await;
-        }
-    });
+    let announcing = state.clone();
+    announcing
+        .presence
+        .announcer
+        .queue
+        .start(MAX_BATCH, move |batch| {
+            let state = state.clone();
+            async move { announce_batch(&state, batch).await }
+        });
 }
 
 /// Stores the batch's offline times, then publishes every change; tells each caller the outcome.

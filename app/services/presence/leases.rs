@@ -9,7 +9,7 @@
 //! so both are here.
 
 use crate::{
-    pkg::utils::batch_queue::{next_batch, BatchQueue},
+    pkg::utils::batch_queue::{BatchQueue, Job},
     platform::cache::liveness::{LeaseStep, Liveness, Transition},
 };
 
@@ -41,26 +41,28 @@ impl LeaseSteps {
     /// as the process does: the connections that close while the server drains end their leases
     /// too.
     pub(super) fn start(&self, liveness: Liveness) {
-        let Some(mut jobs) = self.queue.take_jobs() else {
-            return;
-        };
-        tokio::spawn(async move {
-            while let Some(batch) = next_batch(&mut jobs, MAX_BATCH).await {
-                let steps: Vec<LeaseStep> = batch.iter().map(|job| job.item.clone()).collect();
-                match liveness.apply(&steps).await {
-                    Ok(transitions) => {
-                        for (job, transition) in batch.into_iter().zip(transitions) {
-                            let _ = job.done.send(Some(transition));
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, steps = steps.len(), "presence lease steps failed");
-                        for job in batch {
-                            let _ = job.done.send(None);
-                        }
-                    }
-                }
-            }
+        self.queue.start(MAX_BATCH, move |batch| {
+            let liveness = liveness.clone();
+            async move { apply_batch(&liveness, batch).await }
         });
+    }
+}
+
+/// Applies the batch's steps in one call; tells each caller what its step did, or nothing when
+/// the call failed.
+async fn apply_batch(liveness: &Liveness, batch: Vec<Job<LeaseStep, Option<Transition>>>) {
+    let steps: Vec<LeaseStep> = batch.iter().map(|job| job.item.clone()).collect();
+    match liveness.apply(&steps).await {
+        Ok(transitions) => {
+            for (job, transition) in batch.into_iter().zip(transitions) {
+                let _ = job.done.send(Some(transition));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, steps = steps.len(), "presence lease steps failed");
+            for job in batch {
+                let _ = job.done.send(None);
+            }
+        }
     }
 }

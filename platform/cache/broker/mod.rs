@@ -21,7 +21,7 @@ mod feed;
 mod link;
 mod subscriptions;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use redis::RedisResult;
 use tokio::sync::{watch, Notify};
@@ -146,21 +146,27 @@ impl Broker {
             .await
     }
 
-    /// Publishes encoded payloads in one round trip, within a short time limit; fails at once
-    /// while the feed is down.
+    /// Publishes encoded payloads in one round trip (on a cluster, one per channel, at once),
+    /// each channel's in their order, within a short time limit; fails at once while the feed
+    /// is down.
     pub async fn publish_all(&self, payloads: &[(String, String)]) -> RedisResult<()> {
         if payloads.is_empty() {
             return Ok(());
         }
         let publish = publish_command(self.inner.cache.is_cluster());
-        let commands = payloads
-            .iter()
-            .map(|(channel, payload)| {
-                let mut command = redis::cmd(publish);
-                command.arg(self.inner.cache.key(channel)).arg(payload);
-                command
-            })
-            .collect();
+        // A channel's payloads go out together, in their order: its subscribers must get them
+        // in that order (a conversation's messages by seq, say).
+        let mut by_channel: Vec<Vec<redis::Cmd>> = Vec::new();
+        let mut group_of: HashMap<&str, usize> = HashMap::new();
+        for (channel, payload) in payloads {
+            let group = *group_of.entry(channel).or_insert_with(|| {
+                by_channel.push(Vec::new());
+                by_channel.len() - 1
+            });
+            let mut command = redis::cmd(publish);
+            command.arg(self.inner.cache.key(channel)).arg(payload);
+            by_channel[group].push(command);
+        }
         if !self.is_live() {
             // Redis is gone or unreachable from here: trying would only hold up the sender (and,
             // one send after another, every send of the connection). The clients resync once the
@@ -170,7 +176,7 @@ impl Broker {
         }
         let published = within(PUBLISH_TIMEOUT, async {
             let mut conn = self.inner.cache.connection().await?;
-            conn.run_each(commands).await.map(drop)
+            conn.run_grouped(by_channel).await
         })
         .await;
         match &published {
