@@ -21,9 +21,9 @@ use redis::{RedisResult, Script};
 
 use super::Cache;
 
-/// Takes (or renews) and ends many leases, in order; for each step, returns 1 when a take brought its owner
-/// online, the time (ms) when an end took its owner offline (that going offline is recorded as
-/// owed an announcement, see [`Liveness::settle`]), else 0.
+/// Takes (or renews) and ends many leases, in order; for each step, returns 1 when a take
+/// brought its owner online, the time (ms) when an end took its owner offline (that going
+/// offline is recorded as owed an announcement, see [`Liveness::settle`]), else 0.
 /// KEYS: all-leases set, owed set. ARGV: expiry ms (of taken leases), now ms, key prefix of
 /// owner sets, key prefix of flags, then for each step: `t` (take) or `e` (end), owner, lease.
 const STEPS: &str = r"

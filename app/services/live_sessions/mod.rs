@@ -50,8 +50,8 @@ pub async fn check(state: &AppState, caller: Caller) -> Checked {
 /// served until the very end of a shutdown.
 pub fn start(state: AppState) {
     let checking = state.clone();
-    checking.live_sessions.queue.start(MAX_BATCH, move |batch| {
-        let state = state.clone();
+    state.live_sessions.queue.start(MAX_BATCH, move |batch| {
+        let state = checking.clone();
         async move { check_batch(&state, batch).await }
     });
 }

@@ -30,12 +30,12 @@ use crate::{
 /// announced offline too.
 pub(super) fn start(state: AppState) {
     let announcing = state.clone();
-    announcing
+    state
         .presence
         .announcer
         .queue
         .start(MAX_BATCH, move |batch| {
-            let state = state.clone();
+            let state = announcing.clone();
             async move { announce_batch(&state, batch).await }
         });
 }
