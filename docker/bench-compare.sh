@@ -54,8 +54,8 @@ if [ -n "${COMPARE_SCRATCH_PG:-}" ]; then
   stop_scratch_pg() {
     runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_home/data" -m immediate stop >/dev/null 2>&1 || true
   }
-  trap 'end_run; stop_scratch_pg; rm -rf "$workdir"' EXIT
 fi
+trap 'end_run; stop_scratch_pg; rm -rf "$workdir"' EXIT
 # psql (in end_run and meter_processes) reads the port from here.
 export PGPORT=$pg_port
 

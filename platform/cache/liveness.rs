@@ -293,8 +293,8 @@ impl Liveness {
 
     /// Marks a going offline as announced. STEPS (an end) and SWEEP record it as owed in the
     /// same step that takes the owner offline, so an instance that dies before announcing leaves
-    /// the debt behind for [`Liveness::take_owed`]. Only that debt is settled, not a later one of the same
-    /// owner.
+    /// the debt behind for [`Liveness::take_owed`]. Only that debt is settled, not a later one
+    /// of the same owner.
     pub async fn settle(&self, offline: &WentOffline) -> RedisResult<()> {
         let mut conn = self.cache.connection().await?;
         let _: i64 = SETTLE_SCRIPT
